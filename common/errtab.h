@@ -1,0 +1,17 @@
+/* Names and texts of the Winsock and Win32 errors a socket server meets.
+ * Portable (plain numbers, no <windows.h>) so log lines and tests agree on
+ * one spelling: "WSAEADDRINUSE (10048) address already in use". */
+#ifndef PS_ERRTAB_H
+#define PS_ERRTAB_H
+
+#include <stddef.h>
+
+/* Symbol of a known error ("WSAECONNRESET"), or NULL. */
+const char *ps_err_symbol(unsigned long code);
+/* Short lower-case text of a known error ("connection reset by peer"), or NULL. */
+const char *ps_err_text(unsigned long code);
+/* "SYMBOL (code) text" for a known error, "error code" otherwise; always
+ * NUL-terminated, truncated to bufsize. Returns buf. */
+char *ps_err_format(unsigned long code, char *buf, size_t bufsize);
+
+#endif

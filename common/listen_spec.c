@@ -1,0 +1,127 @@
+/* Parser for the SERVICE=[HOST]:PORT[/tcp|/udp][,optional] listener syntax. */
+#include "listen_spec.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ps_compat.h"
+
+static int spec__fail(char *err, size_t errsize, const char *fmt, ...) PS_PRINTF(3, 4);
+
+static int spec__fail(char *err, size_t errsize, const char *fmt, ...) {
+  va_list ap;
+  if (errsize == 0) return -1;
+  va_start(ap, fmt);
+  vsnprintf(err, errsize, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int spec__parse_port(const char *s, size_t len, unsigned *port) {
+  unsigned long v = 0;
+  size_t i;
+  if (len == 0 || len > 5) return -1;
+  for (i = 0; i < len; i++) {
+    if (!isdigit((unsigned char)s[i])) return -1;
+    v = v * 10 + (unsigned long)(s[i] - '0');
+  }
+  if (v > 65535) return -1;
+  *port = (unsigned)v;
+  return 0;
+}
+
+int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_t errsize) {
+  const char *eq, *addr, *end, *suffix, *host, *port, *colon;
+  size_t svc_len, host_len, i;
+
+  memset(out, 0, sizeof(*out));
+  out->transports = PS_TRANSPORT_BOTH;
+
+  eq = strchr(text, '=');
+  if (eq == NULL)
+    return spec__fail(err, errsize, "'%s': expected SERVICE=[HOST]:PORT, e.g. echo=127.0.0.1:7007", text);
+  svc_len = (size_t)(eq - text);
+  if (svc_len == 0) return spec__fail(err, errsize, "'%s': missing service name before '='", text);
+  if (svc_len >= sizeof(out->service))
+    return spec__fail(err, errsize, "'%s': service name longer than %u characters", text,
+                      (unsigned)sizeof(out->service) - 1);
+  for (i = 0; i < svc_len; i++) {
+    unsigned char c = (unsigned char)text[i];
+    if (!isalnum(c) && c != '-' && c != '_')
+      return spec__fail(err, errsize, "'%s': bad character '%c' in service name", text, c);
+    out->service[i] = (char)tolower(c);
+  }
+
+  addr = eq + 1;
+  end = addr + strlen(addr);
+
+  /* Options after the address: ",optional". */
+  suffix = strchr(addr, ',');
+  if (suffix != NULL) {
+    if (strcmp(suffix, ",optional") != 0)
+      return spec__fail(err, errsize, "'%s': unknown option '%s' (only ',optional' is known)", text, suffix + 1);
+    out->optional = 1;
+    end = suffix;
+  }
+
+  /* Transport suffix: "/tcp" or "/udp". */
+  suffix = NULL;
+  for (host = addr; host < end; host++)
+    if (*host == '/') { suffix = host; break; }
+  if (suffix != NULL) {
+    size_t n = (size_t)(end - suffix);
+    if (n == 4 && (strncmp(suffix, "/tcp", 4) == 0 || strncmp(suffix, "/TCP", 4) == 0))
+      out->transports = PS_TRANSPORT_TCP;
+    else if (n == 4 && (strncmp(suffix, "/udp", 4) == 0 || strncmp(suffix, "/UDP", 4) == 0))
+      out->transports = PS_TRANSPORT_UDP;
+    else
+      return spec__fail(err, errsize, "'%s': unknown transport '%.*s' (use /tcp or /udp)", text,
+                        (int)(n - 1), suffix + 1);
+    end = suffix;
+  }
+
+  if (addr == end) return spec__fail(err, errsize, "'%s': missing [HOST]:PORT after '='", text);
+
+  if (*addr == '[') {
+    const char *close = addr + 1;
+    while (close < end && *close != ']') close++;
+    if (close == end) return spec__fail(err, errsize, "'%s': missing ']' after IPv6 address", text);
+    host = addr + 1;
+    host_len = (size_t)(close - host);
+    if (host_len == 0) return spec__fail(err, errsize, "'%s': empty IPv6 address in brackets", text);
+    if (close + 1 == end || close[1] != ':')
+      return spec__fail(err, errsize, "'%s': expected ':PORT' after ']'", text);
+    port = close + 2;
+  } else {
+    colon = NULL;
+    for (host = addr; host < end; host++)
+      if (*host == ':') colon = host;
+    if (colon == NULL) return spec__fail(err, errsize, "'%s': missing ':PORT'", text);
+    host = addr;
+    host_len = (size_t)(colon - addr);
+    if (memchr(host, ':', host_len) != NULL)
+      return spec__fail(err, errsize, "'%s': IPv6 addresses go in brackets, e.g. echo=[::1]:7007", text);
+    if (host_len == 1 && host[0] == '*') host_len = 0;
+    port = colon + 1;
+  }
+  if (host_len >= sizeof(out->host)) return spec__fail(err, errsize, "'%s': host name too long", text);
+  memcpy(out->host, host, host_len);
+  out->host[host_len] = '\0';
+
+  if (spec__parse_port(port, (size_t)(end - port), &out->port) != 0)
+    return spec__fail(err, errsize, "'%s': port '%.*s' is not a number from 0 to 65535", text,
+                      (int)(end - port), port);
+  return 0;
+}
+
+char *ps_listen_spec_format(const ps_listen_spec *spec, char *buf, size_t bufsize) {
+  const char *transport = spec->transports == PS_TRANSPORT_TCP   ? "/tcp"
+                          : spec->transports == PS_TRANSPORT_UDP ? "/udp"
+                                                                 : "";
+  int v6 = strchr(spec->host, ':') != NULL;
+  snprintf(buf, bufsize, "%s=%s%s%s:%u%s%s", spec->service, v6 ? "[" : "", spec->host, v6 ? "]" : "",
+           spec->port, transport, spec->optional ? ",optional" : "");
+  return buf;
+}

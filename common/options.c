@@ -1,0 +1,177 @@
+/* argv parsing for portserve.exe (see options.h). */
+#include "options.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ps_compat.h"
+#include "services.h"
+
+static const char ps_usage[] =
+  "usage: portserve run [--listen SERVICE=[HOST]:PORT[/tcp|/udp][,optional]]... [options]\n"
+  "       portserve --help | --version\n"
+  "\n"
+  "Commands:\n"
+  "  run                      serve in this console until Ctrl+C, Ctrl+Break or close\n"
+  "\n"
+  "Listeners (--listen may be repeated; default " PS_DEFAULT_LISTEN "):\n"
+  "  --listen echo=127.0.0.1:7007   one IPv4 address\n"
+  "  --listen echo=[::1]:7007       one IPv6 address (brackets required)\n"
+  "  --listen echo=:7007            every local address, IPv4 and IPv6\n"
+  "  --listen echo=localhost:7007   every address the name resolves to\n"
+  "  PORT 0 picks a free port; the console prints the port chosen. A name that\n"
+  "  resolves to several addresses gets one listening socket per address; add\n"
+  "  ',optional' to skip addresses that cannot be opened instead of failing.\n"
+  "  Services: echo (RFC 862).\n"
+  "\n"
+  "Options:\n"
+  "  --threads N              worker threads (default: one per processor)\n"
+  "  --accepts N              AcceptEx kept posted per TCP listener (default 16)\n"
+  "  --buffer-size BYTES      size of one pooled I/O buffer (default 8192)\n"
+  "  --send-queue-max BYTES   unsent bytes per connection before the server stops\n"
+  "                           reading from it (default 262144)\n"
+  "  --max-connections N      refuse connections beyond N open ones (default 0: no limit)\n"
+  "  --drain-timeout MS       on stop, time connections get to finish before they\n"
+  "                           are reset (default 5000)\n"
+  "  --stats-interval SEC     print a stats line every SEC seconds (default 5; 0: off)\n"
+  "  -h, --help               this text\n"
+  "  --version                print the version\n"
+  "\n"
+  "Exit status: 0 after a clean stop, 1 if the server could not start or failed,\n"
+  "2 for a bad command line.\n";
+
+const char *ps_options_usage(void) { return ps_usage; }
+
+static int opt__fail(char *err, size_t errsize, const char *fmt, ...) PS_PRINTF(3, 4);
+
+static int opt__fail(char *err, size_t errsize, const char *fmt, ...) {
+  va_list ap;
+  if (errsize == 0) return -1;
+  va_start(ap, fmt);
+  vsnprintf(err, errsize, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int opt__uint(const char *flag, const char *value, unsigned min, unsigned max, unsigned *out,
+                     char *err, size_t errsize) {
+  char *end = NULL;
+  unsigned long v;
+  if (value[0] < '0' || value[0] > '9')
+    return opt__fail(err, errsize, "%s: '%s' is not a number", flag, value);
+  v = strtoul(value, &end, 10);
+  if (*end != '\0') return opt__fail(err, errsize, "%s: '%s' is not a number", flag, value);
+  if (v < min || v > max)
+    return opt__fail(err, errsize, "%s: %s is out of range (%u to %u)", flag, value, min, max);
+  *out = (unsigned)v;
+  return 0;
+}
+
+/* Two specs collide when they name the same host and port on a shared transport. */
+static int opt__same_listener(const ps_listen_spec *a, const ps_listen_spec *b) {
+  return a->port != 0 && a->port == b->port && (a->transports & b->transports) != 0 &&
+         strcmp(a->host, b->host) == 0;
+}
+
+static int opt__add_listen(ps_options *o, const char *value, char *err, size_t errsize) {
+  ps_listen_spec spec;
+  char msg[300];
+  size_t i;
+  if (o->listen_count == PS_MAX_LISTENS)
+    return opt__fail(err, errsize, "--listen: more than %d listeners", PS_MAX_LISTENS);
+  if (ps_listen_spec_parse(value, &spec, msg, sizeof(msg)) != 0)
+    return opt__fail(err, errsize, "--listen %s", msg);
+  if (ps_service_find(spec.service) == NULL)
+    return opt__fail(err, errsize, "--listen '%s': unknown service '%s' (known: %s)", value, spec.service,
+                     ps_service_names());
+  for (i = 0; i < o->listen_count; i++)
+    if (opt__same_listener(&o->listens[i], &spec))
+      return opt__fail(err, errsize, "--listen '%s': duplicate of listener %u", value, (unsigned)i + 1);
+  o->listens[o->listen_count++] = spec;
+  return 0;
+}
+
+typedef struct opt__uint_flag {
+  const char *name;
+  size_t offset;
+  unsigned min, max;
+} opt__uint_flag;
+
+static const opt__uint_flag opt__uint_flags[] = {
+  {"--threads", offsetof(ps_options, threads), 1, 256},
+  {"--accepts", offsetof(ps_options, accepts), 1, 4096},
+  {"--buffer-size", offsetof(ps_options, buffer_size), 512, 1048576},
+  {"--send-queue-max", offsetof(ps_options, send_queue_max), 1024, 1073741824},
+  {"--max-connections", offsetof(ps_options, max_connections), 0, 10000000},
+  {"--drain-timeout", offsetof(ps_options, drain_timeout_ms), 0, 3600000},
+  {"--stats-interval", offsetof(ps_options, stats_interval_s), 0, 86400},
+};
+
+int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize) {
+  int i;
+  memset(o, 0, sizeof(*o));
+  o->accepts = 16;
+  o->buffer_size = 8192;
+  o->send_queue_max = 262144;
+  o->drain_timeout_ms = 5000;
+  o->stats_interval_s = 5;
+
+  if (argc < 2) return opt__fail(err, errsize, "missing command (try: portserve run)");
+  if (strcmp(argv[1], "run") == 0) o->command = PS_CMD_RUN;
+  else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0 ||
+           strcmp(argv[1], "/?") == 0)
+    o->command = PS_CMD_HELP;
+  else if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
+    o->command = PS_CMD_VERSION;
+  else
+    return opt__fail(err, errsize, "unknown command '%s'", argv[1]);
+
+  for (i = 2; i < argc; i++) {
+    const char *arg = argv[i];
+    const char *value = NULL;
+    char flag[64];
+    const char *eq;
+    size_t k;
+
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      o->command = PS_CMD_HELP;
+      return 0;
+    }
+    if (strncmp(arg, "--", 2) != 0) return opt__fail(err, errsize, "unexpected argument '%s'", arg);
+    eq = strchr(arg, '=');
+    if (eq != NULL) {
+      size_t n = (size_t)(eq - arg);
+      if (n >= sizeof(flag)) return opt__fail(err, errsize, "unknown option '%s'", arg);
+      memcpy(flag, arg, n);
+      flag[n] = '\0';
+      value = eq + 1;
+    } else {
+      snprintf(flag, sizeof(flag), "%s", arg);
+    }
+
+    if (strcmp(flag, "--listen") == 0) {
+      if (value == NULL) {
+        if (i + 1 >= argc) return opt__fail(err, errsize, "--listen needs a value");
+        value = argv[++i];
+      }
+      if (opt__add_listen(o, value, err, errsize) != 0) return -1;
+      continue;
+    }
+    for (k = 0; k < PS_COUNTOF(opt__uint_flags); k++)
+      if (strcmp(flag, opt__uint_flags[k].name) == 0) break;
+    if (k == PS_COUNTOF(opt__uint_flags)) return opt__fail(err, errsize, "unknown option '%s'", flag);
+    if (value == NULL) {
+      if (i + 1 >= argc) return opt__fail(err, errsize, "%s needs a value", flag);
+      value = argv[++i];
+    }
+    if (opt__uint(flag, value, opt__uint_flags[k].min, opt__uint_flags[k].max,
+                  (unsigned *)(void *)((char *)o + opt__uint_flags[k].offset), err, errsize) != 0)
+      return -1;
+  }
+
+  if (o->command == PS_CMD_RUN && o->listen_count == 0)
+    if (opt__add_listen(o, PS_DEFAULT_LISTEN, err, errsize) != 0) return -1;
+  return 0;
+}

@@ -1,0 +1,63 @@
+/* The protocol handler API: how a protocol plugs into portserve.
+ *
+ * A protocol is a table of callbacks (ps_handler). The engine owns the
+ * sockets, the buffers and the threads; a handler only sees a ps_session (one
+ * TCP connection) and the calls below. It never touches a socket.
+ *
+ * Threading rule: callbacks for one session never run concurrently, and the
+ * ps_session_* calls may be made only from inside a callback for that same
+ * session (the engine holds the session's lock around every callback).
+ * Callbacks for different sessions run in parallel on the worker threads, so
+ * state shared between sessions needs the handler's own locking.
+ *
+ * Life of a session: on_open, then any number of on_data / on_drained, then
+ * on_eof when the peer half-closes (if it does), and always exactly one
+ * on_close, after which the session is gone.
+ *
+ * The built-in services (echo, ...) are written against this header only. */
+#ifndef PS_HANDLER_H
+#define PS_HANDLER_H
+
+#include <stddef.h>
+
+typedef struct ps_session ps_session;
+
+typedef struct ps_handler {
+  const char *name;     /* service name used in --listen, e.g. "echo" */
+  size_t state_size;    /* bytes of zeroed per-session state the engine allocates */
+
+  /* A connection was accepted. Optional. */
+  void (*on_open)(ps_session *s);
+  /* Bytes arrived. `data` is valid only during the call. Required. */
+  void (*on_data)(ps_session *s, const void *data, size_t len);
+  /* Everything queued with ps_session_send has been handed to the network.
+   * Optional; a streaming protocol uses it to queue the next chunk, so the
+   * server never queues more than the peer reads. */
+  void (*on_drained)(ps_session *s);
+  /* The peer sent FIN (it will send nothing more). Optional; when absent the
+   * engine closes gracefully once queued data is sent. */
+  void (*on_eof)(ps_session *s);
+  /* The session ends (peer closed, reset, ps_session_close finished, or the
+   * server stops). Optional. No ps_session_* call is allowed after it. */
+  void (*on_close)(ps_session *s);
+} ps_handler;
+
+/* Queues a copy of `len` bytes for sending. Returns 0, or -1 if the session is
+ * closing or the engine is out of memory (the session is then aborted).
+ * Sends are delivered in order. While more than the configured send queue
+ * limit is unsent, the engine stops reading from the peer (backpressure). */
+int ps_session_send(ps_session *s, const void *data, size_t len);
+
+/* Bytes queued and not yet handed to the network. */
+size_t ps_session_queued(const ps_session *s);
+
+/* Graceful close: stop delivering input, send what is queued, then FIN. */
+void ps_session_close(ps_session *s);
+
+/* Abortive close: drop what is queued and reset the connection (RST). */
+void ps_session_abort(ps_session *s);
+
+/* The handler's per-session state (state_size bytes, zeroed at open). */
+void *ps_session_state(ps_session *s);
+
+#endif

@@ -1,0 +1,35 @@
+/* Formatting of ps_stats for the console and the logs. */
+#include "stats.h"
+
+#include <stdio.h>
+
+char *ps_format_bytes(double bytes, char *buf, size_t bufsize) {
+  static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  size_t u = 0;
+  while (bytes >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+    bytes /= 1024.0;
+    u++;
+  }
+  if (u == 0) snprintf(buf, bufsize, "%.0f %s", bytes, units[u]);
+  else snprintf(buf, bufsize, "%.1f %s", bytes, units[u]);
+  return buf;
+}
+
+static double stats__rate(uint64_t now, uint64_t prev, double elapsed_s) {
+  if (elapsed_s <= 0.0 || now < prev) return 0.0;
+  return (double)(now - prev) / elapsed_s;
+}
+
+char *ps_stats_format(const ps_stats *now, const ps_stats *prev, double elapsed_s, char *buf, size_t bufsize) {
+  char in_total[32], in_rate[32], out_total[32], out_rate[32];
+  ps_format_bytes((double)now->bytes_in, in_total, sizeof(in_total));
+  ps_format_bytes(stats__rate(now->bytes_in, prev->bytes_in, elapsed_s), in_rate, sizeof(in_rate));
+  ps_format_bytes((double)now->bytes_out, out_total, sizeof(out_total));
+  ps_format_bytes(stats__rate(now->bytes_out, prev->bytes_out, elapsed_s), out_rate, sizeof(out_rate));
+  snprintf(buf, bufsize,
+           "conns %llu open / %llu total | in %s %s/s | out %s %s/s | %.0f msg/s | buffers %llu/%llu",
+           (unsigned long long)now->conns_open, (unsigned long long)now->conns_total, in_total, in_rate,
+           out_total, out_rate, stats__rate(now->msgs_in, prev->msgs_in, elapsed_s),
+           (unsigned long long)now->buffers_in_use, (unsigned long long)now->buffers_live);
+  return buf;
+}

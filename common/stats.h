@@ -1,0 +1,30 @@
+/* A snapshot of the engine's counters and the console's stats line.
+ * The engine keeps the live counters (server/engine.c); this module only
+ * formats them, so the text is the same everywhere and testable natively. */
+#ifndef PS_STATS_H
+#define PS_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ps_stats {
+  uint64_t conns_open;      /* connections accepted and not yet freed */
+  uint64_t conns_total;     /* connections accepted since start */
+  uint64_t conns_reset;     /* connections that ended with a reset (either side) */
+  uint64_t conns_refused;   /* accepted then closed at once: --max-connections */
+  uint64_t bytes_in;        /* payload bytes received */
+  uint64_t bytes_out;       /* payload bytes sent */
+  uint64_t msgs_in;         /* receives that delivered data to a handler */
+  uint64_t sockets_live;    /* sockets opened and not yet closed (listeners included) */
+  uint64_t buffers_live;    /* pooled I/O buffers allocated (free or in use) */
+  uint64_t buffers_in_use;  /* pooled I/O buffers held by connections */
+} ps_stats;
+
+/* "conns 3 open / 120 total | in 1.2 MiB 350.0 KiB/s | out ... | 1234 msg/s"
+ * Rates come from the difference to `prev` over `elapsed_s` seconds. */
+char *ps_stats_format(const ps_stats *now, const ps_stats *prev, double elapsed_s, char *buf, size_t bufsize);
+
+/* "1.5 KiB", "3.0 MiB", "12 B". Returns buf. */
+char *ps_format_bytes(double bytes, char *buf, size_t bufsize);
+
+#endif

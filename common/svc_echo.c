@@ -1,0 +1,20 @@
+/* echo (RFC 862) over TCP: every byte received is sent back, until the peer
+ * closes. Backpressure is the engine's: while the peer does not read, the
+ * send queue fills, and the engine stops reading until it drains. */
+#include "ps_handler.h"
+#include "services.h"
+
+static void echo__on_data(ps_session *s, const void *data, size_t len) {
+  /* On failure the engine has already aborted the session; nothing to undo. */
+  (void)ps_session_send(s, data, len);
+}
+
+const ps_handler ps_svc_echo = {
+  "echo", /* name */
+  0,      /* state_size */
+  NULL,   /* on_open */
+  echo__on_data,
+  NULL,   /* on_drained */
+  NULL,   /* on_eof: engine default, close once the echo is sent */
+  NULL,   /* on_close */
+};

@@ -1,0 +1,471 @@
+/* The TCP connection state machine.
+ *
+ * Concurrency rule: a connection's state changes only while holding its lock
+ * (c->lock). Completions for one connection (its receive and its send) may
+ * arrive on different workers at once; the lock serialises them, and
+ * handler callbacks run under it, so a handler sees one call at a time.
+ * Lock order: the engine's lock before a connection's; never the reverse.
+ *
+ * Lifetime: c->refs counts one reference while the socket is open, one per
+ * posted operation (and per resume packet), and one held by whoever is
+ * working on the connection from outside a completion (accept, stop). The
+ * connection is freed in conn__endgame, only when refs reaches zero, which
+ * needs the socket closed and every posted operation completed.
+ *
+ * Reading: an idle connection holds no buffer. It waits on a zero-byte
+ * WSARecv; when that completes (data or FIN is waiting) a real WSARecv into a
+ * pooled buffer follows, and usually completes inline. A short read returns
+ * the buffer to the pool and goes back to zero-byte reads; a read that filled
+ * the buffer keeps it for the next read, since more data is likely.
+ *
+ * Inline completions: with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS an op that
+ * succeeds at once queues no packet, so the poster handles it in a loop.
+ * After cfg.inline_max such completions the op is re-queued to the port
+ * (PS_KEY_RESUME) so one busy connection cannot hold a worker forever. */
+#include "conn.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sock.h"
+
+enum {
+  C_RECV_PENDING = 0x001, /* recv_op posted (or queued as a resume packet) */
+  C_SEND_PENDING = 0x002, /* send_op posted (or queued as a resume packet) */
+  C_EOF = 0x004,          /* the peer sent FIN */
+  C_PAUSED = 0x008,       /* reading paused: too much unsent data */
+  C_CLOSING = 0x010,      /* graceful close: no more input to the handler, no more sends */
+  C_SHUT = 0x020,         /* shutdown(SD_SEND) done */
+  C_CLOSED = 0x040,       /* socket closed, open reference dropped */
+  C_SKIP = 0x080,         /* inline successes skip the port */
+  C_NEXT_REAL = 0x100,    /* the next read uses a buffer (data is waiting) */
+  C_OPENED = 0x200        /* on_open was called; on_close is owed */
+};
+
+enum { IO_PENDING = 0, IO_INLINE = 1, IO_FAILED = -1 };
+
+#define PS_SEND_IOV 16
+
+struct ps_session {
+  ps_engine *eng;
+  const ps_handler *handler;
+  SOCKET sock;
+  SRWLOCK lock;
+  unsigned refs;
+  unsigned flags;
+  ps_op recv_op;
+  ps_op send_op;
+  ps_buf *rbuf;              /* buffer of the real read in progress, else NULL */
+  ps_buf *sq_head, *sq_tail; /* send queue; the head buffers may be in flight */
+  size_t sq_bytes;           /* unsent bytes, in flight included */
+  ps_conn *prev, *next;      /* engine->conns (engine lock) */
+  SOCKADDR_STORAGE peer;
+};
+
+/* Handler state follows the struct, aligned for any type. */
+#define CONN_STATE_OFFSET ((sizeof(ps_conn) + 15) & ~(size_t)15)
+
+/* Target of zero-byte reads; never written. */
+static char conn__zero_byte;
+
+static void conn__flush(ps_conn *c);
+static void conn__close_socket(ps_conn *c, int abort);
+
+/* ---- handler API (ps_handler.h) ---------------------------------------- */
+
+int ps_session_send(ps_session *c, const void *data, size_t len) {
+  const char *p = (const char *)data;
+  size_t cap = c->eng->pool.buf_size;
+  if (c->flags & (C_CLOSING | C_CLOSED)) return -1;
+  c->sq_bytes += len;
+  while (len > 0) {
+    ps_buf *b = c->sq_tail;
+    size_t n;
+    /* Appending behind bytes already in flight is safe: the posted WSABUF
+     * covers only what was there when it was posted. */
+    if (b == NULL || b->len == cap) {
+      b = ps_buf_get(&c->eng->pool);
+      if (b == NULL) {
+        ps_log(PS_LOG_ERROR, "connection: out of memory for a send buffer; resetting the connection");
+        conn__close_socket(c, 1);
+        return -1;
+      }
+      if (c->sq_tail != NULL) c->sq_tail->next = b;
+      else c->sq_head = b;
+      c->sq_tail = b;
+    }
+    n = cap - b->len;
+    if (n > len) n = len;
+    memcpy(b->data + b->len, p, n);
+    b->len += (uint32_t)n;
+    p += n;
+    len -= n;
+  }
+  return 0;
+}
+
+size_t ps_session_queued(const ps_session *c) { return c->sq_bytes; }
+
+void ps_session_close(ps_session *c) {
+  if (c->flags & (C_CLOSING | C_CLOSED)) return;
+  c->flags |= C_CLOSING;
+  /* The pump that follows every callback flushes the queue, then shuts down. */
+}
+
+void ps_session_abort(ps_session *c) { conn__close_socket(c, 1); }
+
+void *ps_session_state(ps_session *c) { return (char *)c + CONN_STATE_OFFSET; }
+
+/* ---- closing ----------------------------------------------------------- */
+
+static int conn__is_reset(DWORD err) {
+  return err == WSAECONNRESET || err == WSAECONNABORTED || err == WSAENETRESET || err == WSAETIMEDOUT ||
+         err == ERROR_NETNAME_DELETED || err == ERROR_CONNECTION_ABORTED || err == WSAEDISCON;
+}
+
+static void conn__close_socket(ps_conn *c, int abort) {
+  if (c->flags & C_CLOSED) return;
+  c->flags |= C_CLOSED | C_CLOSING;
+  /* closesocket cancels the pending ops; their completions still arrive and
+   * drop their references. */
+  if (abort) ps_sock_abort(c->eng, &c->sock);
+  else ps_sock_close(c->eng, &c->sock);
+  if ((c->flags & C_OPENED) && c->handler->on_close != NULL) {
+    c->flags &= ~C_OPENED;
+    c->handler->on_close(c);
+  }
+  c->refs--; /* the open reference; a caller's reference keeps c alive */
+}
+
+/* An operation failed: the peer reset or the network failed. */
+static void conn__fail(ps_conn *c, const char *what, DWORD err) {
+  char peer[80], msg[160];
+  if (c->flags & C_CLOSED) return; /* the abort of our own closesocket */
+  InterlockedIncrement64(&c->eng->conns_reset);
+  if (!conn__is_reset(err))
+    ps_log(PS_LOG_WARN, "connection from %s: %s failed: %s",
+           ps_sockaddr_format((const struct sockaddr *)&c->peer, peer, sizeof(peer)), what,
+           ps_errstr(err, msg, sizeof(msg)));
+  conn__close_socket(c, 1);
+}
+
+/* Everything queued was sent and the handler asked to close: FIN. */
+static void conn__shutdown(ps_conn *c) {
+  c->flags |= C_SHUT;
+  shutdown(c->sock, SD_SEND);
+  if (c->flags & C_EOF) {
+    conn__close_socket(c, 0);
+    return;
+  }
+  /* Lingering close: read (and drop) until the peer's FIN, so closesocket
+   * never meets unread data, which would turn our FIN into a RST and could
+   * destroy data the peer has not read yet. Reading resumes even if paused. */
+  c->flags &= ~C_PAUSED;
+}
+
+/* ---- yielding ---------------------------------------------------------- */
+
+/* Re-queues `op` to the port so other connections get a turn. Returns 0 if
+ * the op is now pending as a resume packet. */
+static int conn__yield(ps_conn *c, ps_op *op, unsigned pending_flag) {
+  c->refs++;
+  c->flags |= pending_flag;
+  if (PostQueuedCompletionStatus(c->eng->port, 0, PS_KEY_RESUME, &op->ov)) return 0;
+  c->refs--;
+  c->flags &= ~pending_flag;
+  return -1; /* keep going inline rather than stall */
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static void conn__send_done(ps_conn *c, DWORD bytes, DWORD err) {
+  size_t sent = bytes;
+  c->flags &= ~C_SEND_PENDING;
+  if (err != 0) {
+    conn__fail(c, "WSASend", err);
+    return;
+  }
+  InterlockedAdd64(&c->eng->bytes_out, (LONG64)bytes);
+  assert(sent <= c->sq_bytes);
+  c->sq_bytes -= sent;
+  while (sent > 0) {
+    ps_buf *b = c->sq_head;
+    size_t n = b->len - b->off;
+    if (n > sent) n = sent;
+    b->off += (uint32_t)n;
+    sent -= n;
+    if (b->off == b->len) {
+      c->sq_head = b->next;
+      if (c->sq_head == NULL) c->sq_tail = NULL;
+      ps_buf_put(&c->eng->pool, b);
+    }
+  }
+  if ((c->flags & C_PAUSED) && c->sq_bytes <= c->eng->cfg.send_queue_max / 2) c->flags &= ~C_PAUSED;
+  if (c->sq_bytes == 0 && !(c->flags & (C_CLOSING | C_CLOSED)) && c->handler->on_drained != NULL)
+    c->handler->on_drained(c);
+}
+
+/* Posts sends until one is pending or the queue is empty; then, if closing
+ * and everything is sent, shuts down. */
+static void conn__flush(ps_conn *c) {
+  unsigned budget = c->eng->cfg.inline_max;
+  while (!(c->flags & (C_SEND_PENDING | C_CLOSED)) && c->sq_bytes > 0) {
+    WSABUF bufs[PS_SEND_IOV];
+    DWORD count = 0, sent = 0;
+    ps_buf *b;
+    int err;
+    if (budget-- == 0 && conn__yield(c, &c->send_op, C_SEND_PENDING) == 0) return;
+    for (b = c->sq_head; b != NULL && count < PS_SEND_IOV; b = b->next) {
+      bufs[count].buf = b->data + b->off;
+      bufs[count].len = b->len - b->off;
+      count++;
+    }
+    memset(&c->send_op.ov, 0, sizeof(c->send_op.ov));
+    c->refs++;
+    c->flags |= C_SEND_PENDING;
+    /* WSASend captures the WSABUF array, so a stack array is fine. */
+    if (WSASend(c->sock, bufs, count, &sent, 0, &c->send_op.ov, NULL) == 0) {
+      if (!(c->flags & C_SKIP)) return; /* a completion packet will come */
+      c->refs--;
+      conn__send_done(c, sent, 0);
+      continue;
+    }
+    err = WSAGetLastError();
+    if (err == WSA_IO_PENDING) return;
+    c->refs--;
+    c->flags &= ~C_SEND_PENDING;
+    conn__fail(c, "WSASend", (DWORD)err);
+    return;
+  }
+  if ((c->flags & (C_CLOSING | C_SHUT | C_CLOSED | C_SEND_PENDING)) == C_CLOSING && c->sq_bytes == 0)
+    conn__shutdown(c);
+}
+
+/* ---- receiving --------------------------------------------------------- */
+
+static int conn__post_recv(ps_conn *c, DWORD *bytes) {
+  WSABUF b;
+  DWORD flags = 0;
+  int err;
+  if (c->flags & C_NEXT_REAL) {
+    if (c->rbuf == NULL) c->rbuf = ps_buf_get(&c->eng->pool);
+    if (c->rbuf == NULL) {
+      ps_log(PS_LOG_ERROR, "connection: out of memory for a receive buffer; resetting the connection");
+      conn__close_socket(c, 1);
+      return IO_FAILED;
+    }
+    b.buf = c->rbuf->data;
+    b.len = (ULONG)c->eng->pool.buf_size;
+  } else {
+    b.buf = &conn__zero_byte;
+    b.len = 0;
+  }
+  memset(&c->recv_op.ov, 0, sizeof(c->recv_op.ov));
+  c->refs++;
+  c->flags |= C_RECV_PENDING;
+  if (WSARecv(c->sock, &b, 1, bytes, &flags, &c->recv_op.ov, NULL) == 0)
+    return (c->flags & C_SKIP) ? IO_INLINE : IO_PENDING;
+  err = WSAGetLastError();
+  if (err == WSA_IO_PENDING) return IO_PENDING;
+  c->refs--;
+  c->flags &= ~C_RECV_PENDING;
+  conn__fail(c, "WSARecv", (DWORD)err);
+  return IO_FAILED;
+}
+
+static void conn__eof(ps_conn *c) {
+  c->flags |= C_EOF;
+  if (c->flags & C_CLOSING) {
+    /* Lingering close done, or still flushing (conn__shutdown closes then). */
+    if (c->flags & C_SHUT) conn__close_socket(c, 0);
+    return;
+  }
+  if (c->handler->on_eof != NULL) c->handler->on_eof(c);
+  else ps_session_close(c);
+}
+
+static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
+  ps_buf *b = c->rbuf;
+  c->flags &= ~C_RECV_PENDING;
+  if (err != 0) {
+    conn__fail(c, "WSARecv", err);
+    return;
+  }
+  if (b == NULL) {
+    /* The zero-byte read completed: data or FIN is waiting. */
+    c->flags |= C_NEXT_REAL;
+    return;
+  }
+  if (bytes == 0) {
+    c->rbuf = NULL;
+    c->flags &= ~C_NEXT_REAL;
+    ps_buf_put(&c->eng->pool, b);
+    conn__eof(c);
+    return;
+  }
+  InterlockedAdd64(&c->eng->bytes_in, (LONG64)bytes);
+  InterlockedIncrement64(&c->eng->msgs_in);
+  if (!(c->flags & C_CLOSING)) c->handler->on_data(c, b->data, bytes);
+  if (bytes < c->eng->pool.buf_size || (c->flags & C_CLOSED)) {
+    c->rbuf = NULL;
+    c->flags &= ~C_NEXT_REAL;
+    ps_buf_put(&c->eng->pool, b);
+  }
+  if (!(c->flags & C_SHUT) && c->sq_bytes >= c->eng->cfg.send_queue_max) c->flags |= C_PAUSED;
+}
+
+/* Posts reads until one is pending, reading is paused, or the connection ends. */
+static void conn__read(ps_conn *c) {
+  unsigned budget = c->eng->cfg.inline_max;
+  for (;;) {
+    DWORD bytes = 0;
+    if (c->flags & (C_RECV_PENDING | C_PAUSED | C_EOF | C_CLOSED)) return;
+    if (budget-- == 0 && conn__yield(c, &c->recv_op, C_RECV_PENDING) == 0) return;
+    if (conn__post_recv(c, &bytes) != IO_INLINE) return;
+    c->refs--;
+    conn__recv_done(c, bytes, 0);
+    conn__flush(c);
+  }
+}
+
+/* Runs after every event: send what is queued, then read what is waiting. */
+static void conn__pump(ps_conn *c) {
+  conn__flush(c);
+  conn__read(c);
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void conn__endgame(ps_conn *c) {
+  ps_engine *e = c->eng;
+  assert(c->refs == 0);
+  assert((c->flags & (C_CLOSED | C_RECV_PENDING | C_SEND_PENDING)) == C_CLOSED);
+  if (c->rbuf != NULL) ps_buf_put(&e->pool, c->rbuf);
+  while (c->sq_head != NULL) {
+    ps_buf *b = c->sq_head;
+    c->sq_head = b->next;
+    ps_buf_put(&e->pool, b);
+  }
+  AcquireSRWLockExclusive(&e->lock);
+  if (c->prev != NULL) c->prev->next = c->next;
+  else e->conns = c->next;
+  if (c->next != NULL) c->next->prev = c->prev;
+  ReleaseSRWLockExclusive(&e->lock);
+  InterlockedDecrement64(&e->live_conns);
+  free(c);
+  ps_engine__signal(e);
+}
+
+/* Drops the caller's reference; frees the connection if it was the last. */
+static void conn__unlock_release(ps_conn *c) {
+  int dead = --c->refs == 0;
+  ReleaseSRWLockExclusive(&c->lock);
+  if (dead) conn__endgame(c);
+}
+
+void ps_conn_accepted(ps_engine *e, const ps_handler *h, SOCKET s, const struct sockaddr *peer, int skip_ok) {
+  ps_conn *c;
+  int skipping = 0;
+  int refuse = 0;
+  BOOL nodelay = TRUE;
+  DWORD err = ps_sock_associate(e, s, skip_ok, &skipping);
+  if (err != 0) {
+    char msg[160];
+    ps_log(PS_LOG_ERROR, "accepted connection: CreateIoCompletionPort failed: %s", ps_errstr(err, msg, sizeof(msg)));
+    ps_sock_abort(e, &s);
+    return;
+  }
+  /* Request/response protocols must not wait for Nagle and delayed ACKs. */
+  setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&nodelay, (int)sizeof(nodelay));
+
+  c = (ps_conn *)calloc(1, CONN_STATE_OFFSET + h->state_size);
+  if (c == NULL) {
+    ps_log(PS_LOG_ERROR, "accepted connection: out of memory; resetting it");
+    ps_sock_abort(e, &s);
+    return;
+  }
+  c->eng = e;
+  c->handler = h;
+  c->sock = s;
+  InitializeSRWLock(&c->lock);
+  c->refs = 2; /* the open reference and ours */
+  c->flags = skipping ? C_SKIP : 0;
+  c->recv_op.kind = PS_OP_RECV;
+  c->send_op.kind = PS_OP_SEND;
+  memcpy(&c->peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+
+  AcquireSRWLockExclusive(&e->lock);
+  if (e->stopping) refuse = 1;
+  else if (e->cfg.max_connections != 0 && (unsigned long long)e->live_conns >= e->cfg.max_connections) refuse = 2;
+  if (!refuse) {
+    c->next = e->conns;
+    if (e->conns != NULL) e->conns->prev = c;
+    e->conns = c;
+    InterlockedIncrement64(&e->live_conns);
+    InterlockedIncrement64(&e->conns_total);
+  }
+  ReleaseSRWLockExclusive(&e->lock);
+  if (refuse) {
+    if (refuse == 2) InterlockedIncrement64(&e->conns_refused);
+    ps_sock_abort(e, &c->sock);
+    free(c);
+    return;
+  }
+
+  AcquireSRWLockExclusive(&c->lock);
+  c->flags |= C_OPENED;
+  if (h->on_open != NULL) h->on_open(c);
+  conn__pump(c);
+  conn__unlock_release(c);
+}
+
+void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
+  ps_conn *c = op->kind == PS_OP_RECV ? ps_container_of(op, ps_conn, recv_op) : ps_container_of(op, ps_conn, send_op);
+  AcquireSRWLockExclusive(&c->lock);
+  if (op->kind == PS_OP_RECV) {
+    if (key == PS_KEY_RESUME) c->flags &= ~C_RECV_PENDING;
+    else conn__recv_done(c, bytes, err);
+  } else {
+    if (key == PS_KEY_RESUME) c->flags &= ~C_SEND_PENDING;
+    else conn__send_done(c, bytes, err);
+  }
+  conn__pump(c);
+  conn__unlock_release(c); /* the completed op's reference */
+}
+
+void ps_conn_close_all(ps_engine *e, int abort) {
+  ps_conn **held;
+  ps_conn *c;
+  size_t count = 0, i;
+
+  /* Take a reference on every connection under the engine lock, then work
+   * on each without it (a connection's endgame needs the engine lock). */
+  AcquireSRWLockExclusive(&e->lock);
+  for (c = e->conns; c != NULL; c = c->next) count++;
+  held = (ps_conn **)malloc((count ? count : 1) * sizeof(*held));
+  if (held == NULL) {
+    ReleaseSRWLockExclusive(&e->lock);
+    ps_log(PS_LOG_ERROR, "stop: out of memory listing %u connections", (unsigned)count);
+    return;
+  }
+  for (c = e->conns, i = 0; c != NULL; c = c->next, i++) {
+    AcquireSRWLockExclusive(&c->lock);
+    c->refs++;
+    ReleaseSRWLockExclusive(&c->lock);
+    held[i] = c;
+  }
+  ReleaseSRWLockExclusive(&e->lock);
+
+  for (i = 0; i < count; i++) {
+    c = held[i];
+    AcquireSRWLockExclusive(&c->lock);
+    if (abort) conn__close_socket(c, 1);
+    else ps_session_close(c);
+    conn__pump(c);
+    conn__unlock_release(c);
+  }
+  free(held);
+}

@@ -1,0 +1,23 @@
+/* TCP connections: from an accepted socket to the endgame that frees it.
+ * A connection is the ps_session that handlers see (ps_handler.h). */
+#ifndef PS_CONN_H
+#define PS_CONN_H
+
+#define PS_ENGINE_INTERNAL
+#include "engine.h"
+#include "ps_handler.h"
+
+/* Takes ownership of an accepted socket (SO_UPDATE_ACCEPT_CONTEXT already
+ * set): associates it with the port, creates the connection, calls the
+ * handler's on_open and starts reading. On failure, or when the engine is
+ * stopping or full, the socket is closed. */
+void ps_conn_accepted(ps_engine *e, const ps_handler *h, SOCKET s, const struct sockaddr *peer, int skip_ok);
+
+/* A completion (or a resume packet) for one of a connection's ops. */
+void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key);
+
+/* Closes every live connection: gracefully (flush, FIN, wait for the peer's
+ * FIN) or, with `abort`, with a reset. Called by ps_engine_stop. */
+void ps_conn_close_all(ps_engine *e, int abort);
+
+#endif

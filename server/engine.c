@@ -1,0 +1,232 @@
+/* The completion port, its worker threads, and the stop procedure.
+ *
+ * Threads: main (or the service) calls new/listen/stop; `worker_count`
+ * workers block in GetQueuedCompletionStatusEx and dispatch each completed
+ * op to its owner by op kind (accept -> listener.c, recv/send -> conn.c).
+ * Workers hold no state of their own: any worker may run any completion. */
+#define PS_ENGINE_INTERNAL
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "services.h"
+#include "wsx.h"
+
+/* Completions dequeued per GetQueuedCompletionStatusEx call. */
+#define PS_BATCH 64
+/* Free I/O buffers the pool keeps for reuse. */
+#define PS_POOL_MAX_FREE 1024
+/* After the drain deadline, how long the reset connections and the aborted
+ * accepts get to complete before stop gives up waiting and reports a leak. */
+#define PS_FINAL_WAIT_MS 30000
+
+void ps_engine_config_default(ps_engine_config *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->threads = 0;
+  cfg->accepts = 16;
+  cfg->buffer_size = 8192;
+  cfg->send_queue_max = 262144;
+  cfg->max_connections = 0;
+  cfg->drain_timeout_ms = 5000;
+  cfg->inline_max = 16;
+  cfg->skip_on_success = 1;
+}
+
+void ps_engine__signal(ps_engine *e) { WakeAllConditionVariable(&e->changed); }
+
+static DWORD WINAPI engine__worker(LPVOID arg) {
+  ps_engine *e = (ps_engine *)arg;
+  OVERLAPPED_ENTRY entries[PS_BATCH];
+  for (;;) {
+    ULONG count = 0, i;
+    unsigned quits = 0;
+    if (!GetQueuedCompletionStatusEx(e->port, entries, PS_BATCH, &count, INFINITE, FALSE)) {
+      char msg[160];
+      /* Only a closed port fails an infinite wait; the port is closed after
+       * the workers are joined, so this is a bug we cannot run past. */
+      ps_log(PS_LOG_ERROR, "fatal: GetQueuedCompletionStatusEx failed: %s",
+             ps_errstr(GetLastError(), msg, sizeof(msg)));
+      abort();
+    }
+    for (i = 0; i < count; i++) {
+      ULONG_PTR key = entries[i].lpCompletionKey;
+      ps_op *op;
+      DWORD err;
+      if (key == PS_KEY_QUIT) {
+        quits++;
+        continue;
+      }
+      op = (ps_op *)(void *)entries[i].lpOverlapped;
+      err = key == PS_KEY_RESUME ? 0 : ps_ntstatus_to_error(op->ov.Internal);
+      switch (op->kind) {
+        case PS_OP_ACCEPT:
+          ps_listener_on_completion(op, entries[i].dwNumberOfBytesTransferred, err);
+          break;
+        case PS_OP_RECV:
+        case PS_OP_SEND:
+          ps_conn_on_completion(op, entries[i].dwNumberOfBytesTransferred, err, key);
+          break;
+      }
+    }
+    if (quits > 0) {
+      /* One quit packet per worker; hand extras dequeued in this batch on. */
+      while (--quits > 0) PostQueuedCompletionStatus(e->port, 0, PS_KEY_QUIT, NULL);
+      return 0;
+    }
+  }
+}
+
+int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
+  ps_engine *e;
+  SYSTEM_INFO si;
+  unsigned i;
+  int err = ps_wsx_startup();
+  *out = NULL;
+  if (err != 0) return err;
+  e = (ps_engine *)calloc(1, sizeof(*e));
+  if (e == NULL) return ERROR_NOT_ENOUGH_MEMORY;
+  e->cfg = *cfg;
+  if (e->cfg.inline_max == 0) e->cfg.inline_max = 1;
+  GetSystemInfo(&si);
+  e->worker_count = cfg->threads ? cfg->threads : si.dwNumberOfProcessors;
+  if (e->worker_count == 0) e->worker_count = 1;
+  InitializeSRWLock(&e->lock);
+  InitializeConditionVariable(&e->changed);
+  ps_bufpool_init(&e->pool, cfg->buffer_size, PS_POOL_MAX_FREE);
+
+  /* Concurrency = worker count: the port releases no more runnable workers
+   * than that, and wakes the most recent waiter first (LIFO). */
+  e->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, e->worker_count);
+  if (e->port == NULL) {
+    err = (int)GetLastError();
+    free(e);
+    return err;
+  }
+  e->workers = (HANDLE *)calloc(e->worker_count, sizeof(HANDLE));
+  if (e->workers == NULL) {
+    CloseHandle(e->port);
+    free(e);
+    return ERROR_NOT_ENOUGH_MEMORY;
+  }
+  for (i = 0; i < e->worker_count; i++) {
+    e->workers[i] = CreateThread(NULL, 0, engine__worker, e, 0, NULL);
+    if (e->workers[i] == NULL) {
+      err = (int)GetLastError();
+      e->worker_count = i;
+      e->stopping = 1;
+      ps_engine_delete(e);
+      return err;
+    }
+  }
+  *out = e;
+  return 0;
+}
+
+int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec) {
+  const ps_handler *h = ps_service_find(spec->service);
+  if (h == NULL) {
+    ps_log(PS_LOG_ERROR, "listen: unknown service '%s' (known: %s)", spec->service, ps_service_names());
+    return -1;
+  }
+  if (!(spec->transports & PS_TRANSPORT_TCP)) {
+    ps_log(PS_LOG_ERROR, "listen %s: UDP serving is not available in this build", spec->service);
+    return -1;
+  }
+  if (spec->transports & PS_TRANSPORT_UDP)
+    ps_log(PS_LOG_WARN, "listen %s: UDP serving is not available in this build; serving TCP only", spec->service);
+  return ps_listener_open_spec(e, spec, h);
+}
+
+size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
+  size_t n;
+  AcquireSRWLockShared(&e->lock);
+  n = ps_listener_endpoints(e, out, max);
+  ReleaseSRWLockShared(&e->lock);
+  return n;
+}
+
+/* Waits until live_conns (and, with `all`, live_listeners) reach zero or the
+ * deadline passes. Non-zero if they did. */
+static int engine__wait_idle(ps_engine *e, int all, ULONGLONG deadline) {
+  int idle;
+  AcquireSRWLockExclusive(&e->lock);
+  for (;;) {
+    ULONGLONG now = GetTickCount64();
+    idle = e->live_conns == 0 && (!all || e->live_listeners == 0);
+    if (idle || now >= deadline) break;
+    /* Bounded sleeps: a wake that races the check costs at most 50 ms. */
+    SleepConditionVariableSRW(&e->changed, &e->lock, (DWORD)(deadline - now < 50 ? deadline - now : 50), 0);
+  }
+  ReleaseSRWLockExclusive(&e->lock);
+  return idle;
+}
+
+unsigned ps_engine_stop(ps_engine *e) {
+  unsigned reset = 0, i;
+  AcquireSRWLockExclusive(&e->lock);
+  if (e->stopped) {
+    ReleaseSRWLockExclusive(&e->lock);
+    return 0;
+  }
+  e->stopping = 1;
+  ReleaseSRWLockExclusive(&e->lock);
+
+  /* 1. Take no new work: close the listening sockets. */
+  ps_listener_close_all(e);
+
+  /* 2. Close every connection gracefully, and give them the drain time. */
+  ps_conn_close_all(e, 0);
+  if (!engine__wait_idle(e, 0, GetTickCount64() + e->cfg.drain_timeout_ms)) {
+    reset = (unsigned)e->live_conns;
+    ps_log(PS_LOG_WARN, "stop: %u connection(s) still open after the %u ms drain deadline; resetting them", reset,
+           e->cfg.drain_timeout_ms);
+    ps_conn_close_all(e, 1);
+  }
+
+  /* 3. Every pending op completes (the sockets are closed); wait for them. */
+  if (!engine__wait_idle(e, 1, GetTickCount64() + PS_FINAL_WAIT_MS))
+    ps_log(PS_LOG_ERROR, "stop: %lld connection(s) and %lld listener(s) never completed; not freeing them",
+           (long long)e->live_conns, (long long)e->live_listeners);
+
+  /* 4. Wake the workers, join them, close the port. */
+  for (i = 0; i < e->worker_count; i++) PostQueuedCompletionStatus(e->port, 0, PS_KEY_QUIT, NULL);
+  for (i = 0; i < e->worker_count; i++) {
+    WaitForSingleObject(e->workers[i], INFINITE);
+    CloseHandle(e->workers[i]);
+  }
+  e->worker_count = 0;
+  CloseHandle(e->port);
+  e->port = NULL;
+
+  AcquireSRWLockExclusive(&e->lock);
+  e->stopped = 1;
+  ReleaseSRWLockExclusive(&e->lock);
+  return reset;
+}
+
+void ps_engine_stats(ps_engine *e, ps_stats *out) {
+  memset(out, 0, sizeof(*out));
+  out->conns_open = (uint64_t)e->live_conns;
+  out->conns_total = (uint64_t)e->conns_total;
+  out->conns_reset = (uint64_t)e->conns_reset;
+  out->conns_refused = (uint64_t)e->conns_refused;
+  out->bytes_in = (uint64_t)e->bytes_in;
+  out->bytes_out = (uint64_t)e->bytes_out;
+  out->msgs_in = (uint64_t)e->msgs_in;
+  out->sockets_live = (uint64_t)e->live_sockets;
+  out->buffers_live = (uint64_t)e->pool.live;
+  out->buffers_in_use = (uint64_t)e->pool.in_use;
+}
+
+void ps_engine_delete(ps_engine *e) {
+  if (e == NULL) return;
+  if (!e->stopped) ps_engine_stop(e);
+  if (e->live_conns == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
+  free(e->workers);
+  free(e);
+}

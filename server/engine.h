@@ -1,0 +1,117 @@
+/* The engine: one I/O completion port, a pool of worker threads servicing it
+ * with GetQueuedCompletionStatusEx, the listeners and connections whose
+ * completions arrive there, and the teardown procedure that ends them all.
+ * See docs/design.md for the picture.
+ *
+ * Public part: what main.c and the tests use. Internal part (below the
+ * marker): what listener.c, conn.c and sock.c share with engine.c. */
+#ifndef PS_ENGINE_H
+#define PS_ENGINE_H
+
+#include "listen_spec.h"
+#include "stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ps_engine ps_engine;
+
+typedef struct ps_engine_config {
+  unsigned threads;          /* worker threads; 0 = one per processor */
+  unsigned accepts;          /* AcceptEx kept posted per TCP listener */
+  unsigned buffer_size;      /* bytes in one pooled I/O buffer */
+  unsigned send_queue_max;   /* unsent bytes per connection before reading pauses */
+  unsigned max_connections;  /* 0 = no limit */
+  unsigned drain_timeout_ms; /* graceful stop deadline */
+  unsigned inline_max;       /* inline completions handled per wake before yielding */
+  int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
+} ps_engine_config;
+
+/* The bound address of one listening socket. */
+typedef struct ps_endpoint {
+  char service[32];
+  char address[64];     /* "127.0.0.1" or "::1" */
+  unsigned port;
+  int family;           /* AF_INET or AF_INET6 */
+  unsigned transport;   /* PS_TRANSPORT_TCP or PS_TRANSPORT_UDP */
+} ps_endpoint;
+
+void ps_engine_config_default(ps_engine_config *cfg);
+
+/* Creates the completion port and starts the workers. 0 or a Win32 error. */
+int ps_engine_new(const ps_engine_config *cfg, ps_engine **out);
+
+/* Resolves spec->host with getaddrinfo(AI_PASSIVE) and opens one listening
+ * socket per address (bound, listening, on the engine's port, accepts
+ * posted). On failure logs the cause (naming the address) and returns -1;
+ * listeners opened by this call are closed again. */
+int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec);
+
+/* Copies up to `max` bound endpoints; returns how many there are. */
+size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
+
+/* Graceful stop: close the listeners, close every connection gracefully,
+ * wait for them up to drain_timeout_ms, reset the rest, drain every
+ * completion, join the workers. Returns the number of connections that had
+ * to be reset. Idempotent. */
+unsigned ps_engine_stop(ps_engine *e);
+
+void ps_engine_stats(ps_engine *e, ps_stats *out);
+
+/* Frees the engine; stops it first if needed. */
+void ps_engine_delete(ps_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ---------------------------------------------------------------------- */
+/* Internal to server/.                                                    */
+#ifdef PS_ENGINE_INTERNAL
+
+#include "bufpool.h"
+#include "ps_win.h"
+
+typedef struct ps_listener ps_listener;
+typedef struct ps_session ps_conn;
+
+struct ps_engine {
+  ps_engine_config cfg;
+  HANDLE port;
+  HANDLE *workers;
+  unsigned worker_count;
+  ps_bufpool pool;
+
+  /* Guards the lists and `stopping`. Lock order: engine, then a connection
+   * or listener; never the engine while holding a connection's lock. */
+  SRWLOCK lock;
+  CONDITION_VARIABLE changed; /* live_conns or live_listeners fell */
+  ps_conn *conns;             /* live connections, doubly linked */
+  ps_listener *listeners;     /* listeners not yet freed */
+  int stopping;
+  int stopped;
+
+  /* Live counters (Interlocked); they must all be zero after a stop. */
+  volatile LONG64 live_sockets;
+  volatile LONG64 live_conns;
+  volatile LONG64 live_listeners;
+
+  /* Totals (Interlocked). */
+  volatile LONG64 conns_total;
+  volatile LONG64 conns_reset;
+  volatile LONG64 conns_refused;
+  volatile LONG64 bytes_in;
+  volatile LONG64 bytes_out;
+  volatile LONG64 msgs_in;
+};
+
+/* Wakes ps_engine_stop's waits after a live count fell. */
+void ps_engine__signal(ps_engine *e);
+
+/* Converts an op's final NTSTATUS (OVERLAPPED.Internal) to a Winsock error. */
+DWORD ps_ntstatus_to_error(ULONG_PTR status);
+
+#endif /* PS_ENGINE_INTERNAL */
+
+#endif

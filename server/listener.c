@@ -1,0 +1,354 @@
+/* Listening sockets and their AcceptEx pools.
+ *
+ * Concurrency rule: a listener's socket, `closing` flag and `pending` count
+ * change only under l->lock, so a worker re-posting an AcceptEx can never use
+ * a socket that ps_listener_close_all has just closed (or whose handle value
+ * was reused). The listener is freed in listener__endgame by whoever sees
+ * closing set and pending at zero, under the lock.
+ *
+ * The listening socket does not use skip-on-success: every AcceptEx
+ * completion comes through the port, which keeps the accept path one shape.
+ * Accepted sockets do, when the provider returns IFS handles. */
+#include "listener.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "sock.h"
+#include "wsx.h"
+
+/* AcceptEx wants room for each address plus 16 bytes. */
+#define PS_ACCEPT_ADDR_LEN ((DWORD)sizeof(SOCKADDR_STORAGE) + 16)
+
+typedef struct ps_accept_op {
+  ps_op op;
+  ps_listener *l;
+  SOCKET sock; /* the socket the next connection is accepted into */
+  char addrs[2 * PS_ACCEPT_ADDR_LEN];
+} ps_accept_op;
+
+struct ps_listener {
+  ps_engine *eng;
+  ps_listener *next; /* engine->listeners (engine lock) */
+  const ps_handler *handler;
+  char service[PS_SERVICE_NAME_MAX];
+  SRWLOCK lock;
+  SOCKET sock;
+  int family;
+  SOCKADDR_STORAGE addr; /* as bound (port filled in) */
+  char name[80];         /* "127.0.0.1:7007", for log lines */
+  ps_wsx wsx;
+  int ifs;               /* accepted sockets may skip the port on success */
+  int closing;
+  unsigned pending;      /* AcceptEx posted and not completed */
+  unsigned op_count;
+  ps_accept_op *ops;
+};
+
+static void listener__endgame(ps_listener *l) {
+  ps_engine *e = l->eng;
+  ps_listener **pp;
+  AcquireSRWLockExclusive(&e->lock);
+  for (pp = &e->listeners; *pp != NULL; pp = &(*pp)->next)
+    if (*pp == l) {
+      *pp = l->next;
+      break;
+    }
+  ReleaseSRWLockExclusive(&e->lock);
+  free(l->ops);
+  free(l);
+  InterlockedDecrement64(&e->live_listeners);
+  ps_engine__signal(e);
+}
+
+/* Posts one AcceptEx (lock held). 0, or a WSA error (the op stays idle). */
+static int listener__post_accept(ps_listener *l, ps_accept_op *op) {
+  DWORD bytes = 0, err = 0;
+  if (l->closing) return WSAESHUTDOWN;
+  op->sock = ps_sock_open(l->eng, l->family, SOCK_STREAM, IPPROTO_TCP, &err);
+  if (op->sock == INVALID_SOCKET) return (int)err;
+  memset(&op->op.ov, 0, sizeof(op->op.ov));
+  l->pending++;
+  /* No receive data with the accept (dwReceiveDataLength 0): a client that
+   * connects and sends nothing must not hold an accept slot. */
+  if (!l->wsx.accept_ex(l->sock, op->sock, op->addrs, 0, PS_ACCEPT_ADDR_LEN, PS_ACCEPT_ADDR_LEN, &bytes,
+                        &op->op.ov)) {
+    int wsa = WSAGetLastError();
+    if (wsa != ERROR_IO_PENDING) {
+      l->pending--;
+      ps_sock_close(l->eng, &op->sock);
+      return wsa;
+    }
+  }
+  /* TRUE (completed at once) still queues a packet: the listening socket
+   * does not skip the port. */
+  return 0;
+}
+
+void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err) {
+  ps_accept_op *op = ps_container_of(op_base, ps_accept_op, op);
+  ps_listener *l = op->l;
+  ps_engine *e = l->eng;
+  SOCKET accepted = INVALID_SOCKET;
+  SOCKADDR_STORAGE peer;
+  int dead, repost_err = 0;
+  char msg[160];
+  PS_UNUSED(bytes);
+
+  memset(&peer, 0, sizeof(peer));
+  AcquireSRWLockExclusive(&l->lock);
+  l->pending--;
+  if (err == 0 && !l->closing) {
+    struct sockaddr *local = NULL, *remote = NULL;
+    int local_len = 0, remote_len = 0;
+    /* Gives the accepted socket the listener's properties, so getpeername,
+     * shutdown and SO_* work on it. */
+    if (setsockopt(op->sock, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&l->sock,
+                   (int)sizeof(l->sock)) != 0) {
+      ps_log(PS_LOG_WARN, "accept on %s: SO_UPDATE_ACCEPT_CONTEXT failed: %s", l->name,
+             ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
+    }
+    l->wsx.get_accept_ex_sockaddrs(op->addrs, 0, PS_ACCEPT_ADDR_LEN, PS_ACCEPT_ADDR_LEN, &local, &local_len,
+                                   &remote, &remote_len);
+    if (remote != NULL && remote_len > 0 && (size_t)remote_len <= sizeof(peer)) memcpy(&peer, remote, (size_t)remote_len);
+    else peer.ss_family = (ADDRESS_FAMILY)l->family;
+    accepted = op->sock;
+    op->sock = INVALID_SOCKET;
+  } else {
+    /* Aborted by our own close, or the client reset before the accept
+     * finished: either way the slot is re-armed. */
+    if (err != 0 && err != ERROR_OPERATION_ABORTED && !l->closing)
+      ps_log(PS_LOG_DEBUG, "accept on %s: %s", l->name, ps_errstr(err, msg, sizeof(msg)));
+    ps_sock_close(e, &op->sock);
+  }
+  if (!l->closing) repost_err = listener__post_accept(l, op);
+  dead = l->closing && l->pending == 0;
+  ReleaseSRWLockExclusive(&l->lock);
+
+  if (repost_err != 0 && repost_err != WSAESHUTDOWN)
+    ps_log(PS_LOG_WARN, "accept on %s: re-posting AcceptEx failed: %s (this listener now has one accept less)",
+           l->name, ps_errstr((unsigned long)repost_err, msg, sizeof(msg)));
+  if (accepted != INVALID_SOCKET) ps_conn_accepted(e, l->handler, accepted, (const struct sockaddr *)&peer, l->ifs);
+  if (dead) listener__endgame(l);
+}
+
+static void listener__close(ps_listener *l) {
+  int dead;
+  AcquireSRWLockExclusive(&l->lock);
+  if (l->closing) {
+    ReleaseSRWLockExclusive(&l->lock);
+    return;
+  }
+  l->closing = 1;
+  /* Closing the listening socket aborts its pending AcceptEx; each completes
+   * through the port and closes its own accept socket. */
+  ps_sock_close(l->eng, &l->sock);
+  dead = l->pending == 0;
+  ReleaseSRWLockExclusive(&l->lock);
+  if (dead) listener__endgame(l);
+}
+
+void ps_listener_close_all(ps_engine *e) {
+  for (;;) {
+    ps_listener *l;
+    AcquireSRWLockExclusive(&e->lock);
+    for (l = e->listeners; l != NULL; l = l->next) {
+      /* closing is read without l->lock: it only ever goes 0 -> 1, and
+       * listener__close checks it again under the lock. */
+      if (!l->closing) break;
+    }
+    ReleaseSRWLockExclusive(&e->lock);
+    if (l == NULL) return;
+    listener__close(l);
+  }
+}
+
+size_t ps_listener_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
+  ps_listener *l;
+  size_t n = 0;
+  for (l = e->listeners; l != NULL; l = l->next) {
+    if (l->closing) continue;
+    if (n < max) {
+      ps_endpoint *ep = &out[n];
+      char port[8];
+      memset(ep, 0, sizeof(*ep));
+      snprintf(ep->service, sizeof(ep->service), "%s", l->service);
+      getnameinfo((const struct sockaddr *)&l->addr, (int)sizeof(l->addr), ep->address, sizeof(ep->address), port,
+                  sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+      ep->port = (unsigned)atoi(port);
+      ep->family = l->family;
+      ep->transport = PS_TRANSPORT_TCP;
+    }
+    n++;
+  }
+  return n;
+}
+
+/* Socket, options, bind, listen, port, AcceptEx pool for one address.
+ * Returns the listener or NULL after logging why. */
+static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h,
+                                   const struct addrinfo *ai) {
+  char where[80], msg[160];
+  const char *step;
+  SOCKET s;
+  DWORD err = 0;
+  int on = 1, addr_len, posted = 0, ifs;
+  unsigned i;
+  ps_wsx wsx;
+  ps_listener *l;
+  SOCKADDR_STORAGE bound;
+
+  ps_sockaddr_format(ai->ai_addr, where, sizeof(where));
+  step = "WSASocketW";
+  s = ps_sock_open(e, ai->ai_family, SOCK_STREAM, IPPROTO_TCP, &err);
+  if (s == INVALID_SOCKET) goto fail;
+
+  /* v6-only, so an IPv4 and an IPv6 listener on the same port coexist. */
+  step = "setsockopt(IPV6_V6ONLY)";
+  if (ai->ai_family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, (int)sizeof(on)) != 0)
+    goto fail_wsa;
+  /* No other process may bind the same port and steal connections. */
+  step = "setsockopt(SO_EXCLUSIVEADDRUSE)";
+  if (setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&on, (int)sizeof(on)) != 0) goto fail_wsa;
+  step = "bind";
+  if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0) goto fail_wsa;
+  step = "listen";
+  if (listen(s, SOMAXCONN) != 0) goto fail_wsa;
+  step = "getsockname";
+  addr_len = (int)sizeof(bound);
+  if (getsockname(s, (struct sockaddr *)&bound, &addr_len) != 0) goto fail_wsa;
+  ps_sockaddr_format((const struct sockaddr *)&bound, where, sizeof(where));
+  step = "WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER)";
+  err = (DWORD)ps_wsx_load(s, &wsx);
+  if (err != 0) goto fail;
+  ifs = ps_sock_is_ifs(s);
+  step = "CreateIoCompletionPort";
+  if (CreateIoCompletionPort((HANDLE)s, e->port, PS_KEY_IO, 0) == NULL) {
+    err = GetLastError();
+    goto fail;
+  }
+
+  step = "allocating the listener";
+  l = (ps_listener *)calloc(1, sizeof(*l));
+  if (l != NULL) l->ops = (ps_accept_op *)calloc(e->cfg.accepts, sizeof(*l->ops));
+  if (l == NULL || l->ops == NULL) {
+    free(l);
+    err = ERROR_NOT_ENOUGH_MEMORY;
+    goto fail;
+  }
+  l->eng = e;
+  l->handler = h;
+  snprintf(l->service, sizeof(l->service), "%s", spec->service);
+  InitializeSRWLock(&l->lock);
+  l->sock = s;
+  l->family = ai->ai_family;
+  memcpy(&l->addr, &bound, sizeof(bound));
+  snprintf(l->name, sizeof(l->name), "%s", where);
+  l->wsx = wsx;
+  l->ifs = ifs;
+  l->op_count = e->cfg.accepts;
+
+  AcquireSRWLockExclusive(&e->lock);
+  l->next = e->listeners;
+  e->listeners = l;
+  ReleaseSRWLockExclusive(&e->lock);
+  InterlockedIncrement64(&e->live_listeners);
+
+  AcquireSRWLockExclusive(&l->lock);
+  for (i = 0; i < l->op_count; i++) {
+    int r;
+    l->ops[i].op.kind = PS_OP_ACCEPT;
+    l->ops[i].l = l;
+    l->ops[i].sock = INVALID_SOCKET;
+    r = listener__post_accept(l, &l->ops[i]);
+    if (r == 0) posted++;
+    else err = (DWORD)r;
+  }
+  ReleaseSRWLockExclusive(&l->lock);
+  if (posted == 0) {
+    ps_log(PS_LOG_ERROR, "listen %s on %s/tcp: AcceptEx failed: %s", spec->service, where,
+           ps_errstr(err, msg, sizeof(msg)));
+    listener__close(l);
+    return NULL;
+  }
+  if ((unsigned)posted < l->op_count)
+    ps_log(PS_LOG_WARN, "listen %s on %s/tcp: only %d of %u accepts posted: %s", spec->service, where, posted,
+           l->op_count, ps_errstr(err, msg, sizeof(msg)));
+  ps_log(PS_LOG_INFO, "listening on tcp %s (%s)%s", where, spec->service,
+         ifs && e->cfg.skip_on_success ? "" : " [no skip-on-success: non-IFS provider]");
+  return l;
+
+fail_wsa:
+  err = (DWORD)WSAGetLastError();
+fail:
+  ps_log(PS_LOG_ERROR, "listen %s on %s/tcp: %s failed: %s", spec->service, where, step,
+         ps_errstr(err, msg, sizeof(msg)));
+  ps_sock_close(e, &s);
+  return NULL;
+}
+
+static int listener__same_addr(const struct addrinfo *a, const struct addrinfo *b) {
+  return a->ai_family == b->ai_family && a->ai_addrlen == b->ai_addrlen &&
+         memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
+}
+
+int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h) {
+  struct addrinfo hints, *res = NULL, *ai, *prev;
+  ps_listener *opened[32];
+  size_t opened_count = 0, k;
+  unsigned short chosen_port = 0;
+  char port[8], msg[160];
+  const char *shown_host = spec->host[0] ? spec->host : "(all addresses)";
+  int rc;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_flags = AI_PASSIVE;
+  snprintf(port, sizeof(port), "%u", spec->port);
+  rc = getaddrinfo(spec->host[0] ? spec->host : NULL, port, &hints, &res);
+  if (rc != 0) {
+    ps_log(PS_LOG_ERROR, "listen %s: cannot resolve host '%s': %s", spec->service, shown_host,
+           ps_errstr((unsigned long)rc, msg, sizeof(msg)));
+    return -1;
+  }
+
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    ps_listener *l;
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    for (prev = res; prev != ai; prev = prev->ai_next)
+      if (listener__same_addr(prev, ai)) break;
+    if (prev != ai) continue; /* resolvers may repeat an address */
+    if (opened_count == PS_COUNTOF(opened)) {
+      ps_log(PS_LOG_WARN, "listen %s: '%s' resolves to more than %u addresses; the rest are ignored",
+             spec->service, shown_host, (unsigned)PS_COUNTOF(opened));
+      break;
+    }
+    /* Port 0: every address of this name gets the port the first was given. */
+    if (chosen_port != 0) {
+      if (ai->ai_family == AF_INET) ((struct sockaddr_in *)ai->ai_addr)->sin_port = chosen_port;
+      else ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = chosen_port;
+    }
+    l = listener__open(e, spec, h, ai);
+    if (l == NULL) {
+      if (spec->optional) continue;
+      for (k = 0; k < opened_count; k++) listener__close(opened[k]);
+      freeaddrinfo(res);
+      return -1;
+    }
+    opened[opened_count++] = l;
+    if (spec->port == 0 && chosen_port == 0)
+      chosen_port = l->family == AF_INET ? ((struct sockaddr_in *)&l->addr)->sin_port
+                                         : ((struct sockaddr_in6 *)&l->addr)->sin6_port;
+  }
+  freeaddrinfo(res);
+  if (opened_count == 0) {
+    ps_log(PS_LOG_ERROR, "listen %s: no address of '%s' could be opened", spec->service, shown_host);
+    return -1;
+  }
+  return 0;
+}

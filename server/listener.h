@@ -1,0 +1,25 @@
+/* TCP listeners: name resolution, one listening socket per resolved address,
+ * and the pool of pre-posted AcceptEx operations that feeds conn.c. */
+#ifndef PS_LISTENER_H
+#define PS_LISTENER_H
+
+#define PS_ENGINE_INTERNAL
+#include "engine.h"
+#include "ps_handler.h"
+
+/* getaddrinfo(spec->host, AI_PASSIVE), then a listener per address. With
+ * port 0 every address shares the port the first one was given. 0, or -1
+ * after logging the cause; on failure the listeners it opened are closed. */
+int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h);
+
+/* An AcceptEx completed (or was aborted). */
+void ps_listener_on_completion(ps_op *op, DWORD bytes, DWORD err);
+
+/* Stop accepting: close every listening socket. Pending accepts complete as
+ * aborted and the listener is freed when the last one has. */
+void ps_listener_close_all(ps_engine *e);
+
+/* Bound endpoints of the open listeners (engine lock held by the caller). */
+size_t ps_listener_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
+
+#endif

@@ -1,0 +1,27 @@
+/* Every socket the engine owns is opened and closed here, so the count of
+ * live sockets is exact: one ps_sock_open, one ps_sock_close (or
+ * ps_sock_abort), nothing else calls WSASocketW or closesocket. */
+#ifndef PS_SOCK_H
+#define PS_SOCK_H
+
+#define PS_ENGINE_INTERNAL
+#include "engine.h"
+
+/* An overlapped, non-inheritable socket. INVALID_SOCKET with *err set on failure. */
+SOCKET ps_sock_open(ps_engine *e, int family, int type, int protocol, DWORD *err);
+/* closesocket, count it, and set *s to INVALID_SOCKET. No-op on INVALID_SOCKET. */
+void ps_sock_close(ps_engine *e, SOCKET *s);
+/* Abortive close: SO_LINGER {1, 0} then closesocket, so the peer gets RST. */
+void ps_sock_abort(ps_engine *e, SOCKET *s);
+/* Associates the socket with the engine's completion port and, where the
+ * provider allows it (skip_ok), sets FILE_SKIP_COMPLETION_PORT_ON_SUCCESS and
+ * FILE_SKIP_SET_EVENT_ON_HANDLE. Returns 0 or a Win32 error. *skipping says
+ * whether inline successes will skip the port. */
+DWORD ps_sock_associate(ps_engine *e, SOCKET s, int skip_ok, int *skipping);
+/* Non-zero when the socket's provider returns IFS handles (no non-IFS LSP), which
+ * is what FILE_SKIP_COMPLETION_PORT_ON_SUCCESS requires. */
+int ps_sock_is_ifs(SOCKET s);
+/* "127.0.0.1:7007" / "[::1]:7007". Returns buf. */
+char *ps_sockaddr_format(const struct sockaddr *sa, char *buf, size_t bufsize);
+
+#endif
