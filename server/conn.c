@@ -425,6 +425,8 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, SOCKET s, const struct 
 void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
   ps_conn *c = op->kind == PS_OP_RECV ? ps_container_of(op, ps_conn, recv_op) : ps_container_of(op, ps_conn, send_op);
   AcquireSRWLockExclusive(&c->lock);
+  if (!(c->flags & (op->kind == PS_OP_RECV ? C_RECV_PENDING : C_SEND_PENDING)))
+    ps_log(PS_LOG_ERROR, "DEBUG spurious completion kind %d key %d bytes %lu err %lu flags %x refs %u", (int)op->kind, (int)key, (unsigned long)bytes, (unsigned long)err, c->flags, c->refs);
   if (op->kind == PS_OP_RECV) {
     if (key == PS_KEY_RESUME) c->flags &= ~C_RECV_PENDING;
     else conn__recv_done(c, bytes, err);
@@ -451,12 +453,17 @@ void ps_conn_close_all(ps_engine *e, int abort) {
     ps_log(PS_LOG_ERROR, "stop: out of memory listing %u connections", (unsigned)count);
     return;
   }
-  for (c = e->conns, i = 0; c != NULL; c = c->next, i++) {
+  for (c = e->conns, i = 0; c != NULL; c = c->next) {
     AcquireSRWLockExclusive(&c->lock);
-    c->refs++;
+    /* refs == 0: its endgame is waiting for the engine lock to unlink it.
+     * It must not be revived. */
+    if (c->refs != 0) {
+      c->refs++;
+      held[i++] = c;
+    }
     ReleaseSRWLockExclusive(&c->lock);
-    held[i] = c;
   }
+  count = i;
   ReleaseSRWLockExclusive(&e->lock);
 
   for (i = 0; i < count; i++) {
@@ -468,4 +475,18 @@ void ps_conn_close_all(ps_engine *e, int abort) {
     conn__unlock_release(c);
   }
   free(held);
+}
+
+void ps_conn_log_live(ps_engine *e) {
+  ps_conn *c;
+  char peer[80];
+  AcquireSRWLockExclusive(&e->lock);
+  for (c = e->conns; c != NULL; c = c->next) {
+    AcquireSRWLockExclusive(&c->lock);
+    ps_log(PS_LOG_ERROR, "  connection from %s: flags 0x%x, references %u, %llu bytes unsent",
+           ps_sockaddr_format((const struct sockaddr *)&c->peer, peer, sizeof(peer)), c->flags, c->refs,
+           (unsigned long long)c->sq_bytes);
+    ReleaseSRWLockExclusive(&c->lock);
+  }
+  ReleaseSRWLockExclusive(&e->lock);
 }

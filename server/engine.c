@@ -192,6 +192,7 @@ unsigned ps_engine_stop(ps_engine *e) {
   if (!engine__wait_idle(e, 1, GetTickCount64() + PS_FINAL_WAIT_MS))
     ps_log(PS_LOG_ERROR, "stop: %lld connection(s) and %lld listener(s) never completed; not freeing them",
            (long long)e->live_conns, (long long)e->live_listeners);
+  if (e->live_conns != 0) ps_conn_log_live(e);
 
   /* 4. Wake the workers, join them, close the port. */
   for (i = 0; i < e->worker_count; i++) PostQueuedCompletionStatus(e->port, 0, PS_KEY_QUIT, NULL);

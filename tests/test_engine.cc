@@ -1,1 +1,338 @@
-#include <gtest/gtest.h>
+// The TCP engine, end to end in one process: real sockets on loopback, a
+// real engine on port 0. Every test ends with stop_and_check(): live sockets,
+// connections and buffers back at zero.
+#include <atomic>
+#include <cstring>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "testutil.h"
+
+using namespace pstest;
+
+namespace {
+
+void expect_echo(const char *address, unsigned port, uint64_t seed) {
+  SOCKET s = connect_to(address, port);
+  ASSERT_NE(s, INVALID_SOCKET) << "connect to " << address << ":" << port << " failed: " << WSAGetLastError();
+  ByteStream stream(seed);
+  for (size_t len : {1u, 7u, 100u, 1500u, 8192u, 8193u, 65536u, 200000u}) EXPECT_TRUE(echo_round_trip(s, stream, len));
+  close_socket(s);
+}
+
+}  // namespace
+
+TEST(Engine, EchoOverIPv4) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  ASSERT_EQ(srv.endpoints.size(), 1u);
+  EXPECT_STREQ(srv.endpoints[0].address, "127.0.0.1");
+  EXPECT_NE(srv.endpoints[0].port, 0u);
+  expect_echo("127.0.0.1", srv.port(AF_INET), 1);
+  srv.stop_and_check();
+}
+
+TEST(Engine, EchoOverIPv6) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=[::1]:0"));
+  ASSERT_EQ(srv.endpoints.size(), 1u);
+  EXPECT_STREQ(srv.endpoints[0].address, "::1");
+  expect_echo("::1", srv.port(AF_INET6), 2);
+  srv.stop_and_check();
+}
+
+// One listening socket per address `localhost` resolves to, all on one port,
+// each serving. Windows resolves localhost to ::1 and 127.0.0.1; Wine uses
+// the Linux resolver and /etc/hosts (docs/wine-notes.md), so the expected set
+// is whatever getaddrinfo says here.
+TEST(Engine, LocalhostServesEveryResolvedAddressOnOnePort) {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  ASSERT_EQ(getaddrinfo("localhost", "0", &hints, &res), 0);
+  std::set<std::string> expected;
+  for (addrinfo *ai = res; ai; ai = ai->ai_next) {
+    char host[64];
+    getnameinfo(ai->ai_addr, static_cast<int>(ai->ai_addrlen), host, sizeof(host), nullptr, 0, NI_NUMERICHOST);
+    expected.insert(host);
+  }
+  freeaddrinfo(res);
+  ASSERT_FALSE(expected.empty());
+
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=localhost:0"));
+  std::set<std::string> got;
+  for (const ps_endpoint &ep : srv.endpoints) {
+    got.insert(ep.address);
+    EXPECT_EQ(ep.port, srv.endpoints[0].port) << "every address of one name shares the port";
+  }
+  EXPECT_EQ(got, expected);
+  uint64_t seed = 10;
+  for (const ps_endpoint &ep : srv.endpoints) expect_echo(ep.address, ep.port, seed++);
+  srv.stop_and_check();
+}
+
+// An empty host means every local address: an IPv4 and an IPv6 wildcard
+// listener (IPV6_V6ONLY lets them share the port), reachable on both loopbacks.
+TEST(Engine, EmptyHostListensOnIPv4AndIPv6Wildcards) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=:0"));
+  std::set<std::string> got;
+  for (const ps_endpoint &ep : srv.endpoints) got.insert(ep.address);
+  EXPECT_EQ(got, (std::set<std::string>{"0.0.0.0", "::"}));
+  ASSERT_EQ(srv.port(AF_INET), srv.port(AF_INET6));
+  expect_echo("127.0.0.1", srv.port(AF_INET), 3);
+  expect_echo("::1", srv.port(AF_INET6), 4);
+  srv.stop_and_check();
+}
+
+TEST(Engine, EchoWithoutSkipOnSuccess) {
+  ps_engine_config cfg = default_config();
+  cfg.skip_on_success = 0;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  expect_echo("127.0.0.1", srv.port(), 5);
+  srv.stop_and_check();
+}
+
+// inline_max 1 makes every second inline completion yield to the port, so the
+// resume path carries most of the traffic.
+TEST(Engine, EchoWhenEveryInlineCompletionYields) {
+  ps_engine_config cfg = default_config();
+  cfg.inline_max = 1;
+  cfg.buffer_size = 512;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  expect_echo("127.0.0.1", srv.port(), 6);
+  srv.stop_and_check();
+}
+
+TEST(Engine, HalfCloseEchoesEverythingThenCloses) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  std::vector<unsigned char> out(300000), in(out.size());
+  ByteStream(7).fill(out.data(), out.size());
+  // Send everything, then FIN, before reading a byte: the server must still
+  // echo all of it, then close its side.
+  std::thread sender([&] {
+    EXPECT_TRUE(send_all(s, out.data(), out.size()));
+    EXPECT_EQ(shutdown(s, SD_SEND), 0);
+  });
+  EXPECT_TRUE(recv_exact(s, in.data(), in.size()));
+  sender.join();
+  EXPECT_EQ(out, in);
+  EXPECT_EQ(wait_eof(s, 10000), 1) << "the server closes after echoing everything";
+  close_socket(s);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
+  EXPECT_EQ(srv.stats().conns_reset, 0u);
+  srv.stop_and_check();
+}
+
+TEST(Engine, ClientResetMidTrafficLeavesOthersServed) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  SOCKET steady = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(steady, INVALID_SOCKET);
+  ByteStream stream(8);
+  ASSERT_TRUE(echo_round_trip(steady, stream, 1000));
+
+  for (int i = 0; i < 20; i++) {
+    SOCKET s = connect_to("127.0.0.1", srv.port());
+    ASSERT_NE(s, INVALID_SOCKET);
+    std::vector<char> junk(200000, 'x');
+    // Fill both directions, then reset with data in flight.
+    send_all(s, junk.data(), junk.size());
+    reset_socket(s);
+    ASSERT_TRUE(echo_round_trip(steady, stream, 5000)) << "after reset " << i;
+  }
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 10000));
+  EXPECT_GE(srv.stats().conns_reset, 1u);
+  close_socket(steady);
+  srv.stop_and_check();
+}
+
+TEST(Engine, PortAlreadyInUseIsAnError) {
+  SOCKET other = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+  ASSERT_NE(other, INVALID_SOCKET);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(other, reinterpret_cast<sockaddr *>(&sin), sizeof(sin)), 0);
+  ASSERT_EQ(listen(other, 1), 0);
+  int len = sizeof(sin);
+  getsockname(other, reinterpret_cast<sockaddr *>(&sin), &len);
+  std::string spec = "echo=127.0.0.1:" + std::to_string(ntohs(sin.sin_port));
+
+  Server srv;
+  ps_engine_config cfg = default_config();
+  ASSERT_EQ(ps_engine_new(&cfg, &srv.engine), 0);
+  EXPECT_FALSE(srv.listen(spec.c_str()));
+  EXPECT_TRUE(srv.endpoints.empty());
+  closesocket(other);
+  srv.stop_and_check();
+}
+
+TEST(Engine, UnresolvableHostIsAnError) {
+  Server srv;
+  ps_engine_config cfg = default_config();
+  ASSERT_EQ(ps_engine_new(&cfg, &srv.engine), 0);
+  EXPECT_FALSE(srv.listen("echo=no-such-host.invalid:0"));
+  srv.stop_and_check();
+}
+
+// AcceptEx is posted without receive data: a client that connects and sends
+// nothing is accepted at once and does not keep others waiting.
+TEST(Engine, IdleConnectorsDoNotHoldAcceptSlots) {
+  ps_engine_config cfg = default_config();
+  cfg.accepts = 1;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  std::vector<SOCKET> idle;
+  for (int i = 0; i < 8; i++) {
+    idle.push_back(connect_to("127.0.0.1", srv.port()));
+    ASSERT_NE(idle.back(), INVALID_SOCKET);
+  }
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 8; }, 10000));
+  expect_echo("127.0.0.1", srv.port(), 9);
+  for (SOCKET s : idle) close_socket(s);
+  srv.stop_and_check();
+}
+
+// Idle connections wait on zero-byte reads and hold no buffer.
+TEST(Engine, IdleConnectionsHoldNoBuffers) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  std::vector<SOCKET> conns;
+  ByteStream stream(11);
+  for (int i = 0; i < 50; i++) {
+    conns.push_back(connect_to("127.0.0.1", srv.port()));
+    ASSERT_NE(conns.back(), INVALID_SOCKET);
+    ASSERT_TRUE(echo_round_trip(conns.back(), stream, 3000));
+  }
+  EXPECT_TRUE(wait_until([&] { return srv.stats().buffers_in_use == 0; }, 10000))
+      << "buffers in use with 50 idle connections: " << srv.stats().buffers_in_use;
+  EXPECT_EQ(srv.stats().conns_open, 50u);
+  for (SOCKET s : conns) close_socket(s);
+  srv.stop_and_check();
+}
+
+// A client that sends and never reads: the server stops reading once its
+// send queue is full, so its memory stays bounded; the client's own send
+// eventually blocks. Reading later gets every byte back, in order.
+TEST(Engine, SlowReaderPausesReadingAndMemoryStaysBounded) {
+  ps_engine_config cfg = default_config();
+  cfg.send_queue_max = 64 * 1024;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port(), 1000);
+  ASSERT_NE(s, INVALID_SOCKET);
+  u_long nonblocking = 1;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  std::vector<unsigned char> chunk(16384);
+  ByteStream out(12);
+  size_t sent = 0;
+  int stalls = 0;
+  while (sent < (64u << 20) && stalls < 100) {
+    out.fill(chunk.data(), chunk.size());
+    size_t off = 0;
+    while (off < chunk.size() && stalls < 100) {
+      int n = send(s, reinterpret_cast<char *>(chunk.data()) + off, static_cast<int>(chunk.size() - off), 0);
+      if (n > 0) {
+        off += static_cast<size_t>(n);
+        stalls = 0;
+      } else if (WSAGetLastError() == WSAEWOULDBLOCK) {
+        stalls++;
+        Sleep(10);
+      } else {
+        FAIL() << "send failed: " << WSAGetLastError();
+      }
+    }
+    sent += off;
+  }
+  EXPECT_LT(sent, 64u << 20) << "the server kept reading from a client that never reads";
+  ps_stats st = srv.stats();
+  // Queue limit plus one receive buffer, in 8 KiB buffers.
+  EXPECT_LE(st.buffers_in_use, (cfg.send_queue_max + 2 * cfg.buffer_size) / cfg.buffer_size + 2);
+
+  // Now read everything back and check it.
+  nonblocking = 0;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  ASSERT_EQ(shutdown(s, SD_SEND), 0);
+  ByteStream check(12);
+  std::vector<unsigned char> got(16384), want(16384);
+  size_t received = 0;
+  for (;;) {
+    int n = recv(s, reinterpret_cast<char *>(got.data()), static_cast<int>(got.size()), 0);
+    if (n <= 0) {
+      EXPECT_EQ(n, 0) << "error " << WSAGetLastError();
+      break;
+    }
+    check.fill(want.data(), static_cast<size_t>(n));
+    ASSERT_EQ(0, memcmp(got.data(), want.data(), static_cast<size_t>(n))) << "at offset " << received;
+    received += static_cast<size_t>(n);
+  }
+  EXPECT_EQ(received, sent);
+  close_socket(s);
+  srv.stop_and_check();
+}
+
+TEST(Engine, MaxConnectionsRefusesBeyondTheLimit) {
+  ps_engine_config cfg = default_config();
+  cfg.max_connections = 2;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET a = connect_to("127.0.0.1", srv.port());
+  SOCKET b = connect_to("127.0.0.1", srv.port());
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 2; }, 10000));
+  SOCKET c = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(c, INVALID_SOCKET);
+  EXPECT_NE(wait_eof(c, 10000), 0) << "the third connection is closed by the server";
+  EXPECT_EQ(srv.stats().conns_refused, 1u);
+  ByteStream stream(13);
+  EXPECT_TRUE(echo_round_trip(a, stream, 100));
+  EXPECT_TRUE(echo_round_trip(b, stream, 100));
+  close_socket(a);
+  close_socket(b);
+  close_socket(c);
+  srv.stop_and_check();
+}
+
+TEST(Engine, TwoEnginesInOneProcess) {
+  Server one, two;
+  ASSERT_TRUE(one.start("echo=127.0.0.1:0"));
+  ASSERT_TRUE(two.start("echo=127.0.0.1:0"));
+  ASSERT_NE(one.port(), two.port());
+  expect_echo("127.0.0.1", one.port(), 14);
+  expect_echo("127.0.0.1", two.port(), 15);
+  one.stop_and_check();
+  expect_echo("127.0.0.1", two.port(), 16);
+  two.stop_and_check();
+}
+
+// A peer that never reads cannot hold up a stop: at the drain deadline it is
+// reset, and everything is still freed.
+TEST(Engine, StopResetsConnectionsThatMissTheDrainDeadline) {
+  ps_engine_config cfg = default_config();
+  cfg.send_queue_max = 16 * 1024;
+  cfg.drain_timeout_ms = 300;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port(), 1000);
+  ASSERT_NE(s, INVALID_SOCKET);
+  u_long nonblocking = 1;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  std::vector<char> junk(65536, 'z');
+  for (int stalls = 0; stalls < 20;) {
+    if (send(s, junk.data(), static_cast<int>(junk.size()), 0) > 0) stalls = 0;
+    else {
+      stalls++;
+      Sleep(10);
+    }
+  }
+  EXPECT_EQ(srv.stop_and_check(), 1u);
+  close_socket(s);
+}

@@ -1,1 +1,299 @@
+// options: the command line of portserve.exe.
 #include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+extern "C" {
+#include "options.h"
+#include "services.h"
+}
+
+namespace {
+
+// argv as main() gets it: mutable strings, argv[0] is the program.
+class Argv {
+ public:
+  Argv(std::initializer_list<std::string> args) : Argv(std::vector<std::string>(args)) {}
+  explicit Argv(std::vector<std::string> args) : strings_(std::move(args)) {
+    strings_.insert(strings_.begin(), "portserve");
+  }
+  int argc() const { return static_cast<int>(strings_.size()); }
+  char **argv() {
+    pointers_.clear();
+    for (std::string &s : strings_) pointers_.push_back(&s[0]);
+    pointers_.push_back(nullptr);
+    return pointers_.data();
+  }
+
+ private:
+  std::vector<std::string> strings_;
+  std::vector<char *> pointers_;
+};
+
+testing::AssertionResult Parses(Argv args, ps_options *o) {
+  char err[512] = "";
+  if (ps_options_parse(args.argc(), args.argv(), o, err, sizeof err) == 0) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "rejected: " << err;
+}
+
+// The message for a command line that must be rejected.
+std::string ParseError(Argv args) {
+  static ps_options o;  // big (64 listeners): keep it off the stack
+  char err[512] = "";
+  EXPECT_EQ(ps_options_parse(args.argc(), args.argv(), &o, err, sizeof err), -1);
+  EXPECT_NE(err[0], '\0') << "empty message";
+  return err;
+}
+
+// Every numeric flag the parser accepts, its field and its documented range.
+struct UintFlag {
+  const char *name;
+  unsigned ps_options::*field;
+  unsigned min, max;
+};
+const UintFlag kUintFlags[] = {
+    {"--threads", &ps_options::threads, 1, 256},
+    {"--accepts", &ps_options::accepts, 1, 4096},
+    {"--buffer-size", &ps_options::buffer_size, 512, 1048576},
+    {"--send-queue-max", &ps_options::send_queue_max, 1024, 1073741824},
+    {"--max-connections", &ps_options::max_connections, 0, 10000000},
+    {"--drain-timeout", &ps_options::drain_timeout_ms, 0, 3600000},
+    {"--stats-interval", &ps_options::stats_interval_s, 0, 86400},
+};
+
+ps_options g_options;  // 64 listeners: off the stack
+
+}  // namespace
+
+TEST(Options, RunHasDocumentedDefaults) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run"}, &o));
+  EXPECT_EQ(o.command, PS_CMD_RUN);
+  EXPECT_STREQ(PS_DEFAULT_LISTEN, "echo=localhost:7007");
+  ASSERT_EQ(o.listen_count, 1u);
+  EXPECT_STREQ(o.listens[0].service, "echo");
+  EXPECT_STREQ(o.listens[0].host, "localhost");
+  EXPECT_EQ(o.listens[0].port, 7007u);
+  EXPECT_EQ(o.listens[0].transports, static_cast<unsigned>(PS_TRANSPORT_BOTH));
+  EXPECT_EQ(o.listens[0].optional, 0);
+  EXPECT_EQ(o.accepts, 16u);
+  EXPECT_EQ(o.buffer_size, 8192u);
+  EXPECT_EQ(o.send_queue_max, 262144u);
+  EXPECT_EQ(o.drain_timeout_ms, 5000u);
+  EXPECT_EQ(o.stats_interval_s, 5u);
+  EXPECT_EQ(o.threads, 0u);
+  EXPECT_EQ(o.max_connections, 0u);
+}
+
+TEST(Options, FlagTakesValueAsNextArgument) {
+  for (const UintFlag &f : kUintFlags) {
+    ps_options &o = g_options;
+    ASSERT_TRUE(Parses({"run", f.name, std::to_string(f.max)}, &o)) << f.name;
+    EXPECT_EQ(o.*f.field, f.max) << f.name;
+  }
+}
+
+TEST(Options, FlagTakesValueAfterEquals) {
+  for (const UintFlag &f : kUintFlags) {
+    ps_options &o = g_options;
+    ASSERT_TRUE(Parses({"run", std::string(f.name) + "=" + std::to_string(f.min)}, &o)) << f.name;
+    EXPECT_EQ(o.*f.field, f.min) << f.name;
+  }
+}
+
+TEST(Options, ListenTakesBothFormsAndRepeatsInOrder) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run", "--listen", "echo=127.0.0.1:1/tcp", "--listen=echo=[::1]:2,optional",
+                      "--accepts", "3"},
+                     &o));
+  ASSERT_EQ(o.listen_count, 2u) << "the default listener is added only when none is given";
+  EXPECT_STREQ(o.listens[0].host, "127.0.0.1");
+  EXPECT_EQ(o.listens[0].port, 1u);
+  EXPECT_EQ(o.listens[0].transports, static_cast<unsigned>(PS_TRANSPORT_TCP));
+  EXPECT_STREQ(o.listens[1].host, "::1");
+  EXPECT_EQ(o.listens[1].port, 2u);
+  EXPECT_EQ(o.listens[1].optional, 1);
+  EXPECT_EQ(o.accepts, 3u);
+}
+
+TEST(Options, HelpCommandForms) {
+  for (const char *help : {"--help", "-h", "help", "/?"}) {
+    ps_options &o = g_options;
+    ASSERT_TRUE(Parses({help}, &o)) << help;
+    EXPECT_EQ(o.command, PS_CMD_HELP) << help;
+  }
+}
+
+TEST(Options, HelpFlagAfterRunWinsOverLaterArguments) {
+  for (const char *help : {"--help", "-h"}) {
+    ps_options &o = g_options;
+    ASSERT_TRUE(Parses({"run", "--threads", "2", help, "--bogus"}, &o)) << help;
+    EXPECT_EQ(o.command, PS_CMD_HELP) << help;
+  }
+}
+
+TEST(Options, VersionCommandForms) {
+  for (const char *version : {"--version", "version"}) {
+    ps_options &o = g_options;
+    ASSERT_TRUE(Parses({version}, &o)) << version;
+    EXPECT_EQ(o.command, PS_CMD_VERSION) << version;
+    EXPECT_EQ(o.listen_count, 0u) << "only run gets the default listener";
+  }
+}
+
+TEST(Options, MissingCommandIsRejected) {
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "missing command", ParseError({}));
+}
+
+TEST(Options, UnknownCommandIsNamed) {
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'serve'", ParseError({"serve"}));
+}
+
+TEST(Options, UnknownFlagIsNamed) {
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'--bogus'", ParseError({"run", "--bogus", "1"}));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'--bogus'", ParseError({"run", "--bogus=1"}));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'--thread'", ParseError({"run", "--thread", "1"}));
+}
+
+TEST(Options, StrayArgumentIsNamed) {
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'extra'", ParseError({"run", "extra"}));
+}
+
+TEST(Options, MissingValueNamesTheFlag) {
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "--listen needs a value", ParseError({"run", "--listen"}));
+  for (const UintFlag &f : kUintFlags)
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string(f.name) + " needs a value", ParseError({"run", f.name}));
+}
+
+TEST(Options, NonNumericValueNamesFlagAndValue) {
+  for (const char *bad : {"abc", "5x", "-5", "+5", " 5", "0x10", ""}) {
+    std::string err = ParseError({"run", std::string("--accepts=") + bad});
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, "--accepts", err);
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string("'") + bad + "' is not a number", err);
+  }
+}
+
+TEST(Options, OutOfRangeValueNamesFlagAndRange) {
+  for (const UintFlag &f : kUintFlags) {
+    std::string range = "(" + std::to_string(f.min) + " to " + std::to_string(f.max) + ")";
+    std::string above = std::to_string(static_cast<unsigned long long>(f.max) + 1);
+    std::string err = ParseError({"run", f.name, above});
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, f.name, err);
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, above, err);
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, range, err);
+    if (f.min > 0) {
+      err = ParseError({"run", f.name, std::to_string(f.min - 1)});
+      EXPECT_PRED_FORMAT2(testing::IsSubstring, f.name, err);
+      EXPECT_PRED_FORMAT2(testing::IsSubstring, range, err);
+    }
+  }
+}
+
+// strtoul saturates instead of wrapping; on Windows unsigned long is 32 bits.
+TEST(Options, HugeValueIsOutOfRangeNotWrapped) {
+  for (const char *huge : {"4294967296", "4294967297", "99999999999999999999999"}) {
+    std::string err = ParseError({"run", "--max-connections", huge});
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, "out of range", err);
+  }
+}
+
+TEST(Options, BadListenSpecNamesFlagAndProblem) {
+  std::string err = ParseError({"run", "--listen", "echo=:65536"});
+  EXPECT_EQ(err.rfind("--listen", 0), 0u) << err;
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "65536", err);
+}
+
+// A rejected over-long host must still say why. The spec parser's message
+// quotes the whole text first, and opt__add_listen copies it through a
+// 300-byte buffer, so the reason is cut off.
+TEST(Options, OverlongListenHostStillSaysWhy) {
+  std::string err = ParseError({"run", "--listen", "echo=" + std::string(300, 'h') + ":7"});
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "too long", err);
+}
+
+TEST(Options, UnknownServiceListsKnownServices) {
+  std::string err = ParseError({"run", "--listen", "chargen=:19"});
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'chargen'", err);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string("known: ") + ps_service_names(), err);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "echo", err);
+}
+
+TEST(Options, UppercaseServiceNameIsAccepted) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run", "--listen", "ECHO=:7"}, &o));
+  EXPECT_STREQ(o.listens[0].service, "echo");
+}
+
+TEST(Options, DuplicateListenerIsRejected) {
+  std::string err = ParseError({"run", "--listen", "echo=:7007", "--listen", "echo=*:7007"});
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "duplicate of listener 1", err);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'echo=*:7007'", err);
+  // /tcp overlaps the default (both transports).
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "duplicate",
+                      ParseError({"run", "--listen", "echo=127.0.0.1:7", "--listen", "echo=127.0.0.1:7/tcp"}));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "duplicate of listener 2",
+                      ParseError({"run", "--listen", "echo=:1", "--listen", "echo=[::1]:7/udp", "--listen",
+                                  "echo=[::1]:7/UDP,optional"}));
+}
+
+TEST(Options, SamePortOnDifferentTransportsIsAccepted) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run", "--listen", "echo=:7007/tcp", "--listen", "echo=:7007/udp"}, &o));
+  EXPECT_EQ(o.listen_count, 2u);
+}
+
+TEST(Options, SamePortOnDifferentHostsIsAccepted) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run", "--listen", "echo=127.0.0.1:7", "--listen", "echo=[::1]:7"}, &o));
+  EXPECT_EQ(o.listen_count, 2u);
+}
+
+TEST(Options, PortZeroListenersNeverCollide) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run", "--listen", "echo=:0", "--listen", "echo=:0"}, &o));
+  EXPECT_EQ(o.listen_count, 2u);
+}
+
+TEST(Options, AtMostMaxListenersAreAccepted) {
+  std::vector<std::string> args = {"run"};
+  for (int port = 1; port <= PS_MAX_LISTENS; port++) args.push_back("--listen=echo=:" + std::to_string(port));
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses(Argv(args), &o));
+  EXPECT_EQ(o.listen_count, static_cast<size_t>(PS_MAX_LISTENS));
+
+  args.push_back("--listen=echo=:" + std::to_string(PS_MAX_LISTENS + 1));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "more than " + std::to_string(PS_MAX_LISTENS), ParseError(Argv(args)));
+}
+
+TEST(Options, ErrorFitsSmallBufferAndStaysTerminated) {
+  Argv args({"serve"});
+  char err[16];
+  for (char &c : err) c = 'x';
+  EXPECT_EQ(ps_options_parse(args.argc(), args.argv(), &g_options, err, 8), -1);
+  EXPECT_EQ(std::string(err), "unknown");
+  EXPECT_EQ(err[8], 'x') << "wrote past errsize";
+}
+
+// Each flag is checked against the parser first, so the list cannot name a
+// flag the parser does not take; then the usage text must mention it.
+TEST(Options, UsageMentionsEveryAcceptedFlag) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> accepted = {
+      {"run", {"run"}},
+      {"--listen", {"run", "--listen", "echo=:7"}},
+      {"--help", {"--help"}},
+      {"-h", {"-h"}},
+      {"--version", {"--version"}},
+  };
+  for (const UintFlag &f : kUintFlags) accepted.push_back({f.name, {"run", f.name, std::to_string(f.max)}});
+
+  const std::string usage = ps_options_usage();
+  for (const auto &flag : accepted) {
+    EXPECT_TRUE(Parses(Argv(flag.second), &g_options)) << flag.first;
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, flag.first, usage);
+  }
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, PS_DEFAULT_LISTEN, usage);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, ps_service_names(), usage);
+}

@@ -1,1 +1,119 @@
+// stats: the console stats line and byte units.
 #include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+
+extern "C" {
+#include "stats.h"
+}
+
+static std::string Bytes(double bytes) {
+  char buf[32];
+  return ps_format_bytes(bytes, buf, sizeof buf);
+}
+
+static std::string Line(const ps_stats &now, const ps_stats &prev, double elapsed_s) {
+  char buf[512];
+  return ps_stats_format(&now, &prev, elapsed_s, buf, sizeof buf);
+}
+
+TEST(Stats, FormatBytesPicksBinaryUnits) {
+  const double KiB = 1024.0, MiB = KiB * 1024, GiB = MiB * 1024, TiB = GiB * 1024;
+  EXPECT_EQ(Bytes(0), "0 B");
+  EXPECT_EQ(Bytes(1), "1 B");
+  EXPECT_EQ(Bytes(1023), "1023 B");
+  EXPECT_EQ(Bytes(KiB), "1.0 KiB");
+  EXPECT_EQ(Bytes(1.5 * KiB), "1.5 KiB");
+  EXPECT_EQ(Bytes(1.5 * MiB), "1.5 MiB");
+  EXPECT_EQ(Bytes(3 * GiB), "3.0 GiB");
+  EXPECT_EQ(Bytes(TiB), "1.0 TiB");
+}
+
+TEST(Stats, FormatBytesStopsAtTiB) {
+  EXPECT_EQ(Bytes(1024.0 * 1024 * 1024 * 1024 * 1024), "1024.0 TiB");
+}
+
+// Values just under a unit boundary round up to "1024.0" of the smaller unit
+// instead of "1.0" of the next one.
+TEST(Stats, FormatBytesNeverShows1024OfASmallerUnit) {
+  EXPECT_EQ(Bytes(1024.0 * 1024 - 1), "1.0 MiB");
+  EXPECT_EQ(Bytes(1024.0 * 1024 * 1024 - 1), "1.0 GiB");
+}
+
+TEST(Stats, FormatBytesTruncatesToTinyBufferAndStaysTerminated) {
+  char buf[8];
+  std::memset(buf, 'x', sizeof buf);
+  EXPECT_STREQ(ps_format_bytes(1536, buf, 4), "1.5");
+  EXPECT_EQ(buf[4], 'x') << "wrote past bufsize";
+}
+
+TEST(Stats, LineShowsCountsTotalsAndRates) {
+  ps_stats prev{};
+  ps_stats now{};
+  now.conns_open = 3;
+  now.conns_total = 120;
+  now.bytes_in = 2048;      // 2048 B over 2 s
+  prev.bytes_out = 1024;
+  now.bytes_out = 4096;     // 3072 B over 2 s
+  now.msgs_in = 100;        // 100 over 2 s
+  now.buffers_in_use = 4;
+  now.buffers_live = 32;
+  EXPECT_EQ(Line(now, prev, 2.0),
+            "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | buffers 4/32");
+}
+
+TEST(Stats, RateIsDifferenceOverElapsed) {
+  ps_stats prev{};
+  ps_stats now{};
+  prev.bytes_in = 1000;
+  now.bytes_in = 1000 + 3 * 1024 * 1024;  // 3 MiB over 0.5 s
+  std::string line = Line(now, prev, 0.5);
+  EXPECT_NE(line.find("in 3.0 MiB 6.0 MiB/s"), std::string::npos) << line;
+}
+
+TEST(Stats, ZeroElapsedGivesZeroRates) {
+  ps_stats prev{};
+  ps_stats now{};
+  now.bytes_in = 2048;
+  now.bytes_out = 2048;
+  now.msgs_in = 10;
+  for (double elapsed : {0.0, -1.0}) {
+    std::string line = Line(now, prev, elapsed);
+    EXPECT_NE(line.find("in 2.0 KiB 0 B/s"), std::string::npos) << line;
+    EXPECT_NE(line.find("out 2.0 KiB 0 B/s"), std::string::npos) << line;
+    EXPECT_NE(line.find("| 0 msg/s"), std::string::npos) << line;
+  }
+}
+
+TEST(Stats, CountersGoingBackwardsGiveZeroRates) {
+  ps_stats prev{};
+  ps_stats now{};
+  prev.bytes_in = 5000;
+  now.bytes_in = 10;
+  prev.bytes_out = 5000;
+  now.bytes_out = 10;
+  prev.msgs_in = 50;
+  now.msgs_in = 1;
+  std::string line = Line(now, prev, 1.0);
+  EXPECT_NE(line.find("in 10 B 0 B/s"), std::string::npos) << line;
+  EXPECT_NE(line.find("out 10 B 0 B/s"), std::string::npos) << line;
+  EXPECT_NE(line.find("| 0 msg/s"), std::string::npos) << line;
+}
+
+TEST(Stats, LargestCountsPrintInFull) {
+  ps_stats zero{};
+  ps_stats now{};
+  now.conns_total = UINT64_MAX;
+  std::string line = Line(now, zero, 1.0);
+  EXPECT_NE(line.find("/ 18446744073709551615 total"), std::string::npos) << line;
+}
+
+TEST(Stats, LineTruncatesToSmallBufferAndStaysTerminated) {
+  ps_stats zero{};
+  char buf[16];
+  std::memset(buf, 'x', sizeof buf);
+  EXPECT_STREQ(ps_stats_format(&zero, &zero, 1.0, buf, 11), "conns 0 op");
+  EXPECT_EQ(buf[11], 'x') << "wrote past bufsize";
+}

@@ -1,1 +1,191 @@
+#include "testutil.h"
 
+#include <cstring>
+
+extern "C" {
+#include "listen_spec.h"
+}
+
+namespace pstest {
+
+uint64_t ByteStream::next() {
+  uint64_t x = state_;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  state_ = x;
+  return x;
+}
+
+void ByteStream::fill(void *dst, size_t len) {
+  unsigned char *p = static_cast<unsigned char *>(dst);
+  for (size_t i = 0; i < len; i++) {
+    if (left_ == 0) {
+      word_ = next();
+      left_ = 8;
+    }
+    p[i] = static_cast<unsigned char>(word_);
+    word_ >>= 8;
+    left_--;
+  }
+}
+
+ps_engine_config default_config() {
+  ps_engine_config cfg;
+  ps_engine_config_default(&cfg);
+  cfg.threads = 2;
+  cfg.drain_timeout_ms = 5000;
+  return cfg;
+}
+
+Server::~Server() {
+  if (engine != nullptr) {
+    ps_engine_delete(engine);
+    engine = nullptr;
+  }
+}
+
+bool Server::start(const char *spec, const ps_engine_config *cfg) {
+  ps_engine_config c = cfg ? *cfg : default_config();
+  int err = ps_engine_new(&c, &engine);
+  EXPECT_EQ(err, 0) << "ps_engine_new";
+  if (err != 0) return false;
+  return listen(spec);
+}
+
+bool Server::listen(const char *text) {
+  ps_listen_spec spec;
+  char msg[300];
+  if (ps_listen_spec_parse(text, &spec, msg, sizeof(msg)) != 0) {
+    ADD_FAILURE() << msg;
+    return false;
+  }
+  if (ps_engine_listen(engine, &spec) != 0) return false;
+  endpoints.resize(64);
+  size_t n = ps_engine_endpoints(engine, endpoints.data(), endpoints.size());
+  endpoints.resize(n);
+  return true;
+}
+
+unsigned Server::port(int family) const {
+  for (const ps_endpoint &ep : endpoints)
+    if (ep.family == family) return ep.port;
+  return 0;
+}
+
+ps_stats Server::stats() const {
+  ps_stats s;
+  ps_engine_stats(engine, &s);
+  return s;
+}
+
+unsigned Server::stop_and_check() {
+  unsigned reset = ps_engine_stop(engine);
+  ps_stats s = stats();
+  EXPECT_EQ(s.sockets_live, 0u) << "live sockets after stop";
+  EXPECT_EQ(s.conns_open, 0u) << "live connections after stop";
+  EXPECT_EQ(s.buffers_in_use, 0u) << "buffers in use after stop";
+  ps_engine_delete(engine);
+  engine = nullptr;
+  return reset;
+}
+
+static void set_timeouts(SOCKET s, int timeout_ms) {
+  DWORD t = static_cast<DWORD>(timeout_ms);
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char *>(&t), sizeof(t));
+  setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, reinterpret_cast<const char *>(&t), sizeof(t));
+}
+
+SOCKET connect_to(const char *address, unsigned port, int timeout_ms) {
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  std::string p = std::to_string(port);
+  if (getaddrinfo(address, p.c_str(), &hints, &res) != 0) return INVALID_SOCKET;
+  SOCKET s = socket(res->ai_family, SOCK_STREAM, IPPROTO_TCP);
+  if (s != INVALID_SOCKET) {
+    set_timeouts(s, timeout_ms);
+    if (connect(s, res->ai_addr, static_cast<int>(res->ai_addrlen)) != 0) {
+      closesocket(s);
+      s = INVALID_SOCKET;
+    }
+  }
+  freeaddrinfo(res);
+  return s;
+}
+
+bool send_all(SOCKET s, const void *data, size_t len) {
+  const char *p = static_cast<const char *>(data);
+  while (len > 0) {
+    int n = send(s, p, static_cast<int>(len > 65536 ? 65536 : len), 0);
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool recv_exact(SOCKET s, void *data, size_t len) {
+  char *p = static_cast<char *>(data);
+  while (len > 0) {
+    int n = recv(s, p, static_cast<int>(len > 65536 ? 65536 : len), 0);
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+int wait_eof(SOCKET s, int timeout_ms) {
+  set_timeouts(s, timeout_ms);
+  char buf[4096];
+  for (;;) {
+    int n = recv(s, buf, sizeof(buf), 0);
+    if (n == 0) return 1;
+    if (n < 0) return WSAGetLastError() == WSAETIMEDOUT ? 0 : -1;
+  }
+}
+
+void close_socket(SOCKET s) {
+  if (s != INVALID_SOCKET) closesocket(s);
+}
+
+void reset_socket(SOCKET s) {
+  linger lg{};
+  lg.l_onoff = 1;
+  lg.l_linger = 0;
+  setsockopt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char *>(&lg), sizeof(lg));
+  closesocket(s);
+}
+
+bool echo_round_trip(SOCKET s, ByteStream &stream, size_t len) {
+  std::vector<unsigned char> out(len), in(len);
+  stream.fill(out.data(), len);
+  if (!send_all(s, out.data(), len)) {
+    ADD_FAILURE() << "send of " << len << " bytes failed: " << WSAGetLastError();
+    return false;
+  }
+  if (!recv_exact(s, in.data(), len)) {
+    ADD_FAILURE() << "receiving the echo of " << len << " bytes failed: " << WSAGetLastError();
+    return false;
+  }
+  if (out != in) {
+    ADD_FAILURE() << "echo of " << len << " bytes differs";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace pstest
+
+namespace {
+// Winsock for the test's own client sockets, before any engine starts.
+class WinsockEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    WSADATA data;
+    ASSERT_EQ(WSAStartup(MAKEWORD(2, 2), &data), 0);
+  }
+};
+::testing::Environment *const winsock_env = ::testing::AddGlobalTestEnvironment(new WinsockEnvironment);
+}  // namespace

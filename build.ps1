@@ -1,0 +1,162 @@
+<#
+.SYNOPSIS
+  portserve on Windows: build server.sln with Visual Studio 2022, run the tests, run the server.
+
+.DESCRIPTION
+  .\build.ps1 [build|test|run|clean] [-Configuration Debug|Release] [ARGS...]
+
+    build   build server.sln for x64 (the default command)
+    test    build, then run x64\<Configuration>\tests.exe (googletest); ARGS go to
+            tests.exe, e.g. --gtest_filter=Conn.*
+    run     build, then run x64\<Configuration>\portserve.exe in this console
+            (default ARGS: run --listen echo=127.0.0.1:7007; Ctrl+C stops it)
+    clean   remove x64\ (binaries and intermediate files)
+
+  Needs Visual Studio 2022 or its Build Tools with the C++ workload (MSBuild, v143,
+  a Windows 10/11 SDK) and a googletest checkout: GTEST_ROOT, or third_party\googletest.
+  The project files are generated from CMake's source list by tools/gen_vcxproj.py.
+
+.EXAMPLE
+  .\build.ps1 test -Configuration Release
+#>
+[CmdletBinding()]
+param(
+  [Parameter(Position = 0)]
+  [ValidateSet('build', 'test', 'run', 'clean', 'msi', 'bench', 'help')]
+  [string]$Command = 'build',
+
+  [ValidateSet('Debug', 'Release')]
+  [string]$Configuration = 'Debug',
+
+  [Parameter(Position = 1, ValueFromRemainingArguments = $true)]
+  [string[]]$Arguments = @()
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+$Root = $PSScriptRoot
+$Solution = Join-Path $Root 'server.sln'
+# ValidateSet ignores case; MSBuild configuration names and x64\<Config> should not.
+$Configuration = if ($Configuration -ieq 'Release') { 'Release' } else { 'Debug' }
+$OutDir = Join-Path (Join-Path $Root 'x64') $Configuration
+
+function Write-Step([string]$Message) {
+  Write-Host "==> $Message"
+}
+
+# One way out on failure: a clear message and exit code 1, no PowerShell stack dump.
+function Stop-Build([string]$Message) {
+  Write-Host "build.ps1: $Message" -ForegroundColor Red
+  exit 1
+}
+
+function Find-MSBuild {
+  $programFiles = ${env:ProgramFiles(x86)}
+  if (-not $programFiles) { $programFiles = $env:ProgramFiles }
+  $vswhere = Join-Path $programFiles 'Microsoft Visual Studio\Installer\vswhere.exe'
+  if (-not (Test-Path -LiteralPath $vswhere -PathType Leaf)) {
+    Stop-Build ("vswhere.exe not found at ${vswhere}: install Visual Studio 2022 or the " +
+                "Build Tools for Visual Studio 2022 with the 'Desktop development with C++' workload.")
+  }
+  $found = @(& $vswhere -latest -requires Microsoft.Component.MSBuild -find 'MSBuild\**\Bin\MSBuild.exe')
+  if ($LASTEXITCODE -ne 0) {
+    Stop-Build "vswhere.exe failed (exit code $LASTEXITCODE)"
+  }
+  if ($found.Count -eq 0 -or -not $found[0]) {
+    Stop-Build ("no MSBuild found by vswhere: install the 'Desktop development with C++' " +
+                "workload of Visual Studio 2022.")
+  }
+  return [string]$found[0]
+}
+
+# The tests project compiles googletest from source: GTEST_ROOT or third_party\googletest.
+function Get-GoogleTestRoot {
+  if ($env:GTEST_ROOT) {
+    $gtestRoot = $env:GTEST_ROOT
+    $origin = "GTEST_ROOT ($env:GTEST_ROOT)"
+  } else {
+    $gtestRoot = Join-Path $Root 'third_party\googletest'
+    $origin = 'third_party\googletest'
+  }
+  $gtestAll = Join-Path $gtestRoot 'googletest\src\gtest-all.cc'
+  if (-not (Test-Path -LiteralPath $gtestAll -PathType Leaf)) {
+    Write-Host "googletest not found: $gtestAll does not exist."
+    Write-Host 'Get googletest v1.12.1 (the version the CMake build uses) once, from the repository root:'
+    Write-Host '    git clone --depth 1 --branch release-1.12.1 https://github.com/google/googletest.git third_party\googletest'
+    Write-Host 'or point the GTEST_ROOT environment variable at an existing googletest checkout.'
+    Stop-Build "googletest missing ($origin)"
+  }
+  # MSBuild resolves a relative path against each project's folder, not ours.
+  return (Resolve-Path -LiteralPath $gtestRoot).ProviderPath
+}
+
+function Invoke-Build {
+  $gtestRoot = Get-GoogleTestRoot
+  $msbuild = Find-MSBuild
+  Write-Step "building server.sln ($Configuration|x64) with $msbuild"
+  & $msbuild $Solution /nologo /m /v:minimal /t:Build "/p:Configuration=$Configuration" `
+    /p:Platform=x64 "/p:GTEST_ROOT=$gtestRoot"
+  if ($LASTEXITCODE -ne 0) {
+    Stop-Build "MSBuild failed (exit code $LASTEXITCODE)"
+  }
+}
+
+function Get-Exe([string]$Name) {
+  $exe = Join-Path $OutDir $Name
+  if (-not (Test-Path -LiteralPath $exe -PathType Leaf)) {
+    Stop-Build "the build succeeded but $exe is missing"
+  }
+  return $exe
+}
+
+switch ($Command) {
+  'build' {
+    Invoke-Build
+    Write-Step "built x64\$Configuration\portserve.exe and tests.exe"
+  }
+  'test' {
+    Invoke-Build
+    $tests = Get-Exe 'tests.exe'
+    Write-Step "x64\$Configuration\tests.exe $Arguments"
+    & $tests @Arguments
+    $testExit = $LASTEXITCODE
+    if ($testExit -ne 0) {
+      Stop-Build "tests failed: tests.exe exited with code $testExit"
+    }
+    Write-Step 'all tests passed'
+  }
+  'run' {
+    Invoke-Build
+    $portserve = Get-Exe 'portserve.exe'
+    $runArgs = $Arguments
+    if ($runArgs.Count -eq 0) {
+      $runArgs = @('run', '--listen', 'echo=127.0.0.1:7007')
+    }
+    Write-Step "x64\$Configuration\portserve.exe $runArgs   (Ctrl+C stops it)"
+    & $portserve @runArgs
+    $runExit = $LASTEXITCODE
+    if ($runExit -ne 0) {
+      Stop-Build "portserve.exe exited with code $runExit"
+    }
+  }
+  'clean' {
+    # IntDir is x64\<Config>\obj\<project>, so x64\ holds everything; the per-project
+    # x64\ folders are what an older, non-generated project would have left behind.
+    foreach ($dir in @('x64', 'common\x64', 'server\x64', 'tests\x64')) {
+      $path = Join-Path $Root $dir
+      if (Test-Path -LiteralPath $path) {
+        Write-Step "removing $dir"
+        Remove-Item -LiteralPath $path -Recurse -Force
+      }
+    }
+  }
+  { $_ -in 'msi', 'bench' } {
+    Write-Host "build.ps1 ${Command}: not available yet"
+    exit 1
+  }
+  'help' {
+    Get-Help $PSCommandPath -Detailed
+  }
+}
+exit 0

@@ -1,0 +1,81 @@
+/* The fake engine behind fake_session.h: definitions of the ps_session_*
+ * calls that the real engine (server/conn.c) provides on Windows. Linked only
+ * into common_tests; engine_tests links the real ones. */
+#include "fake_session.h"
+
+#include <gtest/gtest.h>
+
+static bool fake__usable(const ps_session *s, const char *call) {
+  if (s->ended) {
+    ADD_FAILURE() << call << " called after on_close";
+    return false;
+  }
+  return true;
+}
+
+extern "C" {
+
+int ps_session_send(ps_session *s, const void *data, size_t len) {
+  if (!fake__usable(s, "ps_session_send")) return -1;
+  s->send_calls++;
+  if (s->closing) return -1;
+  s->sent.append(static_cast<const char *>(data), len);
+  s->queued += len;
+  return 0;
+}
+
+size_t ps_session_queued(const ps_session *s) {
+  if (!fake__usable(s, "ps_session_queued")) return 0;
+  return s->queued;
+}
+
+void ps_session_close(ps_session *s) {
+  if (!fake__usable(s, "ps_session_close")) return;
+  s->close_calls++;
+  s->closing = true;
+}
+
+void ps_session_abort(ps_session *s) {
+  if (!fake__usable(s, "ps_session_abort")) return;
+  s->abort_calls++;
+  s->closing = true;
+  s->queued = 0; /* an abort drops what is queued */
+}
+
+void *ps_session_state(ps_session *s) {
+  if (!fake__usable(s, "ps_session_state")) return nullptr;
+  return s->state.data();
+}
+
+} /* extern "C" */
+
+FakeSession::FakeSession(const ps_handler *handler) {
+  session_.handler = handler;
+  session_.state.assign(handler->state_size, 0);
+  if (handler->on_open != nullptr) handler->on_open(&session_);
+}
+
+FakeSession::~FakeSession() { End(); }
+
+void FakeSession::Receive(const void *data, size_t len) {
+  if (session_.ended || session_.closing) return;
+  session_.handler->on_data(&session_, data, len);
+}
+
+void FakeSession::Drain() {
+  if (session_.ended) return;
+  session_.queued = 0;
+  if (!session_.closing && session_.handler->on_drained != nullptr) session_.handler->on_drained(&session_);
+}
+
+void FakeSession::PeerEof() {
+  if (session_.ended || session_.closing) return;
+  if (session_.handler->on_eof != nullptr) session_.handler->on_eof(&session_);
+  else ps_session_close(&session_);
+}
+
+void FakeSession::End() {
+  if (session_.ended) return;
+  if (session_.handler->on_close != nullptr) session_.handler->on_close(&session_);
+  session_.ended = true;
+}

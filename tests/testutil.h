@@ -1,0 +1,80 @@
+// Helpers for the engine tests: start an engine on loopback port 0, plain
+// Winsock clients with timeouts, and the check every test ends with (the
+// live counters back at zero).
+#ifndef PS_TESTUTIL_H
+#define PS_TESTUTIL_H
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+extern "C" {
+#include "engine.h"
+}
+
+namespace pstest {
+
+// A deterministic byte stream (xorshift), so both ends of a transfer can
+// produce and check the same bytes without storing them.
+class ByteStream {
+ public:
+  explicit ByteStream(uint64_t seed) : state_(seed ? seed : 0x9E3779B97F4A7C15ull) {}
+  void fill(void *dst, size_t len);
+  uint64_t next();
+
+ private:
+  uint64_t state_;
+  uint64_t word_ = 0;
+  unsigned left_ = 0;
+};
+
+struct Server {
+  ps_engine *engine = nullptr;
+  std::vector<ps_endpoint> endpoints;
+
+  ~Server();
+  // Creates an engine with `cfg` and opens `spec` ("echo=127.0.0.1:0").
+  // Returns false (with a gtest failure) if that fails.
+  bool start(const char *spec, const ps_engine_config *cfg = nullptr);
+  bool listen(const char *spec);  // another listener on the same engine
+  unsigned port(int family = AF_INET) const;
+  ps_stats stats() const;
+  // Stops the engine; asserts sockets, connections and buffers are zero.
+  // Returns the number of connections reset at the drain deadline.
+  unsigned stop_and_check();
+};
+
+ps_engine_config default_config();
+
+// A connected blocking client socket with send/recv timeouts, or INVALID_SOCKET.
+SOCKET connect_to(const char *address, unsigned port, int timeout_ms = 10000);
+bool send_all(SOCKET s, const void *data, size_t len);
+// Receives exactly len bytes; false on timeout, error or early EOF.
+bool recv_exact(SOCKET s, void *data, size_t len);
+// Waits for EOF; returns 1 on orderly EOF, 0 on timeout, -1 on reset/error.
+int wait_eof(SOCKET s, int timeout_ms);
+void close_socket(SOCKET s);
+void reset_socket(SOCKET s);  // linger 0 then close: the peer gets RST
+
+// Polls `pred` every few ms until it holds or timeout_ms passes.
+template <typename Pred>
+bool wait_until(Pred pred, int timeout_ms) {
+  for (int waited = 0;; waited += 5) {
+    if (pred()) return true;
+    if (waited >= timeout_ms) return false;
+    Sleep(5);
+  }
+}
+
+// Echo round trip of `len` bytes from `stream`; false (and a failure) on mismatch.
+bool echo_round_trip(SOCKET s, ByteStream &stream, size_t len);
+
+}  // namespace pstest
+
+#endif
