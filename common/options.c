@@ -27,7 +27,7 @@ static const char ps_usage[] =
   "  Services: echo (RFC 862).\n"
   "\n"
   "Options:\n"
-  "  --threads N              worker threads (default: one per processor)\n"
+  "  --threads N              worker threads (default 0: one per processor)\n"
   "  --accepts N              AcceptEx kept posted per TCP listener (default 16)\n"
   "  --buffer-size BYTES      size of one pooled I/O buffer (default 8192)\n"
   "  --send-queue-max BYTES   unsent bytes per connection before the server stops\n"
@@ -100,7 +100,7 @@ typedef struct opt__uint_flag {
 } opt__uint_flag;
 
 static const opt__uint_flag opt__uint_flags[] = {
-  {"--threads", offsetof(ps_options, threads), 1, 256},
+  {"--threads", offsetof(ps_options, threads), 0, 256},
   {"--accepts", offsetof(ps_options, accepts), 1, 4096},
   {"--buffer-size", offsetof(ps_options, buffer_size), 512, 1048576},
   {"--send-queue-max", offsetof(ps_options, send_queue_max), 1024, 1073741824},

@@ -6,7 +6,8 @@
 char *ps_format_bytes(double bytes, char *buf, size_t bufsize) {
   static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   size_t u = 0;
-  while (bytes >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+  /* Above bytes, 1023.95 would print as "1024.0": move up a unit first. */
+  while ((u == 0 ? bytes >= 1024.0 : bytes >= 1023.95) && u + 1 < sizeof(units) / sizeof(units[0])) {
     bytes /= 1024.0;
     u++;
   }

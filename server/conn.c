@@ -130,7 +130,11 @@ static void conn__close_socket(ps_conn *c, int abort) {
   if (c->flags & C_CLOSED) return;
   c->flags |= C_CLOSED | C_CLOSING;
   /* closesocket cancels the pending ops; their completions still arrive and
-   * drop their references. */
+   * drop their references. Cancel them explicitly first: Wine sometimes
+   * never completes a WSASend still pending at closesocket
+   * (docs/wine-notes.md), and on Windows CancelIoEx is the documented way
+   * to end them anyway. */
+  if (c->flags & (C_RECV_PENDING | C_SEND_PENDING)) CancelIoEx((HANDLE)c->sock, NULL);
   if (abort) ps_sock_abort(c->eng, &c->sock);
   else ps_sock_close(c->eng, &c->sock);
   if ((c->flags & C_OPENED) && c->handler->on_close != NULL) {
@@ -425,8 +429,8 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, SOCKET s, const struct 
 void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
   ps_conn *c = op->kind == PS_OP_RECV ? ps_container_of(op, ps_conn, recv_op) : ps_container_of(op, ps_conn, send_op);
   AcquireSRWLockExclusive(&c->lock);
-  if (!(c->flags & (op->kind == PS_OP_RECV ? C_RECV_PENDING : C_SEND_PENDING)))
-    ps_log(PS_LOG_ERROR, "DEBUG spurious completion kind %d key %d bytes %lu err %lu flags %x refs %u", (int)op->kind, (int)key, (unsigned long)bytes, (unsigned long)err, c->flags, c->refs);
+  /* A packet only ever arrives for an op we posted and did not complete inline. */
+  assert(c->flags & (op->kind == PS_OP_RECV ? C_RECV_PENDING : C_SEND_PENDING));
   if (op->kind == PS_OP_RECV) {
     if (key == PS_KEY_RESUME) c->flags &= ~C_RECV_PENDING;
     else conn__recv_done(c, bytes, err);

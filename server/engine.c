@@ -224,6 +224,8 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->buffers_in_use = (uint64_t)e->pool.in_use;
 }
 
+unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }
+
 void ps_engine_delete(ps_engine *e) {
   if (e == NULL) return;
   if (!e->stopped) ps_engine_stop(e);

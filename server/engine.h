@@ -59,6 +59,9 @@ unsigned ps_engine_stop(ps_engine *e);
 
 void ps_engine_stats(ps_engine *e, ps_stats *out);
 
+/* Number of worker threads servicing the port. */
+unsigned ps_engine_threads(ps_engine *e);
+
 /* Frees the engine; stops it first if needed. */
 void ps_engine_delete(ps_engine *e);
 

@@ -87,7 +87,7 @@ static int main__run(const ps_options *o) {
   if (rc == 0) {
     n = ps_engine_endpoints(e, eps, PS_COUNTOF(eps));
     ps_log(PS_LOG_INFO, "portserve %s ready: %u listener(s), %u worker thread(s); Ctrl+C stops", PS_VERSION,
-           (unsigned)n, cfg.threads ? cfg.threads : 0u);
+           (unsigned)n, ps_engine_threads(e));
     ps_engine_stats(e, &prev);
     prev_ms = GetTickCount64();
     for (;;) {

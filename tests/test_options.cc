@@ -55,7 +55,7 @@ struct UintFlag {
   unsigned min, max;
 };
 const UintFlag kUintFlags[] = {
-    {"--threads", &ps_options::threads, 1, 256},
+    {"--threads", &ps_options::threads, 0, 256},
     {"--accepts", &ps_options::accepts, 1, 4096},
     {"--buffer-size", &ps_options::buffer_size, 512, 1048576},
     {"--send-queue-max", &ps_options::send_queue_max, 1024, 1073741824},

@@ -1,0 +1,125 @@
+"""Start portserve.exe under Wine for end-to-end tests and clean up by PID.
+
+The exe path comes from PORTSERVE_EXE and the Wine prefix from WINEPREFIX
+(ctest sets both; the prefix is the run's fixture prefix). Every wait is
+bounded; every process started here is killed by PID if still running."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+EXE = os.environ.get("PORTSERVE_EXE", "")
+LISTEN_RE = re.compile(r"listening on tcp \[?([^\s\]]+?)\]?:(\d+) \((\w+)\)")
+
+
+def wine_env():
+    env = dict(os.environ)
+    env.setdefault("WINEDEBUG", "-all")
+    env.setdefault("WINEDLLOVERRIDES", "mscoree,mshtml=")
+    env.pop("DISPLAY", None)
+    return env
+
+
+def run_exe(args, timeout=60):
+    """Runs portserve.exe to completion; returns (rc, stdout, stderr)."""
+    p = subprocess.run(["wine", EXE] + list(args), stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout, env=wine_env())
+    return p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
+
+
+class Server:
+    """portserve.exe run ... in the background, its stderr collected."""
+
+    def __init__(self, *args):
+        self.args = ["run"] + list(args)
+        self.proc = None
+        self.lines = []
+        self.cond = threading.Condition()
+        self.endpoints = []
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+    def start(self, timeout=30):
+        self.proc = subprocess.Popen(["wine", EXE] + self.args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=wine_env())
+        threading.Thread(target=self._reader, daemon=True).start()
+        if not self.wait_for_line("ready:", timeout):
+            self.kill()
+            raise AssertionError("server did not become ready:\n" + self.output())
+        for line in self.lines:
+            m = LISTEN_RE.search(line)
+            if m:
+                self.endpoints.append((m.group(1), int(m.group(2)), m.group(3)))
+
+    def _reader(self):
+        for raw in self.proc.stderr:
+            with self.cond:
+                self.lines.append(raw.decode(errors="replace").rstrip("\r\n"))
+                self.cond.notify_all()
+        with self.cond:
+            self.cond.notify_all()
+
+    def wait_for_line(self, needle, timeout):
+        end = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                if any(needle in line for line in self.lines):
+                    return True
+                left = end - time.monotonic()
+                if left <= 0 or (self.proc.poll() is not None and not self._reader_alive()):
+                    return any(needle in line for line in self.lines)
+                self.cond.wait(min(left, 0.5))
+
+    def _reader_alive(self):
+        return self.proc.stderr is not None and not self.proc.stderr.closed
+
+    def port(self, address="127.0.0.1"):
+        for addr, port, _ in self.endpoints:
+            if addr == address:
+                return port
+        raise AssertionError("no listener on %s in:\n%s" % (address, self.output()))
+
+    def output(self):
+        with self.cond:
+            return "\n".join(self.lines)
+
+    def interrupt(self):
+        """Ctrl+C: Wine turns SIGINT into CTRL_C_EVENT for the console handler."""
+        self.proc.send_signal(signal.SIGINT)
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def recv_until_eof(sock, timeout=20):
+    sock.settimeout(timeout)
+    chunks = []
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return b"".join(chunks)
+        chunks.append(data)

@@ -1,0 +1,172 @@
+"""End-to-end: the real portserve.exe under Wine, driven from the Linux side
+by clients we did not write (Python's socket, socat, nc)."""
+import os
+import re
+import selectors
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, free_port, recv_until_eof, run_exe, wine_env, EXE  # noqa: E402
+
+COUNTERS_ZERO = "live counters: sockets 0, connections 0, buffers in use 0"
+
+
+class CommandLine(unittest.TestCase):
+    def test_bad_flag_prints_usage_and_exits_2(self):
+        rc, out, err = run_exe(["run", "--bogus"])
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown option '--bogus'", err)
+        self.assertIn("usage: portserve run", err)
+
+    def test_missing_command_exits_2(self):
+        rc, _, err = run_exe([])
+        self.assertEqual(rc, 2)
+        self.assertIn("missing command", err)
+
+    def test_bad_listen_value_names_it(self):
+        rc, _, err = run_exe(["run", "--listen", "echo=127.0.0.1:99999"])
+        self.assertEqual(rc, 2)
+        self.assertIn("99999", err)
+
+    def test_unknown_service_lists_known_ones(self):
+        rc, _, err = run_exe(["run", "--listen", "gopher=127.0.0.1:0"])
+        self.assertEqual(rc, 2)
+        self.assertIn("unknown service 'gopher'", err)
+        self.assertIn("echo", err)
+
+    def test_help_exits_0_and_explains_every_option(self):
+        rc, out, _ = run_exe(["--help"])
+        self.assertEqual(rc, 0)
+        for flag in ["--listen", "--threads", "--accepts", "--buffer-size", "--send-queue-max",
+                     "--max-connections", "--drain-timeout", "--stats-interval"]:
+            self.assertIn(flag, out)
+
+    def test_version(self):
+        rc, out, _ = run_exe(["--version"])
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"portserve \d+\.\d+\.\d+")
+
+
+class StartupErrors(unittest.TestCase):
+    def test_port_in_use_names_the_address_and_exits_1(self):
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen(1)
+            port = holder.getsockname()[1]
+            rc, _, err = run_exe(["run", "--listen", "echo=127.0.0.1:%d" % port])
+        self.assertEqual(rc, 1, err)
+        self.assertIn("127.0.0.1:%d" % port, err)
+        self.assertIn("WSAEADDRINUSE", err)
+
+    def test_unresolvable_host_names_the_host_and_exits_1(self):
+        rc, _, err = run_exe(["run", "--listen", "echo=no-such-host.invalid:7007"])
+        self.assertEqual(rc, 1, err)
+        self.assertIn("no-such-host.invalid", err)
+
+
+class Echo(unittest.TestCase):
+    def test_python_socket_ipv4_and_ipv6(self):
+        with Server("--listen", "echo=127.0.0.1:0", "--listen", "echo=[::1]:0") as srv:
+            for family, addr in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
+                with socket.socket(family) as s:
+                    s.settimeout(20)
+                    s.connect((addr, srv.port(addr)))
+                    payload = os.urandom(256 * 1024)
+                    s.sendall(payload)
+                    s.shutdown(socket.SHUT_WR)
+                    self.assertEqual(recv_until_eof(s), payload, addr)
+            srv.interrupt()
+            self.assertEqual(srv.wait(30), 0, srv.output())
+            self.assertIn(COUNTERS_ZERO, srv.output())
+
+    @unittest.skipUnless(shutil.which("socat"), "socat not installed")
+    def test_socat(self):
+        with Server("--listen", "echo=127.0.0.1:0") as srv:
+            payload = b"".join(b"line %d from socat\n" % i for i in range(5000))
+            p = subprocess.run(["socat", "-t", "10", "-", "TCP:127.0.0.1:%d" % srv.port()], input=payload,
+                               capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout, payload)
+
+    @unittest.skipUnless(shutil.which("nc"), "nc not installed")
+    def test_netcat(self):
+        with Server("--listen", "echo=127.0.0.1:0") as srv:
+            payload = os.urandom(100000)
+            # OpenBSD nc: -N sends FIN after stdin's EOF; nc exits when the server closes.
+            p = subprocess.run(["nc", "-N", "127.0.0.1", str(srv.port())], input=payload, capture_output=True,
+                               timeout=60)
+            self.assertEqual(p.stdout, payload, p.stderr)
+
+
+class Lifecycle(unittest.TestCase):
+    def test_stats_line_while_running(self):
+        with Server("--listen", "echo=127.0.0.1:0", "--stats-interval", "1") as srv:
+            with socket.create_connection(("127.0.0.1", srv.port()), timeout=20) as s:
+                s.sendall(b"x" * 1000)
+                s.shutdown(socket.SHUT_WR)
+                recv_until_eof(s)
+            self.assertTrue(srv.wait_for_line("stats: conns", 20), srv.output())
+            stats = [l for l in srv.output().splitlines() if "stats: conns" in l]
+            self.assertRegex(stats[-1], r"conns \d+ open / 1 total \| in 1000 B")
+            srv.interrupt()
+            self.assertEqual(srv.wait(30), 0)
+
+    def test_ctrl_c_with_100_busy_connections_drains_and_exits_0(self):
+        with Server("--listen", "echo=127.0.0.1:0", "--drain-timeout", "20000") as srv:
+            sel = selectors.DefaultSelector()
+            conns = {}
+            for i in range(100):
+                s = socket.create_connection(("127.0.0.1", srv.port()), timeout=20)
+                s.setblocking(False)
+                conns[s] = {"sent": bytearray(), "got": bytearray(), "eof": False, "seed": i}
+                sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
+            interrupted = False
+            deadline = time.monotonic() + 120
+            open_count = len(conns)
+            while open_count > 0:
+                self.assertLess(time.monotonic(), deadline, "clients still open: %d\n%s" % (open_count, srv.output()))
+                if not interrupted and all(len(c["got"]) > 0 for c in conns.values()):
+                    srv.interrupt()
+                    interrupted = True
+                for key, ev in sel.select(timeout=1):
+                    s, c = key.fileobj, conns[key.fileobj]
+                    if ev & selectors.EVENT_READ:
+                        try:
+                            data = s.recv(65536)
+                        except ConnectionResetError:
+                            self.fail("connection reset instead of a graceful close\n" + srv.output())
+                        if data:
+                            c["got"] += data
+                        else:
+                            c["eof"] = True
+                    if c["eof"]:
+                        sel.unregister(s)
+                        s.close()
+                        open_count -= 1
+                        continue
+                    if ev & selectors.EVENT_WRITE and len(c["sent"]) - len(c["got"]) < 65536:
+                        chunk = bytes((c["seed"] + len(c["sent"]) + k) % 251 for k in range(4096))
+                        try:
+                            n = s.send(chunk)
+                        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                            n = 0
+                        c["sent"] += chunk[:n]
+            for c in conns.values():
+                self.assertEqual(bytes(c["got"]), bytes(c["sent"][:len(c["got"])]), "echo is a prefix of what was sent")
+            self.assertEqual(srv.wait(60), 0, srv.output())
+            out = srv.output()
+            self.assertIn("stopping (Ctrl+C)", out)
+            self.assertIn("0 reset at the deadline", out)
+            self.assertIn(COUNTERS_ZERO, out)
+
+
+if __name__ == "__main__":
+    if not EXE or not os.path.exists(EXE):
+        print("PORTSERVE_EXE must name portserve.exe", file=sys.stderr)
+        sys.exit(2)
+    unittest.main()
