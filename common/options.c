@@ -7,14 +7,21 @@
 #include <string.h>
 
 #include "ps_compat.h"
+#include "config.h"
 #include "services.h"
 
 static const char ps_usage[] =
-  "usage: portserve run [--listen SERVICE=[HOST]:PORT[/tcp|/udp][,optional]]... [options]\n"
+  "usage: portserve run [--config FILE] [--listen SERVICE=[HOST]:PORT[/tcp|/udp][,optional]]... [options]\n"
+  "       portserve install [--config FILE] | uninstall | start | stop | status\n"
   "       portserve --help | --version\n"
   "\n"
   "Commands:\n"
   "  run                      serve in this console until Ctrl+C, Ctrl+Break or close\n"
+  "  install                  register the Windows service 'portserve' (automatic start,\n"
+  "                           NT AUTHORITY\\LocalService) to run with --config FILE\n"
+  "  uninstall                stop and remove the service\n"
+  "  start | stop | status    drive the installed service through the SCM\n"
+  "  service                  (used by the SCM) run as the service\n"
   "\n"
   "Listeners (--listen may be repeated; default " PS_DEFAULT_LISTEN "):\n"
   "  --listen echo=127.0.0.1:7007   one IPv4 address\n"
@@ -26,7 +33,9 @@ static const char ps_usage[] =
   "  ',optional' to skip addresses that cannot be opened instead of failing.\n"
   "  Services: echo (RFC 862).\n"
   "\n"
-  "Options:\n"
+  "Options (applied in order: flags after --config override the file):\n"
+  "  --config FILE            read options and listeners from an INI file\n"
+  "                           (see portserve.ini.example)\n"
   "  --threads N              worker threads (default 0: one per processor)\n"
   "  --accepts N              AcceptEx kept posted per TCP listener (default 16)\n"
   "  --buffer-size BYTES      size of one pooled I/O buffer (default 8192)\n"
@@ -35,7 +44,11 @@ static const char ps_usage[] =
   "  --max-connections N      refuse connections beyond N open ones (default 0: no limit)\n"
   "  --drain-timeout MS       on stop, time connections get to finish before they\n"
   "                           are reset (default 5000)\n"
-  "  --stats-interval SEC     print a stats line every SEC seconds (default 5; 0: off)\n"
+  "  --stats-interval SEC     log a stats line every SEC seconds (default 5; 0: off)\n"
+  "  --udp-receives N         WSARecvFrom kept posted per UDP socket (default 8)\n"
+  "  --log-level LEVEL        error, warn, info (default) or debug\n"
+  "  --log-file FILE          also append log lines to FILE\n"
+  "  --quotes-file FILE       quotes for qotd, separated by blank lines\n"
   "  -h, --help               this text\n"
   "  --version                print the version\n"
   "\n"
@@ -75,24 +88,24 @@ static int opt__same_listener(const ps_listen_spec *a, const ps_listen_spec *b) 
          strcmp(a->host, b->host) == 0;
 }
 
-static int opt__add_listen(ps_options *o, const char *value, char *err, size_t errsize) {
+int ps_options_add_listen(ps_options *o, const char *value, char *err, size_t errsize) {
   ps_listen_spec spec;
   char msg[300];
   size_t i;
-  if (o->listen_count == PS_MAX_LISTENS)
-    return opt__fail(err, errsize, "--listen: more than %d listeners", PS_MAX_LISTENS);
-  if (ps_listen_spec_parse(value, &spec, msg, sizeof(msg)) != 0)
-    return opt__fail(err, errsize, "--listen %s", msg);
+  if (o->listen_count == PS_MAX_LISTENS) return opt__fail(err, errsize, "more than %d listeners", PS_MAX_LISTENS);
+  if (ps_listen_spec_parse(value, &spec, msg, sizeof(msg)) != 0) return opt__fail(err, errsize, "%s", msg);
   if (ps_service_find(spec.service) == NULL)
-    return opt__fail(err, errsize, "--listen '%s': unknown service '%s' (known: %s)", value, spec.service,
+    return opt__fail(err, errsize, "'%.60s': unknown service '%s' (known: %s)", value, spec.service,
                      ps_service_names());
   for (i = 0; i < o->listen_count; i++)
     if (opt__same_listener(&o->listens[i], &spec))
-      return opt__fail(err, errsize, "--listen '%s': duplicate of listener %u", value, (unsigned)i + 1);
+      return opt__fail(err, errsize, "'%.60s': duplicate of listener %u", value, (unsigned)i + 1);
   o->listens[o->listen_count++] = spec;
   return 0;
 }
 
+/* Numeric options: the flag, and the configuration key is the flag without
+ * "--" and with '_' for '-'. */
 typedef struct opt__uint_flag {
   const char *name;
   size_t offset;
@@ -107,33 +120,97 @@ static const opt__uint_flag opt__uint_flags[] = {
   {"--max-connections", offsetof(ps_options, max_connections), 0, 10000000},
   {"--drain-timeout", offsetof(ps_options, drain_timeout_ms), 0, 3600000},
   {"--stats-interval", offsetof(ps_options, stats_interval_s), 0, 86400},
+  {"--udp-receives", offsetof(ps_options, udp_receives), 1, 1024},
 };
 
-int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize) {
-  int i;
+typedef struct opt__path_flag {
+  const char *name;
+  size_t offset;
+} opt__path_flag;
+
+static const opt__path_flag opt__path_flags[] = {
+  {"--log-file", offsetof(ps_options, log_file)},
+  {"--quotes-file", offsetof(ps_options, quotes_file)},
+};
+
+/* "buffer_size" -> "--buffer-size"; flags pass through. */
+static void opt__flag_name(const char *name, char *flag, size_t size) {
+  size_t i = 0, j = 0;
+  if (strncmp(name, "--", 2) != 0) {
+    flag[j++] = '-';
+    flag[j++] = '-';
+  }
+  for (; name[i] != '\0' && j + 1 < size; i++) flag[j++] = name[i] == '_' ? '-' : name[i];
+  flag[j] = '\0';
+}
+
+void ps_options_defaults(ps_options *o) {
   memset(o, 0, sizeof(*o));
   o->accepts = 16;
   o->buffer_size = 8192;
   o->send_queue_max = 262144;
   o->drain_timeout_ms = 5000;
   o->stats_interval_s = 5;
+  o->udp_receives = 8;
+  o->log_level = PS_LEVEL_INFO;
+}
+
+int ps_options_set(ps_options *o, const char *name, const char *value, char *err, size_t errsize) {
+  static const char *const levels[] = {"error", "warn", "info", "debug"};
+  char flag[64];
+  size_t k;
+  opt__flag_name(name, flag, sizeof(flag));
+  if (strcmp(flag, "--listen") == 0) return ps_options_add_listen(o, value, err, errsize);
+  if (strcmp(flag, "--log-level") == 0) {
+    for (k = 0; k < PS_COUNTOF(levels); k++)
+      if (strcmp(value, levels[k]) == 0) {
+        o->log_level = (ps_level_option)k;
+        return 0;
+      }
+    return opt__fail(err, errsize, "%s: '%s' is not one of error, warn, info, debug", flag, value);
+  }
+  for (k = 0; k < PS_COUNTOF(opt__path_flags); k++)
+    if (strcmp(flag, opt__path_flags[k].name) == 0) {
+      char *dst = (char *)o + opt__path_flags[k].offset;
+      if (strlen(value) >= PS_PATH_MAX) return opt__fail(err, errsize, "%s: path too long", flag);
+      snprintf(dst, PS_PATH_MAX, "%s", value);
+      return 0;
+    }
+  for (k = 0; k < PS_COUNTOF(opt__uint_flags); k++)
+    if (strcmp(flag, opt__uint_flags[k].name) == 0)
+      return opt__uint(flag, value, opt__uint_flags[k].min, opt__uint_flags[k].max,
+                       (unsigned *)(void *)((char *)o + opt__uint_flags[k].offset), err, errsize);
+  return 1;
+}
+
+static const struct {
+  const char *name;
+  ps_command command;
+} opt__commands[] = {
+  {"run", PS_CMD_RUN},         {"service", PS_CMD_SERVICE}, {"install", PS_CMD_INSTALL},
+  {"uninstall", PS_CMD_UNINSTALL}, {"start", PS_CMD_START}, {"stop", PS_CMD_STOP},
+  {"status", PS_CMD_STATUS},   {"help", PS_CMD_HELP},       {"--help", PS_CMD_HELP},
+  {"-h", PS_CMD_HELP},         {"/?", PS_CMD_HELP},         {"--version", PS_CMD_VERSION},
+  {"version", PS_CMD_VERSION},
+};
+
+int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize) {
+  int i;
+  size_t k;
+  ps_options_defaults(o);
 
   if (argc < 2) return opt__fail(err, errsize, "missing command (try: portserve run)");
-  if (strcmp(argv[1], "run") == 0) o->command = PS_CMD_RUN;
-  else if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0 ||
-           strcmp(argv[1], "/?") == 0)
-    o->command = PS_CMD_HELP;
-  else if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)
-    o->command = PS_CMD_VERSION;
-  else
-    return opt__fail(err, errsize, "unknown command '%s'", argv[1]);
+  for (k = 0; k < PS_COUNTOF(opt__commands); k++)
+    if (strcmp(argv[1], opt__commands[k].name) == 0) break;
+  if (k == PS_COUNTOF(opt__commands)) return opt__fail(err, errsize, "unknown command '%s'", argv[1]);
+  o->command = opt__commands[k].command;
 
   for (i = 2; i < argc; i++) {
     const char *arg = argv[i];
     const char *value = NULL;
     char flag[64];
     const char *eq;
-    size_t k;
+    int r;
 
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       o->command = PS_CMD_HELP;
@@ -143,35 +220,37 @@ int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t err
     eq = strchr(arg, '=');
     if (eq != NULL) {
       size_t n = (size_t)(eq - arg);
-      if (n >= sizeof(flag)) return opt__fail(err, errsize, "unknown option '%s'", arg);
+      if (n >= sizeof(flag)) return opt__fail(err, errsize, "unknown option '%.60s'", arg);
       memcpy(flag, arg, n);
       flag[n] = '\0';
       value = eq + 1;
     } else {
+      if (strlen(arg) >= sizeof(flag)) return opt__fail(err, errsize, "unknown option '%.60s'", arg);
       snprintf(flag, sizeof(flag), "%s", arg);
     }
-
-    if (strcmp(flag, "--listen") == 0) {
-      if (value == NULL) {
-        if (i + 1 >= argc) return opt__fail(err, errsize, "--listen needs a value");
-        value = argv[++i];
-      }
-      if (opt__add_listen(o, value, err, errsize) != 0) return -1;
-      continue;
-    }
-    for (k = 0; k < PS_COUNTOF(opt__uint_flags); k++)
-      if (strcmp(flag, opt__uint_flags[k].name) == 0) break;
-    if (k == PS_COUNTOF(opt__uint_flags)) return opt__fail(err, errsize, "unknown option '%s'", flag);
     if (value == NULL) {
       if (i + 1 >= argc) return opt__fail(err, errsize, "%s needs a value", flag);
       value = argv[++i];
     }
-    if (opt__uint(flag, value, opt__uint_flags[k].min, opt__uint_flags[k].max,
-                  (unsigned *)(void *)((char *)o + opt__uint_flags[k].offset), err, errsize) != 0)
+    if (strcmp(flag, "--config") == 0) {
+      if (strlen(value) >= PS_PATH_MAX) return opt__fail(err, errsize, "--config: path too long");
+      snprintf(o->config_path, sizeof(o->config_path), "%s", value);
+      if (ps_config_load(value, o, err, errsize) != 0) return -1;
+      continue;
+    }
+    r = ps_options_set(o, flag, value, err, errsize);
+    if (r == 1) return opt__fail(err, errsize, "unknown option '%s'", flag);
+    if (r != 0) {
+      if (strcmp(flag, "--listen") == 0) {
+        char msg[400];
+        snprintf(msg, sizeof(msg), "--listen %s", err);
+        snprintf(err, errsize, "%s", msg);
+      }
       return -1;
+    }
   }
 
-  if (o->command == PS_CMD_RUN && o->listen_count == 0)
-    if (opt__add_listen(o, PS_DEFAULT_LISTEN, err, errsize) != 0) return -1;
+  if ((o->command == PS_CMD_RUN || o->command == PS_CMD_SERVICE) && o->listen_count == 0)
+    if (ps_options_add_listen(o, PS_DEFAULT_LISTEN, err, errsize) != 0) return -1;
   return 0;
 }

@@ -1,6 +1,7 @@
 /* Command line of portserve.exe: the command, its flags and their defaults.
  * Portable so that every bad flag gets the same message on every platform
- * and the parser is unit-tested natively. */
+ * and the parser is unit-tested natively. The configuration file (config.h)
+ * sets the same options by the same names. */
 #ifndef PS_OPTIONS_H
 #define PS_OPTIONS_H
 
@@ -9,13 +10,27 @@
 #include "listen_spec.h"
 
 #define PS_MAX_LISTENS 64
+#define PS_PATH_MAX 520
 #define PS_DEFAULT_LISTEN "echo=localhost:7007"
 
 typedef enum ps_command {
   PS_CMD_RUN = 1, /* console server */
   PS_CMD_HELP,
-  PS_CMD_VERSION
+  PS_CMD_VERSION,
+  PS_CMD_SERVICE,   /* run under the Service Control Manager */
+  PS_CMD_INSTALL,   /* register the service */
+  PS_CMD_UNINSTALL, /* remove the service */
+  PS_CMD_START,     /* ask the SCM to start the service */
+  PS_CMD_STOP,      /* ask the SCM to stop the service */
+  PS_CMD_STATUS     /* print the service's state */
 } ps_command;
+
+typedef enum ps_level_option {
+  PS_LEVEL_ERROR = 0,
+  PS_LEVEL_WARN,
+  PS_LEVEL_INFO,
+  PS_LEVEL_DEBUG
+} ps_level_option;
 
 typedef struct ps_options {
   ps_command command;
@@ -26,13 +41,31 @@ typedef struct ps_options {
   unsigned buffer_size;        /* bytes in one pooled I/O buffer */
   unsigned send_queue_max;     /* per-connection unsent bytes before reading pauses */
   unsigned drain_timeout_ms;   /* graceful stop deadline */
-  unsigned stats_interval_s;   /* console stats line period; 0 = off */
+  unsigned stats_interval_s;   /* stats line period; 0 = off */
   unsigned max_connections;    /* 0 = no limit */
+  unsigned udp_receives;       /* WSARecvFrom kept posted per UDP socket */
+  ps_level_option log_level;
+  char config_path[PS_PATH_MAX];  /* --config, as given ("" = none) */
+  char log_file[PS_PATH_MAX];     /* also log to this file ("" = none) */
+  char quotes_file[PS_PATH_MAX];  /* qotd quotes ("" = built-in) */
 } ps_options;
 
-/* Fills `o` from argv (argv[0] is the program). Returns 0, or -1 with a
+/* Fills `o` from argv (argv[0] is the program). Options apply in order, so
+ * flags after --config FILE override the file. Returns 0, or -1 with a
  * message naming the bad argument in err (callers print usage and exit 2). */
 int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize);
+
+/* The defaults, as ps_options_parse starts from them. */
+void ps_options_defaults(ps_options *o);
+
+/* Sets one option by name: the flag ("--buffer-size") or its configuration
+ * file key ("buffer_size"). 0, or -1 with a message; 1 if `name` is unknown
+ * (the caller words that error, naming its own context). */
+int ps_options_set(ps_options *o, const char *name, const char *value, char *err, size_t errsize);
+
+/* Adds a listener (SERVICE=[HOST]:PORT...), rejecting unknown services and
+ * duplicates. 0, or -1 with a message. */
+int ps_options_add_listen(ps_options *o, const char *spec, char *err, size_t errsize);
 
 /* The --help text. */
 const char *ps_options_usage(void);

@@ -60,6 +60,7 @@ static int main__run(const ps_options *o) {
   int err, rc = 0;
   char msg[200];
 
+  ps_log_set_level((ps_log_level)o->log_level);
   ps_engine_config_default(&cfg);
   cfg.threads = o->threads;
   cfg.accepts = o->accepts;
@@ -137,6 +138,9 @@ int main(int argc, char **argv) {
       return 0;
     case PS_CMD_RUN:
       return main__run(&o);
+    default:
+      fprintf(stderr, "portserve: command not available in this build\n");
+      return 2;
   }
   return 2;
 }
