@@ -31,7 +31,8 @@ static const char ps_usage[] =
   "  PORT 0 picks a free port; the console prints the port chosen. A name that\n"
   "  resolves to several addresses gets one listening socket per address; add\n"
   "  ',optional' to skip addresses that cannot be opened instead of failing.\n"
-  "  Services: echo (RFC 862).\n"
+  "  Services (TCP and UDP): echo (RFC 862), discard (RFC 863), chargen (RFC 864),\n"
+  "  daytime (RFC 867), qotd (RFC 865).\n"
   "\n"
   "Options (applied in order: flags after --config override the file):\n"
   "  --config FILE            read options and listeners from an INI file\n"
@@ -183,6 +184,20 @@ int ps_options_set(ps_options *o, const char *name, const char *value, char *err
   return 1;
 }
 
+/* Whether `flag` names an option (so a bad flag is reported as unknown, not
+ * as missing its value). */
+static int opt__known(const char *flag) {
+  static const char *const others[] = {"--listen", "--config", "--log-level"};
+  size_t k;
+  for (k = 0; k < PS_COUNTOF(others); k++)
+    if (strcmp(flag, others[k]) == 0) return 1;
+  for (k = 0; k < PS_COUNTOF(opt__path_flags); k++)
+    if (strcmp(flag, opt__path_flags[k].name) == 0) return 1;
+  for (k = 0; k < PS_COUNTOF(opt__uint_flags); k++)
+    if (strcmp(flag, opt__uint_flags[k].name) == 0) return 1;
+  return 0;
+}
+
 static const struct {
   const char *name;
   ps_command command;
@@ -228,6 +243,7 @@ int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t err
       if (strlen(arg) >= sizeof(flag)) return opt__fail(err, errsize, "unknown option '%.60s'", arg);
       snprintf(flag, sizeof(flag), "%s", arg);
     }
+    if (!opt__known(flag)) return opt__fail(err, errsize, "unknown option '%s'", flag);
     if (value == NULL) {
       if (i + 1 >= argc) return opt__fail(err, errsize, "%s needs a value", flag);
       value = argv[++i];

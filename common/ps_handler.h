@@ -14,13 +14,30 @@
  * on_eof when the peer half-closes (if it does), and always exactly one
  * on_close, after which the session is gone.
  *
- * The built-in services (echo, ...) are written against this header only. */
+ * Datagrams (UDP): a handler that sets on_datagram serves UDP too. Each
+ * datagram is one call; ps_datagram_reply sends datagrams back to its
+ * source. Datagram calls run concurrently on any worker; they share only the
+ * service context (on_start), which they must treat as read-only or lock.
+ *
+ * Service context: on_start runs once when a listener for the service opens
+ * (before any traffic) and returns a context every session and datagram of
+ * that listener can read (ps_session_context, ps_datagram_context); on_stop
+ * frees it after the engine stopped.
+ *
+ * The built-in services (echo, discard, chargen, daytime, qotd) are written
+ * against this header only. */
 #ifndef PS_HANDLER_H
 #define PS_HANDLER_H
 
 #include <stddef.h>
 
 typedef struct ps_session ps_session;
+typedef struct ps_datagram ps_datagram;
+
+/* What a service may read from the configuration at start. */
+typedef struct ps_service_config {
+  const char *quotes_file; /* qotd: quotes separated by blank lines; NULL = built-in */
+} ps_service_config;
 
 typedef struct ps_handler {
   const char *name;     /* service name used in --listen, e.g. "echo" */
@@ -40,6 +57,16 @@ typedef struct ps_handler {
   /* The session ends (peer closed, reset, ps_session_close finished, or the
    * server stops). Optional. No ps_session_* call is allowed after it. */
   void (*on_close)(ps_session *s);
+
+  /* A datagram arrived; `data` is valid only during the call. Optional:
+   * without it the service is TCP only. */
+  void (*on_datagram)(ps_datagram *d, const void *data, size_t len);
+
+  /* Creates the service context. Optional. 0, or -1 with a message in err
+   * (the listener then fails to open, naming the service). */
+  int (*on_start)(const ps_service_config *cfg, void **ctx, char *err, size_t errsize);
+  /* Frees the service context. Optional. */
+  void (*on_stop)(void *ctx);
 } ps_handler;
 
 /* Queues a copy of `len` bytes for sending. Returns 0, or -1 if the session is
@@ -59,5 +86,16 @@ void ps_session_abort(ps_session *s);
 
 /* The handler's per-session state (state_size bytes, zeroed at open). */
 void *ps_session_state(ps_session *s);
+
+/* The service context from on_start (NULL without on_start). */
+void *ps_session_context(ps_session *s);
+
+/* Sends `len` bytes (0 allowed) as one datagram to the sender of `d`. 0, or
+ * -1 if it could not be queued (out of memory, too many replies in flight:
+ * the reply is dropped and counted, as UDP allows). */
+int ps_datagram_reply(ps_datagram *d, const void *data, size_t len);
+
+/* The service context from on_start (NULL without on_start). */
+void *ps_datagram_context(ps_datagram *d);
 
 #endif

@@ -4,7 +4,7 @@
 #include <string.h>
 
 static const ps_handler *const ps_services[] = {
-  &ps_svc_echo,
+  &ps_svc_echo, &ps_svc_discard, &ps_svc_chargen, &ps_svc_daytime, &ps_svc_qotd,
 };
 
 const ps_handler *ps_service_find(const char *name) {
@@ -14,4 +14,4 @@ const ps_handler *ps_service_find(const char *name) {
   return NULL;
 }
 
-const char *ps_service_names(void) { return "echo"; }
+const char *ps_service_names(void) { return "echo, discard, chargen, daytime, qotd"; }

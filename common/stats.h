@@ -18,6 +18,9 @@ typedef struct ps_stats {
   uint64_t sockets_live;    /* sockets opened and not yet closed (listeners included) */
   uint64_t buffers_live;    /* pooled I/O buffers allocated (free or in use) */
   uint64_t buffers_in_use;  /* pooled I/O buffers held by connections */
+  uint64_t dgrams_in;       /* UDP datagrams received */
+  uint64_t dgrams_out;      /* UDP datagrams sent */
+  uint64_t dgrams_dropped;  /* UDP datagrams too large for the buffer, or replies not sent */
 } ps_stats;
 
 /* "conns 3 open / 120 total | in 1.2 MiB 350.0 KiB/s | out ... | 1234 msg/s"

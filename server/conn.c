@@ -52,6 +52,7 @@ enum { IO_PENDING = 0, IO_INLINE = 1, IO_FAILED = -1 };
 struct ps_session {
   ps_engine *eng;
   const ps_handler *handler;
+  void *ctx; /* the service context (on_start) */
   SOCKET sock;
   SRWLOCK lock;
   unsigned refs;
@@ -118,6 +119,8 @@ void ps_session_close(ps_session *c) {
 void ps_session_abort(ps_session *c) { conn__close_socket(c, 1); }
 
 void *ps_session_state(ps_session *c) { return (char *)c + CONN_STATE_OFFSET; }
+
+void *ps_session_context(ps_session *c) { return c->ctx; }
 
 /* ---- closing ----------------------------------------------------------- */
 
@@ -370,7 +373,8 @@ static void conn__unlock_release(ps_conn *c) {
   if (dead) conn__endgame(c);
 }
 
-void ps_conn_accepted(ps_engine *e, const ps_handler *h, SOCKET s, const struct sockaddr *peer, int skip_ok) {
+void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, const struct sockaddr *peer,
+                      int skip_ok) {
   ps_conn *c;
   int skipping = 0;
   int refuse = 0;
@@ -393,6 +397,7 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, SOCKET s, const struct 
   }
   c->eng = e;
   c->handler = h;
+  c->ctx = ctx;
   c->sock = s;
   InitializeSRWLock(&c->lock);
   c->refs = 2; /* the open reference and ours */

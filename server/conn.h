@@ -11,7 +11,8 @@
  * set): associates it with the port, creates the connection, calls the
  * handler's on_open and starts reading. On failure, or when the engine is
  * stopping or full, the socket is closed. */
-void ps_conn_accepted(ps_engine *e, const ps_handler *h, SOCKET s, const struct sockaddr *peer, int skip_ok);
+void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, const struct sockaddr *peer,
+                      int skip_ok);
 
 /* A completion (or a resume packet) for one of a connection's ops. */
 void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key);

@@ -15,6 +15,7 @@
 #include "listener.h"
 #include "log.h"
 #include "services.h"
+#include "udp.h"
 #include "wsx.h"
 
 /* Completions dequeued per GetQueuedCompletionStatusEx call. */
@@ -35,6 +36,8 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->drain_timeout_ms = 5000;
   cfg->inline_max = 16;
   cfg->skip_on_success = 1;
+  cfg->udp_receives = 8;
+  cfg->quotes_file = NULL;
 }
 
 void ps_engine__signal(ps_engine *e) { WakeAllConditionVariable(&e->changed); }
@@ -71,6 +74,10 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
         case PS_OP_SEND:
           ps_conn_on_completion(op, entries[i].dwNumberOfBytesTransferred, err, key);
           break;
+        case PS_OP_UDP_RECV:
+        case PS_OP_UDP_SEND:
+          ps_udp_on_completion(op, entries[i].dwNumberOfBytesTransferred, err, key);
+          break;
       }
     }
     if (quits > 0) {
@@ -92,6 +99,7 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   if (e == NULL) return ERROR_NOT_ENOUGH_MEMORY;
   e->cfg = *cfg;
   if (e->cfg.inline_max == 0) e->cfg.inline_max = 1;
+  if (e->cfg.udp_receives == 0) e->cfg.udp_receives = 1;
   GetSystemInfo(&si);
   e->worker_count = cfg->threads ? cfg->threads : si.dwNumberOfProcessors;
   if (e->worker_count == 0) e->worker_count = 1;
@@ -127,25 +135,60 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   return 0;
 }
 
+/* The service context for `h`, made by its on_start on first use. */
+static int engine__service_ctx(ps_engine *e, const ps_handler *h, void **ctx) {
+  ps_service_config sc;
+  char msg[300];
+  unsigned i;
+  *ctx = NULL;
+  if (h->on_start == NULL) return 0;
+  for (i = 0; i < e->service_count; i++)
+    if (e->services[i].handler == h) {
+      *ctx = e->services[i].ctx;
+      return 0;
+    }
+  if (e->service_count == PS_MAX_SERVICE_CTX) return -1;
+  memset(&sc, 0, sizeof(sc));
+  sc.quotes_file = e->cfg.quotes_file;
+  if (h->on_start(&sc, ctx, msg, sizeof(msg)) != 0) {
+    ps_log(PS_LOG_ERROR, "listen %s: %s", h->name, msg);
+    return -1;
+  }
+  e->services[e->service_count].handler = h;
+  e->services[e->service_count].ctx = *ctx;
+  e->service_count++;
+  return 0;
+}
+
 int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec) {
   const ps_handler *h = ps_service_find(spec->service);
+  unsigned port = spec->port;
+  void *ctx;
   if (h == NULL) {
     ps_log(PS_LOG_ERROR, "listen: unknown service '%s' (known: %s)", spec->service, ps_service_names());
     return -1;
   }
-  if (!(spec->transports & PS_TRANSPORT_TCP)) {
-    ps_log(PS_LOG_ERROR, "listen %s: UDP serving is not available in this build", spec->service);
-    return -1;
+  if (engine__service_ctx(e, h, &ctx) != 0) return -1;
+  if ((spec->transports & PS_TRANSPORT_TCP) && ps_listener_open_spec(e, spec, h, ctx, &port) != 0) return -1;
+  if (spec->transports & PS_TRANSPORT_UDP) {
+    if (h->on_datagram == NULL) {
+      if (spec->transports == PS_TRANSPORT_UDP) {
+        ps_log(PS_LOG_ERROR, "listen %s: the service has no UDP form", spec->service);
+        return -1;
+      }
+      return 0;
+    }
+    /* Port 0 with both transports: UDP takes the port TCP was given. */
+    if (ps_udp_open_spec(e, spec, h, ctx, port) != 0) return -1;
   }
-  if (spec->transports & PS_TRANSPORT_UDP)
-    ps_log(PS_LOG_WARN, "listen %s: UDP serving is not available in this build; serving TCP only", spec->service);
-  return ps_listener_open_spec(e, spec, h);
+  return 0;
 }
 
 size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
   size_t n;
   AcquireSRWLockShared(&e->lock);
   n = ps_listener_endpoints(e, out, max);
+  n += ps_udp_endpoints(e, n < max ? out + n : out, n < max ? max - n : 0);
   ReleaseSRWLockShared(&e->lock);
   return n;
 }
@@ -176,8 +219,9 @@ unsigned ps_engine_stop(ps_engine *e) {
   e->stopping = 1;
   ReleaseSRWLockExclusive(&e->lock);
 
-  /* 1. Take no new work: close the listening sockets. */
+  /* 1. Take no new work: close the listening and the UDP sockets. */
   ps_listener_close_all(e);
+  ps_udp_close_all(e);
 
   /* 2. Close every connection gracefully, and give them the drain time. */
   ps_conn_close_all(e, 0);
@@ -222,14 +266,20 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->sockets_live = (uint64_t)e->live_sockets;
   out->buffers_live = (uint64_t)e->pool.live;
   out->buffers_in_use = (uint64_t)e->pool.in_use;
+  out->dgrams_in = (uint64_t)e->dgrams_in;
+  out->dgrams_out = (uint64_t)e->dgrams_out;
+  out->dgrams_dropped = (uint64_t)e->dgrams_dropped;
 }
 
 unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }
 
 void ps_engine_delete(ps_engine *e) {
   if (e == NULL) return;
+  unsigned i;
   if (!e->stopped) ps_engine_stop(e);
   if (e->live_conns == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
+  for (i = 0; i < e->service_count; i++)
+    if (e->services[i].handler->on_stop != NULL) e->services[i].handler->on_stop(e->services[i].ctx);
   free(e->workers);
   free(e);
 }

@@ -26,6 +26,8 @@ typedef struct ps_engine_config {
   unsigned drain_timeout_ms; /* graceful stop deadline */
   unsigned inline_max;       /* inline completions handled per wake before yielding */
   int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
+  unsigned udp_receives;     /* WSARecvFrom kept posted per UDP socket */
+  const char *quotes_file;   /* qotd quotes (NULL = built-in); read at listen time */
 } ps_engine_config;
 
 /* The bound address of one listening socket. */
@@ -74,10 +76,20 @@ void ps_engine_delete(ps_engine *e);
 #ifdef PS_ENGINE_INTERNAL
 
 #include "bufpool.h"
+#include "ps_handler.h"
 #include "ps_win.h"
 
 typedef struct ps_listener ps_listener;
+typedef struct ps_udp ps_udp;
 typedef struct ps_session ps_conn;
+
+/* A service context made by a handler's on_start, freed by its on_stop. */
+typedef struct ps_service_ctx {
+  const ps_handler *handler;
+  void *ctx;
+} ps_service_ctx;
+
+#define PS_MAX_SERVICE_CTX 64
 
 struct ps_engine {
   ps_engine_config cfg;
@@ -92,13 +104,16 @@ struct ps_engine {
   CONDITION_VARIABLE changed; /* live_conns or live_listeners fell */
   ps_conn *conns;             /* live connections, doubly linked */
   ps_listener *listeners;     /* listeners not yet freed */
+  ps_udp *udps;               /* UDP sockets not yet freed */
+  ps_service_ctx services[PS_MAX_SERVICE_CTX];
+  unsigned service_count;
   int stopping;
   int stopped;
 
   /* Live counters (Interlocked); they must all be zero after a stop. */
   volatile LONG64 live_sockets;
   volatile LONG64 live_conns;
-  volatile LONG64 live_listeners;
+  volatile LONG64 live_listeners; /* TCP listeners and UDP sockets */
 
   /* Totals (Interlocked). */
   volatile LONG64 conns_total;
@@ -107,6 +122,9 @@ struct ps_engine {
   volatile LONG64 bytes_in;
   volatile LONG64 bytes_out;
   volatile LONG64 msgs_in;
+  volatile LONG64 dgrams_in;
+  volatile LONG64 dgrams_out;
+  volatile LONG64 dgrams_dropped;
 };
 
 /* Wakes ps_engine_stop's waits after a live count fell. */

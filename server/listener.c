@@ -34,6 +34,7 @@ struct ps_listener {
   ps_engine *eng;
   ps_listener *next; /* engine->listeners (engine lock) */
   const ps_handler *handler;
+  void *ctx; /* service context */
   char service[PS_SERVICE_NAME_MAX];
   SRWLOCK lock;
   SOCKET sock;
@@ -131,7 +132,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err) {
   if (repost_err != 0 && repost_err != WSAESHUTDOWN)
     ps_log(PS_LOG_WARN, "accept on %s: re-posting AcceptEx failed: %s (this listener now has one accept less)",
            l->name, ps_errstr((unsigned long)repost_err, msg, sizeof(msg)));
-  if (accepted != INVALID_SOCKET) ps_conn_accepted(e, l->handler, accepted, (const struct sockaddr *)&peer, l->ifs);
+  if (accepted != INVALID_SOCKET) ps_conn_accepted(e, l->handler, l->ctx, accepted, (const struct sockaddr *)&peer, l->ifs);
   if (dead) listener__endgame(l);
 }
 
@@ -189,7 +190,7 @@ size_t ps_listener_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
 
 /* Socket, options, bind, listen, port, AcceptEx pool for one address.
  * Returns the listener or NULL after logging why. */
-static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h,
+static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx,
                                    const struct addrinfo *ai) {
   char where[80], msg[160];
   const char *step;
@@ -241,6 +242,7 @@ static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, con
   }
   l->eng = e;
   l->handler = h;
+  l->ctx = ctx;
   snprintf(l->service, sizeof(l->service), "%s", spec->service);
   InitializeSRWLock(&l->lock);
   l->sock = s;
@@ -295,7 +297,8 @@ static int listener__same_addr(const struct addrinfo *a, const struct addrinfo *
          memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
 }
 
-int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h) {
+int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx,
+                          unsigned *port_out) {
   struct addrinfo hints, *res = NULL, *ai, *prev;
   ps_listener *opened[32];
   size_t opened_count = 0, k;
@@ -333,7 +336,7 @@ int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_han
       if (ai->ai_family == AF_INET) ((struct sockaddr_in *)ai->ai_addr)->sin_port = chosen_port;
       else ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = chosen_port;
     }
-    l = listener__open(e, spec, h, ai);
+    l = listener__open(e, spec, h, ctx, ai);
     if (l == NULL) {
       if (spec->optional) continue;
       for (k = 0; k < opened_count; k++) listener__close(opened[k]);
@@ -350,5 +353,6 @@ int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_han
     ps_log(PS_LOG_ERROR, "listen %s: no address of '%s' could be opened", spec->service, shown_host);
     return -1;
   }
+  *port_out = spec->port != 0 ? spec->port : ntohs(chosen_port);
   return 0;
 }

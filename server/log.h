@@ -1,12 +1,18 @@
-/* One logging API for the console (stderr) and, later, the service (Event
- * Log / file). Errors are logged once, where they are handled, naming the
- * call and the object. */
+/* One logging API for the console and the service. The process has one log
+ * sink, set once by main before any thread logs: stderr (console), the
+ * Windows Event Log (service) and optionally a log file, in any combination.
+ * Errors are logged once, where they are handled, naming the call and the
+ * object. */
 #ifndef PS_LOG_H
 #define PS_LOG_H
 
 #include <stddef.h>
 
 #include "ps_compat.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum ps_log_level {
   PS_LOG_ERROR = 0,
@@ -15,12 +21,53 @@ typedef enum ps_log_level {
   PS_LOG_DEBUG
 } ps_log_level;
 
-/* Messages above `level` are dropped. Call once at start-up. */
-void ps_log_set_level(ps_log_level level);
+/* Where lines go (ps_log_config.sinks). */
+#define PS_LOG_TO_STDERR 0x1u
+#define PS_LOG_TO_EVENTLOG 0x2u /* warnings, errors and ps_log_event lines */
+
+/* The Event Log source the service reports to; `portserve install` and the
+ * MSI register it under HKLM\SYSTEM\CurrentControlSet\Services\EventLog\
+ * Application with portserve.exe as its EventMessageFile. */
+#define PS_LOG_EVENT_SOURCE L"portserve"
+
+/* Event IDs: the message table in server/portserve.rc gives each of them the
+ * text "%1", so Event Viewer shows our line as it is. Operators filter on
+ * the ID; docs/service.md lists them. */
+typedef enum ps_log_event_id {
+  PS_EVENT_MESSAGE = 1,      /* any warning or error line */
+  PS_EVENT_STARTED = 2,      /* the service is running: listeners are open */
+  PS_EVENT_STOPPED = 3,      /* the service stopped cleanly */
+  PS_EVENT_START_FAILED = 4, /* the service could not start, or stopped with an error */
+} ps_log_event_id;
+
+typedef struct ps_log_config {
+  ps_log_level level; /* lines above this level are dropped */
+  unsigned sinks;     /* PS_LOG_TO_* */
+  const char *file;   /* also append every line here; NULL or "" for none */
+} ps_log_config;
+
+/* Sets the process-wide sink. Call once, before other threads start. If the
+ * log file cannot be opened the other sinks are set anyway and its Win32
+ * error is returned (the caller words the warning); 0 otherwise. */
+int ps_log_open(const ps_log_config *cfg);
+
+/* Closes the file and the Event Log handle. Call after every thread that
+ * logs has ended; ps_log then writes to stderr only. */
+void ps_log_close(void);
+
+/* A line to every sink; to the Event Log only if it is a warning or an error. */
 void ps_log(ps_log_level level, const char *fmt, ...) PS_PRINTF(2, 3);
+
+/* A key event (started, stopped, failed): the line goes to every sink and,
+ * whatever its level, to the Event Log with event ID `id`. */
+void ps_log_event(ps_log_level level, ps_log_event_id id, const char *fmt, ...) PS_PRINTF(3, 4);
 
 /* "WSAEADDRINUSE (10048) address already in use" for a Winsock/Win32 error;
  * FormatMessage text for errors the table does not know. Returns buf. */
 char *ps_errstr(unsigned long err, char *buf, size_t bufsize);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -68,6 +68,8 @@ static int main__run(const ps_options *o) {
   cfg.send_queue_max = o->send_queue_max;
   cfg.max_connections = o->max_connections;
   cfg.drain_timeout_ms = o->drain_timeout_ms;
+  cfg.udp_receives = o->udp_receives;
+  cfg.quotes_file = o->quotes_file[0] ? o->quotes_file : NULL;
 
   main__stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
   main__stopped_event = CreateEventW(NULL, TRUE, FALSE, NULL);

@@ -23,7 +23,9 @@
 typedef enum ps_op_kind {
   PS_OP_ACCEPT = 1,
   PS_OP_RECV,
-  PS_OP_SEND
+  PS_OP_SEND,
+  PS_OP_UDP_RECV,
+  PS_OP_UDP_SEND
 } ps_op_kind;
 
 /* Every overlapped operation starts with this; the OVERLAPPED comes first so

@@ -1,6 +1,7 @@
-/* The fake engine behind fake_session.h: definitions of the ps_session_*
- * calls that the real engine (server/conn.c) provides on Windows. Linked only
- * into common_tests; engine_tests links the real ones. */
+/* The fake engine behind fake_session.h: definitions of the ps_session_* and
+ * ps_datagram_* calls that the real engine (server/conn.c, server/udp.c)
+ * provides on Windows. Linked only into common_tests; engine_tests links the
+ * real ones. */
 #include "fake_session.h"
 
 #include <gtest/gtest.h>
@@ -47,10 +48,32 @@ void *ps_session_state(ps_session *s) {
   return s->state.data();
 }
 
+void *ps_session_context(ps_session *s) {
+  if (!fake__usable(s, "ps_session_context")) return nullptr;
+  return s->context;
+}
+
+int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
+  if (!d->in_call) {
+    ADD_FAILURE() << "ps_datagram_reply called outside on_datagram";
+    return -1;
+  }
+  d->reply_calls++;
+  if (d->refuse_replies) return -1;
+  d->replies.emplace_back(static_cast<const char *>(data), len);
+  return 0;
+}
+
+void *ps_datagram_context(ps_datagram *d) {
+  if (!d->in_call) ADD_FAILURE() << "ps_datagram_context called outside on_datagram";
+  return d->context;
+}
+
 } /* extern "C" */
 
-FakeSession::FakeSession(const ps_handler *handler) {
+FakeSession::FakeSession(const ps_handler *handler, void *context) {
   session_.handler = handler;
+  session_.context = context;
   session_.state.assign(handler->state_size, 0);
   if (handler->on_open != nullptr) handler->on_open(&session_);
 }
@@ -78,4 +101,18 @@ void FakeSession::End() {
   if (session_.ended) return;
   if (session_.handler->on_close != nullptr) session_.handler->on_close(&session_);
   session_.ended = true;
+}
+
+FakeDatagram::FakeDatagram(const ps_handler *handler, void *context) : handler_(handler) {
+  datagram_.context = context;
+}
+
+void FakeDatagram::Receive(const void *data, size_t len) {
+  if (handler_->on_datagram == nullptr) {
+    ADD_FAILURE() << handler_->name << " does not serve UDP (no on_datagram)";
+    return;
+  }
+  datagram_.in_call = true;
+  handler_->on_datagram(&datagram_, data, len);
+  datagram_.in_call = false;
 }

@@ -15,6 +15,7 @@ extern "C" {
 /* The engine's struct is private to server/; this one only records. */
 struct ps_session {
   const ps_handler *handler = nullptr;
+  void *context = nullptr;          /* what ps_session_context returns */
   std::vector<unsigned char> state; /* handler->state_size bytes, zeroed at open */
   std::string sent;                 /* every byte ps_session_send accepted, in order */
   size_t queued = 0;                /* of those, not yet handed to the "network" */
@@ -26,10 +27,11 @@ struct ps_session {
 };
 
 /* One session of `handler`, opened by the constructor and always ended
- * (on_close) by the destructor if the test has not done it. */
+ * (on_close) by the destructor if the test has not done it. `context` is the
+ * service context, as on_start made it (nullptr for services without one). */
 class FakeSession {
  public:
-  explicit FakeSession(const ps_handler *handler);
+  explicit FakeSession(const ps_handler *handler, void *context = nullptr);
   ~FakeSession();
   FakeSession(const FakeSession &) = delete;
   FakeSession &operator=(const FakeSession &) = delete;
@@ -49,6 +51,38 @@ class FakeSession {
 
  private:
   ps_session session_;
+};
+
+/* The engine's side of one UDP socket, as far as a handler sees it. */
+struct ps_datagram {
+  void *context = nullptr;          /* what ps_datagram_context returns */
+  std::vector<std::string> replies; /* each reply datagram the fake accepted */
+  int reply_calls = 0;              /* accepted or refused */
+  bool refuse_replies = false;      /* ps_datagram_reply returns -1, as when out of memory */
+  bool in_call = false;             /* a datagram is valid only during on_datagram */
+};
+
+/* Delivers datagrams to `handler` and records its replies. The handler's
+ * service context is `context`. */
+class FakeDatagram {
+ public:
+  explicit FakeDatagram(const ps_handler *handler, void *context = nullptr);
+  FakeDatagram(const FakeDatagram &) = delete;
+  FakeDatagram &operator=(const FakeDatagram &) = delete;
+
+  /* One datagram arrives: on_datagram, with replies recorded. */
+  void Receive(const void *data, size_t len);
+  void Receive(const std::string &payload) { Receive(payload.data(), payload.size()); }
+  /* From now on every reply is refused (returns -1) and not recorded. */
+  void RefuseReplies(bool refuse = true) { datagram_.refuse_replies = refuse; }
+
+  ps_datagram *datagram() { return &datagram_; }
+  const ps_datagram &record() const { return datagram_; }
+  const std::vector<std::string> &replies() const { return datagram_.replies; }
+
+ private:
+  const ps_handler *handler_;
+  ps_datagram datagram_;
 };
 
 #endif

@@ -12,7 +12,7 @@ import threading
 import time
 
 EXE = os.environ.get("PORTSERVE_EXE", "")
-LISTEN_RE = re.compile(r"listening on tcp \[?([^\s\]]+?)\]?:(\d+) \((\w+)\)")
+LISTEN_RE = re.compile(r"listening on (tcp|udp) \[?([^\s\]]+?)\]?:(\d+) \((\w+)\)")
 
 
 def wine_env():
@@ -57,7 +57,7 @@ class Server:
         for line in self.lines:
             m = LISTEN_RE.search(line)
             if m:
-                self.endpoints.append((m.group(1), int(m.group(2)), m.group(3)))
+                self.endpoints.append((m.group(2), int(m.group(3)), m.group(4), m.group(1)))
 
     def _reader(self):
         for raw in self.proc.stderr:
@@ -81,11 +81,11 @@ class Server:
     def _reader_alive(self):
         return self.proc.stderr is not None and not self.proc.stderr.closed
 
-    def port(self, address="127.0.0.1"):
-        for addr, port, _ in self.endpoints:
-            if addr == address:
+    def port(self, address="127.0.0.1", service=None, transport="tcp"):
+        for addr, port, svc, proto in self.endpoints:
+            if addr == address and proto == transport and (service is None or svc == service):
                 return port
-        raise AssertionError("no listener on %s in:\n%s" % (address, self.output()))
+        raise AssertionError("no %s listener on %s (%s) in:\n%s" % (transport, address, service, self.output()))
 
     def output(self):
         with self.cond:

@@ -103,6 +103,64 @@ class Echo(unittest.TestCase):
             self.assertEqual(p.stdout, payload, p.stderr)
 
 
+class Udp(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("nc"), "nc not installed")
+    def test_netcat_udp_echo(self):
+        with Server("--listen", "echo=127.0.0.1:0/udp") as srv:
+            p = subprocess.run(["nc", "-u", "-w", "2", "127.0.0.1", str(srv.port(transport="udp"))],
+                               input=b"hello over udp\n", capture_output=True, timeout=30)
+            self.assertEqual(p.stdout, b"hello over udp\n", p.stderr)
+
+    @unittest.skipUnless(shutil.which("socat"), "socat not installed")
+    def test_socat_udp_daytime_ipv6(self):
+        with Server("--listen", "daytime=[::1]:0/udp") as srv:
+            p = subprocess.run(["socat", "-t", "2", "-", "UDP6:[::1]:%d" % srv.port("::1", transport="udp")],
+                               input=b"\n", capture_output=True, timeout=30)
+            self.assertRegex(p.stdout.decode(), r"^\w+day, \w+ \d+, \d{4} \d\d:\d\d:\d\d-UTC\r\n$")
+
+    def test_python_udp_chargen_and_qotd(self):
+        with Server("--listen", "chargen=127.0.0.1:0", "--listen", "qotd=127.0.0.1:0") as srv:
+            for service in ("chargen", "qotd"):
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.settimeout(10)
+                    s.sendto(b"?", ("127.0.0.1", srv.port(service=service, transport="udp")))
+                    data = s.recv(70000)
+                self.assertLessEqual(len(data), 512, service)
+                self.assertGreater(len(data), 0, service)
+            srv.interrupt()
+            self.assertEqual(srv.wait(30), 0)
+            self.assertIn(COUNTERS_ZERO, srv.output())
+
+
+class ConfigFile(unittest.TestCase):
+    def write_ini(self, text):
+        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "portserve-e2e-%d.ini" % os.getpid())
+        with open(path, "w") as f:
+            f.write(text)
+        self.addCleanup(os.remove, path)
+        return path
+
+    def test_services_from_the_config_file(self):
+        ini = self.write_ini("[server]\nthreads = 2\nstats_interval = 0\n\n[listeners]\n"
+                             "echo = 127.0.0.1:0\ndaytime = 127.0.0.1:0/udp ; a comment\n")
+        with Server("--config", ini) as srv:
+            with socket.create_connection(("127.0.0.1", srv.port(service="echo")), timeout=10) as s:
+                s.sendall(b"from the ini")
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_until_eof(s), b"from the ini")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(10)
+                s.sendto(b"", ("127.0.0.1", srv.port(service="daytime", transport="udp")))
+                self.assertTrue(s.recv(512).endswith(b"-UTC\r\n"))
+            self.assertIn("2 worker thread(s)", srv.output())
+
+    def test_bad_config_line_is_named(self):
+        ini = self.write_ini("[server]\nthreads = 2\nthraeds = 3\n")
+        rc, _, err = run_exe(["run", "--config", ini])
+        self.assertEqual(rc, 2)
+        self.assertIn(":3: unknown key 'thraeds' in [server]", err)
+
+
 class Lifecycle(unittest.TestCase):
     def test_stats_line_while_running(self):
         with Server("--listen", "echo=127.0.0.1:0", "--stats-interval", "1") as srv:

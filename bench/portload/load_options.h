@@ -1,0 +1,43 @@
+/* portload's command line: parsing, validation and the usage text. Portable. */
+#ifndef LOAD_OPTIONS_H
+#define LOAD_OPTIONS_H
+
+#include <stddef.h>
+
+typedef enum load_mode {
+  LOAD_MODE_ECHO = 0, /* send, wait for the echo, verify it: round-trip latency */
+  LOAD_MODE_DISCARD,  /* send only (anything that comes back is read and dropped) */
+  LOAD_MODE_CHARGEN,  /* receive only, verified as an RFC 864 character stream */
+  LOAD_MODE_STORM,    /* connect, one verified round trip, close, again */
+  LOAD_MODE_IDLE      /* open the connections and hold them */
+} load_mode;
+
+typedef struct load_options {
+  char host[256];         /* as given, without brackets */
+  unsigned port;
+  unsigned connections;
+  unsigned size;          /* bytes per message */
+  unsigned pipeline;      /* messages in flight per connection */
+  double duration_s;
+  double warmup_s;
+  unsigned threads;
+  load_mode mode;
+  int json;
+  int help;
+} load_options;
+
+#define LOAD_MAX_CONNECTIONS 100000u
+#define LOAD_MAX_SIZE (1u << 20)
+#define LOAD_MAX_PIPELINE 1024u
+#define LOAD_MAX_THREADS 64u
+/* Bytes one connection may have in flight (size x pipeline). */
+#define LOAD_MAX_WINDOW (64u << 20)
+
+/* Parses argv. 0 on success; -1 with a message naming the bad flag or value
+ * in err. */
+int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t err_size);
+
+const char *load_options_usage(void);
+const char *load_mode_name(load_mode m);
+
+#endif

@@ -1,0 +1,39 @@
+/* Serving until told to stop: the one run loop shared by the console
+ * (`portserve run`, main.c) and the Windows service (service.c). It starts
+ * the engine, opens the listeners, logs stats while it waits, then stops
+ * gracefully and checks the live counters. Defined in main.c, next to the
+ * console entry that is its first user. */
+#ifndef PS_RUN_H
+#define PS_RUN_H
+
+#include "options.h"
+#include "ps_win.h"
+
+/* How a run ended. The non-zero values are also the service's
+ * service-specific exit codes (dwServiceSpecificExitCode, with
+ * dwWin32ExitCode = ERROR_SERVICE_SPECIFIC_ERROR), documented for operators
+ * in docs/service.md: keep the numbers stable. */
+typedef enum ps_run_status {
+  PS_RUN_OK = 0,
+  PS_RUN_CONFIG_ERROR = 1,  /* bad command line or configuration file (set by the service; ps_run never returns it) */
+  PS_RUN_LISTEN_FAILED = 2, /* a listener could not open: port in use, address not local, name not resolved */
+  PS_RUN_ENGINE_FAILED = 3, /* the engine could not start: completion port, threads, memory */
+  PS_RUN_UNCLEAN_STOP = 4   /* live counters not zero after the stop: a bug */
+} ps_run_status;
+
+typedef struct ps_run_hooks {
+  HANDLE stop_event;                     /* signalled: begin the graceful stop */
+  const char *stop_hint;                 /* ends the "ready:" line ("Ctrl+C stops") */
+  const char *(*stop_reason)(void *ctx); /* names what signalled stop_event, for the log */
+  void (*on_ready)(void *ctx);           /* every listener is open; NULL for none */
+  void *ctx;
+} ps_run_hooks;
+
+/* Serves `o->listens` until hooks->stop_event is signalled, then stops the
+ * engine within o->drain_timeout_ms. Logs every step and failure itself. */
+ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks);
+
+/* "a listener could not open" for a ps_run_status; "" for PS_RUN_OK. */
+const char *ps_run_status_text(ps_run_status status);
+
+#endif

@@ -1,0 +1,418 @@
+/* UDP sockets and their receive and send operations.
+ *
+ * Concurrency rule: a UDP socket's `closing` flag, its socket handle and its
+ * `pending` count change only under u->lock, and every WSARecvFrom and
+ * WSASendTo is posted under it, so no op is ever posted on a closed handle.
+ * Receive completions for one socket run concurrently on any worker; the
+ * handler is called outside the lock. The socket is freed in udp__endgame
+ * by whoever sees closing set and pending at zero.
+ *
+ * Receive ops stay counted in `pending` from their first post until the
+ * socket closes: each completion re-posts its op. Send ops are allocated per
+ * reply (header + payload) and freed on completion; at most
+ * PS_UDP_SENDS_MAX are in flight per socket, beyond that replies are
+ * dropped and counted, as UDP allows.
+ *
+ * No skip-on-success on UDP sockets: a truncated datagram completes with a
+ * warning status (STATUS_BUFFER_OVERFLOW -> WSAEMSGSIZE) which still queues a
+ * completion, so with skip mode "returned at once" would not tell whether a
+ * packet follows. Every UDP completion comes through the port. */
+#include "udp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "sock.h"
+
+#ifndef SIO_UDP_CONNRESET
+#define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
+#endif
+
+#define PS_UDP_SENDS_MAX 1024
+
+typedef struct ps_udp ps_udp;
+
+/* A receive op; the handler sees it as the ps_datagram it replies to. */
+struct ps_datagram {
+  ps_op op;
+  ps_udp *u;
+  SOCKADDR_STORAGE from;
+  INT from_len;
+  DWORD flags;
+  char data[];
+};
+
+typedef struct ps_udp_send {
+  ps_op op;
+  ps_udp *u;
+  SOCKADDR_STORAGE to; /* a copy: the datagram's op is re-posted before the send completes */
+  INT to_len;
+  char data[];
+} ps_udp_send;
+
+struct ps_udp {
+  ps_engine *eng;
+  ps_udp *next; /* engine->udps (engine lock) */
+  const ps_handler *handler;
+  void *ctx;
+  char service[PS_SERVICE_NAME_MAX];
+  SRWLOCK lock;
+  SOCKET sock;
+  int family;
+  SOCKADDR_STORAGE addr;
+  char name[80];
+  int closing;
+  unsigned pending;         /* receive ops (while open) + sends in flight */
+  unsigned sends_in_flight;
+  unsigned recv_count;
+  ps_datagram **recvs;
+};
+
+static void udp__endgame(ps_udp *u) {
+  ps_engine *e = u->eng;
+  ps_udp **pp;
+  unsigned i;
+  AcquireSRWLockExclusive(&e->lock);
+  for (pp = &e->udps; *pp != NULL; pp = &(*pp)->next)
+    if (*pp == u) {
+      *pp = u->next;
+      break;
+    }
+  ReleaseSRWLockExclusive(&e->lock);
+  for (i = 0; i < u->recv_count; i++) free(u->recvs[i]);
+  free(u->recvs);
+  free(u);
+  InterlockedDecrement64(&e->live_listeners);
+  ps_engine__signal(e);
+}
+
+/* Posts a receive (lock held). 0 if pending (a packet will come), else the error. */
+static int udp__post_recv(ps_udp *u, ps_datagram *d) {
+  WSABUF b;
+  int err;
+  b.buf = d->data;
+  b.len = (ULONG)u->eng->cfg.buffer_size;
+  memset(&d->op.ov, 0, sizeof(d->op.ov));
+  d->from_len = (INT)sizeof(d->from);
+  d->flags = 0;
+  if (WSARecvFrom(u->sock, &b, 1, NULL, &d->flags, (struct sockaddr *)&d->from, &d->from_len, &d->op.ov, NULL) == 0)
+    return 0;
+  err = WSAGetLastError();
+  /* WSAEMSGSIZE at once is a completed (truncated) receive: its packet comes. */
+  if (err == WSA_IO_PENDING || err == WSAEMSGSIZE) return 0;
+  return err;
+}
+
+/* Re-posts d after its completion was handled, or retires it when closing. */
+static void udp__rearm(ps_udp *u, ps_datagram *d) {
+  int dead = 0, err = 0;
+  char msg[160];
+  AcquireSRWLockExclusive(&u->lock);
+  for (;;) {
+    if (u->closing) {
+      u->pending--;
+      dead = u->pending == 0;
+      break;
+    }
+    err = udp__post_recv(u, d);
+    if (err == 0) break;
+    /* A port-unreachable from an earlier reply, where SIO_UDP_CONNRESET could
+     * not be turned off: it concerns another peer, so post again. */
+    if (err == WSAECONNRESET || err == WSAENETRESET) continue;
+    u->pending--; /* the op is lost to this socket; the others carry on */
+    break;
+  }
+  ReleaseSRWLockExclusive(&u->lock);
+  if (err != 0 && err != WSAECONNRESET && err != WSAENETRESET)
+    ps_log(PS_LOG_ERROR, "udp %s: WSARecvFrom failed: %s (one receive less on this socket)", u->name,
+           ps_errstr((unsigned long)err, msg, sizeof(msg)));
+  if (dead) udp__endgame(u);
+}
+
+int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
+  ps_udp *u = d->u;
+  ps_udp_send *op;
+  WSABUF b;
+  int err = 0, dropped = 0;
+  op = (ps_udp_send *)malloc(sizeof(*op) + (len ? len : 1));
+  if (op == NULL) {
+    InterlockedIncrement64(&u->eng->dgrams_dropped);
+    return -1;
+  }
+  memset(op, 0, sizeof(*op));
+  op->op.kind = PS_OP_UDP_SEND;
+  op->u = u;
+  memcpy(&op->to, &d->from, sizeof(op->to));
+  op->to_len = d->from_len;
+  if (len) memcpy(op->data, data, len);
+  b.buf = op->data;
+  b.len = (ULONG)len;
+  AcquireSRWLockExclusive(&u->lock);
+  if (u->closing || u->sends_in_flight >= PS_UDP_SENDS_MAX) {
+    dropped = 1;
+  } else {
+    u->pending++;
+    u->sends_in_flight++;
+    if (WSASendTo(u->sock, &b, 1, NULL, 0, (const struct sockaddr *)&op->to, op->to_len, &op->op.ov, NULL) != 0) {
+      err = WSAGetLastError();
+      if (err == WSA_IO_PENDING) {
+        err = 0;
+      } else {
+        u->pending--;
+        u->sends_in_flight--;
+        dropped = 1;
+      }
+    }
+  }
+  ReleaseSRWLockExclusive(&u->lock);
+  if (dropped) {
+    InterlockedIncrement64(&u->eng->dgrams_dropped);
+    free(op);
+    return -1;
+  }
+  return 0;
+}
+
+void *ps_datagram_context(ps_datagram *d) { return d->u->ctx; }
+
+void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
+  if (op->kind == PS_OP_UDP_SEND) {
+    ps_udp_send *s = ps_container_of(op, ps_udp_send, op);
+    ps_udp *u = s->u;
+    int dead;
+    if (err == 0) {
+      InterlockedIncrement64(&u->eng->dgrams_out);
+      InterlockedAdd64(&u->eng->bytes_out, (LONG64)bytes);
+    }
+    free(s);
+    AcquireSRWLockExclusive(&u->lock);
+    u->pending--;
+    u->sends_in_flight--;
+    dead = u->closing && u->pending == 0;
+    ReleaseSRWLockExclusive(&u->lock);
+    if (dead) udp__endgame(u);
+    return;
+  } else {
+    ps_datagram *d = ps_container_of(op, ps_datagram, op);
+    ps_udp *u = d->u;
+    PS_UNUSED(key);
+    if (err == 0) {
+      InterlockedIncrement64(&u->eng->dgrams_in);
+      InterlockedAdd64(&u->eng->bytes_in, (LONG64)bytes);
+      if (u->handler->on_datagram != NULL) u->handler->on_datagram(d, d->data, bytes);
+    } else if (err == WSAEMSGSIZE) {
+      /* Larger than the receive buffer: dropped and counted, never fatal. */
+      InterlockedIncrement64(&u->eng->dgrams_dropped);
+    } else if (err != ERROR_OPERATION_ABORTED && err != WSAECONNRESET && err != WSAENETRESET) {
+      char msg[160];
+      ps_log(PS_LOG_WARN, "udp %s: receive failed: %s", u->name, ps_errstr(err, msg, sizeof(msg)));
+    }
+    udp__rearm(u, d);
+  }
+}
+
+static void udp__close(ps_udp *u) {
+  int dead;
+  AcquireSRWLockExclusive(&u->lock);
+  if (u->closing) {
+    ReleaseSRWLockExclusive(&u->lock);
+    return;
+  }
+  u->closing = 1;
+  /* Aborts the posted receives and sends; their completions retire them. */
+  CancelIoEx((HANDLE)u->sock, NULL);
+  ps_sock_close(u->eng, &u->sock);
+  dead = u->pending == 0;
+  ReleaseSRWLockExclusive(&u->lock);
+  if (dead) udp__endgame(u);
+}
+
+void ps_udp_close_all(ps_engine *e) {
+  for (;;) {
+    ps_udp *u;
+    AcquireSRWLockExclusive(&e->lock);
+    for (u = e->udps; u != NULL; u = u->next)
+      if (!u->closing) break; /* only ever goes 0 -> 1; udp__close checks again */
+    ReleaseSRWLockExclusive(&e->lock);
+    if (u == NULL) return;
+    udp__close(u);
+  }
+}
+
+size_t ps_udp_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
+  ps_udp *u;
+  size_t n = 0;
+  for (u = e->udps; u != NULL; u = u->next) {
+    if (u->closing) continue;
+    if (n < max) {
+      ps_endpoint *ep = &out[n];
+      char port[8];
+      memset(ep, 0, sizeof(*ep));
+      snprintf(ep->service, sizeof(ep->service), "%s", u->service);
+      getnameinfo((const struct sockaddr *)&u->addr, (int)sizeof(u->addr), ep->address, sizeof(ep->address), port,
+                  sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+      ep->port = (unsigned)atoi(port);
+      ep->family = u->family;
+      ep->transport = PS_TRANSPORT_UDP;
+    }
+    n++;
+  }
+  return n;
+}
+
+static ps_udp *udp__open(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx,
+                         const struct addrinfo *ai) {
+  char where[80], msg[160];
+  const char *step;
+  SOCKET s;
+  DWORD err = 0, bytes = 0;
+  BOOL off = FALSE;
+  int on = 1, addr_len;
+  unsigned i, posted = 0;
+  ps_udp *u = NULL;
+  SOCKADDR_STORAGE bound;
+
+  ps_sockaddr_format(ai->ai_addr, where, sizeof(where));
+  step = "WSASocketW";
+  s = ps_sock_open(e, ai->ai_family, SOCK_DGRAM, IPPROTO_UDP, &err);
+  if (s == INVALID_SOCKET) goto fail;
+  step = "setsockopt(IPV6_V6ONLY)";
+  if (ai->ai_family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, (int)sizeof(on)) != 0)
+    goto fail_wsa;
+  step = "setsockopt(SO_EXCLUSIVEADDRUSE)";
+  if (setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&on, (int)sizeof(on)) != 0) goto fail_wsa;
+  step = "bind";
+  if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0) goto fail_wsa;
+  /* An ICMP port-unreachable caused by a reply to one peer must not fail the
+   * next receive for everyone (Windows reports it as WSAECONNRESET). */
+  if (WSAIoctl(s, SIO_UDP_CONNRESET, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) != 0)
+    ps_log(PS_LOG_WARN, "udp %s: WSAIoctl(SIO_UDP_CONNRESET) failed: %s; port-unreachable errors are ignored instead",
+           where, ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
+  step = "getsockname";
+  addr_len = (int)sizeof(bound);
+  if (getsockname(s, (struct sockaddr *)&bound, &addr_len) != 0) goto fail_wsa;
+  ps_sockaddr_format((const struct sockaddr *)&bound, where, sizeof(where));
+  step = "CreateIoCompletionPort";
+  if (CreateIoCompletionPort((HANDLE)s, e->port, PS_KEY_IO, 0) == NULL) {
+    err = GetLastError();
+    goto fail;
+  }
+
+  step = "allocating the socket's receive buffers";
+  u = (ps_udp *)calloc(1, sizeof(*u));
+  if (u != NULL) u->recvs = (ps_datagram **)calloc(e->cfg.udp_receives, sizeof(*u->recvs));
+  if (u == NULL || u->recvs == NULL) goto fail_mem;
+  for (i = 0; i < e->cfg.udp_receives; i++) {
+    u->recvs[i] = (ps_datagram *)calloc(1, sizeof(ps_datagram) + e->cfg.buffer_size);
+    if (u->recvs[i] == NULL) goto fail_mem;
+    u->recvs[i]->op.kind = PS_OP_UDP_RECV;
+    u->recvs[i]->u = u;
+    u->recv_count++;
+  }
+  u->eng = e;
+  u->handler = h;
+  u->ctx = ctx;
+  snprintf(u->service, sizeof(u->service), "%s", spec->service);
+  InitializeSRWLock(&u->lock);
+  u->sock = s;
+  u->family = ai->ai_family;
+  memcpy(&u->addr, &bound, sizeof(bound));
+  snprintf(u->name, sizeof(u->name), "%s", where);
+
+  AcquireSRWLockExclusive(&e->lock);
+  u->next = e->udps;
+  e->udps = u;
+  ReleaseSRWLockExclusive(&e->lock);
+  InterlockedIncrement64(&e->live_listeners);
+
+  AcquireSRWLockExclusive(&u->lock);
+  for (i = 0; i < u->recv_count; i++) {
+    int r = udp__post_recv(u, u->recvs[i]);
+    if (r == 0) {
+      u->pending++;
+      posted++;
+    } else {
+      err = (DWORD)r;
+    }
+  }
+  ReleaseSRWLockExclusive(&u->lock);
+  if (posted == 0) {
+    ps_log(PS_LOG_ERROR, "listen %s on %s/udp: WSARecvFrom failed: %s", spec->service, where,
+           ps_errstr(err, msg, sizeof(msg)));
+    udp__close(u);
+    return NULL;
+  }
+  ps_log(PS_LOG_INFO, "listening on udp %s (%s)", where, spec->service);
+  return u;
+
+fail_mem:
+  if (u != NULL) {
+    for (i = 0; i < u->recv_count; i++) free(u->recvs[i]);
+    free(u->recvs);
+    free(u);
+  }
+  err = ERROR_NOT_ENOUGH_MEMORY;
+  goto fail;
+fail_wsa:
+  err = (DWORD)WSAGetLastError();
+fail:
+  ps_log(PS_LOG_ERROR, "listen %s on %s/udp: %s failed: %s", spec->service, where, step,
+         ps_errstr(err, msg, sizeof(msg)));
+  ps_sock_close(e, &s);
+  return NULL;
+}
+
+int ps_udp_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx, unsigned port) {
+  struct addrinfo hints, *res = NULL, *ai, *prev;
+  ps_udp *opened[32];
+  size_t opened_count = 0, k;
+  unsigned short chosen = htons((unsigned short)port);
+  char port_text[8], msg[160];
+  const char *shown_host = spec->host[0] ? spec->host : "(all addresses)";
+  int rc;
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_protocol = IPPROTO_UDP;
+  hints.ai_flags = AI_PASSIVE;
+  snprintf(port_text, sizeof(port_text), "%u", port);
+  rc = getaddrinfo(spec->host[0] ? spec->host : NULL, port_text, &hints, &res);
+  if (rc != 0) {
+    ps_log(PS_LOG_ERROR, "listen %s/udp: cannot resolve host '%s': %s", spec->service, shown_host,
+           ps_errstr((unsigned long)rc, msg, sizeof(msg)));
+    return -1;
+  }
+  for (ai = res; ai != NULL; ai = ai->ai_next) {
+    ps_udp *u;
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    for (prev = res; prev != ai; prev = prev->ai_next)
+      if (prev->ai_family == ai->ai_family && prev->ai_addrlen == ai->ai_addrlen &&
+          memcmp(prev->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
+        break;
+    if (prev != ai || opened_count == PS_COUNTOF(opened)) continue;
+    if (chosen != 0) {
+      if (ai->ai_family == AF_INET) ((struct sockaddr_in *)ai->ai_addr)->sin_port = chosen;
+      else ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = chosen;
+    }
+    u = udp__open(e, spec, h, ctx, ai);
+    if (u == NULL) {
+      if (spec->optional) continue;
+      for (k = 0; k < opened_count; k++) udp__close(opened[k]);
+      freeaddrinfo(res);
+      return -1;
+    }
+    opened[opened_count++] = u;
+    if (chosen == 0)
+      chosen = u->family == AF_INET ? ((struct sockaddr_in *)&u->addr)->sin_port
+                                    : ((struct sockaddr_in6 *)&u->addr)->sin6_port;
+  }
+  freeaddrinfo(res);
+  if (opened_count == 0) {
+    ps_log(PS_LOG_ERROR, "listen %s/udp: no address of '%s' could be opened", spec->service, shown_host);
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,25 @@
+/* Connectionless serving: one UDP socket per resolved address on the
+ * engine's completion port, several overlapped WSARecvFrom posted at once,
+ * replies with overlapped WSASendTo to each datagram's source. */
+#ifndef PS_UDP_H
+#define PS_UDP_H
+
+#define PS_ENGINE_INTERNAL
+#include "engine.h"
+#include "ps_handler.h"
+
+/* Resolves spec->host (SOCK_DGRAM) and opens a socket per address on `port`
+ * (0: the system picks one, shared by all addresses). 0, or -1 after
+ * logging the cause; sockets opened by this call are closed again. */
+int ps_udp_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx, unsigned port);
+
+/* A WSARecvFrom or WSASendTo completed (or was aborted). */
+void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key);
+
+/* Closes every UDP socket; each is freed when its last op has completed. */
+void ps_udp_close_all(ps_engine *e);
+
+/* Bound endpoints of the open UDP sockets (engine lock held by the caller). */
+size_t ps_udp_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
+
+#endif
