@@ -40,6 +40,8 @@ static const char ps_usage[] =
   "  --threads N              worker threads (default 0: one per processor)\n"
   "  --accepts N              AcceptEx kept posted per TCP listener (default 16)\n"
   "  --buffer-size BYTES      size of one pooled I/O buffer (default 8192)\n"
+  "  --buffer-idle-ms MS      a connection idle this long gives its receive buffer\n"
+  "                           back to the pool (default 1000)\n"
   "  --send-queue-max BYTES   unsent bytes per connection before the server stops\n"
   "                           reading from it (default 262144)\n"
   "  --max-connections N      refuse connections beyond N open ones (default 0: no limit)\n"
@@ -122,6 +124,7 @@ static const opt__uint_flag opt__uint_flags[] = {
   {"--drain-timeout", offsetof(ps_options, drain_timeout_ms), 0, 3600000},
   {"--stats-interval", offsetof(ps_options, stats_interval_s), 0, 86400},
   {"--udp-receives", offsetof(ps_options, udp_receives), 1, 1024},
+  {"--buffer-idle-ms", offsetof(ps_options, buffer_idle_ms), 10, 3600000},
 };
 
 typedef struct opt__path_flag {
@@ -153,6 +156,7 @@ void ps_options_defaults(ps_options *o) {
   o->drain_timeout_ms = 5000;
   o->stats_interval_s = 5;
   o->udp_receives = 8;
+  o->buffer_idle_ms = 1000;
   o->log_level = PS_LEVEL_INFO;
 }
 

@@ -44,6 +44,7 @@ typedef struct ps_options {
   unsigned stats_interval_s;   /* stats line period; 0 = off */
   unsigned max_connections;    /* 0 = no limit */
   unsigned udp_receives;       /* WSARecvFrom kept posted per UDP socket */
+  unsigned buffer_idle_ms;     /* idle connections give their read buffer back after this */
   ps_level_option log_level;
   char config_path[PS_PATH_MAX];  /* --config, as given ("" = none) */
   char log_file[PS_PATH_MAX];     /* also log to this file ("" = none) */

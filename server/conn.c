@@ -14,9 +14,14 @@
  *
  * Reading: an idle connection holds no buffer. It waits on a zero-byte
  * WSARecv; when that completes (data or FIN is waiting) a real WSARecv into a
- * pooled buffer follows, and usually completes inline. A short read returns
- * the buffer to the pool and goes back to zero-byte reads; a read that filled
- * the buffer keeps it for the next read, since more data is likely.
+ * pooled buffer follows, and usually completes inline. While data flows the
+ * connection keeps its buffer and posts real reads (a zero-byte read per
+ * message would cost a second receive call each time). When a real read has
+ * been pending through two sweeps of the engine's housekeeping thread
+ * (cfg.buffer_idle_ms apart), ps_conn_sweep cancels it with CancelIoEx; the
+ * read completes aborted (or with data, if it raced the cancel: nothing is
+ * lost either way), the buffer goes back to the pool, and the connection
+ * waits on a zero-byte read again.
  *
  * Inline completions: with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS an op that
  * succeeds at once queues no packet, so the poster handles it in a loop.
@@ -42,7 +47,9 @@ enum {
   C_CLOSED = 0x040,       /* socket closed, open reference dropped */
   C_SKIP = 0x080,         /* inline successes skip the port */
   C_NEXT_REAL = 0x100,    /* the next read uses a buffer (data is waiting) */
-  C_OPENED = 0x200        /* on_open was called; on_close is owed */
+  C_OPENED = 0x200,       /* on_open was called; on_close is owed */
+  C_IDLE_MARK = 0x400,    /* a real read was pending at the last sweep */
+  C_PARKING = 0x800       /* the sweep cancelled the real read to take its buffer back */
 };
 
 enum { IO_PENDING = 0, IO_INLINE = 1, IO_FAILED = -1 };
@@ -296,7 +303,15 @@ static void conn__eof(ps_conn *c) {
 
 static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   ps_buf *b = c->rbuf;
-  c->flags &= ~C_RECV_PENDING;
+  int parked = (c->flags & C_PARKING) != 0;
+  c->flags &= ~(C_RECV_PENDING | C_IDLE_MARK | C_PARKING);
+  if (parked && err == ERROR_OPERATION_ABORTED && !(c->flags & C_CLOSED)) {
+    /* Our own idle cancel: give the buffer back and wait on a zero-byte read. */
+    c->rbuf = NULL;
+    c->flags &= ~C_NEXT_REAL;
+    if (b != NULL) ps_buf_put(&c->eng->pool, b);
+    return;
+  }
   if (err != 0) {
     conn__fail(c, "WSARecv", err);
     return;
@@ -316,11 +331,12 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   InterlockedAdd64(&c->eng->bytes_in, (LONG64)bytes);
   InterlockedIncrement64(&c->eng->msgs_in);
   if (!(c->flags & C_CLOSING)) c->handler->on_data(c, b->data, bytes);
-  if (bytes < c->eng->pool.buf_size || (c->flags & C_CLOSED)) {
+  if (c->flags & C_CLOSED) {
     c->rbuf = NULL;
     c->flags &= ~C_NEXT_REAL;
     ps_buf_put(&c->eng->pool, b);
   }
+  /* Otherwise keep the buffer and read into it again (see the top of the file). */
   if (!(c->flags & C_SHUT) && c->sq_bytes >= c->eng->cfg.send_queue_max) c->flags |= C_PAUSED;
 }
 
@@ -437,7 +453,7 @@ void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
   /* A packet only ever arrives for an op we posted and did not complete inline. */
   assert(c->flags & (op->kind == PS_OP_RECV ? C_RECV_PENDING : C_SEND_PENDING));
   if (op->kind == PS_OP_RECV) {
-    if (key == PS_KEY_RESUME) c->flags &= ~C_RECV_PENDING;
+    if (key == PS_KEY_RESUME) c->flags &= ~(C_RECV_PENDING | C_IDLE_MARK | C_PARKING);
     else conn__recv_done(c, bytes, err);
   } else {
     if (key == PS_KEY_RESUME) c->flags &= ~C_SEND_PENDING;
@@ -495,6 +511,26 @@ void ps_conn_log_live(ps_engine *e) {
     ps_log(PS_LOG_ERROR, "  connection from %s: flags 0x%x, references %u, %llu bytes unsent",
            ps_sockaddr_format((const struct sockaddr *)&c->peer, peer, sizeof(peer)), c->flags, c->refs,
            (unsigned long long)c->sq_bytes);
+    ReleaseSRWLockExclusive(&c->lock);
+  }
+  ReleaseSRWLockExclusive(&e->lock);
+}
+
+void ps_conn_sweep(ps_engine *e) {
+  ps_conn *c;
+  AcquireSRWLockExclusive(&e->lock);
+  for (c = e->conns; c != NULL; c = c->next) {
+    AcquireSRWLockExclusive(&c->lock);
+    if ((c->flags & (C_RECV_PENDING | C_CLOSED | C_PARKING)) == C_RECV_PENDING && c->rbuf != NULL) {
+      if (c->flags & C_IDLE_MARK) {
+        /* Pending since the last sweep at least: idle. A resume packet is
+         * not an I/O (CancelIoEx finds nothing and the resume path runs). */
+        c->flags |= C_PARKING;
+        CancelIoEx((HANDLE)c->sock, &c->recv_op.ov);
+      } else {
+        c->flags |= C_IDLE_MARK;
+      }
+    }
     ReleaseSRWLockExclusive(&c->lock);
   }
   ReleaseSRWLockExclusive(&e->lock);

@@ -37,6 +37,7 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->inline_max = 16;
   cfg->skip_on_success = 1;
   cfg->udp_receives = 8;
+  cfg->buffer_idle_ms = 1000;
   cfg->quotes_file = NULL;
 }
 
@@ -88,6 +89,14 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
   }
 }
 
+/* Periodic work that belongs to no completion: every buffer_idle_ms, idle
+ * connections give their receive buffers back (ps_conn_sweep). */
+static DWORD WINAPI engine__housekeeper(LPVOID arg) {
+  ps_engine *e = (ps_engine *)arg;
+  while (WaitForSingleObject(e->housekeeper_stop, e->cfg.buffer_idle_ms) == WAIT_TIMEOUT) ps_conn_sweep(e);
+  return 0;
+}
+
 int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   ps_engine *e;
   SYSTEM_INFO si;
@@ -120,6 +129,17 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
     CloseHandle(e->port);
     free(e);
     return ERROR_NOT_ENOUGH_MEMORY;
+  }
+  if (e->cfg.buffer_idle_ms == 0) e->cfg.buffer_idle_ms = 1000;
+  e->housekeeper_stop = CreateEventW(NULL, TRUE, FALSE, NULL);
+  if (e->housekeeper_stop != NULL) e->housekeeper = CreateThread(NULL, 0, engine__housekeeper, e, 0, NULL);
+  if (e->housekeeper == NULL) {
+    err = (int)GetLastError();
+    if (e->housekeeper_stop != NULL) CloseHandle(e->housekeeper_stop);
+    CloseHandle(e->port);
+    free(e->workers);
+    free(e);
+    return err;
   }
   for (i = 0; i < e->worker_count; i++) {
     e->workers[i] = CreateThread(NULL, 0, engine__worker, e, 0, NULL);
@@ -218,6 +238,13 @@ unsigned ps_engine_stop(ps_engine *e) {
   }
   e->stopping = 1;
   ReleaseSRWLockExclusive(&e->lock);
+
+  /* 0. No more sweeps: stop cancels and closes everything itself. */
+  SetEvent(e->housekeeper_stop);
+  WaitForSingleObject(e->housekeeper, INFINITE);
+  CloseHandle(e->housekeeper);
+  CloseHandle(e->housekeeper_stop);
+  e->housekeeper = e->housekeeper_stop = NULL;
 
   /* 1. Take no new work: close the listening and the UDP sockets. */
   ps_listener_close_all(e);

@@ -27,6 +27,7 @@ typedef struct ps_engine_config {
   unsigned inline_max;       /* inline completions handled per wake before yielding */
   int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
   unsigned udp_receives;     /* WSARecvFrom kept posted per UDP socket */
+  unsigned buffer_idle_ms;   /* an idle connection gives its receive buffer back after 1-2x this */
   const char *quotes_file;   /* qotd quotes (NULL = built-in); read at listen time */
 } ps_engine_config;
 
@@ -96,6 +97,8 @@ struct ps_engine {
   HANDLE port;
   HANDLE *workers;
   unsigned worker_count;
+  HANDLE housekeeper;       /* thread: buffer sweeps (and later, idle timeouts) */
+  HANDLE housekeeper_stop;  /* event that ends it */
   ps_bufpool pool;
 
   /* Guards the lists and `stopping`. Lock order: engine, then a connection

@@ -26,7 +26,7 @@ void expect_echo(const char *address, unsigned port, uint64_t seed) {
 
 TEST(Engine, EchoOverIPv4) {
   Server srv;
-  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp"));
   ASSERT_EQ(srv.endpoints.size(), 1u);
   EXPECT_STREQ(srv.endpoints[0].address, "127.0.0.1");
   EXPECT_NE(srv.endpoints[0].port, 0u);
@@ -36,7 +36,7 @@ TEST(Engine, EchoOverIPv4) {
 
 TEST(Engine, EchoOverIPv6) {
   Server srv;
-  ASSERT_TRUE(srv.start("echo=[::1]:0"));
+  ASSERT_TRUE(srv.start("echo=[::1]:0/tcp"));
   ASSERT_EQ(srv.endpoints.size(), 1u);
   EXPECT_STREQ(srv.endpoints[0].address, "::1");
   expect_echo("::1", srv.port(AF_INET6), 2);
@@ -62,7 +62,7 @@ TEST(Engine, LocalhostServesEveryResolvedAddressOnOnePort) {
   ASSERT_FALSE(expected.empty());
 
   Server srv;
-  ASSERT_TRUE(srv.start("echo=localhost:0"));
+  ASSERT_TRUE(srv.start("echo=localhost:0/tcp"));
   std::set<std::string> got;
   for (const ps_endpoint &ep : srv.endpoints) {
     got.insert(ep.address);
@@ -78,7 +78,7 @@ TEST(Engine, LocalhostServesEveryResolvedAddressOnOnePort) {
 // listener (IPV6_V6ONLY lets them share the port), reachable on both loopbacks.
 TEST(Engine, EmptyHostListensOnIPv4AndIPv6Wildcards) {
   Server srv;
-  ASSERT_TRUE(srv.start("echo=:0"));
+  ASSERT_TRUE(srv.start("echo=:0/tcp"));
   std::set<std::string> got;
   for (const ps_endpoint &ep : srv.endpoints) got.insert(ep.address);
   EXPECT_EQ(got, (std::set<std::string>{"0.0.0.0", "::"}));
@@ -202,10 +202,21 @@ TEST(Engine, IdleConnectorsDoNotHoldAcceptSlots) {
   srv.stop_and_check();
 }
 
-// Idle connections wait on zero-byte reads and hold no buffer.
+// Connections that never sent anything wait on zero-byte reads and hold no
+// buffer; the first message takes one, idleness gives it back.
 TEST(Engine, IdleConnectionsHoldNoBuffers) {
+  ps_engine_config cfg = default_config();
+  cfg.buffer_idle_ms = 100;
   Server srv;
-  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  std::vector<SOCKET> silent;
+  for (int i = 0; i < 50; i++) {
+    silent.push_back(connect_to("127.0.0.1", srv.port()));
+    ASSERT_NE(silent.back(), INVALID_SOCKET);
+  }
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 50; }, 10000));
+  EXPECT_EQ(srv.stats().buffers_in_use, 0u) << "connections that never sent hold no buffer";
+  for (SOCKET s : silent) close_socket(s);
   std::vector<SOCKET> conns;
   ByteStream stream(11);
   for (int i = 0; i < 50; i++) {
@@ -217,6 +228,53 @@ TEST(Engine, IdleConnectionsHoldNoBuffers) {
       << "buffers in use with 50 idle connections: " << srv.stats().buffers_in_use;
   EXPECT_EQ(srv.stats().conns_open, 50u);
   for (SOCKET s : conns) close_socket(s);
+  srv.stop_and_check();
+}
+
+// A connection that was busy and then goes quiet gives its receive buffer
+// back: the housekeeping sweep cancels its pending read and it returns to a
+// zero-byte read. It keeps working afterwards, with no byte lost.
+TEST(Engine, ConnectionsGiveTheirBufferBackWhenTheyGoIdle) {
+  ps_engine_config cfg = default_config();
+  cfg.buffer_idle_ms = 50;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  std::vector<SOCKET> conns;
+  ByteStream stream(17);
+  for (int i = 0; i < 20; i++) {
+    conns.push_back(connect_to("127.0.0.1", srv.port()));
+    ASSERT_NE(conns.back(), INVALID_SOCKET);
+    ASSERT_TRUE(echo_round_trip(conns.back(), stream, 20000));
+  }
+  EXPECT_GT(srv.stats().buffers_in_use, 0u) << "busy connections keep their read buffer";
+  EXPECT_TRUE(wait_until([&] { return srv.stats().buffers_in_use == 0; }, 10000))
+      << "buffers in use after the connections went idle: " << srv.stats().buffers_in_use;
+  for (SOCKET s : conns) EXPECT_TRUE(echo_round_trip(s, stream, 30000)) << "still echoing after parking";
+  for (SOCKET s : conns) close_socket(s);
+  srv.stop_and_check();
+}
+
+// Parking races traffic: with a sweep every 10 ms, reads are cancelled while
+// data arrives. Every byte must still come back, in order.
+TEST(Engine, FrequentBufferParkingLosesNoData) {
+  ps_engine_config cfg = default_config();
+  cfg.buffer_idle_ms = 10;
+  cfg.buffer_size = 1024;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 4; t++) {
+    clients.emplace_back([&, t] {
+      SOCKET s = connect_to("127.0.0.1", srv.port());
+      ByteStream stream(100 + static_cast<uint64_t>(t));
+      for (int i = 0; i < 200; i++) {
+        if (!echo_round_trip(s, stream, static_cast<size_t>(1 + (i * 7919) % 5000))) break;
+        if (i % 20 == 0) Sleep(25);  // let a sweep or two catch the read pending
+      }
+      close_socket(s);
+    });
+  }
+  for (std::thread &c : clients) c.join();
   srv.stop_and_check();
 }
 
