@@ -3,13 +3,17 @@
   portserve on Windows: build server.sln with Visual Studio 2022, run the tests, run the server.
 
 .DESCRIPTION
-  .\build.ps1 [build|test|run|clean] [-Configuration Debug|Release] [ARGS...]
+  .\build.ps1 [build|test|run|msi|clean] [-Configuration Debug|Release] [ARGS...]
 
     build   build server.sln for x64 (the default command)
     test    build, then run x64\<Configuration>\tests.exe (googletest); ARGS go to
             tests.exe, e.g. --gtest_filter=Conn.*
     run     build, then run x64\<Configuration>\portserve.exe in this console
             (default ARGS: run --listen echo=127.0.0.1:7007; Ctrl+C stops it)
+    msi     build, then the installer x64\<Configuration>\portserve-<version>.msi from
+            installer\portserve.wxs with the WiX Toolset v3 (candle, light; found through
+            the WIX environment variable its installer sets, or on PATH). The version is
+            CMakeLists.txt's project version; -Configuration Release for a release.
     clean   remove x64\ (binaries and intermediate files)
 
   Needs Visual Studio 2022 or its Build Tools with the C++ workload (MSBuild, v143,
@@ -110,6 +114,56 @@ function Get-Exe([string]$Name) {
   return $exe
 }
 
+# WiX Toolset v3: its installer sets WIX to its folder (bin\candle.exe); else PATH.
+function Find-WixTool([string]$Name) {
+  if ($env:WIX) {
+    $tool = Join-Path (Join-Path $env:WIX 'bin') "$Name.exe"
+    if (Test-Path -LiteralPath $tool -PathType Leaf) {
+      return $tool
+    }
+  }
+  $found = Get-Command "$Name.exe" -ErrorAction SilentlyContinue
+  if ($found) {
+    return $found.Source
+  }
+  Stop-Build ("$Name.exe not found: install the WiX Toolset v3 (https://wixtoolset.org/); " +
+              "its installer sets the WIX environment variable (open a new console afterwards).")
+}
+
+# The product version: CMakeLists.txt's project(portserve VERSION X.Y.Z).
+function Get-ProductVersion {
+  $cmakeLists = Join-Path $Root 'CMakeLists.txt'
+  $match = Select-String -LiteralPath $cmakeLists -Pattern '^project\(portserve VERSION ([0-9.]+)' |
+    Select-Object -First 1
+  if (-not $match) {
+    Stop-Build "no 'project(portserve VERSION X.Y.Z' line in $cmakeLists"
+  }
+  return $match.Matches[0].Groups[1].Value
+}
+
+function Invoke-Msi {
+  $candle = Find-WixTool 'candle'
+  $light = Find-WixTool 'light'
+  $exe = Get-Exe 'portserve.exe'
+  $version = Get-ProductVersion
+  $objDir = Join-Path $OutDir 'obj\installer'
+  New-Item -ItemType Directory -Force -Path $objDir | Out-Null
+  $wixobj = Join-Path $objDir 'portserve.wixobj'
+  $msi = Join-Path $OutDir "portserve-$version.msi"
+  Write-Step "candle installer\portserve.wxs (version $version)"
+  & $candle -nologo -arch x64 "-dVersion=$version" "-dPortserveExe=$exe" `
+    "-dConfigFile=$(Join-Path $Root 'portserve.ini.example')" -out $wixobj (Join-Path $Root 'installer\portserve.wxs')
+  if ($LASTEXITCODE -ne 0) {
+    Stop-Build "candle failed (exit code $LASTEXITCODE)"
+  }
+  Write-Step "light -> x64\$Configuration\portserve-$version.msi"
+  & $light -nologo -out $msi $wixobj
+  if ($LASTEXITCODE -ne 0) {
+    Stop-Build "light failed (exit code $LASTEXITCODE)"
+  }
+  Write-Step "built $msi (install: msiexec /i portserve-$version.msi; remove: msiexec /x)"
+}
+
 switch ($Command) {
   'build' {
     Invoke-Build
@@ -151,7 +205,11 @@ switch ($Command) {
       }
     }
   }
-  { $_ -in 'msi', 'bench' } {
+  'msi' {
+    Invoke-Build
+    Invoke-Msi
+  }
+  'bench' {
     Write-Host "build.ps1 ${Command}: not available yet"
     exit 1
   }

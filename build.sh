@@ -6,6 +6,10 @@
 #   ./build.sh run [ARGS] build, then run the echo server in this console
 #                         (default: portserve run --listen echo=127.0.0.1:7007)
 #   ./build.sh test       build, then run every test (native + under Wine)
+#   ./build.sh msi        build, then the installer build/win/portserve-VERSION.msi
+#                         (VERSION from CMakeLists.txt; PS_MSI_VERSION overrides it)
+#   ./build.sh bench [ARGS]  Release build, then the benchmark matrix (bench/run.sh;
+#                         --quick for a short run, --help for its options)
 #   ./build.sh clean      remove build/
 #
 # Missing tools are installed with apt-get (needs root or sudo).
@@ -31,6 +35,8 @@ ensure_deps() {
   command -v python3 >/dev/null || missing+=(python3)
   command -v socat >/dev/null || missing+=(socat)
   command -v nc >/dev/null || missing+=(netcat-openbsd)
+  command -v wixl >/dev/null || missing+=(wixl)
+  command -v msiinfo >/dev/null || missing+=(msitools)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing: ${missing[*]}"
     local sudo=""
@@ -45,6 +51,23 @@ build_win() {
   cmake -S . -B "$WIN_BUILD" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
     -DCMAKE_BUILD_TYPE="${PS_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
   cmake --build "$WIN_BUILD" -j "$JOBS" --target all common_tests engine_tests
+}
+
+# The MSI: installer/portserve.wxs built with wixl, see installer/build-msi.sh.
+build_msi() {
+  local version out
+  version=${PS_MSI_VERSION:-$(sed -n 's/^project(portserve VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)}
+  [ -n "$version" ] || { echo "build.sh: no version in CMakeLists.txt's project()" >&2; exit 1; }
+  if ! command -v wixl >/dev/null || ! command -v msibuild >/dev/null || ! command -v msiinfo >/dev/null; then
+    say "installing: wixl msitools"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends wixl msitools >/dev/null
+  fi
+  out=$WIN_BUILD/portserve-$version.msi
+  say "building the installer build/win/portserve-$version.msi (wixl)"
+  installer/build-msi.sh "$version" "$WIN_BUILD/bin/portserve.exe" portserve.ini.example "$out"
 }
 
 build_native() {
@@ -74,12 +97,16 @@ case "$cmd" in
     say "wine portserve.exe $*   (Ctrl+C stops it)"
     exec wine "$WIN_BUILD/bin/portserve.exe" "$@"
     ;;
+  msi)
+    ensure_deps; build_win; build_msi ;;
+  bench)
+    ensure_deps; exec bench/run.sh "$@" ;;
   clean)
     rm -rf "$ROOT/build" ;;
   -h|--help|help)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     echo "build.sh: unknown command '$cmd'" >&2
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2 ;;
 esac

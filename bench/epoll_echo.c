@@ -26,6 +26,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hostport.h"
+
 #define ECHO_BUF 8192
 #define ECHO_EVENTS 256
 
@@ -136,26 +138,15 @@ static void echo__on_event(echo_server *s, echo_conn *c, unsigned events) {
 
 static int echo__listen(echo_server *s, const char *spec) {
   char host[256], port[16], name[INET6_ADDRSTRLEN];
-  const char *colon = strrchr(spec, ':');
   struct addrinfo hints, *res = NULL;
   struct sockaddr_storage bound;
   socklen_t len = sizeof(bound);
   struct epoll_event ev;
-  size_t host_len;
   int one = 1, rc;
-  if (colon == NULL || (size_t)(colon - spec) >= sizeof(host) || strlen(colon + 1) >= sizeof(port)) {
+  if (bench_hostport_split(spec, host, sizeof(host), port, sizeof(port)) != 0) {
     fprintf(stderr, "epoll_echo: '%s' is not ADDRESS:PORT\nusage: epoll_echo [ADDRESS:PORT]\n", spec);
     return 2;
   }
-  host_len = (size_t)(colon - spec);
-  if (spec[0] == '[' && host_len >= 2 && spec[host_len - 1] == ']') {
-    memcpy(host, spec + 1, host_len - 2);
-    host[host_len - 2] = '\0';
-  } else {
-    memcpy(host, spec, host_len);
-    host[host_len] = '\0';
-  }
-  strcpy(port, colon + 1);
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

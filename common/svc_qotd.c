@@ -95,6 +95,8 @@ int ps_qotd_parse(const char *text, const char *name, void **ctx, char *err, siz
   const char *p = text, *para = NULL, *para_end = NULL;
   unsigned line_no = 0, para_line = 0;
   if (q == NULL) return qotd__fail(err, errsize, "%s: out of memory", name);
+  /* A UTF-8 byte order mark, as Notepad writes it, is not part of a quote. */
+  if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;
   for (;;) {
     const char *nl = strchr(p, '\n');
     const char *line_end = nl ? nl : p + strlen(p);
@@ -135,6 +137,8 @@ const char *ps_qotd_quote(const void *ctx, int64_t day) {
   return q->quotes[i];
 }
 
+#define QOTD_FILE_MAX (256 * 1024)
+
 static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, size_t errsize) {
   FILE *f;
   char *text;
@@ -144,13 +148,21 @@ static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, s
     return ps_qotd_parse(qotd__builtin, "built-in quotes", ctx, err, errsize);
   f = fopen(cfg->quotes_file, "rb");
   if (f == NULL) return qotd__fail(err, errsize, "cannot open quotes file '%s'", cfg->quotes_file);
-  text = (char *)malloc(256 * 1024 + 1);
+  text = (char *)malloc(QOTD_FILE_MAX + 1);
   if (text == NULL) {
     fclose(f);
     return qotd__fail(err, errsize, "out of memory reading '%s'", cfg->quotes_file);
   }
-  n = fread(text, 1, 256 * 1024, f);
+  n = fread(text, 1, QOTD_FILE_MAX + 1, f);
   fclose(f);
+  if (n > QOTD_FILE_MAX) {
+    free(text);
+    return qotd__fail(err, errsize, "%s: larger than %d bytes", cfg->quotes_file, QOTD_FILE_MAX);
+  }
+  if (memchr(text, '\0', n) != NULL) {
+    free(text);
+    return qotd__fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", cfg->quotes_file);
+  }
   text[n] = '\0';
   rc = ps_qotd_parse(text, cfg->quotes_file, ctx, err, errsize);
   free(text);

@@ -25,8 +25,13 @@
  *
  * Inline completions: with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS an op that
  * succeeds at once queues no packet, so the poster handles it in a loop.
- * After cfg.inline_max such completions the op is re-queued to the port
- * (PS_KEY_RESUME) so one busy connection cannot hold a worker forever. */
+ * Each event grants the connection a budget of inline completions (its
+ * receives and sends together); when it is spent, the next inline result is
+ * handed to the port (PS_KEY_DEFERRED) and handled behind everyone else. The worker sizes the budget
+ * from its batch: cfg.inline_max when it dequeued one completion (nobody is
+ * waiting), cfg.inline_max / n when it dequeued n. With many busy
+ * connections every one gets a turn per round (fairness); a lone busy
+ * connection runs inline (fewer calls per message). */
 #include "conn.h"
 
 #include <assert.h>
@@ -38,8 +43,8 @@
 #include "sock.h"
 
 enum {
-  C_RECV_PENDING = 0x001, /* recv_op posted (or queued as a resume packet) */
-  C_SEND_PENDING = 0x002, /* send_op posted (or queued as a resume packet) */
+  C_RECV_PENDING = 0x001, /* recv_op posted (or its result deferred to the port) */
+  C_SEND_PENDING = 0x002, /* send_op posted (or its result deferred to the port) */
   C_EOF = 0x004,          /* the peer sent FIN */
   C_PAUSED = 0x008,       /* reading paused: too much unsent data */
   C_CLOSING = 0x010,      /* graceful close: no more input to the handler, no more sends */
@@ -64,6 +69,7 @@ struct ps_session {
   SRWLOCK lock;
   unsigned refs;
   unsigned flags;
+  unsigned budget; /* inline completions left for the current event */
   ps_op recv_op;
   ps_op send_op;
   ps_buf *rbuf;              /* buffer of the real read in progress, else NULL */
@@ -182,15 +188,13 @@ static void conn__shutdown(ps_conn *c) {
 
 /* ---- yielding ---------------------------------------------------------- */
 
-/* Re-queues `op` to the port so other connections get a turn. Returns 0 if
- * the op is now pending as a resume packet. */
-static int conn__yield(ps_conn *c, ps_op *op, unsigned pending_flag) {
-  c->refs++;
-  c->flags |= pending_flag;
-  if (PostQueuedCompletionStatus(c->eng->port, 0, PS_KEY_RESUME, &op->ov)) return 0;
-  c->refs--;
-  c->flags &= ~pending_flag;
-  return -1; /* keep going inline rather than stall */
+/* An op completed inline but this event's budget is spent: hand the result
+ * to the port (PS_KEY_DEFERRED, bytes in the packet) so it is handled after
+ * the completions already waiting there. The op stays pending and keeps its
+ * reference. Returns 0, or -1 if the packet could not be queued (the caller
+ * then handles the result inline rather than lose it). */
+static int conn__defer(ps_conn *c, ps_op *op, DWORD bytes) {
+  return PostQueuedCompletionStatus(c->eng->port, bytes, PS_KEY_DEFERRED, &op->ov) ? 0 : -1;
 }
 
 /* ---- sending ----------------------------------------------------------- */
@@ -225,13 +229,11 @@ static void conn__send_done(ps_conn *c, DWORD bytes, DWORD err) {
 /* Posts sends until one is pending or the queue is empty; then, if closing
  * and everything is sent, shuts down. */
 static void conn__flush(ps_conn *c) {
-  unsigned budget = c->eng->cfg.inline_max;
   while (!(c->flags & (C_SEND_PENDING | C_CLOSED)) && c->sq_bytes > 0) {
     WSABUF bufs[PS_SEND_IOV];
     DWORD count = 0, sent = 0;
     ps_buf *b;
     int err;
-    if (budget-- == 0 && conn__yield(c, &c->send_op, C_SEND_PENDING) == 0) return;
     for (b = c->sq_head; b != NULL && count < PS_SEND_IOV; b = b->next) {
       bufs[count].buf = b->data + b->off;
       bufs[count].len = b->len - b->off;
@@ -243,6 +245,8 @@ static void conn__flush(ps_conn *c) {
     /* WSASend captures the WSABUF array, so a stack array is fine. */
     if (WSASend(c->sock, bufs, count, &sent, 0, &c->send_op.ov, NULL) == 0) {
       if (!(c->flags & C_SKIP)) return; /* a completion packet will come */
+      if (c->budget == 0 && conn__defer(c, &c->send_op, sent) == 0) return;
+      if (c->budget > 0) c->budget--;
       c->refs--;
       conn__send_done(c, sent, 0);
       continue;
@@ -342,12 +346,12 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
 
 /* Posts reads until one is pending, reading is paused, or the connection ends. */
 static void conn__read(ps_conn *c) {
-  unsigned budget = c->eng->cfg.inline_max;
   for (;;) {
     DWORD bytes = 0;
     if (c->flags & (C_RECV_PENDING | C_PAUSED | C_EOF | C_CLOSED)) return;
-    if (budget-- == 0 && conn__yield(c, &c->recv_op, C_RECV_PENDING) == 0) return;
     if (conn__post_recv(c, &bytes) != IO_INLINE) return;
+    if (c->budget == 0 && conn__defer(c, &c->recv_op, bytes) == 0) return;
+    if (c->budget > 0) c->budget--;
     c->refs--;
     conn__recv_done(c, bytes, 0);
     conn__flush(c);
@@ -441,24 +445,22 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
   }
 
   AcquireSRWLockExclusive(&c->lock);
+  c->budget = e->cfg.inline_max;
   c->flags |= C_OPENED;
   if (h->on_open != NULL) h->on_open(c);
   conn__pump(c);
   conn__unlock_release(c);
 }
 
-void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
+void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key, unsigned budget) {
   ps_conn *c = op->kind == PS_OP_RECV ? ps_container_of(op, ps_conn, recv_op) : ps_container_of(op, ps_conn, send_op);
   AcquireSRWLockExclusive(&c->lock);
+  c->budget = budget;
   /* A packet only ever arrives for an op we posted and did not complete inline. */
   assert(c->flags & (op->kind == PS_OP_RECV ? C_RECV_PENDING : C_SEND_PENDING));
-  if (op->kind == PS_OP_RECV) {
-    if (key == PS_KEY_RESUME) c->flags &= ~(C_RECV_PENDING | C_IDLE_MARK | C_PARKING);
-    else conn__recv_done(c, bytes, err);
-  } else {
-    if (key == PS_KEY_RESUME) c->flags &= ~C_SEND_PENDING;
-    else conn__send_done(c, bytes, err);
-  }
+  PS_UNUSED(key); /* PS_KEY_DEFERRED: an inline success handed on, err is 0 */
+  if (op->kind == PS_OP_RECV) conn__recv_done(c, bytes, err);
+  else conn__send_done(c, bytes, err);
   conn__pump(c);
   conn__unlock_release(c); /* the completed op's reference */
 }
@@ -494,6 +496,7 @@ void ps_conn_close_all(ps_engine *e, int abort) {
   for (i = 0; i < count; i++) {
     c = held[i];
     AcquireSRWLockExclusive(&c->lock);
+    c->budget = e->cfg.inline_max;
     if (abort) conn__close_socket(c, 1);
     else ps_session_close(c);
     conn__pump(c);
@@ -523,8 +526,8 @@ void ps_conn_sweep(ps_engine *e) {
     AcquireSRWLockExclusive(&c->lock);
     if ((c->flags & (C_RECV_PENDING | C_CLOSED | C_PARKING)) == C_RECV_PENDING && c->rbuf != NULL) {
       if (c->flags & C_IDLE_MARK) {
-        /* Pending since the last sweep at least: idle. A resume packet is
-         * not an I/O (CancelIoEx finds nothing and the resume path runs). */
+        /* Pending since the last sweep at least: idle. A deferred result is
+         * not an I/O: CancelIoEx finds nothing, and the data is handled. */
         c->flags |= C_PARKING;
         CancelIoEx((HANDLE)c->sock, &c->recv_op.ov);
       } else {

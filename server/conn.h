@@ -14,8 +14,9 @@
 void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, const struct sockaddr *peer,
                       int skip_ok);
 
-/* A completion (or a resume packet) for one of a connection's ops. */
-void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key);
+/* A completion (or a deferred inline result) for one of a connection's ops; `budget`
+ * is how many further completions it may handle inline before yielding. */
+void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key, unsigned budget);
 
 /* Closes every live connection: gracefully (flush, FIN, wait for the peer's
  * FIN) or, with `abort`, with a reset. Called by ps_engine_stop. */

@@ -48,7 +48,7 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
   OVERLAPPED_ENTRY entries[PS_BATCH];
   for (;;) {
     ULONG count = 0, i;
-    unsigned quits = 0;
+    unsigned quits = 0, budget;
     if (!GetQueuedCompletionStatusEx(e->port, entries, PS_BATCH, &count, INFINITE, FALSE)) {
       char msg[160];
       /* Only a closed port fails an infinite wait; the port is closed after
@@ -57,6 +57,10 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
              ps_errstr(GetLastError(), msg, sizeof(msg)));
       abort();
     }
+    /* Inline budget per completion: the whole cfg.inline_max when this one
+     * is all there was; shared out when others are waiting (conn.c). */
+    budget = e->cfg.inline_max / count;
+    if (budget == 0) budget = 1;
     for (i = 0; i < count; i++) {
       ULONG_PTR key = entries[i].lpCompletionKey;
       ps_op *op;
@@ -66,14 +70,14 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
         continue;
       }
       op = (ps_op *)(void *)entries[i].lpOverlapped;
-      err = key == PS_KEY_RESUME ? 0 : ps_ntstatus_to_error(op->ov.Internal);
+      err = key == PS_KEY_DEFERRED ? 0 : ps_ntstatus_to_error(op->ov.Internal);
       switch (op->kind) {
         case PS_OP_ACCEPT:
           ps_listener_on_completion(op, entries[i].dwNumberOfBytesTransferred, err);
           break;
         case PS_OP_RECV:
         case PS_OP_SEND:
-          ps_conn_on_completion(op, entries[i].dwNumberOfBytesTransferred, err, key);
+          ps_conn_on_completion(op, entries[i].dwNumberOfBytesTransferred, err, key, budget);
           break;
         case PS_OP_UDP_RECV:
         case PS_OP_UDP_SEND:

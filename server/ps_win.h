@@ -17,7 +17,7 @@
 /* Completion keys. Sockets are associated with PS_KEY_IO; the op kind in the
  * OVERLAPPED's enclosing ps_op says what completed. */
 #define PS_KEY_IO ((ULONG_PTR)0)
-#define PS_KEY_RESUME ((ULONG_PTR)1) /* an op re-queued to yield the thread */
+#define PS_KEY_DEFERRED ((ULONG_PTR)1) /* an inline result handed to the port (fairness) */
 #define PS_KEY_QUIT ((ULONG_PTR)2)   /* a worker should exit */
 
 typedef enum ps_op_kind {

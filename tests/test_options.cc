@@ -62,7 +62,29 @@ const UintFlag kUintFlags[] = {
     {"--max-connections", &ps_options::max_connections, 0, 10000000},
     {"--drain-timeout", &ps_options::drain_timeout_ms, 0, 3600000},
     {"--stats-interval", &ps_options::stats_interval_s, 0, 86400},
+    {"--udp-receives", &ps_options::udp_receives, 1, 1024},
+    {"--buffer-idle-ms", &ps_options::buffer_idle_ms, 10, 3600000},
 };
+
+// The log levels, as --log-level takes them.
+const struct {
+  const char *name;
+  ps_level_option level;
+} kLevels[] = {{"error", PS_LEVEL_ERROR}, {"warn", PS_LEVEL_WARN}, {"info", PS_LEVEL_INFO}, {"debug", PS_LEVEL_DEBUG}};
+
+// Path options: the flag and its field.
+struct PathFlag {
+  const char *name;
+  char (ps_options::*field)[PS_PATH_MAX];
+};
+const PathFlag kPathFlags[] = {
+    {"--log-file", &ps_options::log_file},
+    {"--quotes-file", &ps_options::quotes_file},
+};
+
+#ifdef PS_SOURCE_DIR
+const std::string kExampleConfig = std::string(PS_SOURCE_DIR) + "/portserve.ini.example";
+#endif
 
 ps_options g_options;  // 64 listeners: off the stack
 
@@ -86,6 +108,103 @@ TEST(Options, RunHasDocumentedDefaults) {
   EXPECT_EQ(o.stats_interval_s, 5u);
   EXPECT_EQ(o.threads, 0u);
   EXPECT_EQ(o.max_connections, 0u);
+  EXPECT_EQ(o.udp_receives, 8u);
+  EXPECT_EQ(o.log_level, PS_LEVEL_INFO);
+  EXPECT_STREQ(o.log_file, "");
+  EXPECT_STREQ(o.quotes_file, "");
+  EXPECT_STREQ(o.config_path, "");
+}
+
+TEST(Options, ServiceCommandsParse) {
+  const struct {
+    const char *word;
+    ps_command command;
+  } commands[] = {{"install", PS_CMD_INSTALL}, {"uninstall", PS_CMD_UNINSTALL}, {"start", PS_CMD_START},
+                  {"stop", PS_CMD_STOP},       {"status", PS_CMD_STATUS},       {"service", PS_CMD_SERVICE}};
+  for (const auto &c : commands) {
+    ps_options &o = g_options;
+    ASSERT_TRUE(Parses({c.word}, &o)) << c.word;
+    EXPECT_EQ(o.command, c.command) << c.word;
+  }
+}
+
+// The service serves like run does; the commands that only talk to the SCM
+// do not open listeners, so they get no default one.
+TEST(Options, DefaultListenerOnlyForCommandsThatServe) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"service"}, &o));
+  ASSERT_EQ(o.listen_count, 1u);
+  EXPECT_STREQ(o.listens[0].host, "localhost");
+  for (const char *command : {"install", "uninstall", "start", "stop", "status"}) {
+    ASSERT_TRUE(Parses({command}, &o)) << command;
+    EXPECT_EQ(o.listen_count, 0u) << command;
+  }
+}
+
+TEST(Options, ServiceCommandsTakeFlags) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"service", "--threads", "2", "--log-level", "warn"}, &o));
+  EXPECT_EQ(o.command, PS_CMD_SERVICE);
+  EXPECT_EQ(o.threads, 2u);
+  EXPECT_EQ(o.log_level, PS_LEVEL_WARN);
+}
+
+TEST(Options, LogLevelTakesEachLevelInBothForms) {
+  for (const auto &l : kLevels) {
+    ps_options &o = g_options;
+    ASSERT_TRUE(Parses({"run", "--log-level", l.name}, &o)) << l.name;
+    EXPECT_EQ(o.log_level, l.level) << l.name;
+    ASSERT_TRUE(Parses({"run", std::string("--log-level=") + l.name}, &o)) << l.name;
+    EXPECT_EQ(o.log_level, l.level) << l.name;
+  }
+}
+
+TEST(Options, BadLogLevelNamesFlagValueAndLevels) {
+  for (const char *bad : {"loud", "", "warning", "inf", "debug2"}) {
+    std::string err = ParseError({"run", "--log-level", bad});
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, "--log-level", err) << bad;
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string("'") + bad + "'", err);
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, "error, warn, info, debug", err);
+  }
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "--log-level needs a value", ParseError({"run", "--log-level"}));
+}
+
+TEST(Options, PathFlagsKeepTheirValue) {
+  for (const PathFlag &f : kPathFlags) {
+    ps_options &o = g_options;
+    const std::string path = "C:\\Program Files\\portserve\\file name.txt";
+    ASSERT_TRUE(Parses({"run", f.name, path}, &o)) << f.name;
+    EXPECT_EQ(std::string(o.*f.field), path) << f.name;
+    ASSERT_TRUE(Parses({"run", std::string(f.name) + "=/tmp/a=b.txt"}, &o)) << f.name;
+    EXPECT_STREQ(o.*f.field, "/tmp/a=b.txt") << f.name << ": only the first '=' separates the value";
+  }
+}
+
+TEST(Options, PathFlagsRejectPathsTooLongToKeep) {
+  for (const PathFlag &f : kPathFlags) {
+    ps_options &o = g_options;
+    ASSERT_TRUE(Parses({"run", f.name, std::string(PS_PATH_MAX - 1, 'p')}, &o)) << f.name;
+    EXPECT_EQ(std::string(o.*f.field).size(), static_cast<size_t>(PS_PATH_MAX - 1));
+    std::string err = ParseError({"run", f.name, std::string(PS_PATH_MAX, 'p')});
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, f.name, err);
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, "too long", err);
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string(f.name) + " needs a value", ParseError({"run", f.name}));
+  }
+}
+
+#ifdef PS_SOURCE_DIR
+TEST(Options, ConfigIsReadAndItsPathKept) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run", "--config", kExampleConfig}, &o));
+  EXPECT_STREQ(o.config_path, kExampleConfig.c_str());
+  EXPECT_EQ(o.stats_interval_s, 60u) << "the example's value, not the default";
+}
+#endif
+
+TEST(Options, ConfigPathTooLongIsRejected) {
+  std::string err = ParseError({"run", "--config", std::string(PS_PATH_MAX, 'c')});
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "--config", err);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "too long", err);
 }
 
 TEST(Options, FlagTakesValueAsNextArgument) {
@@ -215,8 +334,8 @@ TEST(Options, OverlongListenHostStillSaysWhy) {
 }
 
 TEST(Options, UnknownServiceListsKnownServices) {
-  std::string err = ParseError({"run", "--listen", "chargen=:19"});
-  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'chargen'", err);
+  std::string err = ParseError({"run", "--listen", "gopher=:70"});
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'gopher'", err);
   EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string("known: ") + ps_service_names(), err);
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "echo", err);
 }
@@ -286,8 +405,20 @@ TEST(Options, UsageMentionsEveryAcceptedFlag) {
       {"--help", {"--help"}},
       {"-h", {"-h"}},
       {"--version", {"--version"}},
+      {"install", {"install"}},
+      {"uninstall", {"uninstall"}},
+      {"start", {"start"}},
+      {"stop", {"stop"}},
+      {"status", {"status"}},
+      {"service", {"service"}},
+      {"--log-level", {"run", "--log-level", "debug"}},
   };
   for (const UintFlag &f : kUintFlags) accepted.push_back({f.name, {"run", f.name, std::to_string(f.max)}});
+  for (const PathFlag &f : kPathFlags) accepted.push_back({f.name, {"run", f.name, "file.txt"}});
+  for (const auto &l : kLevels) accepted.push_back({l.name, {"run", "--log-level", l.name}});
+#ifdef PS_SOURCE_DIR
+  accepted.push_back({"--config", {"run", "--config", kExampleConfig}});
+#endif
 
   const std::string usage = ps_options_usage();
   for (const auto &flag : accepted) {
@@ -295,5 +426,21 @@ TEST(Options, UsageMentionsEveryAcceptedFlag) {
     EXPECT_PRED_FORMAT2(testing::IsSubstring, flag.first, usage);
   }
   EXPECT_PRED_FORMAT2(testing::IsSubstring, PS_DEFAULT_LISTEN, usage);
-  EXPECT_PRED_FORMAT2(testing::IsSubstring, ps_service_names(), usage);
+}
+
+// An operator learns from --help which services --listen takes.
+TEST(Options, UsageNamesEveryService) {
+  const std::string usage = ps_options_usage();
+  size_t services_at = usage.find("Services");
+  ASSERT_NE(services_at, std::string::npos) << usage;
+  const std::string services = usage.substr(services_at, usage.find("\n\n", services_at) - services_at);
+  const std::string names = ps_service_names();
+  size_t start = 0;
+  for (;;) {
+    size_t comma = names.find(", ", start);
+    std::string name = names.substr(start, comma - start);
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, name, services) << "usage does not list the service " << name;
+    if (comma == std::string::npos) break;
+    start = comma + 2;
+  }
 }

@@ -60,8 +60,12 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   now.msgs_in = 100;        // 100 over 2 s
   now.buffers_in_use = 4;
   now.buffers_live = 32;
+  now.dgrams_in = 7;
+  now.dgrams_out = 6;
+  now.dgrams_dropped = 1;
   EXPECT_EQ(Line(now, prev, 2.0),
-            "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | buffers 4/32");
+            "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | "
+            "udp 7 in 6 out 1 dropped | buffers 4/32");
 }
 
 TEST(Stats, RateIsDifferenceOverElapsed) {

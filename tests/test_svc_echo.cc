@@ -28,7 +28,7 @@ TEST(SvcEcho, ServiceFindReturnsEchoByName) {
 }
 
 TEST(SvcEcho, ServiceFindReturnsNullForUnknownNames) {
-  for (const char *name : {"", "chargen", "ech", "echo2", "echo "}) EXPECT_EQ(ps_service_find(name), nullptr) << name;
+  for (const char *name : {"", "gopher", "ech", "echo2", "echo "}) EXPECT_EQ(ps_service_find(name), nullptr) << name;
 }
 
 TEST(SvcEcho, EchoesOneChunkExactly) {

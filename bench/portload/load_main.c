@@ -81,7 +81,7 @@ static uint64_t main__wait(load_run *run, load_io *io) {
   return all_open;
 }
 
-static void main__report(load_run *run, load_io *io, uint64_t all_open_ns) {
+static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64_t open_at_end) {
   const load_options *o = &run->opt;
   main_totals tot;
   load_hist lat;
@@ -94,6 +94,7 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns) {
   char lat_json[200];
 
   main__sum(io, &tot);
+  tot.open = open_at_end; /* the stop has closed them all by now */
   load_hist_init(&lat);
   for (i = 0; i < n; i++) load_hist_merge(&lat, &load_io_stats(io, i)->latency);
   for (i = 0; i < load_io_conn_count(io); i++) {
@@ -197,10 +198,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   all_open = main__wait(&run, io);
+  main__sum(io, &tot);
   atomic_store(&run.stopping, 1);
   load_io_stop(io);
 
-  main__report(&run, io, all_open);
+  main__report(&run, io, all_open, tot.open);
   main__sum(io, &tot);
   rc = tot.errors == 0 ? 0 : 1;
   if (o.mode == LOAD_MODE_ECHO && tot.msgs == 0) {

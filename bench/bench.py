@@ -1,0 +1,724 @@
+#!/usr/bin/env python3
+"""The benchmark matrix of issue 6 (run by bench/run.sh, which builds first).
+
+Servers, each started once and left running for the whole matrix:
+  portserve   portserve.exe run --listen echo=127.0.0.1:0   under Wine, own prefix
+  naive       naive_iocp_echo.exe 127.0.0.1:0               under Wine, own prefix
+  epoll       epoll_echo 127.0.0.1:0                        native Linux
+all driven by the native portload. Points are interleaved: for each point,
+each repetition runs every server once (in rotating order), so the servers
+share the machine's noise. Each run is done pinned (client on CPU 0, the
+server and its wineserver on CPU 1, set with taskset on the running
+processes) and unpinned.
+
+Then, for the servers under Wine: Linux system calls per echoed message
+(strace -f -c on the server process and its wineserver) and memory per idle
+connection (VmRSS/RssAnon of both, before and after N idle connections, with
+a freshly started wineserver).
+
+Writes OUT/<date>-<host>.json (every run) and .md (medians, min-max spreads,
+ratios to the naive server), plus SVG plots with gnuplot when it exists.
+Every process started here is stopped by PID; nothing is left running."""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+LISTEN_RE = re.compile(r"listening on tcp (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
+SERVERS = ("portserve", "naive", "epoll")
+LABEL = {"portserve": "portserve (Wine)", "naive": "naive IOCP (Wine)", "epoll": "epoll (native)"}
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+def wine_env(prefix):
+    env = dict(os.environ)
+    env.update(WINEPREFIX=prefix, WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
+    env.pop("DISPLAY", None)
+    return env
+
+
+def quiet(argv, env=None, timeout=120):
+    return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                          env=env, timeout=timeout).returncode
+
+
+def proc_status(pid):
+    """{'VmRSS': kB, 'RssAnon': kB} of a process, or {} if it is gone."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "RssAnon", "RssFile", "VmSize"):
+                    out[key] = int(value.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def set_affinity(pid, cpus):
+    if pid:
+        quiet(["taskset", "-a", "-p", "-c", cpus, str(pid)])
+
+
+class Prefix:
+    """A Wine prefix with its own persistent wineserver."""
+
+    def __init__(self, path):
+        self.path = path
+        self.env = wine_env(path)
+        self.wineserver_pid = None
+
+    def start(self):
+        os.makedirs(self.path, exist_ok=True)
+        # wineserver -p detaches; it must not inherit our pipes.
+        quiet(["wineserver", "-p"], self.env)
+        quiet(["wineboot", "-i"] if not os.path.exists(os.path.join(self.path, "system.reg")) else ["wineboot"],
+              self.env, timeout=300)
+        self.wineserver_pid = self._find_wineserver()
+        if self.wineserver_pid is None:
+            raise RuntimeError("no wineserver found for prefix %s" % self.path)
+
+    def _find_wineserver(self):
+        want = ("WINEPREFIX=" + self.path).encode()
+        for _ in range(50):
+            for name in os.listdir("/proc"):
+                if not name.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/comm" % name) as f:
+                        if not f.read().startswith("wineserver"):  # wineserver64 on Debian
+                            continue
+                    with open("/proc/%s/environ" % name, "rb") as f:
+                        if want in f.read().split(b"\0"):
+                            return int(name)
+                except OSError:
+                    continue
+            time.sleep(0.1)
+        return None
+
+    def stop(self):
+        quiet(["wineserver", "-k"], self.env)
+        for _ in range(50):  # -k returns before the server has gone
+            if self.wineserver_pid is None or not os.path.exists("/proc/%d" % self.wineserver_pid):
+                break
+            time.sleep(0.1)
+        self.wineserver_pid = None
+
+
+class Server:
+    def __init__(self, name, argv, prefix=None):
+        self.name, self.argv, self.prefix = name, argv, prefix
+        self.proc = None
+        self.port = None
+        self.lines = []
+        self.cond = threading.Condition()
+
+    @property
+    def pids(self):
+        pids = [self.proc.pid] if self.proc else []
+        if self.prefix and self.prefix.wineserver_pid:
+            pids.append(self.prefix.wineserver_pid)
+        return pids
+
+    def start(self):
+        env = self.prefix.env if self.prefix else None
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, env=env)
+        threading.Thread(target=self._read, daemon=True).start()
+        end = time.monotonic() + 60
+        with self.cond:
+            while self.port is None:
+                for line in self.lines:
+                    m = LISTEN_RE.search(line)
+                    if m:
+                        self.port = int(m.group(2))
+                        break
+                if self.port is None:
+                    if time.monotonic() > end or self.proc.poll() is not None:
+                        raise RuntimeError("%s did not start:\n%s" % (self.name, "\n".join(self.lines)))
+                    self.cond.wait(0.2)
+        log("%s listening on 127.0.0.1:%d (pid %d)" % (self.name, self.port, self.proc.pid))
+
+    def _read(self):
+        for raw in self.proc.stderr:
+            with self.cond:
+                self.lines.append(raw.decode(errors="replace").rstrip("\r\n"))
+                del self.lines[:-200]
+                self.cond.notify_all()
+
+    def pin(self, cpus):
+        for pid in self.pids:
+            set_affinity(pid, cpus)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=15)
+        self.proc = None
+
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.runs = []
+        self.extra = {"syscalls": [], "memory": []}
+        self.prefixes = {}
+        self.servers = {}
+        self.children = []  # clients and stracers that might outlive an exception
+
+    # ---- servers --------------------------------------------------------
+    def make_server(self, name):
+        a = self.a
+        if name == "portserve":
+            p = self.prefixes.setdefault(name, Prefix(os.path.join(a.prefix_root, "portserve")))
+            return Server(name, ["wine", os.path.join(a.win_bin, "portserve.exe"), "run", "--listen",
+                                 "echo=127.0.0.1:0"], p)
+        if name == "naive":
+            p = self.prefixes.setdefault(name, Prefix(os.path.join(a.prefix_root, "naive")))
+            return Server(name, ["wine", os.path.join(a.win_bin, "naive_iocp_echo.exe"), "127.0.0.1:0"], p)
+        return Server(name, [os.path.join(a.native_bin, "epoll_echo"), "127.0.0.1:0"])
+
+    def start_server(self, name):
+        s = self.make_server(name)
+        if s.prefix:
+            s.prefix.start()
+        s.start()
+        self.servers[name] = s
+        return s
+
+    def stop_server(self, name, keep_prefix=False):
+        s = self.servers.pop(name, None)
+        if s is None:
+            return
+        s.stop()
+        if s.prefix and not keep_prefix:
+            s.prefix.stop()
+
+    def cleanup(self):
+        for p in self.children:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait(timeout=10)
+        for name in list(self.servers):
+            self.stop_server(name)
+        for p in self.prefixes.values():
+            p.stop()
+
+    # ---- one portload run -------------------------------------------------
+    def portload(self, port, args, pinned, duration=None, warmup=None):
+        a = self.a
+        argv = [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % port, "--threads", "1",
+                "--duration", str(duration if duration is not None else a.duration),
+                "--warmup", str(warmup if warmup is not None else a.warmup), "--json"] + args
+        if pinned:
+            argv = ["taskset", "-c", "0"] + argv
+        limit = (duration or a.duration) + (warmup or a.warmup) + 60
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.children.append(p)
+        try:
+            out, err = p.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.kill(p.pid, signal.SIGKILL)
+            out, err = p.communicate()
+            return {"error": "timeout", "stderr": err.decode(errors="replace")[-2000:]}
+        finally:
+            self.children.remove(p)
+        lines = [l for l in out.decode(errors="replace").splitlines() if l.startswith("{")]
+        if not lines:
+            return {"error": "no JSON (exit %d)" % p.returncode, "stderr": err.decode(errors="replace")[-2000:]}
+        result = json.loads(lines[-1])
+        result["exit"] = p.returncode
+        if p.returncode != 0:
+            result["stderr"] = err.decode(errors="replace")[-2000:]
+        return result
+
+    # ---- the matrix -------------------------------------------------------
+    def points(self):
+        a = self.a
+        pts = []
+        for size in a.sizes:
+            for pipeline in a.pipelines:
+                for conns in a.connections:
+                    pts.append({"kind": "echo", "connections": conns, "size": size, "pipeline": pipeline})
+        if a.storm:
+            pts.append({"kind": "storm", "connections": a.storm, "size": 64, "pipeline": 1})
+        return pts
+
+    def run_matrix(self):
+        a = self.a
+        pts = self.points()
+        total = len(pts) * a.reps * len(a.servers) * len(a.affinity)
+        done = 0
+        for affinity in a.affinity:
+            pinned = affinity == "pinned"
+            for name in a.servers:
+                self.servers[name].pin("1" if pinned else a.all_cpus)
+            for pt in pts:
+                args = ["--connections", str(pt["connections"]), "--size", str(pt["size"]),
+                        "--pipeline", str(pt["pipeline"])]
+                if pt["kind"] == "storm":
+                    args += ["--mode", "storm"]
+                for rep in range(a.reps):
+                    order = a.servers[rep % len(a.servers):] + a.servers[:rep % len(a.servers)]
+                    for name in order:
+                        r = self.portload(self.servers[name].port, args, pinned)
+                        done += 1
+                        self.runs.append({"affinity": affinity, "server": name, "rep": rep, "point": pt,
+                                          "result": r})
+                        log("[%d/%d] %-8s %-9s %-5s c=%-3d s=%-4d p=%d: %s" % (
+                            done, total, affinity, name, pt["kind"], pt["connections"], pt["size"],
+                            pt["pipeline"], "%.0f/s, errors %s" % (r["msgs_per_s"], r["errors"])
+                            if "msgs_per_s" in r else r.get("error")))
+
+    # ---- system calls per message -------------------------------------------
+    def run_syscalls(self):
+        a = self.a
+        for name in a.servers:
+            s = self.servers[name]
+            s.pin(a.all_cpus)
+            for conns, pipeline in ((1, 1), (64, 1), (64, 8)):
+                out = os.path.join(a.tmp, "strace-%s-%d-%d.txt" % (name, conns, pipeline))
+                argv = ["strace", "-f", "-c", "-o", out]
+                for pid in s.pids:
+                    argv += ["-p", str(pid)]
+                st = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+                self.children.append(st)
+                try:
+                    time.sleep(1.0)  # attach to every thread
+                    r = self.portload(s.port, ["--connections", str(conns), "--pipeline", str(pipeline)], False,
+                                      duration=a.syscall_duration, warmup=0)
+                finally:
+                    st.send_signal(signal.SIGINT)
+                    try:
+                        st.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        os.kill(st.pid, signal.SIGKILL)
+                        st.wait()
+                    self.children.remove(st)
+                calls, top = parse_strace(out)
+                msgs = r.get("messages") or 0
+                entry = {"server": name, "connections": conns, "pipeline": pipeline, "syscalls": calls,
+                         "messages": msgs, "per_message": (calls / msgs) if msgs and calls else None,
+                         "top": top, "msgs_per_s_traced": r.get("msgs_per_s"), "errors": r.get("errors")}
+                self.extra["syscalls"].append(entry)
+                log("syscalls %-9s c=%-2d p=%d: %s calls / %s messages = %s" % (
+                    name, conns, pipeline, calls, msgs,
+                    "%.1f" % entry["per_message"] if entry["per_message"] else "n/a"))
+
+    # ---- memory per idle connection -----------------------------------------
+    def run_memory(self):
+        a = self.a
+        for name in a.servers:
+            # A fresh server (and wineserver) so earlier runs leave nothing behind.
+            self.stop_server(name)
+            s = self.start_server(name)
+            time.sleep(2)
+            before = {pid: proc_status(pid) for pid in s.pids}
+            argv = [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % s.port, "--mode", "idle",
+                    "--connections", str(a.idle), "--duration", "120"]
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self.children.append(p)
+            opened, after = False, None
+            try:
+                end = time.monotonic() + 110
+                for raw in p.stderr:
+                    line = raw.decode(errors="replace")
+                    if "idle: all" in line:
+                        opened = True
+                        break
+                    if time.monotonic() > end:
+                        break
+                if opened:
+                    time.sleep(2)  # let the server settle
+                    after = {pid: proc_status(pid) for pid in s.pids}
+            finally:
+                if p.poll() is None:
+                    os.kill(p.pid, signal.SIGKILL)
+                p.wait(timeout=30)
+                self.children.remove(p)
+            entry = {"server": name, "idle_connections": a.idle, "all_open": opened}
+            if after:
+                roles = ["process", "wineserver"]
+                for role, pid in zip(roles, s.pids):
+                    b, f = before.get(pid, {}), after.get(pid, {})
+                    entry[role] = {"before_kB": b, "after_kB": f}
+                    for key in ("RssAnon", "VmRSS"):
+                        if key in b and key in f:
+                            entry[role]["%s_per_conn_bytes" % key] = (f[key] - b[key]) * 1024.0 / a.idle
+            self.extra["memory"].append(entry)
+            log("memory %-9s %s" % (name, json.dumps({k: v for k, v in entry.items() if k != "server"})[:300]))
+            time.sleep(1)
+
+
+def parse_strace(path):
+    """Total calls and the five most frequent syscalls from strace -c output."""
+    total, rows = None, []
+    try:
+        with open(path) as f:
+            for line in f:
+                # % time, seconds, usecs/call, calls, [errors], syscall (or "total")
+                parts = line.split()
+                if len(parts) < 5 or not re.match(r"^[\d.]+$", parts[0]):
+                    continue
+                if parts[-1] == "total":
+                    total = int(parts[3])
+                else:
+                    rows.append((parts[-1], int(parts[3])))
+    except OSError:
+        return None, []
+    rows.sort(key=lambda r: -r[1])
+    return total, rows[:5]
+
+
+# ---- the report -------------------------------------------------------------
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "–"
+    return ("{:,.%df}" % digits).format(v)
+
+
+def summarize(runs, affinity_modes, servers):
+    """{(affinity, point-key): {server: {...}}}"""
+    table = {}
+    for run in runs:
+        pt = run["point"]
+        key = (run["affinity"], pt["kind"], pt["connections"], pt["size"], pt["pipeline"])
+        r = run["result"]
+        cell = table.setdefault(key, {}).setdefault(run["server"], {"rates": [], "p50": [], "p99": [], "p999": [],
+                                                                       "errors": 0, "failed": 0, "pmin": [],
+                                                                       "pmax": [], "refused": 0, "resets": 0})
+        if "msgs_per_s" not in r:
+            cell["failed"] += 1
+            continue
+        cell["rates"].append(r["msgs_per_s"])
+        lat = r.get("latency_us") or {}
+        cell["p50"].append(lat.get("p50"))
+        cell["p99"].append(lat.get("p99"))
+        cell["p999"].append(lat.get("p999"))
+        cell["errors"] += r.get("errors", 0)
+        cell["refused"] += r.get("refused", 0)
+        cell["resets"] += r.get("resets", 0)
+        pc = r.get("per_conn_msgs") or {}
+        cell["pmin"].append(pc.get("min"))
+        cell["pmax"].append(pc.get("max"))
+    for cells in table.values():
+        for c in cells.values():
+            c["median"] = med(c["rates"])
+            c["min"] = min(c["rates"]) if c["rates"] else None
+            c["max"] = max(c["rates"]) if c["rates"] else None
+            for k in ("p50", "p99", "p999", "pmin", "pmax"):
+                c[k + "_median"] = med(c[k])
+    return table
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def write_report(path_md, meta, table, extra, a, plots):
+    L = []
+    w = L.append
+    w("# portserve benchmark: %s, %s" % (meta["date"], meta["host"]))
+    w("")
+    w("%s; %d CPUs; Linux %s; %s. Driven by the native portload (epoll backend), one client thread." % (
+        meta["cpu"], meta["cpus"], meta["kernel"], meta["wine"]))
+    w("Each point: %d runs of %.1f s after %.1f s warm-up, servers interleaved run by run. "
+      "Figures are medians with the [min–max] spread; ratios are medians divided by the naive IOCP "
+      "server's median at the same point and affinity." % (a.reps, a.duration, a.warmup))
+    w("Pinned: client on CPU 0, the server and its wineserver on CPU 1 (taskset). "
+      "Unpinned: everything may run anywhere.")
+    w("")
+    w("Command: `%s`" % meta["command"])
+    w("")
+    for affinity in a.affinity:
+        w("## Echo throughput, %s (messages/s)" % affinity)
+        w("")
+        hdr = "| connections | size | pipeline | " + " | ".join(LABEL[s] for s in a.servers)
+        hdr += " | portserve ÷ naive |" if "portserve" in a.servers and "naive" in a.servers else " |"
+        w(hdr)
+        w("|" + "---:|" * (hdr.count("|") - 1))
+        for key in sorted(k for k in table if k[0] == affinity and k[1] == "echo"):
+            cells = table[key]
+            row = "| %d | %d | %d |" % (key[2], key[3], key[4])
+            for s in a.servers:
+                c = cells.get(s)
+                row += " %s [%s–%s]%s |" % (fmt(c["median"]), fmt(c["min"]), fmt(c["max"]),
+                                             " (%d failed)" % c["failed"] if c["failed"] else "") if c else " – |"
+            if "portserve" in a.servers and "naive" in a.servers:
+                rt = ratio(cells.get("portserve", {}).get("median"), cells.get("naive", {}).get("median"))
+                row += " **%s** |" % fmt(rt, 2)
+            w(row)
+        w("")
+    w("## Latency and fairness (unpinned if measured, µs, medians over the runs)")
+    w("")
+    w("| connections | size | pipeline | server | p50 | p99 | p99.9 | p99 ÷ p50 | per-connection messages min / max |")
+    w("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    aff = "unpinned" if "unpinned" in a.affinity else a.affinity[0]
+    for key in sorted(k for k in table if k[0] == aff and k[1] == "echo"):
+        for s in a.servers:
+            c = table[key].get(s)
+            if not c:
+                continue
+            w("| %d | %d | %d | %s | %s | %s | %s | %s | %s / %s |" % (
+                key[2], key[3], key[4], LABEL[s], fmt(c["p50_median"], 1), fmt(c["p99_median"], 1),
+                fmt(c["p999_median"], 1), fmt(ratio(c["p99_median"], c["p50_median"]), 1),
+                fmt(c["pmin_median"]), fmt(c["pmax_median"])))
+    w("")
+    storm = sorted(k for k in table if k[1] == "storm")
+    if storm:
+        w("## Connection storm (connect, one round trip, close; connections/s)")
+        w("")
+        w("| affinity | connectors | server | connections/s [min–max] | refused | reset | p99 connect+echo µs |")
+        w("|---|---:|---|---:|---:|---:|---:|")
+        for key in storm:
+            for s in a.servers:
+                c = table[key].get(s)
+                if c:
+                    w("| %s | %d | %s | %s [%s–%s] | %d | %d | %s |" % (
+                        key[0], key[2], LABEL[s], fmt(c["median"]), fmt(c["min"]), fmt(c["max"]), c["refused"],
+                        c["resets"], fmt(c["p99_median"], 0)))
+        w("")
+    if extra["syscalls"]:
+        w("## Linux system calls per echoed message (strace -f -c, process + its wineserver, 64-byte messages)")
+        w("")
+        w("| server | connections | pipeline | calls | messages | calls / message | most frequent |")
+        w("|---|---:|---:|---:|---:|---:|---|")
+        for e in extra["syscalls"]:
+            w("| %s | %d | %d | %s | %s | **%s** | %s |" % (
+                LABEL[e["server"]], e["connections"], e["pipeline"], fmt(e["syscalls"]), fmt(e["messages"]),
+                fmt(e["per_message"], 1), ", ".join("%s %d" % t for t in e["top"])))
+        w("")
+        w("Throughput while traced is far below the untraced figures; only the ratio calls/message is kept.")
+        w("")
+    if extra["memory"]:
+        w("## Memory per idle connection (%d idle connections, fresh wineserver)" % a.idle)
+        w("")
+        w("| server | process RssAnon / conn | process VmRSS / conn | wineserver RssAnon / conn | all open |")
+        w("|---|---:|---:|---:|---|")
+        for e in extra["memory"]:
+            pr, ws = e.get("process", {}), e.get("wineserver", {})
+            kb = lambda v: fmt(v / 1024.0, 2) + " KB" if v is not None else "–"
+            w("| %s | %s | %s | %s | %s |" % (LABEL[e["server"]], kb(pr.get("RssAnon_per_conn_bytes")),
+                                               kb(pr.get("VmRSS_per_conn_bytes")),
+                                               kb(ws.get("RssAnon_per_conn_bytes")), e["all_open"]))
+        w("")
+    w("## Targets of issue 6")
+    w("")
+    w("| target | measured | met |")
+    w("|---|---|---|")
+    for t in targets(table, extra, a):
+        w("| %s | %s | %s |" % t)
+    w("")
+    for title, rel in plots:
+        w("![%s](%s)" % (title, rel))
+        w("")
+    with open(path_md, "w") as f:
+        f.write("\n".join(L) + "\n")
+
+
+def targets(table, extra, a):
+    out = []
+
+    def sc(conns, pipeline):
+        for e in extra["syscalls"]:
+            if e["server"] == "portserve" and e["connections"] == conns and e["pipeline"] == pipeline:
+                return e["per_message"]
+        return None
+
+    for conns, pipeline, limit in ((1, 1, 50), (64, 8, 40)):
+        v = sc(conns, pipeline)
+        out.append(("≤ %d syscalls per message at %d connection(s), pipeline %d" % (limit, conns, pipeline),
+                    fmt(v, 1), "–" if v is None else ("yes" if v <= limit else "**no**")))
+    mem = [e for e in extra["memory"] if e["server"] == "portserve"]
+    v = mem[0].get("process", {}).get("RssAnon_per_conn_bytes") if mem else None
+    out.append(("≤ 1 KB per idle connection (process)", fmt(v / 1024.0, 2) + " KB" if v is not None else "–",
+                "–" if v is None else ("yes" if v <= 1024 else "**no**")))
+    for affinity in a.affinity:
+        for conns, want in ((64, 1.5), (1, 1.2)):
+            key = (affinity, "echo", conns, 64, 1)
+            cells = table.get(key, {})
+            rt = ratio(cells.get("portserve", {}).get("median"), cells.get("naive", {}).get("median"))
+            out.append(("throughput ≥ %.1f× naive at %d connection(s) × 64 B, %s" % (want, conns, affinity),
+                        fmt(rt, 2) + "×" if rt else "–", "–" if rt is None else ("yes" if rt >= want else "**no**")))
+    key = ("unpinned" if "unpinned" in a.affinity else a.affinity[0], "echo", 64, 64, 1)
+    c = table.get(key, {}).get("portserve")
+    if c:
+        rt = ratio(c["p99_median"], c["p50_median"])
+        out.append(("fairness: p99 ≤ 3× p50 at 64 connections", "%s× (per-connection min/max %s/%s)" % (
+            fmt(rt, 1), fmt(c["pmin_median"]), fmt(c["pmax_median"])),
+            "–" if rt is None else ("yes" if rt <= 3 else "**no**")))
+    for key in (k for k in table if k[1] == "storm"):
+        c = table[key].get("portserve")
+        if c:
+            out.append(("storm of %d connectors without refused/reset (%s)" % (key[2], key[0]),
+                        "%d refused, %d reset" % (c["refused"], c["resets"]),
+                        "yes" if c["refused"] + c["resets"] == 0 and not c["failed"] else "**no**"))
+    return out
+
+
+def write_plots(out_dir, stem, table, a):
+    """SVG plots with gnuplot; returns [(title, file name)]."""
+    if shutil.which("gnuplot") is None:
+        log("gnuplot not found: no plots")
+        return []
+    plots = []
+    data = os.path.join(out_dir, stem + "-plot.dat")
+    series = []
+    with open(data, "w") as f:
+        for affinity in a.affinity:
+            for s in a.servers:
+                f.write("# %s %s\n" % (affinity, s))
+                rows = sorted((k[2], table[k][s]) for k in table
+                              if k[0] == affinity and k[1] == "echo" and k[3] == 64 and k[4] == 1 and s in table[k])
+                for conns, c in rows:
+                    f.write("%d %s %s %s\n" % (conns, c["median"] or 0, c["min"] or 0, c["max"] or 0))
+                f.write("\n\n")
+                series.append("%s, %s" % (LABEL[s], affinity))
+    tput = stem + "-throughput.svg"
+    plot = ", ".join("'%s' index %d using 1:2:3:4 with yerrorlines title '%s'" % (data, i, t)
+                     for i, t in enumerate(series))
+    script = ("set terminal svg size 900,540 dynamic enhanced font 'sans,11'\n"
+              "set output '%s'\nset title 'Echo throughput, 64-byte messages, pipeline 1 (median, min-max)'\n"
+              "set xlabel 'connections'\nset ylabel 'messages/s'\nset logscale x 2\nset logscale y\n"
+              "set key outside right\nset grid\nplot %s\n" % (os.path.join(out_dir, tput), plot))
+    if subprocess.run(["gnuplot"], input=script.encode(), capture_output=True).returncode == 0:
+        plots.append(("throughput vs connections", tput))
+    # Latency percentiles per server at each connection count (unpinned).
+    aff = "unpinned" if "unpinned" in a.affinity else a.affinity[0]
+    ldata = os.path.join(out_dir, stem + "-latency.dat")
+    with open(ldata, "w") as f:
+        f.write("# label p50 p99 p99.9 (us)\n")
+        for k in sorted(k for k in table if k[0] == aff and k[1] == "echo" and k[3] == 64 and k[4] == 1):
+            for s in a.servers:
+                c = table[k].get(s)
+                if c:
+                    f.write("\"%s %dc\" %s %s %s\n" % (s, k[2], c["p50_median"] or 0, c["p99_median"] or 0,
+                                                     c["p999_median"] or 0))
+    lat = stem + "-latency.svg"
+    script = ("set terminal svg size 900,540 dynamic enhanced font 'sans,11'\nset output '%s'\n"
+              "set title 'Latency percentiles, 64-byte messages, pipeline 1, %s (median of runs)'\n"
+              "set style data histogram\nset style histogram cluster gap 1\nset style fill solid 0.8 border -1\n"
+              "set logscale y\nset ylabel 'microseconds'\nset xtics rotate by -30\nset grid ytics\n"
+              "plot '%s' using 2:xtic(1) title 'p50', '' using 3 title 'p99', '' using 4 title 'p99.9'\n"
+              % (os.path.join(out_dir, lat), aff, ldata))
+    if subprocess.run(["gnuplot"], input=script.encode(), capture_output=True).returncode == 0:
+        plots.append(("latency percentiles", lat))
+    return plots
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    wine = subprocess.run(["wine", "--version"], capture_output=True, env=wine_env("/nonexistent")).stdout
+    return {"cpu": cpu, "cpus": os.cpu_count() or 0, "kernel": os.uname().release,
+            "wine": wine.decode(errors="replace").strip() or "wine ?"}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--win-bin", required=True, help="directory with portserve.exe and naive_iocp_echo.exe")
+    ap.add_argument("--native-bin", required=True, help="directory with portload and epoll_echo (native)")
+    ap.add_argument("--prefix-root", required=True, help="Wine prefixes are made here, one per server")
+    ap.add_argument("--out", required=True, help="results directory")
+    ap.add_argument("--quick", action="store_true", help="a short run: 1 and 64 connections, 64 bytes, "
+                    "pipeline 1, a storm, 3 repetitions of 1 s, 2,000 idle connections")
+    ap.add_argument("--reps", type=int)
+    ap.add_argument("--duration", type=float)
+    ap.add_argument("--warmup", type=float)
+    ap.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")])
+    ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
+    ap.add_argument("--pipelines", type=lambda s: [int(x) for x in s.split(",")])
+    ap.add_argument("--storm", type=int, help="connectors in the storm point (0: none)")
+    ap.add_argument("--idle", type=int, help="idle connections for the memory figure")
+    ap.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS))
+    ap.add_argument("--affinity", type=lambda s: s.split(","), default=["pinned", "unpinned"])
+    ap.add_argument("--no-syscalls", action="store_true")
+    ap.add_argument("--no-memory", action="store_true")
+    a = ap.parse_args()
+    quick = dict(reps=3, duration=1.0, warmup=0.25, connections=[1, 64], sizes=[64], pipelines=[1], storm=256,
+                 idle=2000)
+    full = dict(reps=5, duration=2.0, warmup=0.5, connections=[1, 16, 64, 256], sizes=[64, 4096],
+                pipelines=[1, 8], storm=256, idle=10000)
+    for k, v in (quick if a.quick else full).items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    a.syscall_duration = 2.0 if a.quick else 3.0
+    bad = [s for s in a.servers if s not in SERVERS] + [x for x in a.affinity if x not in ("pinned", "unpinned")]
+    if bad:
+        ap.error("unknown server or affinity: %s" % ", ".join(bad))
+    ncpu = os.cpu_count() or 1
+    if ncpu < 2 and "pinned" in a.affinity:
+        log("one CPU: pinned mode needs two; running unpinned only")
+        a.affinity = [x for x in a.affinity if x != "pinned"]
+    a.all_cpus = "0-%d" % (ncpu - 1)
+    os.makedirs(a.out, exist_ok=True)
+    a.tmp = os.path.join(a.prefix_root, "tmp")
+    os.makedirs(a.tmp, exist_ok=True)
+
+    host = socket.gethostname().split(".")[0] or "host"
+    now = datetime.datetime.now()
+    stem = "%s-%s" % (now.strftime("%Y-%m-%d-%H%M"), host)
+    meta = dict(machine(), date=now.strftime("%Y-%m-%d %H:%M"), host=host,
+                command=os.environ.get("PS_BENCH_COMMAND") or " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]))
+    b = Bench(a)
+    started = time.monotonic()
+    try:
+        for name in a.servers:
+            b.start_server(name)
+        b.run_matrix()
+        if not a.no_syscalls and shutil.which("strace"):
+            b.run_syscalls()
+        if not a.no_memory:
+            b.run_memory()
+    finally:
+        b.cleanup()
+    table = summarize(b.runs, a.affinity, a.servers)
+    meta["elapsed_s"] = round(time.monotonic() - started, 1)
+    settings = {k: getattr(a, k) for k in ("quick", "reps", "duration", "warmup", "connections", "sizes",
+                                             "pipelines", "storm", "idle", "servers", "affinity")}
+    with open(os.path.join(a.out, stem + ".json"), "w") as f:
+        json.dump({"meta": meta, "settings": settings, "runs": b.runs, "syscalls": b.extra["syscalls"],
+                   "memory": b.extra["memory"]}, f, indent=1)
+    plots = write_plots(a.out, stem, table, a)
+    write_report(os.path.join(a.out, stem + ".md"), meta, table, b.extra, a, plots)
+    failed = sum(1 for r in b.runs if "msgs_per_s" not in r["result"] or r["result"].get("errors"))
+    log("wrote %s.json and %s.md in %s (%.0f s; %d run(s) failed or had errors)" % (
+        stem, stem, a.out, meta["elapsed_s"], failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The benchmark of issue 6: build Release, run the matrix against portserve.exe
+# and naive_iocp_echo.exe (under Wine, one prefix and wineserver each) and the
+# native epoll_echo, all driven by the native portload; write
+# bench/results/<date>-<host>.json and .md (+ SVG plots).
+#
+#   bench/run.sh            the full matrix (connections 1/16/64/256, 64 and
+#                           4096 bytes, pipeline 1 and 8, a 256-connector storm,
+#                           5 runs each, pinned and unpinned; about 45 minutes)
+#   bench/run.sh --quick    1 and 64 connections x 64 bytes, a storm, 3 runs of
+#                           1 s each, 2,000 idle connections (a few minutes)
+#   bench/run.sh --help     every option of bench/bench.py (reps, duration,
+#                           connections, servers, affinity, ...)
+#
+# Missing tools (gnuplot-nox, strace, taskset) are installed with apt-get.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WIN=$ROOT/build/release-win
+NATIVE=$ROOT/build/release-native
+PREFIXES=$ROOT/build/bench-prefixes
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+say() { printf '==> %s\n' "$*"; }
+
+if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  echo
+  exec python3 "$ROOT/bench/bench.py" --help
+fi
+
+missing=()
+command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
+command -v strace >/dev/null || missing+=(strace)
+command -v taskset >/dev/null || missing+=(util-linux)
+command -v wine >/dev/null || missing+=(wine64)
+command -v x86_64-w64-mingw32-gcc-posix >/dev/null || missing+=(gcc-mingw-w64-x86-64)
+command -v cmake >/dev/null || missing+=(cmake)
+command -v ninja >/dev/null || missing+=(ninja-build)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+say "building Release for Windows in build/release-win"
+cmake -S . -B "$WIN" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
+  -DCMAKE_BUILD_TYPE=Release -DPS_TESTS=OFF >/dev/null
+cmake --build "$WIN" -j "$JOBS" --target portserve naive_iocp_echo
+
+say "building the native tools (portload, epoll_echo) Release in build/release-native"
+cmake -S bench -B "$NATIVE" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPS_TESTS=OFF >/dev/null
+cmake --build "$NATIVE" -j "$JOBS" --target portload epoll_echo
+
+say "running the benchmark (bench/bench.py $*)"
+export PS_BENCH_COMMAND="bench/run.sh $*"
+exec python3 "$ROOT/bench/bench.py" --win-bin "$WIN/bin" --native-bin "$NATIVE/bin" \
+  --prefix-root "$PREFIXES" --out "$ROOT/bench/results" "$@"

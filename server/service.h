@@ -1,0 +1,35 @@
+/* portserve as a Windows service: the commands that register, remove and
+ * drive it through the Service Control Manager, and the entry the SCM runs.
+ * Each command prints what it did and returns the process exit code: 0, or
+ * 1 with a message naming the failed call and its Win32 error. */
+#ifndef PS_SERVICE_H
+#define PS_SERVICE_H
+
+#include "options.h"
+
+/* The service's name in the SCM, for `sc` and `net start`. */
+#define PS_SERVICE_NAME "portserve"
+
+/* `portserve install [--config FILE]`: creates the service (automatic
+ * start, NT AUTHORITY\LocalService, restart on failure) to run
+ * `"<exe>" service --config "<absolute FILE>"`, and registers the Event Log
+ * source. Without --config, portserve.ini next to the exe. */
+int ps_service_install(const ps_options *o);
+
+/* `portserve uninstall`: stops the service if it runs, deletes it and its
+ * Event Log source. */
+int ps_service_uninstall(const ps_options *o);
+
+/* `portserve start|stop|status`: drive the installed service, waiting
+ * (bounded, following its checkpoints) until it leaves the pending state. */
+int ps_service_start(const ps_options *o);
+int ps_service_stop(const ps_options *o);
+int ps_service_status(const ps_options *o);
+
+/* `portserve service ...`, run by the SCM: connects to it and serves `o`
+ * until the SCM stops the service. If `startup_error` is not NULL the
+ * command line could not be parsed: the service reports it (Event Log, exit
+ * code PS_RUN_CONFIG_ERROR) and stops. Returns the process exit code. */
+int ps_service_dispatch(const ps_options *o, const char *startup_error);
+
+#endif
