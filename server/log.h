@@ -32,7 +32,7 @@ typedef enum ps_log_level {
 
 /* Event IDs: the message table in server/portserve.rc gives each of them the
  * text "%1", so Event Viewer shows our line as it is. Operators filter on
- * the ID; docs/service.md lists them. */
+ * the ID; the README ("Install as a service") lists them. */
 typedef enum ps_log_event_id {
   PS_EVENT_MESSAGE = 1,      /* any warning or error line */
   PS_EVENT_STARTED = 2,      /* the service is running: listeners are open */

@@ -1,7 +1,6 @@
 /* portserve.exe entry: parse the command line and hand it to the console
  * server (`run`, until Ctrl+C / Ctrl+Break / console close), to the Service
- * Control Manager (`service`) or to the service commands (service.c).
- * Also defines ps_run (run.h), the run loop the console and the service share. */
+ * Control Manager (`service`) or to the service commands (service.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,7 +12,7 @@
 #include "service.h"
 #include "stats.h"
 
-#define PS_VERSION "0.1.0"
+#include "version.h"
 
 /* The console control handler has no context argument, so the events it
  * signals are the one piece of process-wide state, set before it is installed. */
@@ -53,85 +52,6 @@ static const char *main__signal_name(void *ctx) {
   }
 }
 
-const char *ps_run_status_text(ps_run_status status) {
-  switch (status) {
-    case PS_RUN_OK: return "";
-    case PS_RUN_CONFIG_ERROR: return "configuration error";
-    case PS_RUN_LISTEN_FAILED: return "a listener could not open";
-    case PS_RUN_ENGINE_FAILED: return "the engine could not start";
-    case PS_RUN_UNCLEAN_STOP: return "live counters not zero after the stop";
-  }
-  return "unknown status";
-}
-
-ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
-  ps_engine_config cfg;
-  ps_engine *e = NULL;
-  ps_endpoint eps[64];
-  ps_stats prev, now;
-  ULONGLONG prev_ms;
-  size_t i, n;
-  unsigned reset;
-  int err;
-  ps_run_status status = PS_RUN_OK;
-  char msg[200];
-
-  ps_engine_config_default(&cfg);
-  cfg.threads = o->threads;
-  cfg.accepts = o->accepts;
-  cfg.buffer_size = o->buffer_size;
-  cfg.send_queue_max = o->send_queue_max;
-  cfg.max_connections = o->max_connections;
-  cfg.drain_timeout_ms = o->drain_timeout_ms;
-  cfg.udp_receives = o->udp_receives;
-  cfg.buffer_idle_ms = o->buffer_idle_ms;
-  cfg.buffer_idle_ms = o->buffer_idle_ms;
-  cfg.quotes_file = o->quotes_file[0] ? o->quotes_file : NULL;
-
-  err = ps_engine_new(&cfg, &e);
-  if (err != 0) {
-    ps_log(PS_LOG_ERROR, "starting the engine failed: %s", ps_errstr((unsigned long)err, msg, sizeof(msg)));
-    return PS_RUN_ENGINE_FAILED;
-  }
-  for (i = 0; i < o->listen_count && status == PS_RUN_OK; i++)
-    if (ps_engine_listen(e, &o->listens[i]) != 0) status = PS_RUN_LISTEN_FAILED;
-
-  if (status == PS_RUN_OK) {
-    n = ps_engine_endpoints(e, eps, PS_COUNTOF(eps));
-    ps_log(PS_LOG_INFO, "portserve %s ready: %u listener(s), %u worker thread(s); %s", PS_VERSION, (unsigned)n,
-           ps_engine_threads(e), hooks->stop_hint);
-    if (hooks->on_ready != NULL) hooks->on_ready(hooks->ctx);
-    ps_engine_stats(e, &prev);
-    prev_ms = GetTickCount64();
-    for (;;) {
-      DWORD wait = o->stats_interval_s ? o->stats_interval_s * 1000u : INFINITE;
-      if (WaitForSingleObject(hooks->stop_event, wait) != WAIT_TIMEOUT) break;
-      ps_engine_stats(e, &now);
-      ps_stats_format(&now, &prev, (double)(GetTickCount64() - prev_ms) / 1000.0, msg, sizeof(msg));
-      ps_log(PS_LOG_INFO, "stats: %s", msg);
-      prev = now;
-      prev_ms = GetTickCount64();
-    }
-    ps_engine_stats(e, &now);
-    ps_log(PS_LOG_INFO, "stopping (%s): closing listeners, draining %llu connection(s), deadline %u ms",
-           hooks->stop_reason(hooks->ctx), (unsigned long long)now.conns_open, cfg.drain_timeout_ms);
-  }
-
-  reset = ps_engine_stop(e);
-  ps_engine_stats(e, &now);
-  ps_log(PS_LOG_INFO, "stopped: %llu connection(s) served, %llu bytes in, %llu bytes out, %u reset at the deadline",
-         (unsigned long long)now.conns_total, (unsigned long long)now.bytes_in,
-         (unsigned long long)now.bytes_out, reset);
-  ps_log(PS_LOG_INFO, "live counters: sockets %llu, connections %llu, buffers in use %llu",
-         (unsigned long long)now.sockets_live, (unsigned long long)now.conns_open,
-         (unsigned long long)now.buffers_in_use);
-  if (now.sockets_live != 0 || now.conns_open != 0 || now.buffers_in_use != 0) {
-    ps_log(PS_LOG_ERROR, "live counters are not zero after stop: this is a bug");
-    if (status == PS_RUN_OK) status = PS_RUN_UNCLEAN_STOP;
-  }
-  ps_engine_delete(e);
-  return status;
-}
 
 static int main__run(const ps_options *o) {
   ps_log_config log = {(ps_log_level)o->log_level, PS_LOG_TO_STDERR, o->log_file};

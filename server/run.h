@@ -1,8 +1,7 @@
 /* Serving until told to stop: the one run loop shared by the console
  * (`portserve run`, main.c) and the Windows service (service.c). It starts
  * the engine, opens the listeners, logs stats while it waits, then stops
- * gracefully and checks the live counters. Defined in main.c, next to the
- * console entry that is its first user. */
+ * gracefully and checks the live counters (run.c). */
 #ifndef PS_RUN_H
 #define PS_RUN_H
 
@@ -12,7 +11,7 @@
 /* How a run ended. The non-zero values are also the service's
  * service-specific exit codes (dwServiceSpecificExitCode, with
  * dwWin32ExitCode = ERROR_SERVICE_SPECIFIC_ERROR), documented for operators
- * in docs/service.md: keep the numbers stable. */
+ * in the README ("Install as a service"): keep the numbers stable. */
 typedef enum ps_run_status {
   PS_RUN_OK = 0,
   PS_RUN_CONFIG_ERROR = 1,  /* bad command line or configuration file (set by the service; ps_run never returns it) */

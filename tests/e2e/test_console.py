@@ -46,10 +46,13 @@ class CommandLine(unittest.TestCase):
                      "--max-connections", "--drain-timeout", "--stats-interval"]:
             self.assertIn(flag, out)
 
-    def test_version(self):
+    def test_version_matches_the_build(self):
         rc, out, _ = run_exe(["--version"])
         self.assertEqual(rc, 0)
-        self.assertRegex(out, r"portserve \d+\.\d+\.\d+")
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        with open(os.path.join(root, "CMakeLists.txt")) as f:
+            version = re.search(r"project\(portserve VERSION ([0-9.]+)", f.read()).group(1)
+        self.assertEqual(out.strip(), "portserve " + version, "server/version.h and CMakeLists.txt disagree")
 
 
 class StartupErrors(unittest.TestCase):

@@ -139,7 +139,7 @@ class Msi(unittest.TestCase):
             socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
 
         # Uninstall: service, Event Log source, exe and product gone; the
-        # edited configuration stays (Permanent, docs/service.md).
+        # edited configuration stays (Permanent, the README ("Install as a service")).
         self.msiexec("/x", scm.windows_path(self.msi[VERSION_N1]), "/qn")
         self.assertIsNone(scm.query(), "sc query finds no service 'portserve'")
         self.assertEqual(installed_products(), [])
