@@ -2,25 +2,14 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errtab.h"
 #include "ps_compat.h"
 
 #define PS_CONFIG_MAX_BYTES (1024 * 1024)
-
-static int cfg__fail(char *err, size_t errsize, const char *fmt, ...) PS_PRINTF(3, 4);
-
-static int cfg__fail(char *err, size_t errsize, const char *fmt, ...) {
-  va_list ap;
-  if (errsize == 0) return -1;
-  va_start(ap, fmt);
-  vsnprintf(err, errsize, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 /* Trims spaces in place; returns the start. */
 static char *cfg__trim(char *s) {
@@ -59,7 +48,7 @@ int ps_config_parse(const char *text, const char *name, ps_options *o, char *err
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
     char *s, *eq, *key, *value;
     line_no++;
-    if (len >= sizeof(line)) return cfg__fail(err, errsize, "%s:%u: line too long", name, line_no);
+    if (len >= sizeof(line)) return ps_fail(err, errsize, "%s:%u: line too long", name, line_no);
     memcpy(line, p, len);
     line[len] = '\0';
     p += len + (nl ? 1 : 0);
@@ -71,45 +60,45 @@ int ps_config_parse(const char *text, const char *name, ps_options *o, char *err
     if (*s == '[') {
       char *close = strchr(s, ']');
       if (close == NULL || close[1] != '\0')
-        return cfg__fail(err, errsize, "%s:%u: bad section header '%s'", name, line_no, s);
+        return ps_fail(err, errsize, "%s:%u: bad section header '%s'", name, line_no, s);
       *close = '\0';
       s = cfg__trim(s + 1);
       cfg__lower(s);
       if (strcmp(s, "server") == 0) section = SEC_SERVER;
       else if (strcmp(s, "listeners") == 0) section = SEC_LISTENERS;
       else
-        return cfg__fail(err, errsize, "%s:%u: unknown section [%s] (known: [server], [listeners])", name,
+        return ps_fail(err, errsize, "%s:%u: unknown section [%s] (known: [server], [listeners])", name,
                          line_no, s);
       continue;
     }
 
     eq = strchr(s, '=');
-    if (eq == NULL) return cfg__fail(err, errsize, "%s:%u: expected 'key = value', got '%s'", name, line_no, s);
+    if (eq == NULL) return ps_fail(err, errsize, "%s:%u: expected 'key = value', got '%s'", name, line_no, s);
     *eq = '\0';
     key = cfg__trim(s);
     value = cfg__trim(eq + 1);
     cfg__lower(key);
-    if (*key == '\0') return cfg__fail(err, errsize, "%s:%u: missing key before '='", name, line_no);
+    if (*key == '\0') return ps_fail(err, errsize, "%s:%u: missing key before '='", name, line_no);
 
     if (section == SEC_NONE)
-      return cfg__fail(err, errsize, "%s:%u: '%s' is outside a section (put it under [server] or [listeners])",
+      return ps_fail(err, errsize, "%s:%u: '%s' is outside a section (put it under [server] or [listeners])",
                        name, line_no, key);
     if (section == SEC_LISTENERS) {
       char spec[600];
       snprintf(spec, sizeof(spec), "%s=%s", key, value);
       if (ps_options_add_listen(o, spec, msg, sizeof(msg)) != 0)
-        return cfg__fail(err, errsize, "%s:%u: listener %s", name, line_no, msg);
+        return ps_fail(err, errsize, "%s:%u: listener %s", name, line_no, msg);
       continue;
     }
     if (strcmp(key, "listen") == 0 || strcmp(key, "config") == 0 || strncmp(key, "--", 2) == 0)
-      return cfg__fail(err, errsize, "%s:%u: unknown key '%s' in [server]", name, line_no, key);
+      return ps_fail(err, errsize, "%s:%u: unknown key '%s' in [server]", name, line_no, key);
     switch (ps_options_set(o, key, value, msg, sizeof(msg))) {
       case 0:
         break;
       case 1:
-        return cfg__fail(err, errsize, "%s:%u: unknown key '%s' in [server]", name, line_no, key);
+        return ps_fail(err, errsize, "%s:%u: unknown key '%s' in [server]", name, line_no, key);
       default:
-        return cfg__fail(err, errsize, "%s:%u: %s", name, line_no, msg);
+        return ps_fail(err, errsize, "%s:%u: %s", name, line_no, msg);
     }
   }
   return 0;
@@ -120,22 +109,22 @@ int ps_config_load(const char *path, ps_options *o, char *err, size_t errsize) {
   char *text;
   size_t n;
   int rc;
-  if (f == NULL) return cfg__fail(err, errsize, "--config: cannot open '%s'", path);
+  if (f == NULL) return ps_fail(err, errsize, "--config: cannot open '%s'", path);
   text = (char *)malloc(PS_CONFIG_MAX_BYTES + 1);
   if (text == NULL) {
     fclose(f);
-    return cfg__fail(err, errsize, "--config: out of memory");
+    return ps_fail(err, errsize, "--config: out of memory");
   }
   n = fread(text, 1, PS_CONFIG_MAX_BYTES + 1, f);
   fclose(f);
   if (n > PS_CONFIG_MAX_BYTES) {
     free(text);
-    return cfg__fail(err, errsize, "%s: larger than %d bytes", path, PS_CONFIG_MAX_BYTES);
+    return ps_fail(err, errsize, "%s: larger than %d bytes", path, PS_CONFIG_MAX_BYTES);
   }
   text[n] = '\0';
   if (memchr(text, '\0', n) != NULL) {
     free(text);
-    return cfg__fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", path);
+    return ps_fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", path);
   }
   rc = ps_config_parse(text, path, o, err, errsize);
   free(text);

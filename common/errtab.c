@@ -2,6 +2,7 @@
  * (winerror.h / winsock2.h); keep them sorted by code. */
 #include "errtab.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 typedef struct ps_errinfo {
@@ -98,4 +99,13 @@ char *ps_err_format(unsigned long code, char *buf, size_t bufsize) {
   if (e != NULL) snprintf(buf, bufsize, "%s (%lu) %s", e->symbol, code, e->text);
   else snprintf(buf, bufsize, "error %lu", code);
   return buf;
+}
+
+int ps_fail(char *err, size_t errsize, const char *fmt, ...) {
+  va_list ap;
+  if (errsize == 0) return -1;
+  va_start(ap, fmt);
+  vsnprintf(err, errsize, fmt, ap);
+  va_end(ap);
+  return -1;
 }

@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 
+#include "ps_compat.h"
+
 /* Symbol of a known error ("WSAECONNRESET"), or NULL. */
 const char *ps_err_symbol(unsigned long code);
 /* Short lower-case text of a known error ("connection reset by peer"), or NULL. */
@@ -13,5 +15,9 @@ const char *ps_err_text(unsigned long code);
 /* "SYMBOL (code) text" for a known error, "error code" otherwise; always
  * NUL-terminated, truncated to bufsize. Returns buf. */
 char *ps_err_format(unsigned long code, char *buf, size_t bufsize);
+
+/* Formats a message into err (truncated to errsize) and returns -1: the one
+ * way the portable parsers report what is wrong. */
+int ps_fail(char *err, size_t errsize, const char *fmt, ...) PS_PRINTF(3, 4);
 
 #endif

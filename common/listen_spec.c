@@ -2,22 +2,11 @@
 #include "listen_spec.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "errtab.h"
 #include "ps_compat.h"
-
-static int spec__fail(char *err, size_t errsize, const char *fmt, ...) PS_PRINTF(3, 4);
-
-static int spec__fail(char *err, size_t errsize, const char *fmt, ...) {
-  va_list ap;
-  if (errsize == 0) return -1;
-  va_start(ap, fmt);
-  vsnprintf(err, errsize, fmt, ap);
-  va_end(ap);
-  return -1;
-}
 
 static int spec__parse_port(const char *s, size_t len, unsigned *port) {
   unsigned long v = 0;
@@ -44,16 +33,16 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
 
   eq = strchr(text, '=');
   if (eq == NULL)
-    return spec__fail(err, errsize, "'%s': expected SERVICE=[HOST]:PORT, e.g. echo=127.0.0.1:7007", shown);
+    return ps_fail(err, errsize, "'%s': expected SERVICE=[HOST]:PORT, e.g. echo=127.0.0.1:7007", shown);
   svc_len = (size_t)(eq - text);
-  if (svc_len == 0) return spec__fail(err, errsize, "'%s': missing service name before '='", shown);
+  if (svc_len == 0) return ps_fail(err, errsize, "'%s': missing service name before '='", shown);
   if (svc_len >= sizeof(out->service))
-    return spec__fail(err, errsize, "'%s': service name longer than %u characters", shown,
+    return ps_fail(err, errsize, "'%s': service name longer than %u characters", shown,
                       (unsigned)sizeof(out->service) - 1);
   for (i = 0; i < svc_len; i++) {
     unsigned char c = (unsigned char)text[i];
     if (!isalnum(c) && c != '-' && c != '_')
-      return spec__fail(err, errsize, "'%s': bad character '%c' in service name", shown, c);
+      return ps_fail(err, errsize, "'%s': bad character '%c' in service name", shown, c);
     out->service[i] = (char)tolower(c);
   }
 
@@ -64,7 +53,7 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
   suffix = strchr(addr, ',');
   if (suffix != NULL) {
     if (strcmp(suffix, ",optional") != 0)
-      return spec__fail(err, errsize, "'%s': unknown option '%s' (only ',optional' is known)", shown, suffix + 1);
+      return ps_fail(err, errsize, "'%s': unknown option '%s' (only ',optional' is known)", shown, suffix + 1);
     out->optional = 1;
     end = suffix;
   }
@@ -80,41 +69,41 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
     else if (n == 4 && (strncmp(suffix, "/udp", 4) == 0 || strncmp(suffix, "/UDP", 4) == 0))
       out->transports = PS_TRANSPORT_UDP;
     else
-      return spec__fail(err, errsize, "'%s': unknown transport '%.*s' (use /tcp or /udp)", shown,
+      return ps_fail(err, errsize, "'%s': unknown transport '%.*s' (use /tcp or /udp)", shown,
                         (int)(n - 1), suffix + 1);
     end = suffix;
   }
 
-  if (addr == end) return spec__fail(err, errsize, "'%s': missing [HOST]:PORT after '='", shown);
+  if (addr == end) return ps_fail(err, errsize, "'%s': missing [HOST]:PORT after '='", shown);
 
   if (*addr == '[') {
     const char *close = addr + 1;
     while (close < end && *close != ']') close++;
-    if (close == end) return spec__fail(err, errsize, "'%s': missing ']' after IPv6 address", shown);
+    if (close == end) return ps_fail(err, errsize, "'%s': missing ']' after IPv6 address", shown);
     host = addr + 1;
     host_len = (size_t)(close - host);
-    if (host_len == 0) return spec__fail(err, errsize, "'%s': empty IPv6 address in brackets", shown);
+    if (host_len == 0) return ps_fail(err, errsize, "'%s': empty IPv6 address in brackets", shown);
     if (close + 1 == end || close[1] != ':')
-      return spec__fail(err, errsize, "'%s': expected ':PORT' after ']'", shown);
+      return ps_fail(err, errsize, "'%s': expected ':PORT' after ']'", shown);
     port = close + 2;
   } else {
     colon = NULL;
     for (host = addr; host < end; host++)
       if (*host == ':') colon = host;
-    if (colon == NULL) return spec__fail(err, errsize, "'%s': missing ':PORT'", shown);
+    if (colon == NULL) return ps_fail(err, errsize, "'%s': missing ':PORT'", shown);
     host = addr;
     host_len = (size_t)(colon - addr);
     if (memchr(host, ':', host_len) != NULL)
-      return spec__fail(err, errsize, "'%s': IPv6 addresses go in brackets, e.g. echo=[::1]:7007", shown);
+      return ps_fail(err, errsize, "'%s': IPv6 addresses go in brackets, e.g. echo=[::1]:7007", shown);
     if (host_len == 1 && host[0] == '*') host_len = 0;
     port = colon + 1;
   }
-  if (host_len >= sizeof(out->host)) return spec__fail(err, errsize, "'%s': host name too long", shown);
+  if (host_len >= sizeof(out->host)) return ps_fail(err, errsize, "'%s': host name too long", shown);
   memcpy(out->host, host, host_len);
   out->host[host_len] = '\0';
 
   if (spec__parse_port(port, (size_t)(end - port), &out->port) != 0)
-    return spec__fail(err, errsize, "'%s': port '%.*s' is not a number from 0 to 65535", shown,
+    return ps_fail(err, errsize, "'%s': port '%.*s' is not a number from 0 to 65535", shown,
                       (int)(end - port), port);
   return 0;
 }

@@ -1,11 +1,11 @@
 /* argv parsing for portserve.exe (see options.h). */
 #include "options.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "errtab.h"
 #include "ps_compat.h"
 #include "config.h"
 #include "services.h"
@@ -60,27 +60,16 @@ static const char ps_usage[] =
 
 const char *ps_options_usage(void) { return ps_usage; }
 
-static int opt__fail(char *err, size_t errsize, const char *fmt, ...) PS_PRINTF(3, 4);
-
-static int opt__fail(char *err, size_t errsize, const char *fmt, ...) {
-  va_list ap;
-  if (errsize == 0) return -1;
-  va_start(ap, fmt);
-  vsnprintf(err, errsize, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
 static int opt__uint(const char *flag, const char *value, unsigned min, unsigned max, unsigned *out,
                      char *err, size_t errsize) {
   char *end = NULL;
   unsigned long v;
   if (value[0] < '0' || value[0] > '9')
-    return opt__fail(err, errsize, "%s: '%s' is not a number", flag, value);
+    return ps_fail(err, errsize, "%s: '%s' is not a number", flag, value);
   v = strtoul(value, &end, 10);
-  if (*end != '\0') return opt__fail(err, errsize, "%s: '%s' is not a number", flag, value);
+  if (*end != '\0') return ps_fail(err, errsize, "%s: '%s' is not a number", flag, value);
   if (v < min || v > max)
-    return opt__fail(err, errsize, "%s: %s is out of range (%u to %u)", flag, value, min, max);
+    return ps_fail(err, errsize, "%s: %s is out of range (%u to %u)", flag, value, min, max);
   *out = (unsigned)v;
   return 0;
 }
@@ -95,14 +84,14 @@ int ps_options_add_listen(ps_options *o, const char *value, char *err, size_t er
   ps_listen_spec spec;
   char msg[300];
   size_t i;
-  if (o->listen_count == PS_MAX_LISTENS) return opt__fail(err, errsize, "more than %d listeners", PS_MAX_LISTENS);
-  if (ps_listen_spec_parse(value, &spec, msg, sizeof(msg)) != 0) return opt__fail(err, errsize, "%s", msg);
+  if (o->listen_count == PS_MAX_LISTENS) return ps_fail(err, errsize, "more than %d listeners", PS_MAX_LISTENS);
+  if (ps_listen_spec_parse(value, &spec, msg, sizeof(msg)) != 0) return ps_fail(err, errsize, "%s", msg);
   if (ps_service_find(spec.service) == NULL)
-    return opt__fail(err, errsize, "'%.60s': unknown service '%s' (known: %s)", value, spec.service,
+    return ps_fail(err, errsize, "'%.60s': unknown service '%s' (known: %s)", value, spec.service,
                      ps_service_names());
   for (i = 0; i < o->listen_count; i++)
     if (opt__same_listener(&o->listens[i], &spec))
-      return opt__fail(err, errsize, "'%.60s': duplicate of listener %u", value, (unsigned)i + 1);
+      return ps_fail(err, errsize, "'%.60s': duplicate of listener %u", value, (unsigned)i + 1);
   o->listens[o->listen_count++] = spec;
   return 0;
 }
@@ -172,12 +161,12 @@ int ps_options_set(ps_options *o, const char *name, const char *value, char *err
         o->log_level = (ps_level_option)k;
         return 0;
       }
-    return opt__fail(err, errsize, "%s: '%s' is not one of error, warn, info, debug", flag, value);
+    return ps_fail(err, errsize, "%s: '%s' is not one of error, warn, info, debug", flag, value);
   }
   for (k = 0; k < PS_COUNTOF(opt__path_flags); k++)
     if (strcmp(flag, opt__path_flags[k].name) == 0) {
       char *dst = (char *)o + opt__path_flags[k].offset;
-      if (strlen(value) >= PS_PATH_MAX) return opt__fail(err, errsize, "%s: path too long", flag);
+      if (strlen(value) >= PS_PATH_MAX) return ps_fail(err, errsize, "%s: path too long", flag);
       snprintf(dst, PS_PATH_MAX, "%s", value);
       return 0;
     }
@@ -218,10 +207,10 @@ int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t err
   size_t k;
   ps_options_defaults(o);
 
-  if (argc < 2) return opt__fail(err, errsize, "missing command (try: portserve run)");
+  if (argc < 2) return ps_fail(err, errsize, "missing command (try: portserve run)");
   for (k = 0; k < PS_COUNTOF(opt__commands); k++)
     if (strcmp(argv[1], opt__commands[k].name) == 0) break;
-  if (k == PS_COUNTOF(opt__commands)) return opt__fail(err, errsize, "unknown command '%s'", argv[1]);
+  if (k == PS_COUNTOF(opt__commands)) return ps_fail(err, errsize, "unknown command '%s'", argv[1]);
   o->command = opt__commands[k].command;
 
   for (i = 2; i < argc; i++) {
@@ -235,31 +224,31 @@ int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t err
       o->command = PS_CMD_HELP;
       return 0;
     }
-    if (strncmp(arg, "--", 2) != 0) return opt__fail(err, errsize, "unexpected argument '%s'", arg);
+    if (strncmp(arg, "--", 2) != 0) return ps_fail(err, errsize, "unexpected argument '%s'", arg);
     eq = strchr(arg, '=');
     if (eq != NULL) {
       size_t n = (size_t)(eq - arg);
-      if (n >= sizeof(flag)) return opt__fail(err, errsize, "unknown option '%.60s'", arg);
+      if (n >= sizeof(flag)) return ps_fail(err, errsize, "unknown option '%.60s'", arg);
       memcpy(flag, arg, n);
       flag[n] = '\0';
       value = eq + 1;
     } else {
-      if (strlen(arg) >= sizeof(flag)) return opt__fail(err, errsize, "unknown option '%.60s'", arg);
+      if (strlen(arg) >= sizeof(flag)) return ps_fail(err, errsize, "unknown option '%.60s'", arg);
       snprintf(flag, sizeof(flag), "%s", arg);
     }
-    if (!opt__known(flag)) return opt__fail(err, errsize, "unknown option '%s'", flag);
+    if (!opt__known(flag)) return ps_fail(err, errsize, "unknown option '%s'", flag);
     if (value == NULL) {
-      if (i + 1 >= argc) return opt__fail(err, errsize, "%s needs a value", flag);
+      if (i + 1 >= argc) return ps_fail(err, errsize, "%s needs a value", flag);
       value = argv[++i];
     }
     if (strcmp(flag, "--config") == 0) {
-      if (strlen(value) >= PS_PATH_MAX) return opt__fail(err, errsize, "--config: path too long");
+      if (strlen(value) >= PS_PATH_MAX) return ps_fail(err, errsize, "--config: path too long");
       snprintf(o->config_path, sizeof(o->config_path), "%s", value);
       if (ps_config_load(value, o, err, errsize) != 0) return -1;
       continue;
     }
     r = ps_options_set(o, flag, value, err, errsize);
-    if (r == 1) return opt__fail(err, errsize, "unknown option '%s'", flag);
+    if (r == 1) return ps_fail(err, errsize, "unknown option '%s'", flag);
     if (r != 0) {
       if (strcmp(flag, "--listen") == 0) {
         char msg[400];

@@ -3,12 +3,12 @@
  * from the configured file (paragraphs separated by blank lines) or the
  * built-in list; they are loaded once at start and only read afterwards, so
  * sessions on any thread share them without locking. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "errtab.h"
 #include "ps_compat.h"
 #include "ps_handler.h"
 #include "services.h"
@@ -37,17 +37,6 @@ static const char qotd__builtin[] =
   "make it so complicated that there are no obvious deficiencies.\n"
   "    -- C. A. R. Hoare\n";
 
-static int qotd__fail(char *err, size_t errsize, const char *fmt, ...) PS_PRINTF(3, 4);
-
-static int qotd__fail(char *err, size_t errsize, const char *fmt, ...) {
-  va_list ap;
-  if (errsize == 0) return -1;
-  va_start(ap, fmt);
-  vsnprintf(err, errsize, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
 void ps_qotd_free(void *ctx) {
   qotd_ctx *q = (qotd_ctx *)ctx;
   size_t i;
@@ -67,14 +56,14 @@ static int qotd__add(qotd_ctx *q, const char *start, const char *end, const char
     if (*p != '\r') len += *p == '\n' ? 2 : 1;
   len += 2; /* final CR LF */
   if (len > PS_QOTD_MAX)
-    return qotd__fail(err, errsize, "%s:%u: quote is %u characters; RFC 865 asks for under 512", name, first_line,
+    return ps_fail(err, errsize, "%s:%u: quote is %u characters; RFC 865 asks for under 512", name, first_line,
                       (unsigned)len);
   quote = (char *)malloc(len + 1);
   grown = (char **)realloc(q->quotes, (q->count + 1) * sizeof(*q->quotes));
   if (quote == NULL || grown == NULL) {
     free(quote);
     if (grown != NULL) q->quotes = grown;
-    return qotd__fail(err, errsize, "%s: out of memory", name);
+    return ps_fail(err, errsize, "%s: out of memory", name);
   }
   q->quotes = grown;
   out = quote;
@@ -94,7 +83,7 @@ int ps_qotd_parse(const char *text, const char *name, void **ctx, char *err, siz
   qotd_ctx *q = (qotd_ctx *)calloc(1, sizeof(*q));
   const char *p = text, *para = NULL, *para_end = NULL;
   unsigned line_no = 0, para_line = 0;
-  if (q == NULL) return qotd__fail(err, errsize, "%s: out of memory", name);
+  if (q == NULL) return ps_fail(err, errsize, "%s: out of memory", name);
   /* A UTF-8 byte order mark, as Notepad writes it, is not part of a quote. */
   if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;
   for (;;) {
@@ -125,7 +114,7 @@ int ps_qotd_parse(const char *text, const char *name, void **ctx, char *err, siz
   }
   if (q->count == 0) {
     ps_qotd_free(q);
-    return qotd__fail(err, errsize, "%s: no quotes (separate quotes with blank lines)", name);
+    return ps_fail(err, errsize, "%s: no quotes (separate quotes with blank lines)", name);
   }
   *ctx = q;
   return 0;
@@ -147,21 +136,21 @@ static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, s
   if (cfg == NULL || cfg->quotes_file == NULL || cfg->quotes_file[0] == '\0')
     return ps_qotd_parse(qotd__builtin, "built-in quotes", ctx, err, errsize);
   f = fopen(cfg->quotes_file, "rb");
-  if (f == NULL) return qotd__fail(err, errsize, "cannot open quotes file '%s'", cfg->quotes_file);
+  if (f == NULL) return ps_fail(err, errsize, "cannot open quotes file '%s'", cfg->quotes_file);
   text = (char *)malloc(QOTD_FILE_MAX + 1);
   if (text == NULL) {
     fclose(f);
-    return qotd__fail(err, errsize, "out of memory reading '%s'", cfg->quotes_file);
+    return ps_fail(err, errsize, "out of memory reading '%s'", cfg->quotes_file);
   }
   n = fread(text, 1, QOTD_FILE_MAX + 1, f);
   fclose(f);
   if (n > QOTD_FILE_MAX) {
     free(text);
-    return qotd__fail(err, errsize, "%s: larger than %d bytes", cfg->quotes_file, QOTD_FILE_MAX);
+    return ps_fail(err, errsize, "%s: larger than %d bytes", cfg->quotes_file, QOTD_FILE_MAX);
   }
   if (memchr(text, '\0', n) != NULL) {
     free(text);
-    return qotd__fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", cfg->quotes_file);
+    return ps_fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", cfg->quotes_file);
   }
   text[n] = '\0';
   rc = ps_qotd_parse(text, cfg->quotes_file, ctx, err, errsize);

@@ -17,6 +17,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "resolve.h"
 #include "sock.h"
 #include "wsx.h"
 
@@ -172,17 +173,7 @@ size_t ps_listener_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
   size_t n = 0;
   for (l = e->listeners; l != NULL; l = l->next) {
     if (l->closing) continue;
-    if (n < max) {
-      ps_endpoint *ep = &out[n];
-      char port[8];
-      memset(ep, 0, sizeof(*ep));
-      snprintf(ep->service, sizeof(ep->service), "%s", l->service);
-      getnameinfo((const struct sockaddr *)&l->addr, (int)sizeof(l->addr), ep->address, sizeof(ep->address), port,
-                  sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-      ep->port = (unsigned)atoi(port);
-      ep->family = l->family;
-      ep->transport = PS_TRANSPORT_TCP;
-    }
+    if (n < max) ps_endpoint_set(&out[n], l->service, &l->addr, PS_TRANSPORT_TCP);
     n++;
   }
   return n;
@@ -196,32 +187,18 @@ static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, con
   const char *step;
   SOCKET s;
   DWORD err = 0;
-  int on = 1, addr_len, posted = 0, ifs;
+  int posted = 0, ifs;
   unsigned i;
   ps_wsx wsx;
   ps_listener *l;
   SOCKADDR_STORAGE bound;
 
   ps_sockaddr_format(ai->ai_addr, where, sizeof(where));
-  step = "WSASocketW";
-  s = ps_sock_open(e, ai->ai_family, SOCK_STREAM, IPPROTO_TCP, &err);
+  s = ps_sock_open_bound(e, ai, &bound, &step, &err);
   if (s == INVALID_SOCKET) goto fail;
-
-  /* v6-only, so an IPv4 and an IPv6 listener on the same port coexist. */
-  step = "setsockopt(IPV6_V6ONLY)";
-  if (ai->ai_family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, (int)sizeof(on)) != 0)
-    goto fail_wsa;
-  /* No other process may bind the same port and steal connections. */
-  step = "setsockopt(SO_EXCLUSIVEADDRUSE)";
-  if (setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&on, (int)sizeof(on)) != 0) goto fail_wsa;
-  step = "bind";
-  if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0) goto fail_wsa;
+  ps_sockaddr_format((const struct sockaddr *)&bound, where, sizeof(where));
   step = "listen";
   if (listen(s, SOMAXCONN) != 0) goto fail_wsa;
-  step = "getsockname";
-  addr_len = (int)sizeof(bound);
-  if (getsockname(s, (struct sockaddr *)&bound, &addr_len) != 0) goto fail_wsa;
-  ps_sockaddr_format((const struct sockaddr *)&bound, where, sizeof(where));
   step = "WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER)";
   err = (DWORD)ps_wsx_load(s, &wsx);
   if (err != 0) goto fail;
@@ -292,67 +269,37 @@ fail:
   return NULL;
 }
 
-static int listener__same_addr(const struct addrinfo *a, const struct addrinfo *b) {
-  return a->ai_family == b->ai_family && a->ai_addrlen == b->ai_addrlen &&
-         memcmp(a->ai_addr, b->ai_addr, a->ai_addrlen) == 0;
+typedef struct listener__open_arg {
+  ps_engine *e;
+  const ps_listen_spec *spec;
+  const ps_handler *h;
+  void *ctx;
+} listener__open_arg;
+
+static void *listener__open_one(void *arg, const struct addrinfo *ai, unsigned short *bound_port) {
+  const listener__open_arg *a = (const listener__open_arg *)arg;
+  ps_listener *l = listener__open(a->e, a->spec, a->h, a->ctx, ai);
+  if (l != NULL) *bound_port = ps_sockaddr_port(&l->addr);
+  return l;
 }
+
+static void listener__close_one(void *opened) { listener__close((ps_listener *)opened); }
 
 int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx,
                           unsigned *port_out) {
-  struct addrinfo hints, *res = NULL, *ai, *prev;
-  ps_listener *opened[32];
-  size_t opened_count = 0, k;
-  unsigned short chosen_port = 0;
-  char port[8], msg[160];
-  const char *shown_host = spec->host[0] ? spec->host : "(all addresses)";
-  int rc;
-
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
-  hints.ai_flags = AI_PASSIVE;
-  snprintf(port, sizeof(port), "%u", spec->port);
-  rc = getaddrinfo(spec->host[0] ? spec->host : NULL, port, &hints, &res);
-  if (rc != 0) {
-    ps_log(PS_LOG_ERROR, "listen %s: cannot resolve host '%s': %s", spec->service, shown_host,
-           ps_errstr((unsigned long)rc, msg, sizeof(msg)));
-    return -1;
-  }
-
-  for (ai = res; ai != NULL; ai = ai->ai_next) {
-    ps_listener *l;
-    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
-    for (prev = res; prev != ai; prev = prev->ai_next)
-      if (listener__same_addr(prev, ai)) break;
-    if (prev != ai) continue; /* resolvers may repeat an address */
-    if (opened_count == PS_COUNTOF(opened)) {
-      ps_log(PS_LOG_WARN, "listen %s: '%s' resolves to more than %u addresses; the rest are ignored",
-             spec->service, shown_host, (unsigned)PS_COUNTOF(opened));
-      break;
-    }
-    /* Port 0: every address of this name gets the port the first was given. */
-    if (chosen_port != 0) {
-      if (ai->ai_family == AF_INET) ((struct sockaddr_in *)ai->ai_addr)->sin_port = chosen_port;
-      else ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = chosen_port;
-    }
-    l = listener__open(e, spec, h, ctx, ai);
-    if (l == NULL) {
-      if (spec->optional) continue;
-      for (k = 0; k < opened_count; k++) listener__close(opened[k]);
-      freeaddrinfo(res);
-      return -1;
-    }
-    opened[opened_count++] = l;
-    if (spec->port == 0 && chosen_port == 0)
-      chosen_port = l->family == AF_INET ? ((struct sockaddr_in *)&l->addr)->sin_port
-                                         : ((struct sockaddr_in6 *)&l->addr)->sin6_port;
-  }
-  freeaddrinfo(res);
-  if (opened_count == 0) {
-    ps_log(PS_LOG_ERROR, "listen %s: no address of '%s' could be opened", spec->service, shown_host);
-    return -1;
-  }
-  *port_out = spec->port != 0 ? spec->port : ntohs(chosen_port);
-  return 0;
+  listener__open_arg arg;
+  ps_resolve_req req;
+  arg.e = e;
+  arg.spec = spec;
+  arg.h = h;
+  arg.ctx = ctx;
+  req.spec = spec;
+  req.socktype = SOCK_STREAM;
+  req.protocol = IPPROTO_TCP;
+  req.transport = "tcp";
+  req.port = spec->port;
+  req.open = listener__open_one;
+  req.close = listener__close_one;
+  req.arg = &arg;
+  return ps_resolve_open(&req, port_out);
 }

@@ -2,6 +2,8 @@
 #include "sock.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 SOCKET ps_sock_open(ps_engine *e, int family, int type, int protocol, DWORD *err) {
   /* WSA_FLAG_NO_HANDLE_INHERIT: a service that starts child processes must not
@@ -61,4 +63,42 @@ char *ps_sockaddr_format(const struct sockaddr *sa, char *buf, size_t bufsize) {
   if (sa->sa_family == AF_INET6) snprintf(buf, bufsize, "[%s]:%s", host, port);
   else snprintf(buf, bufsize, "%s:%s", host, port);
   return buf;
+}
+
+SOCKET ps_sock_open_bound(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound, const char **step,
+                          DWORD *err) {
+  int on = 1, len = (int)sizeof(*bound);
+  SOCKET s;
+  *step = "WSASocketW";
+  s = ps_sock_open(e, ai->ai_family, ai->ai_socktype, ai->ai_protocol, err);
+  if (s == INVALID_SOCKET) return INVALID_SOCKET;
+  *step = "setsockopt(IPV6_V6ONLY)";
+  if (ai->ai_family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, (int)sizeof(on)) != 0)
+    goto fail;
+  *step = "setsockopt(SO_EXCLUSIVEADDRUSE)";
+  if (setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&on, (int)sizeof(on)) != 0) goto fail;
+  *step = "bind";
+  if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0) goto fail;
+  *step = "getsockname";
+  if (getsockname(s, (struct sockaddr *)bound, &len) != 0) goto fail;
+  return s;
+fail:
+  *err = (DWORD)WSAGetLastError();
+  ps_sock_close(e, &s);
+  return INVALID_SOCKET;
+}
+
+unsigned short ps_sockaddr_port(const SOCKADDR_STORAGE *addr) {
+  return addr->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)addr)->sin6_port
+                                     : ((const struct sockaddr_in *)addr)->sin_port;
+}
+
+void ps_endpoint_set(ps_endpoint *ep, const char *service, const SOCKADDR_STORAGE *addr, unsigned transport) {
+  memset(ep, 0, sizeof(*ep));
+  snprintf(ep->service, sizeof(ep->service), "%s", service);
+  getnameinfo((const struct sockaddr *)addr, (int)sizeof(*addr), ep->address, sizeof(ep->address), NULL, 0,
+              NI_NUMERICHOST);
+  ep->port = ntohs(ps_sockaddr_port(addr));
+  ep->family = addr->ss_family;
+  ep->transport = transport;
 }

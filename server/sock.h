@@ -21,6 +21,18 @@ DWORD ps_sock_associate(ps_engine *e, SOCKET s, int skip_ok, int *skipping);
 /* Non-zero when the socket's provider returns IFS handles (no non-IFS LSP), which
  * is what FILE_SKIP_COMPLETION_PORT_ON_SUCCESS requires. */
 int ps_sock_is_ifs(SOCKET s);
+/* A socket of ai's family bound to ai's address, as every listening or UDP
+ * socket is: IPV6_V6ONLY on IPv6 (so an IPv4 and an IPv6 socket on one port
+ * coexist), SO_EXCLUSIVEADDRUSE (no other process may bind the port and steal
+ * its traffic), bind, then getsockname into *bound (port 0 filled in). On
+ * failure returns INVALID_SOCKET (nothing left open) with the failing call in
+ * *step and its error in *err. */
+SOCKET ps_sock_open_bound(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound, const char **step,
+                          DWORD *err);
+/* Fills an endpoint for ps_engine_endpoints. */
+void ps_endpoint_set(ps_endpoint *ep, const char *service, const SOCKADDR_STORAGE *addr, unsigned transport);
+/* The port of an IPv4 or IPv6 address, network order. */
+unsigned short ps_sockaddr_port(const SOCKADDR_STORAGE *addr);
 /* "127.0.0.1:7007" / "[::1]:7007". Returns buf. */
 char *ps_sockaddr_format(const struct sockaddr *sa, char *buf, size_t bufsize);
 

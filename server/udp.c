@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "resolve.h"
 #include "sock.h"
 
 #ifndef SIO_UDP_CONNRESET
@@ -246,17 +247,7 @@ size_t ps_udp_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
   size_t n = 0;
   for (u = e->udps; u != NULL; u = u->next) {
     if (u->closing) continue;
-    if (n < max) {
-      ps_endpoint *ep = &out[n];
-      char port[8];
-      memset(ep, 0, sizeof(*ep));
-      snprintf(ep->service, sizeof(ep->service), "%s", u->service);
-      getnameinfo((const struct sockaddr *)&u->addr, (int)sizeof(u->addr), ep->address, sizeof(ep->address), port,
-                  sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
-      ep->port = (unsigned)atoi(port);
-      ep->family = u->family;
-      ep->transport = PS_TRANSPORT_UDP;
-    }
+    if (n < max) ps_endpoint_set(&out[n], u->service, &u->addr, PS_TRANSPORT_UDP);
     n++;
   }
   return n;
@@ -269,31 +260,19 @@ static ps_udp *udp__open(ps_engine *e, const ps_listen_spec *spec, const ps_hand
   SOCKET s;
   DWORD err = 0, bytes = 0;
   BOOL off = FALSE;
-  int on = 1, addr_len;
   unsigned i, posted = 0;
   ps_udp *u = NULL;
   SOCKADDR_STORAGE bound;
 
   ps_sockaddr_format(ai->ai_addr, where, sizeof(where));
-  step = "WSASocketW";
-  s = ps_sock_open(e, ai->ai_family, SOCK_DGRAM, IPPROTO_UDP, &err);
+  s = ps_sock_open_bound(e, ai, &bound, &step, &err);
   if (s == INVALID_SOCKET) goto fail;
-  step = "setsockopt(IPV6_V6ONLY)";
-  if (ai->ai_family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, (int)sizeof(on)) != 0)
-    goto fail_wsa;
-  step = "setsockopt(SO_EXCLUSIVEADDRUSE)";
-  if (setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&on, (int)sizeof(on)) != 0) goto fail_wsa;
-  step = "bind";
-  if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0) goto fail_wsa;
+  ps_sockaddr_format((const struct sockaddr *)&bound, where, sizeof(where));
   /* An ICMP port-unreachable caused by a reply to one peer must not fail the
    * next receive for everyone (Windows reports it as WSAECONNRESET). */
   if (WSAIoctl(s, SIO_UDP_CONNRESET, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) != 0)
     ps_log(PS_LOG_WARN, "udp %s: WSAIoctl(SIO_UDP_CONNRESET) failed: %s; port-unreachable errors are ignored instead",
            where, ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
-  step = "getsockname";
-  addr_len = (int)sizeof(bound);
-  if (getsockname(s, (struct sockaddr *)&bound, &addr_len) != 0) goto fail_wsa;
-  ps_sockaddr_format((const struct sockaddr *)&bound, where, sizeof(where));
   step = "CreateIoCompletionPort";
   if (CreateIoCompletionPort((HANDLE)s, e->port, PS_KEY_IO, 0) == NULL) {
     err = GetLastError();
@@ -355,8 +334,6 @@ fail_mem:
   }
   err = ERROR_NOT_ENOUGH_MEMORY;
   goto fail;
-fail_wsa:
-  err = (DWORD)WSAGetLastError();
 fail:
   ps_log(PS_LOG_ERROR, "listen %s on %s/udp: %s failed: %s", spec->service, where, step,
          ps_errstr(err, msg, sizeof(msg)));
@@ -364,55 +341,37 @@ fail:
   return NULL;
 }
 
-int ps_udp_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx, unsigned port) {
-  struct addrinfo hints, *res = NULL, *ai, *prev;
-  ps_udp *opened[32];
-  size_t opened_count = 0, k;
-  unsigned short chosen = htons((unsigned short)port);
-  char port_text[8], msg[160];
-  const char *shown_host = spec->host[0] ? spec->host : "(all addresses)";
-  int rc;
+typedef struct udp__open_arg {
+  ps_engine *e;
+  const ps_listen_spec *spec;
+  const ps_handler *h;
+  void *ctx;
+} udp__open_arg;
 
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_DGRAM;
-  hints.ai_protocol = IPPROTO_UDP;
-  hints.ai_flags = AI_PASSIVE;
-  snprintf(port_text, sizeof(port_text), "%u", port);
-  rc = getaddrinfo(spec->host[0] ? spec->host : NULL, port_text, &hints, &res);
-  if (rc != 0) {
-    ps_log(PS_LOG_ERROR, "listen %s/udp: cannot resolve host '%s': %s", spec->service, shown_host,
-           ps_errstr((unsigned long)rc, msg, sizeof(msg)));
-    return -1;
-  }
-  for (ai = res; ai != NULL; ai = ai->ai_next) {
-    ps_udp *u;
-    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
-    for (prev = res; prev != ai; prev = prev->ai_next)
-      if (prev->ai_family == ai->ai_family && prev->ai_addrlen == ai->ai_addrlen &&
-          memcmp(prev->ai_addr, ai->ai_addr, ai->ai_addrlen) == 0)
-        break;
-    if (prev != ai || opened_count == PS_COUNTOF(opened)) continue;
-    if (chosen != 0) {
-      if (ai->ai_family == AF_INET) ((struct sockaddr_in *)ai->ai_addr)->sin_port = chosen;
-      else ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port = chosen;
-    }
-    u = udp__open(e, spec, h, ctx, ai);
-    if (u == NULL) {
-      if (spec->optional) continue;
-      for (k = 0; k < opened_count; k++) udp__close(opened[k]);
-      freeaddrinfo(res);
-      return -1;
-    }
-    opened[opened_count++] = u;
-    if (chosen == 0)
-      chosen = u->family == AF_INET ? ((struct sockaddr_in *)&u->addr)->sin_port
-                                    : ((struct sockaddr_in6 *)&u->addr)->sin6_port;
-  }
-  freeaddrinfo(res);
-  if (opened_count == 0) {
-    ps_log(PS_LOG_ERROR, "listen %s/udp: no address of '%s' could be opened", spec->service, shown_host);
-    return -1;
-  }
-  return 0;
+static void *udp__open_one(void *arg, const struct addrinfo *ai, unsigned short *bound_port) {
+  const udp__open_arg *a = (const udp__open_arg *)arg;
+  ps_udp *u = udp__open(a->e, a->spec, a->h, a->ctx, ai);
+  if (u != NULL) *bound_port = ps_sockaddr_port(&u->addr);
+  return u;
+}
+
+static void udp__close_one(void *opened) { udp__close((ps_udp *)opened); }
+
+int ps_udp_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx, unsigned port) {
+  udp__open_arg arg;
+  ps_resolve_req req;
+  unsigned bound_port;
+  arg.e = e;
+  arg.spec = spec;
+  arg.h = h;
+  arg.ctx = ctx;
+  req.spec = spec;
+  req.socktype = SOCK_DGRAM;
+  req.protocol = IPPROTO_UDP;
+  req.transport = "udp";
+  req.port = port;
+  req.open = udp__open_one;
+  req.close = udp__close_one;
+  req.arg = &arg;
+  return ps_resolve_open(&req, &bound_port);
 }
