@@ -237,6 +237,13 @@ int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t err
       snprintf(flag, sizeof(flag), "%s", arg);
     }
     if (!opt__known(flag)) return ps_fail(err, errsize, "unknown option '%s'", flag);
+    /* The SCM commands take what the service will read, nothing else: a flag
+     * they ignored would look applied and not be. */
+    if (o->command == PS_CMD_INSTALL && strcmp(flag, "--config") != 0)
+      return ps_fail(err, errsize, "install takes only --config FILE (put '%s' in the configuration file)", flag);
+    if (o->command == PS_CMD_UNINSTALL || o->command == PS_CMD_START || o->command == PS_CMD_STOP ||
+        o->command == PS_CMD_STATUS)
+      return ps_fail(err, errsize, "%s takes no options ('%s')", argv[1], flag);
     if (value == NULL) {
       if (i + 1 >= argc) return ps_fail(err, errsize, "%s needs a value", flag);
       value = argv[++i];

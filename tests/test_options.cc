@@ -141,6 +141,25 @@ TEST(Options, DefaultListenerOnlyForCommandsThatServe) {
   }
 }
 
+// install records only --config in the service's command line, so any other
+// flag would be silently lost: it is refused, naming it. The other SCM
+// commands take nothing.
+TEST(Options, ScmCommandsRefuseFlagsTheyWouldIgnore) {
+  ps_options &o = g_options;
+#ifdef PS_SOURCE_DIR
+  const std::string example = std::string(PS_SOURCE_DIR) + "/portserve.ini.example";
+  ASSERT_TRUE(Parses({"install", "--config", example}, &o));
+  EXPECT_EQ(std::string(o.config_path), example);
+#endif
+  std::string err = ParseError({"install", "--threads", "4"});
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "install takes only --config", err);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "--threads", err);
+  for (const char *command : {"uninstall", "start", "stop", "status"}) {
+    err = ParseError({command, "--config", "x.ini"});
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string(command) + " takes no options", err);
+  }
+}
+
 TEST(Options, ServiceCommandsTakeFlags) {
   ps_options &o = g_options;
   ASSERT_TRUE(Parses({"service", "--threads", "2", "--log-level", "warn"}, &o));
