@@ -6,7 +6,7 @@
 #
 #   bench/run.sh            the full matrix (connections 1/16/64/256, 64 and
 #                           4096 bytes, pipeline 1 and 8, a 256-connector storm,
-#                           5 runs each, pinned and unpinned; about 45 minutes)
+#                           5 runs each, pinned and unpinned; about 25 minutes)
 #   bench/run.sh --quick    1 and 64 connections x 64 bytes, a storm, 3 runs of
 #                           1 s each, 2,000 idle connections (a few minutes)
 #   bench/run.sh --help     every option of bench/bench.py (reps, duration,

@@ -191,14 +191,10 @@ TEST(Engine, IdleConnectorsDoNotHoldAcceptSlots) {
   cfg.accepts = 1;
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
-  std::vector<SOCKET> idle;
-  for (int i = 0; i < 8; i++) {
-    idle.push_back(connect_to("127.0.0.1", srv.port()));
-    ASSERT_NE(idle.back(), INVALID_SOCKET);
-  }
+  std::vector<SOCKET> idle = connect_many(srv, 8);
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 8; }, 10000));
   expect_echo("127.0.0.1", srv.port(), 9);
-  for (SOCKET s : idle) close_socket(s);
+  close_all(idle);
   srv.stop_and_check();
 }
 
@@ -209,25 +205,17 @@ TEST(Engine, IdleConnectionsHoldNoBuffers) {
   cfg.buffer_idle_ms = 100;
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
-  std::vector<SOCKET> silent;
-  for (int i = 0; i < 50; i++) {
-    silent.push_back(connect_to("127.0.0.1", srv.port()));
-    ASSERT_NE(silent.back(), INVALID_SOCKET);
-  }
+  std::vector<SOCKET> silent = connect_many(srv, 50);
   ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 50; }, 10000));
   EXPECT_EQ(srv.stats().buffers_in_use, 0u) << "connections that never sent hold no buffer";
-  for (SOCKET s : silent) close_socket(s);
-  std::vector<SOCKET> conns;
+  close_all(silent);
+  std::vector<SOCKET> conns = connect_many(srv, 50);
   ByteStream stream(11);
-  for (int i = 0; i < 50; i++) {
-    conns.push_back(connect_to("127.0.0.1", srv.port()));
-    ASSERT_NE(conns.back(), INVALID_SOCKET);
-    ASSERT_TRUE(echo_round_trip(conns.back(), stream, 3000));
-  }
+  for (SOCKET s : conns) ASSERT_TRUE(echo_round_trip(s, stream, 3000));
   EXPECT_TRUE(wait_until([&] { return srv.stats().buffers_in_use == 0; }, 10000))
       << "buffers in use with 50 idle connections: " << srv.stats().buffers_in_use;
   EXPECT_EQ(srv.stats().conns_open, 50u);
-  for (SOCKET s : conns) close_socket(s);
+  close_all(conns);
   srv.stop_and_check();
 }
 
@@ -239,18 +227,14 @@ TEST(Engine, ConnectionsGiveTheirBufferBackWhenTheyGoIdle) {
   cfg.buffer_idle_ms = 50;
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
-  std::vector<SOCKET> conns;
+  std::vector<SOCKET> conns = connect_many(srv, 20);
   ByteStream stream(17);
-  for (int i = 0; i < 20; i++) {
-    conns.push_back(connect_to("127.0.0.1", srv.port()));
-    ASSERT_NE(conns.back(), INVALID_SOCKET);
-    ASSERT_TRUE(echo_round_trip(conns.back(), stream, 20000));
-  }
+  for (SOCKET s : conns) ASSERT_TRUE(echo_round_trip(s, stream, 20000));
   EXPECT_GT(srv.stats().buffers_in_use, 0u) << "busy connections keep their read buffer";
   EXPECT_TRUE(wait_until([&] { return srv.stats().buffers_in_use == 0; }, 10000))
       << "buffers in use after the connections went idle: " << srv.stats().buffers_in_use;
   for (SOCKET s : conns) EXPECT_TRUE(echo_round_trip(s, stream, 30000)) << "still echoing after parking";
-  for (SOCKET s : conns) close_socket(s);
+  close_all(conns);
   srv.stop_and_check();
 }
 

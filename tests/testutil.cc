@@ -114,6 +114,19 @@ SOCKET connect_to(const char *address, unsigned port, int timeout_ms) {
   return s;
 }
 
+std::vector<SOCKET> connect_many(const Server &srv, int count) {
+  std::vector<SOCKET> out;
+  for (int i = 0; i < count; i++) {
+    out.push_back(connect_to("127.0.0.1", srv.port()));
+    EXPECT_NE(out.back(), INVALID_SOCKET) << "client " << i << ": connect failed: " << WSAGetLastError();
+  }
+  return out;
+}
+
+void close_all(const std::vector<SOCKET> &sockets) {
+  for (SOCKET s : sockets) close_socket(s);
+}
+
 bool send_all(SOCKET s, const void *data, size_t len) {
   const char *p = static_cast<const char *>(data);
   while (len > 0) {

@@ -54,6 +54,10 @@ ps_engine_config default_config();
 
 // A connected blocking client socket with send/recv timeouts, or INVALID_SOCKET.
 SOCKET connect_to(const char *address, unsigned port, int timeout_ms = 10000);
+// `count` connected clients of the server's IPv4 listener (a failure is
+// reported and the vector holds INVALID_SOCKET for it).
+std::vector<SOCKET> connect_many(const Server &srv, int count);
+void close_all(const std::vector<SOCKET> &sockets);
 bool send_all(SOCKET s, const void *data, size_t len);
 // Receives exactly len bytes; false on timeout, error or early EOF.
 bool recv_exact(SOCKET s, void *data, size_t len);
