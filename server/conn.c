@@ -186,15 +186,20 @@ static void conn__shutdown(ps_conn *c) {
   c->flags &= ~C_PAUSED;
 }
 
-/* ---- yielding ---------------------------------------------------------- */
+/* ---- inline completions ------------------------------------------------ */
 
-/* An op completed inline but this event's budget is spent: hand the result
- * to the port (PS_KEY_DEFERRED, bytes in the packet) so it is handled after
- * the completions already waiting there. The op stays pending and keeps its
- * reference. Returns 0, or -1 if the packet could not be queued (the caller
- * then handles the result inline rather than lose it). */
-static int conn__defer(ps_conn *c, ps_op *op, DWORD bytes) {
-  return PostQueuedCompletionStatus(c->eng->port, bytes, PS_KEY_DEFERRED, &op->ov) ? 0 : -1;
+/* An op completed inline. Returns 1 if the caller handles its result now
+ * (the event's budget allowed it; the op's reference is dropped), or 0 if
+ * the budget is spent and the result was handed to the port
+ * (PS_KEY_DEFERRED, bytes in the packet), to be handled after the
+ * completions already waiting there; the op then stays pending and keeps its
+ * reference. If the packet cannot be queued the result is handled now rather
+ * than lost. */
+static int conn__take_inline(ps_conn *c, ps_op *op, DWORD bytes) {
+  if (c->budget == 0 && PostQueuedCompletionStatus(c->eng->port, bytes, PS_KEY_DEFERRED, &op->ov)) return 0;
+  if (c->budget > 0) c->budget--;
+  c->refs--;
+  return 1;
 }
 
 /* ---- sending ----------------------------------------------------------- */
@@ -245,9 +250,7 @@ static void conn__flush(ps_conn *c) {
     /* WSASend captures the WSABUF array, so a stack array is fine. */
     if (WSASend(c->sock, bufs, count, &sent, 0, &c->send_op.ov, NULL) == 0) {
       if (!(c->flags & C_SKIP)) return; /* a completion packet will come */
-      if (c->budget == 0 && conn__defer(c, &c->send_op, sent) == 0) return;
-      if (c->budget > 0) c->budget--;
-      c->refs--;
+      if (!conn__take_inline(c, &c->send_op, sent)) return;
       conn__send_done(c, sent, 0);
       continue;
     }
@@ -263,6 +266,13 @@ static void conn__flush(ps_conn *c) {
 }
 
 /* ---- receiving --------------------------------------------------------- */
+
+/* Gives the receive buffer back; the next read is a zero-byte read. */
+static void conn__release_rbuf(ps_conn *c) {
+  if (c->rbuf != NULL) ps_buf_put(&c->eng->pool, c->rbuf);
+  c->rbuf = NULL;
+  c->flags &= ~C_NEXT_REAL;
+}
 
 static int conn__post_recv(ps_conn *c, DWORD *bytes) {
   WSABUF b;
@@ -311,9 +321,7 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   c->flags &= ~(C_RECV_PENDING | C_IDLE_MARK | C_PARKING);
   if (parked && err == ERROR_OPERATION_ABORTED && !(c->flags & C_CLOSED)) {
     /* Our own idle cancel: give the buffer back and wait on a zero-byte read. */
-    c->rbuf = NULL;
-    c->flags &= ~C_NEXT_REAL;
-    if (b != NULL) ps_buf_put(&c->eng->pool, b);
+    conn__release_rbuf(c);
     return;
   }
   if (err != 0) {
@@ -326,21 +334,15 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
     return;
   }
   if (bytes == 0) {
-    c->rbuf = NULL;
-    c->flags &= ~C_NEXT_REAL;
-    ps_buf_put(&c->eng->pool, b);
+    conn__release_rbuf(c);
     conn__eof(c);
     return;
   }
   InterlockedAdd64(&c->eng->bytes_in, (LONG64)bytes);
   InterlockedIncrement64(&c->eng->msgs_in);
   if (!(c->flags & C_CLOSING)) c->handler->on_data(c, b->data, bytes);
-  if (c->flags & C_CLOSED) {
-    c->rbuf = NULL;
-    c->flags &= ~C_NEXT_REAL;
-    ps_buf_put(&c->eng->pool, b);
-  }
-  /* Otherwise keep the buffer and read into it again (see the top of the file). */
+  /* Keep the buffer and read into it again (see the top of the file). */
+  if (c->flags & C_CLOSED) conn__release_rbuf(c);
   if (!(c->flags & C_SHUT) && c->sq_bytes >= c->eng->cfg.send_queue_max) c->flags |= C_PAUSED;
 }
 
@@ -350,9 +352,7 @@ static void conn__read(ps_conn *c) {
     DWORD bytes = 0;
     if (c->flags & (C_RECV_PENDING | C_PAUSED | C_EOF | C_CLOSED)) return;
     if (conn__post_recv(c, &bytes) != IO_INLINE) return;
-    if (c->budget == 0 && conn__defer(c, &c->recv_op, bytes) == 0) return;
-    if (c->budget > 0) c->budget--;
-    c->refs--;
+    if (!conn__take_inline(c, &c->recv_op, bytes)) return;
     conn__recv_done(c, bytes, 0);
     conn__flush(c);
   }

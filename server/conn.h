@@ -15,7 +15,8 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
                       int skip_ok);
 
 /* A completion (or a deferred inline result) for one of a connection's ops; `budget`
- * is how many further completions it may handle inline before yielding. */
+ * is how many further completions it may handle inline before handing the
+ * next inline result to the port. */
 void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key, unsigned budget);
 
 /* Closes every live connection: gracefully (flush, FIN, wait for the peer's

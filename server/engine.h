@@ -24,7 +24,7 @@ typedef struct ps_engine_config {
   unsigned send_queue_max;   /* unsent bytes per connection before reading pauses */
   unsigned max_connections;  /* 0 = no limit */
   unsigned drain_timeout_ms; /* graceful stop deadline */
-  unsigned inline_max;       /* inline completions handled per wake before yielding */
+  unsigned inline_max;       /* inline completions per event; shared out per dequeued batch (conn.c) */
   int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
   unsigned udp_receives;     /* WSARecvFrom kept posted per UDP socket */
   unsigned buffer_idle_ms;   /* an idle connection gives its receive buffer back after 1-2x this */
