@@ -6,11 +6,17 @@
 #   ./build.sh run [ARGS] build, then run the echo server in this console
 #                         (default: portserve run --listen echo=127.0.0.1:7007)
 #   ./build.sh test       build, then run every test (native + under Wine)
+#   ./build.sh wintest    run the Windows tests of the existing build/win only
 #   ./build.sh msi        build, then the installer build/win/portserve-VERSION.msi
 #                         (VERSION from CMakeLists.txt; PS_MSI_VERSION overrides it)
 #   ./build.sh bench [ARGS]  Release build, then the benchmark matrix (bench/run.sh;
 #                         --quick for a short run, --help for its options)
 #   ./build.sh clean      remove build/
+#
+#   --wine 10  (test, wintest, bench; or PS_WINE=10) runs the Windows side
+#              under Wine 10, in a fresh Debian 13 root that tools/root.sh
+#              makes (needs root; about 3 minutes more); the default is the
+#              machine's Wine (Debian 12: Wine 8).
 #
 # Missing tools are installed with apt-get (needs root or sudo).
 set -euo pipefail
@@ -22,29 +28,9 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '==> %s\n' "$*"; }
 
-ensure_deps() {
-  local missing=()
-  command -v x86_64-w64-mingw32-gcc-posix >/dev/null || missing+=(gcc-mingw-w64-x86-64)
-  command -v x86_64-w64-mingw32-g++-posix >/dev/null || missing+=(g++-mingw-w64-x86-64)
-  command -v wine >/dev/null || missing+=(wine64)
-  [ -x /usr/lib/wine/wine64 ] || [ -x /usr/lib/wine/wine64-unwrapped ] || command -v wine64 >/dev/null || missing+=(wine64)
-  [ -f /usr/src/googletest/CMakeLists.txt ] || missing+=(googletest)
-  command -v cmake >/dev/null || missing+=(cmake)
-  command -v ninja >/dev/null || missing+=(ninja-build)
-  command -v g++ >/dev/null || missing+=(g++)
-  command -v python3 >/dev/null || missing+=(python3)
-  command -v socat >/dev/null || missing+=(socat)
-  command -v nc >/dev/null || missing+=(netcat-openbsd)
-  command -v wixl >/dev/null || missing+=(wixl)
-  command -v msiinfo >/dev/null || missing+=(msitools)
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing: ${missing[*]}"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-}
+# shellcheck source=tools/deps.sh
+. "$ROOT/tools/deps.sh"
+ensure_deps() { ps_ensure_deps build; }
 
 build_win() {
   say "cross-building for Windows (mingw-w64) in build/win"
@@ -58,13 +44,6 @@ build_msi() {
   local version out
   version=${PS_MSI_VERSION:-$(sed -n 's/^project(portserve VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)}
   [ -n "$version" ] || { echo "build.sh: no version in CMakeLists.txt's project()" >&2; exit 1; }
-  if ! command -v wixl >/dev/null || ! command -v msibuild >/dev/null || ! command -v msiinfo >/dev/null; then
-    say "installing: wixl msitools"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo=sudo
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends wixl msitools >/dev/null
-  fi
   out=$WIN_BUILD/portserve-$version.msi
   say "building the installer build/win/portserve-$version.msi (wixl)"
   installer/build-msi.sh "$version" "$WIN_BUILD/bin/portserve.exe" portserve.ini.example "$out"
@@ -76,8 +55,29 @@ build_native() {
   cmake --build "$NATIVE_BUILD" -j "$JOBS" --target all common_tests
 }
 
+# Runs the Windows tests of build/win under the Wine chosen with --wine.
+win_tests() {
+  if [ "$PS_WINE" = 10 ]; then
+    say "Windows tests under Wine 10 (Debian 13 root, build/roots; one prefix for the run)"
+    "$ROOT/tools/root.sh" with trixie "$ROOT" "" wintest ctest --test-dir build/win --output-on-failure --timeout 600
+  else
+    say "Windows tests under Wine (one prefix for the run: build/win/wineprefix)"
+    ctest --test-dir "$WIN_BUILD" --output-on-failure --timeout 600
+  fi
+}
+
 cmd=${1:-build}
 [ $# -gt 0 ] && shift
+PS_WINE=${PS_WINE:-8}
+if [ "${1:-}" = "--wine" ]; then
+  PS_WINE=${2:-}
+  shift 2 || true
+fi
+case "$PS_WINE" in
+  8|10) ;;
+  *) echo "build.sh: --wine takes 8 (the machine's Wine) or 10 (a Debian 13 root), not '$PS_WINE'" >&2; exit 2 ;;
+esac
+export PS_WINE
 case "$cmd" in
   build)
     ensure_deps; build_win; build_native ;;
@@ -85,9 +85,11 @@ case "$cmd" in
     ensure_deps; build_win; build_native
     say "native unit tests"
     ctest --test-dir "$NATIVE_BUILD" --output-on-failure -j "$JOBS" --timeout 120
-    say "Windows tests under Wine (one prefix for the run: build/win/wineprefix)"
-    ctest --test-dir "$WIN_BUILD" --output-on-failure --timeout 600
+    win_tests
     ;;
+  wintest)
+    [ -f "$WIN_BUILD/CTestTestfile.cmake" ] || { echo "build.sh: build/win is not built; run ./build.sh first" >&2; exit 1; }
+    win_tests ;;
   run)
     ensure_deps; build_win
     export WINEPREFIX=${WINEPREFIX:-$ROOT/build/wineprefix-run}
@@ -104,9 +106,9 @@ case "$cmd" in
   clean)
     rm -rf "$ROOT/build" ;;
   -h|--help|help)
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     echo "build.sh: unknown command '$cmd'" >&2
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2 ;;
 esac

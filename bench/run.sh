@@ -12,7 +12,7 @@
 #   bench/run.sh --help     every option of bench/bench.py (reps, duration,
 #                           connections, servers, affinity, ...)
 #
-# Missing tools (gnuplot-nox, strace, taskset) are installed with apt-get.
+# Missing tools are installed with apt-get (tools/deps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -29,21 +29,8 @@ if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
   exec python3 "$ROOT/bench/bench.py" --help
 fi
 
-missing=()
-command -v gnuplot >/dev/null || missing+=(gnuplot-nox)
-command -v strace >/dev/null || missing+=(strace)
-command -v taskset >/dev/null || missing+=(util-linux)
-command -v wine >/dev/null || missing+=(wine64)
-command -v x86_64-w64-mingw32-gcc-posix >/dev/null || missing+=(gcc-mingw-w64-x86-64)
-command -v cmake >/dev/null || missing+=(cmake)
-command -v ninja >/dev/null || missing+=(ninja-build)
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing: ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$ROOT/tools/deps.sh"
+ps_ensure_deps bench
 
 say "building Release for Windows in build/release-win"
 cmake -S . -B "$WIN" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
@@ -56,5 +43,12 @@ cmake --build "$NATIVE" -j "$JOBS" --target portload epoll_echo
 
 say "running the benchmark (bench/bench.py $*)"
 export PS_BENCH_COMMAND="bench/run.sh $*"
+if [ "${PS_WINE:-8}" = 10 ]; then
+  # Wine 10: the same binaries, run in a fresh Debian 13 root (tools/root.sh).
+  say "running under Wine 10 in a Debian 13 root"
+  exec "$ROOT/tools/root.sh" with trixie "$ROOT" "" benchrun env PS_BENCH_COMMAND="$PS_BENCH_COMMAND" python3 \
+    "$ROOT/bench/bench.py" --win-bin "$WIN/bin" --native-bin "$NATIVE/bin" \
+    --prefix-root "$PREFIXES" --out "$ROOT/bench/results" "$@"
+fi
 exec python3 "$ROOT/bench/bench.py" --win-bin "$WIN/bin" --native-bin "$NATIVE/bin" \
   --prefix-root "$PREFIXES" --out "$ROOT/bench/results" "$@"
