@@ -45,6 +45,14 @@ static const char ps_usage[] =
   "  --send-queue-max BYTES   unsent bytes per connection before the server stops\n"
   "                           reading from it (default 262144)\n"
   "  --max-connections N      refuse connections beyond N open ones (default 0: no limit)\n"
+  "  --idle-timeout SEC       close a connection gracefully when no byte has moved\n"
+  "                           either way for SEC seconds (default 300; 0: never)\n"
+  "  --linger-timeout SEC     after the server's FIN, how long the peer gets to send\n"
+  "                           its own before the server closes (default 30; 0: forever)\n"
+  "  --send-timeout SEC       reset a connection whose queued data made no progress\n"
+  "                           for SEC seconds: the peer stopped reading (default 60; 0: never)\n"
+  "  --keepalive SEC          TCP keep-alive after SEC idle seconds, so vanished peers\n"
+  "                           are found (default 60; 0: off)\n"
   "  --drain-timeout MS       on stop, time connections get to finish before they\n"
   "                           are reset (default 5000)\n"
   "  --stats-interval SEC     log a stats line every SEC seconds (default 5; 0: off)\n"
@@ -114,6 +122,10 @@ static const opt__uint_flag opt__uint_flags[] = {
   {"--stats-interval", offsetof(ps_options, stats_interval_s), 0, 86400},
   {"--udp-receives", offsetof(ps_options, udp_receives), 1, 1024},
   {"--buffer-idle-ms", offsetof(ps_options, buffer_idle_ms), 10, 3600000},
+  {"--idle-timeout", offsetof(ps_options, idle_timeout_s), 0, 604800},
+  {"--linger-timeout", offsetof(ps_options, linger_timeout_s), 0, 3600},
+  {"--send-timeout", offsetof(ps_options, send_timeout_s), 0, 3600},
+  {"--keepalive", offsetof(ps_options, keepalive_s), 0, 86400},
 };
 
 typedef struct opt__path_flag {
@@ -146,6 +158,10 @@ void ps_options_defaults(ps_options *o) {
   o->stats_interval_s = 5;
   o->udp_receives = 8;
   o->buffer_idle_ms = 1000;
+  o->idle_timeout_s = 300;
+  o->linger_timeout_s = 30;
+  o->send_timeout_s = 60;
+  o->keepalive_s = 60;
   o->log_level = PS_LEVEL_INFO;
 }
 

@@ -45,6 +45,10 @@ typedef struct ps_options {
   unsigned max_connections;    /* 0 = no limit */
   unsigned udp_receives;       /* WSARecvFrom kept posted per UDP socket */
   unsigned buffer_idle_ms;     /* idle connections give their read buffer back after this */
+  unsigned idle_timeout_s;     /* no byte either way this long: graceful close; 0 = off */
+  unsigned linger_timeout_s;   /* after our FIN, wait this long for the peer's; 0 = forever */
+  unsigned send_timeout_s;     /* no send progress this long: reset; 0 = off */
+  unsigned keepalive_s;        /* TCP keep-alive idle time; 0 = off */
   ps_level_option log_level;
   char config_path[PS_PATH_MAX];  /* --config, as given ("" = none) */
   char log_file[PS_PATH_MAX];     /* also log to this file ("" = none) */

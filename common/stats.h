@@ -21,6 +21,10 @@ typedef struct ps_stats {
   uint64_t dgrams_in;       /* UDP datagrams received */
   uint64_t dgrams_out;      /* UDP datagrams sent */
   uint64_t dgrams_dropped;  /* UDP datagrams too large for the buffer, or replies not sent */
+  uint64_t timeouts_idle;   /* connections closed by --idle-timeout */
+  uint64_t timeouts_linger; /* connections closed by --linger-timeout (no FIN from the peer) */
+  uint64_t timeouts_send;   /* connections reset by --send-timeout (the peer stopped reading) */
+  uint64_t sweep_us_max;    /* longest timer sweep over the connections, microseconds */
 } ps_stats;
 
 /* "conns 3 open / 120 total | in 1.2 MiB 350.0 KiB/s | out ... | 1234 msg/s"

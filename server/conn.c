@@ -34,6 +34,8 @@
  * connection runs inline (fewer calls per message). */
 #include "conn.h"
 
+#include <mstcpip.h>
+
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,9 @@ struct ps_session {
   ps_buf *sq_head, *sq_tail; /* send queue; the head buffers may be in flight */
   size_t sq_bytes;           /* unsent bytes, in flight included */
   ps_conn *prev, *next;      /* engine->conns (engine lock) */
+  ULONGLONG last_io_ms;      /* GetTickCount64 of the last byte either way (idle timeout) */
+  ULONGLONG send_ms;         /* last send posted or progressed (send timeout) */
+  ULONGLONG shut_ms;         /* when our FIN went out (linger timeout) */
   SOCKADDR_STORAGE peer;
 };
 
@@ -153,10 +158,7 @@ static void conn__close_socket(ps_conn *c, int abort) {
   if (c->flags & (C_RECV_PENDING | C_SEND_PENDING)) CancelIoEx((HANDLE)c->sock, NULL);
   if (abort) ps_sock_abort(c->eng, &c->sock);
   else ps_sock_close(c->eng, &c->sock);
-  if ((c->flags & C_OPENED) && c->handler->on_close != NULL) {
-    c->flags &= ~C_OPENED;
-    c->handler->on_close(c);
-  }
+  /* on_close runs in the endgame, never inside another callback. */
   c->refs--; /* the open reference; a caller's reference keeps c alive */
 }
 
@@ -175,6 +177,7 @@ static void conn__fail(ps_conn *c, const char *what, DWORD err) {
 /* Everything queued was sent and the handler asked to close: FIN. */
 static void conn__shutdown(ps_conn *c) {
   c->flags |= C_SHUT;
+  c->shut_ms = GetTickCount64();
   shutdown(c->sock, SD_SEND);
   if (c->flags & C_EOF) {
     conn__close_socket(c, 0);
@@ -212,6 +215,7 @@ static void conn__send_done(ps_conn *c, DWORD bytes, DWORD err) {
     return;
   }
   InterlockedAdd64(&c->eng->bytes_out, (LONG64)bytes);
+  if (bytes > 0) c->last_io_ms = c->send_ms = GetTickCount64();
   assert(sent <= c->sq_bytes);
   c->sq_bytes -= sent;
   while (sent > 0) {
@@ -247,9 +251,11 @@ static void conn__flush(ps_conn *c) {
     memset(&c->send_op.ov, 0, sizeof(c->send_op.ov));
     c->refs++;
     c->flags |= C_SEND_PENDING;
+    c->send_ms = GetTickCount64();
     /* WSASend captures the WSABUF array, so a stack array is fine. */
     if (WSASend(c->sock, bufs, count, &sent, 0, &c->send_op.ov, NULL) == 0) {
       if (!(c->flags & C_SKIP)) return; /* a completion packet will come */
+
       if (!conn__take_inline(c, &c->send_op, sent)) return;
       conn__send_done(c, sent, 0);
       continue;
@@ -340,6 +346,7 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   }
   InterlockedAdd64(&c->eng->bytes_in, (LONG64)bytes);
   InterlockedIncrement64(&c->eng->msgs_in);
+  c->last_io_ms = GetTickCount64();
   if (!(c->flags & C_CLOSING)) c->handler->on_data(c, b->data, bytes);
   /* Keep the buffer and read into it again (see the top of the file). */
   if (c->flags & C_CLOSED) conn__release_rbuf(c);
@@ -370,6 +377,9 @@ static void conn__endgame(ps_conn *c) {
   ps_engine *e = c->eng;
   assert(c->refs == 0);
   assert((c->flags & (C_CLOSED | C_RECV_PENDING | C_SEND_PENDING)) == C_CLOSED);
+  /* The one place on_close runs: every op has completed, no lock is held,
+   * and no other callback for this session can run again. */
+  if ((c->flags & C_OPENED) && c->handler->on_close != NULL) c->handler->on_close(c);
   if (c->rbuf != NULL) ps_buf_put(&e->pool, c->rbuf);
   while (c->sq_head != NULL) {
     ps_buf *b = c->sq_head;
@@ -408,6 +418,22 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
   }
   /* Request/response protocols must not wait for Nagle and delayed ACKs. */
   setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&nodelay, (int)sizeof(nodelay));
+  if (e->cfg.keepalive_ms != 0) {
+    /* Finds peers that vanished without FIN or RST (power loss, a dropped
+     * NAT mapping): SIO_KEEPALIVE_VALS sets the idle time and the probe
+     * interval per socket (Windows sends 10 probes, not configurable since
+     * Vista); the system-wide default idle time is two hours. */
+    struct tcp_keepalive ka;
+    DWORD ret = 0;
+    ka.onoff = 1;
+    ka.keepalivetime = e->cfg.keepalive_ms;
+    ka.keepaliveinterval = 1000;
+    if (WSAIoctl(s, SIO_KEEPALIVE_VALS, &ka, (DWORD)sizeof(ka), NULL, 0, &ret, NULL, NULL) != 0) {
+      char msg[160];
+      ps_log(PS_LOG_DEBUG, "accepted connection: SIO_KEEPALIVE_VALS failed: %s",
+             ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
+    }
+  }
 
   c = (ps_conn *)calloc(1, CONN_STATE_OFFSET + h->state_size);
   if (c == NULL) {
@@ -424,6 +450,7 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
   c->flags = skipping ? C_SKIP : 0;
   c->recv_op.kind = PS_OP_RECV;
   c->send_op.kind = PS_OP_SEND;
+  c->last_io_ms = c->send_ms = GetTickCount64();
   memcpy(&c->peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
 
   AcquireSRWLockExclusive(&e->lock);
@@ -519,12 +546,50 @@ void ps_conn_log_live(ps_engine *e) {
   ReleaseSRWLockExclusive(&e->lock);
 }
 
-void ps_conn_sweep(ps_engine *e) {
+/* What a sweep found a connection to need. */
+enum { SWEEP_OK = 0, SWEEP_IDLE, SWEEP_LINGER, SWEEP_SEND };
+
+/* Whether `timeout_ms` (0 = never) has passed since `since`. A worker may
+ * have stamped `since` after the sweep read `now`: that is no time at all,
+ * not an unsigned wrap-around. */
+static int conn__expired(ULONGLONG now, ULONGLONG since, unsigned timeout_ms) {
+  return timeout_ms != 0 && now > since && now - since >= timeout_ms;
+}
+
+static int conn__deadline(const ps_conn *c, const ps_engine_config *cfg, ULONGLONG now) {
+  unsigned f = c->flags;
+  if (f & C_CLOSED) return SWEEP_OK;
+  if ((f & C_SEND_PENDING) && conn__expired(now, c->send_ms, cfg->send_timeout_ms)) return SWEEP_SEND;
+  if ((f & C_SHUT) && conn__expired(now, c->shut_ms, cfg->linger_timeout_ms)) return SWEEP_LINGER;
+  if (!(f & C_CLOSING) && conn__expired(now, c->last_io_ms, cfg->idle_timeout_ms)) return SWEEP_IDLE;
+  return SWEEP_OK;
+}
+
+void ps_conn_sweep(ps_engine *e, ULONGLONG now, int park) {
   ps_conn *c;
+  ps_conn **held = NULL;
+  size_t count = 0, cap = 0, i;
+
+  /* Under the engine lock: park idle receive buffers, and take a reference
+   * on every connection past a deadline. Act on those after releasing it
+   * (closing can end a connection, and its endgame needs the engine lock). */
   AcquireSRWLockExclusive(&e->lock);
   for (c = e->conns; c != NULL; c = c->next) {
     AcquireSRWLockExclusive(&c->lock);
-    if ((c->flags & (C_RECV_PENDING | C_CLOSED | C_PARKING)) == C_RECV_PENDING && c->rbuf != NULL) {
+    if (c->refs != 0 && conn__deadline(c, &e->cfg, now) != SWEEP_OK) {
+      if (count == cap) {
+        size_t ncap = cap ? cap * 2 : 64;
+        ps_conn **n = (ps_conn **)realloc(held, ncap * sizeof(*held));
+        if (n != NULL) {
+          held = n;
+          cap = ncap;
+        }
+      }
+      if (count < cap) {
+        c->refs++;
+        held[count++] = c;
+      }
+    } else if (park && (c->flags & (C_RECV_PENDING | C_CLOSED | C_PARKING)) == C_RECV_PENDING && c->rbuf != NULL) {
       if (c->flags & C_IDLE_MARK) {
         /* Pending since the last sweep at least: idle. A deferred result is
          * not an I/O: CancelIoEx finds nothing, and the data is handled. */
@@ -537,4 +602,32 @@ void ps_conn_sweep(ps_engine *e) {
     ReleaseSRWLockExclusive(&c->lock);
   }
   ReleaseSRWLockExclusive(&e->lock);
+
+  for (i = 0; i < count; i++) {
+    c = held[i];
+    AcquireSRWLockExclusive(&c->lock);
+    switch (conn__deadline(c, &e->cfg, now)) {
+      case SWEEP_SEND:
+        /* The peer stopped reading: what is queued will never go. */
+        InterlockedIncrement64(&e->timeouts_send);
+        conn__close_socket(c, 1);
+        break;
+      case SWEEP_LINGER:
+        /* Our FIN went out long ago and the peer never answered with its
+         * own: everything we sent was handed over, so close now. */
+        InterlockedIncrement64(&e->timeouts_linger);
+        conn__close_socket(c, 0);
+        break;
+      case SWEEP_IDLE:
+        InterlockedIncrement64(&e->timeouts_idle);
+        c->budget = e->cfg.inline_max;
+        ps_session_close(c);
+        conn__pump(c);
+        break;
+      default:
+        break; /* it moved on between the two looks */
+    }
+    conn__unlock_release(c);
+  }
+  free(held);
 }

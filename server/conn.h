@@ -23,9 +23,11 @@ void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key, uns
  * FIN) or, with `abort`, with a reset. Called by ps_engine_stop. */
 void ps_conn_close_all(ps_engine *e, int abort);
 
-/* Housekeeping, every cfg.buffer_idle_ms: a connection whose real read has
- * been pending since the previous sweep gives its receive buffer back. */
-void ps_conn_sweep(ps_engine *e);
+/* The engine's timer sweep (at most a second apart), at GetTickCount64
+ * `now`: closes connections past their idle, linger or send deadline; with
+ * `park` (every cfg.buffer_idle_ms), a connection whose real read has been
+ * pending since the previous parking sweep gives its receive buffer back. */
+void ps_conn_sweep(ps_engine *e, ULONGLONG now, int park);
 
 /* Logs each live connection's state (a stop that cannot finish). */
 void ps_conn_log_live(ps_engine *e);

@@ -38,6 +38,10 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->skip_on_success = 1;
   cfg->udp_receives = 8;
   cfg->buffer_idle_ms = 1000;
+  cfg->idle_timeout_ms = 300000;
+  cfg->linger_timeout_ms = 30000;
+  cfg->send_timeout_ms = 60000;
+  cfg->keepalive_ms = 60000;
   cfg->quotes_file = NULL;
 }
 
@@ -93,11 +97,29 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
   }
 }
 
-/* Periodic work that belongs to no completion: every buffer_idle_ms, idle
- * connections give their receive buffers back (ps_conn_sweep). */
+/* The engine's one timer: periodic work that belongs to no completion.
+ * Every PS_SWEEP_MS (or buffer_idle_ms, if shorter) ps_conn_sweep checks
+ * each connection's deadlines (idle, linger, send stall) and, every
+ * buffer_idle_ms, parks idle receive buffers. Its cost grows with the
+ * number of connections, not with time: docs/design.md has the figure. */
+#define PS_SWEEP_MS 1000
 static DWORD WINAPI engine__housekeeper(LPVOID arg) {
   ps_engine *e = (ps_engine *)arg;
-  while (WaitForSingleObject(e->housekeeper_stop, e->cfg.buffer_idle_ms) == WAIT_TIMEOUT) ps_conn_sweep(e);
+  DWORD period = e->cfg.buffer_idle_ms < PS_SWEEP_MS ? e->cfg.buffer_idle_ms : PS_SWEEP_MS;
+  ULONGLONG last_park = GetTickCount64();
+  LARGE_INTEGER freq, t0, t1;
+  QueryPerformanceFrequency(&freq);
+  while (WaitForSingleObject(e->housekeeper_stop, period) == WAIT_TIMEOUT) {
+    ULONGLONG now = GetTickCount64();
+    int park = now - last_park + period / 2 >= e->cfg.buffer_idle_ms;
+    LONG64 us;
+    if (park) last_park = now;
+    QueryPerformanceCounter(&t0);
+    ps_conn_sweep(e, now, park);
+    QueryPerformanceCounter(&t1);
+    us = (LONG64)((t1.QuadPart - t0.QuadPart) * 1000000 / freq.QuadPart);
+    if (us > e->sweep_us_max) e->sweep_us_max = us; /* only this thread writes it */
+  }
   return 0;
 }
 
@@ -300,6 +322,10 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->dgrams_in = (uint64_t)e->dgrams_in;
   out->dgrams_out = (uint64_t)e->dgrams_out;
   out->dgrams_dropped = (uint64_t)e->dgrams_dropped;
+  out->timeouts_idle = (uint64_t)e->timeouts_idle;
+  out->timeouts_linger = (uint64_t)e->timeouts_linger;
+  out->timeouts_send = (uint64_t)e->timeouts_send;
+  out->sweep_us_max = (uint64_t)e->sweep_us_max;
 }
 
 unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }

@@ -28,6 +28,10 @@ typedef struct ps_engine_config {
   int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
   unsigned udp_receives;     /* WSARecvFrom kept posted per UDP socket */
   unsigned buffer_idle_ms;   /* an idle connection gives its receive buffer back after 1-2x this */
+  unsigned idle_timeout_ms;  /* no byte either way this long: graceful close (0 = off) */
+  unsigned linger_timeout_ms;/* after our FIN, the peer's FIN is awaited this long (0 = forever) */
+  unsigned send_timeout_ms;  /* a send making no progress this long: abortive close (0 = off) */
+  unsigned keepalive_ms;     /* TCP keep-alive idle time (SIO_KEEPALIVE_VALS; 0 = off) */
   const char *quotes_file;   /* qotd quotes (NULL = built-in); read at listen time */
 } ps_engine_config;
 
@@ -97,7 +101,7 @@ struct ps_engine {
   HANDLE port;
   HANDLE *workers;
   unsigned worker_count;
-  HANDLE housekeeper;       /* thread: buffer sweeps (and later, idle timeouts) */
+  HANDLE housekeeper;       /* thread: the sweep (timeouts, buffer parking), once a second */
   HANDLE housekeeper_stop;  /* event that ends it */
   ps_bufpool pool;
 
@@ -128,6 +132,10 @@ struct ps_engine {
   volatile LONG64 dgrams_in;
   volatile LONG64 dgrams_out;
   volatile LONG64 dgrams_dropped;
+  volatile LONG64 timeouts_idle;   /* closed by idle_timeout_ms */
+  volatile LONG64 timeouts_linger; /* closed by linger_timeout_ms (peer never sent FIN) */
+  volatile LONG64 timeouts_send;   /* reset by send_timeout_ms (peer stopped reading) */
+  volatile LONG64 sweep_us_max;    /* longest sweep so far, microseconds (docs/design.md) */
 };
 
 /* Wakes ps_engine_stop's waits after a live count fell. */

@@ -45,7 +45,10 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   cfg.drain_timeout_ms = o->drain_timeout_ms;
   cfg.udp_receives = o->udp_receives;
   cfg.buffer_idle_ms = o->buffer_idle_ms;
-  cfg.buffer_idle_ms = o->buffer_idle_ms;
+  cfg.idle_timeout_ms = o->idle_timeout_s * 1000u;
+  cfg.linger_timeout_ms = o->linger_timeout_s * 1000u;
+  cfg.send_timeout_ms = o->send_timeout_s * 1000u;
+  cfg.keepalive_ms = o->keepalive_s * 1000u;
   cfg.quotes_file = o->quotes_file[0] ? o->quotes_file : NULL;
 
   err = ps_engine_new(&cfg, &e);

@@ -63,9 +63,12 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   now.dgrams_in = 7;
   now.dgrams_out = 6;
   now.dgrams_dropped = 1;
+  now.timeouts_idle = 5;
+  now.timeouts_linger = 2;
+  now.timeouts_send = 1;
   EXPECT_EQ(Line(now, prev, 2.0),
             "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | "
-            "udp 7 in 6 out 1 dropped | buffers 4/32");
+            "udp 7 in 6 out 1 dropped | buffers 4/32 | timeouts 5 idle 2 linger 1 send");
 }
 
 TEST(Stats, RateIsDifferenceOverElapsed) {

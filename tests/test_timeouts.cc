@@ -1,0 +1,168 @@
+// The engine's timer sweep and the per-connection deadlines it enforces
+// (idle, linger, send stall), on real loopback sockets. Timeouts here are a
+// second or two so the tests stay short; the sweep runs at least once a
+// second, so a deadline acts within about one sweep of passing.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "testutil.h"
+
+using namespace pstest;
+
+namespace {
+
+// Fills the server's send queue from a client that never reads: sends
+// without reading until the client's own send stalls. Returns bytes sent.
+size_t fill_until_stalled(SOCKET s) {
+  u_long nonblocking = 1;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  std::vector<char> chunk(16384, 'x');
+  size_t sent = 0;
+  int stalls = 0;
+  while (stalls < 50 && sent < (256u << 20)) {
+    int n = send(s, chunk.data(), static_cast<int>(chunk.size()), 0);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      stalls = 0;
+    } else if (WSAGetLastError() == WSAEWOULDBLOCK) {
+      stalls++;
+      Sleep(10);
+    } else {
+      break;  // the server already gave up on us
+    }
+  }
+  nonblocking = 0;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  return sent;
+}
+
+}  // namespace
+
+TEST(Timeouts, IdleConnectionsAreClosedGracefullyWhileBusyOnesStay) {
+  ps_engine_config cfg = default_config();
+  cfg.idle_timeout_ms = 1000;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp", &cfg));
+  SOCKET idle1 = connect_to("127.0.0.1", srv.port());
+  SOCKET idle2 = connect_to("127.0.0.1", srv.port());
+  SOCKET busy = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(idle1, INVALID_SOCKET);
+  ASSERT_NE(idle2, INVALID_SOCKET);
+  ASSERT_NE(busy, INVALID_SOCKET);
+  ByteStream stream(41);
+  // One message before going quiet: idleness counts from the last byte.
+  EXPECT_TRUE(echo_round_trip(idle2, stream, 10));
+  // The busy client echoes every 200 ms for 3 s: three idle timeouts long.
+  for (int i = 0; i < 15; i++) {
+    EXPECT_TRUE(echo_round_trip(busy, stream, 32)) << "round " << i;
+    Sleep(200);
+  }
+  // The idle ones got FIN (orderly EOF, not a reset) well before now; the
+  // server waits for their FIN in its lingering close, so answer it.
+  EXPECT_EQ(wait_eof(idle1, 1000), 1);
+  EXPECT_EQ(wait_eof(idle2, 1000), 1);
+  close_socket(idle1);
+  close_socket(idle2);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 500));
+  EXPECT_TRUE(echo_round_trip(busy, stream, 1000));
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.timeouts_idle, 2u);
+  EXPECT_EQ(st.conns_reset, 0u);
+  close_socket(busy);
+  srv.stop_and_check();
+}
+
+TEST(Timeouts, IdleTimeoutZeroNeverCloses) {
+  ps_engine_config cfg = default_config();
+  cfg.idle_timeout_ms = 0;
+  cfg.buffer_idle_ms = 100;  // sweeps ten times a second
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  EXPECT_EQ(wait_eof(s, 1500), 0) << "closed although the idle timeout is off";
+  EXPECT_EQ(srv.stats().timeouts_idle, 0u);
+  ByteStream stream(42);
+  EXPECT_TRUE(echo_round_trip(s, stream, 100));
+  close_socket(s);
+  srv.stop_and_check();
+}
+
+TEST(Timeouts, LingerTimeoutClosesDaytimeClientsThatNeverSendFin) {
+  ps_engine_config cfg = default_config();
+  cfg.linger_timeout_ms = 1000;
+  Server srv;
+  ASSERT_TRUE(srv.start("daytime=127.0.0.1:0/tcp", &cfg));
+  // One client reads the time and its EOF, then neither sends nor closes;
+  // another keeps sending into the server's lingering read.
+  SOCKET silent = connect_to("127.0.0.1", srv.port());
+  SOCKET chatty = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(silent, INVALID_SOCKET);
+  ASSERT_NE(chatty, INVALID_SOCKET);
+  EXPECT_EQ(wait_eof(silent, 5000), 1) << "daytime sends the time, then FIN";
+  EXPECT_EQ(wait_eof(chatty, 5000), 1);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 2; }, 1000))
+      << "both wait in the lingering close for the clients' FIN";
+  for (int i = 0; i < 40 && srv.stats().conns_open > 0; i++) {
+    send(chatty, "more\r\n", 6, 0);  // fails once the server has closed
+    Sleep(100);
+  }
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 5000));
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.timeouts_linger, 2u);
+  EXPECT_EQ(st.timeouts_idle, 0u);
+  close_socket(silent);
+  close_socket(chatty);
+  srv.stop_and_check();
+}
+
+TEST(Timeouts, SendTimeoutResetsAClientThatStopsReadingAndFreesItsBuffers) {
+  ps_engine_config cfg = default_config();
+  cfg.send_timeout_ms = 1000;
+  cfg.send_queue_max = 64 * 1024;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp", &cfg));
+  SOCKET stuck = connect_to("127.0.0.1", srv.port());
+  SOCKET good = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(stuck, INVALID_SOCKET);
+  ASSERT_NE(good, INVALID_SOCKET);
+  size_t sent = fill_until_stalled(stuck);
+  EXPECT_GT(sent, cfg.send_queue_max) << "the client's send never stalled";
+  ps_stats held = srv.stats();
+  EXPECT_GT(held.buffers_in_use, 0u) << "the stalled echo holds queued data";
+  // The server gives up on the stuck client within a sweep or two of the
+  // deadline; the other client is served meanwhile.
+  ByteStream stream(43);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().timeouts_send == 1; }, 5000));
+  EXPECT_TRUE(echo_round_trip(good, stream, 5000));
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 5000));
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.timeouts_send, 1u);
+  EXPECT_LE(st.buffers_in_use, 1u) << "the reset connection's queue went back to the pool";
+  // What the stuck client sees: a reset (or an EOF if the reset raced its
+  // unread data away; either way the connection is gone).
+  EXPECT_NE(wait_eof(stuck, 5000), 0);
+  close_socket(stuck);
+  close_socket(good);
+  srv.stop_and_check();
+}
+
+TEST(Timeouts, IdleThenLingerTimeoutEndsAPeerThatNeverAnswers) {
+  ps_engine_config cfg = default_config();
+  cfg.idle_timeout_ms = 1000;
+  cfg.linger_timeout_ms = 1000;
+  Server srv;
+  ASSERT_TRUE(srv.start("discard=127.0.0.1:0/tcp", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  // Idle timeout sends FIN; the client never answers, so the linger
+  // timeout ends it: two deadlines in a row on one connection.
+  EXPECT_EQ(wait_eof(s, 5000), 1);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 5000));
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.timeouts_idle, 1u);
+  EXPECT_EQ(st.timeouts_linger, 1u);
+  close_socket(s);
+  srv.stop_and_check();
+}
