@@ -300,6 +300,10 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->dgrams_in = (uint64_t)e->dgrams_in;
   out->dgrams_out = (uint64_t)e->dgrams_out;
   out->dgrams_dropped = (uint64_t)e->dgrams_dropped;
+  out->conns_skip = (uint64_t)e->conns_skip;
+  out->inline_deferred = (uint64_t)e->inline_deferred;
+  out->reads_parked = (uint64_t)e->reads_parked;
+  out->udp_connreset_off = (uint64_t)e->udp_connreset_off;
 }
 
 unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }

@@ -128,6 +128,10 @@ struct ps_engine {
   volatile LONG64 dgrams_in;
   volatile LONG64 dgrams_out;
   volatile LONG64 dgrams_dropped;
+  volatile LONG64 conns_skip;
+  volatile LONG64 inline_deferred;
+  volatile LONG64 reads_parked;
+  volatile LONG64 udp_connreset_off;
 };
 
 /* Wakes ps_engine_stop's waits after a live count fell. */
