@@ -2,9 +2,12 @@
 """The benchmark matrix of issue 6 (run by bench/run.sh, which builds first).
 
 Servers, each started once and left running for the whole matrix:
-  portserve   portserve.exe run --listen echo=127.0.0.1:0   under Wine, own prefix
-  naive       naive_iocp_echo.exe 127.0.0.1:0               under Wine, own prefix
-  epoll       epoll_echo 127.0.0.1:0                        native Linux
+  portserve   portserve.exe run --listen echo=127.0.0.1:0 --threads N   under Wine, own prefix
+  naive       naive_iocp_echo.exe --threads N 127.0.0.1:0               under Wine, own prefix
+  epoll       epoll_echo 127.0.0.1:0                                    native Linux (one thread)
+Both Wine servers get the same worker count N (--server-threads, default one
+per processor, what portserve picks by itself), each with its completion
+port's concurrency equal to N.
 all driven by the native portload. Points are interleaved: for each point,
 each repetition runs every server once (in rotating order), so the servers
 share the machine's noise. Each run is done pinned (client on CPU 0, the
@@ -16,14 +19,22 @@ Then, for the servers under Wine: Linux system calls per echoed message
 connection (VmRSS/RssAnon of both, before and after N idle connections, with
 a freshly started wineserver).
 
-Writes OUT/<date>-<host>.json (every run) and .md (medians, min-max spreads,
-ratios to the naive server), plus SVG plots with gnuplot when it exists.
+Writes OUT/<date>-<host>.json (every run, each with the exact portload
+command line) and .md (medians, min-max spreads, ratios to the naive server,
+error and stall counts), plus SVG plots with gnuplot when it exists. Both
+record the commit measured (git rev-parse HEAD, "-dirty" if tracked files
+were modified) and the command lines of the run and of each server.
+
+A run with errors or stalled connections (portload exits non-zero) is kept in
+the JSON but left out of the medians; its counts show in the report, and
+bench.py then exits 1.
 Every process started here is stopped by PID; nothing is left running."""
 import argparse
 import datetime
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -190,12 +201,11 @@ class Bench:
         a = self.a
         if name == "portserve":
             p = self.prefixes.setdefault(name, Prefix(os.path.join(a.prefix_root, "portserve")))
-            return Server(name, ["wine", os.path.join(a.win_bin, "portserve.exe"), "run", "--listen",
-                                 "echo=127.0.0.1:0"], p)
+            return Server(name, server_argv(a, name), p)
         if name == "naive":
             p = self.prefixes.setdefault(name, Prefix(os.path.join(a.prefix_root, "naive")))
-            return Server(name, ["wine", os.path.join(a.win_bin, "naive_iocp_echo.exe"), "127.0.0.1:0"], p)
-        return Server(name, [os.path.join(a.native_bin, "epoll_echo"), "127.0.0.1:0"])
+            return Server(name, server_argv(a, name), p)
+        return Server(name, server_argv(a, name))
 
     def start_server(self, name):
         s = self.make_server(name)
@@ -228,9 +238,16 @@ class Bench:
         a = self.a
         argv = [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % port, "--threads", "1",
                 "--duration", str(duration if duration is not None else a.duration),
-                "--warmup", str(warmup if warmup is not None else a.warmup), "--json"] + args
+                "--warmup", str(warmup if warmup is not None else a.warmup),
+                "--stall-timeout", str(a.stall_timeout), "--json"] + args
         if pinned:
             argv = ["taskset", "-c", "0"] + argv
+        result = self._portload(argv, duration, warmup)
+        result["argv"] = argv
+        return result
+
+    def _portload(self, argv, duration, warmup):
+        a = self.a
         limit = (duration or a.duration) + (warmup or a.warmup) + 60
         p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.children.append(p)
@@ -286,7 +303,9 @@ class Bench:
                                           "result": r})
                         log("[%d/%d] %-8s %-9s %-5s c=%-3d s=%-4d p=%d: %s" % (
                             done, total, affinity, name, pt["kind"], pt["connections"], pt["size"],
-                            pt["pipeline"], "%.0f/s, errors %s" % (r["msgs_per_s"], r["errors"])
+                            pt["pipeline"], "%.0f/s, errors %s, stalls %s%s" % (
+                                r["msgs_per_s"], r["errors"], r.get("stalls", "?"),
+                                "" if run_ok(r) else " (left out of the medians)")
                             if "msgs_per_s" in r else r.get("error")))
 
     # ---- system calls per message -------------------------------------------
@@ -321,9 +340,11 @@ class Bench:
                     self.children.remove(st)
                 calls, top = parse_strace(out)
                 msgs = r.get("messages") or 0
+                ok = run_ok(r)
                 entry = {"server": name, "connections": conns, "pipeline": pipeline, "syscalls": calls,
-                         "messages": msgs, "per_message": (calls / msgs) if msgs and calls else None,
-                         "top": top, "msgs_per_s_traced": r.get("msgs_per_s"), "errors": r.get("errors")}
+                         "messages": msgs, "per_message": (calls / msgs) if ok and msgs and calls else None,
+                         "top": top, "msgs_per_s_traced": r.get("msgs_per_s"), "errors": r.get("errors"),
+                         "stalls": r.get("stalls"), "ok": ok, "argv": r.get("argv")}
                 self.extra["syscalls"].append(entry)
                 log("syscalls %-9s c=%-2d p=%d: %s calls / %s messages = %s" % (
                     name, conns, pipeline, calls, msgs,
@@ -394,6 +415,39 @@ def parse_strace(path):
     return total, rows[:5]
 
 
+def server_argv(a, name):
+    """The exact command line each server runs with."""
+    if name == "portserve":
+        return ["wine", os.path.join(a.win_bin, "portserve.exe"), "run", "--listen", "echo=127.0.0.1:0",
+                "--threads", str(a.server_threads)]
+    if name == "naive":
+        return ["wine", os.path.join(a.win_bin, "naive_iocp_echo.exe"), "--threads", str(a.server_threads),
+                "127.0.0.1:0"]
+    return [os.path.join(a.native_bin, "epoll_echo"), "127.0.0.1:0"]
+
+
+def run_ok(r):
+    """A run counts in the figures only if portload finished cleanly: exit 0,
+    no errors, no stalled connections."""
+    return "msgs_per_s" in r and r.get("exit") == 0 and not r.get("errors") and not r.get("stalls")
+
+
+def git_commit(root):
+    """HEAD of the tree measured, with "-dirty" if tracked files differ from it."""
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head or "unknown") + ("-dirty" if dirty else "")
+
+
+def shell_join(argv):
+    return " ".join(shlex.quote(x) for x in argv)
+
+
 # ---- the report -------------------------------------------------------------
 
 def med(values):
@@ -415,9 +469,18 @@ def summarize(runs, affinity_modes, servers):
         key = (run["affinity"], pt["kind"], pt["connections"], pt["size"], pt["pipeline"])
         r = run["result"]
         cell = table.setdefault(key, {}).setdefault(run["server"], {"rates": [], "p50": [], "p99": [], "p999": [],
-                                                                       "errors": 0, "failed": 0, "pmin": [],
-                                                                       "pmax": [], "refused": 0, "resets": 0})
+                                                                       "errors": 0, "stalls": 0, "failed": 0,
+                                                                       "pmin": [], "pmax": [], "refused": 0,
+                                                                       "resets": 0})
         if "msgs_per_s" not in r:
+            cell["failed"] += 1
+            continue
+        cell["errors"] += r.get("errors", 0)
+        cell["stalls"] += r.get("stalls", 0)
+        cell["refused"] += r.get("refused", 0)
+        cell["resets"] += r.get("resets", 0)
+        if not run_ok(r):
+            # Kept in the JSON, counted below the figures, left out of them.
             cell["failed"] += 1
             continue
         cell["rates"].append(r["msgs_per_s"])
@@ -425,9 +488,6 @@ def summarize(runs, affinity_modes, servers):
         cell["p50"].append(lat.get("p50"))
         cell["p99"].append(lat.get("p99"))
         cell["p999"].append(lat.get("p999"))
-        cell["errors"] += r.get("errors", 0)
-        cell["refused"] += r.get("refused", 0)
-        cell["resets"] += r.get("resets", 0)
         pc = r.get("per_conn_msgs") or {}
         cell["pmin"].append(pc.get("min"))
         cell["pmax"].append(pc.get("max"))
@@ -439,6 +499,16 @@ def summarize(runs, affinity_modes, servers):
             for k in ("p50", "p99", "p999", "pmin", "pmax"):
                 c[k + "_median"] = med(c[k])
     return table
+
+
+def error_counts(cells, servers):
+    """"0, 0 · 0, 0 · 3, 1": errors and stalled connections summed over a
+    point's runs, per server in column order."""
+    out = []
+    for s in servers:
+        c = cells.get(s)
+        out.append("%d, %d" % (c["errors"], c["stalls"]) if c else "–")
+    return " · ".join(out)
 
 
 def ratio(a, b):
@@ -458,13 +528,26 @@ def write_report(path_md, meta, table, extra, a, plots):
     w("Pinned: client on CPU 0, the server and its wineserver on CPU 1 (taskset). "
       "Unpinned: everything may run anywhere.")
     w("")
+    w("Commit: `%s`" % meta["commit"])
+    w("")
     w("Command: `%s`" % meta["command"])
+    w("")
+    w("Servers (worker threads: %d for both Wine servers, port concurrency the same):" % meta["server_threads"])
+    w("")
+    for name in a.servers:
+        w("- %s: `%s`" % (LABEL[name], meta["server_commands"][name]))
+    w("- client: `%s` plus each point's `--connections`, `--size`, `--pipeline` (`--mode storm` for the "
+      "storm); every run's exact command line is in the JSON" % meta["client_command"])
+    w("")
+    w("Runs with errors or stalled connections are left out of the medians and counted in the "
+      "\"errors, stalls\" column; \"failed\" runs produced no figure or had errors.")
     w("")
     for affinity in a.affinity:
         w("## Echo throughput, %s (messages/s)" % affinity)
         w("")
         hdr = "| connections | size | pipeline | " + " | ".join(LABEL[s] for s in a.servers)
-        hdr += " | portserve ÷ naive |" if "portserve" in a.servers and "naive" in a.servers else " |"
+        hdr += " | portserve ÷ naive" if "portserve" in a.servers and "naive" in a.servers else ""
+        hdr += " | errors, stalls (%s) |" % ", ".join(a.servers)
         w(hdr)
         w("|" + "---:|" * (hdr.count("|") - 1))
         for key in sorted(k for k in table if k[0] == affinity and k[1] == "echo"):
@@ -477,6 +560,7 @@ def write_report(path_md, meta, table, extra, a, plots):
             if "portserve" in a.servers and "naive" in a.servers:
                 rt = ratio(cells.get("portserve", {}).get("median"), cells.get("naive", {}).get("median"))
                 row += " **%s** |" % fmt(rt, 2)
+            row += " %s |" % error_counts(cells, a.servers)
             w(row)
         w("")
     w("## Latency and fairness (unpinned if measured, µs, medians over the runs)")
@@ -498,15 +582,17 @@ def write_report(path_md, meta, table, extra, a, plots):
     if storm:
         w("## Connection storm (connect, one round trip, close; connections/s)")
         w("")
-        w("| affinity | connectors | server | connections/s [min–max] | refused | reset | p99 connect+echo µs |")
-        w("|---|---:|---|---:|---:|---:|---:|")
+        w("| affinity | connectors | server | connections/s [min–max] | refused | reset | errors | stalls | "
+          "p99 connect+echo µs |")
+        w("|---|---:|---|---:|---:|---:|---:|---:|---:|")
         for key in storm:
             for s in a.servers:
                 c = table[key].get(s)
                 if c:
-                    w("| %s | %d | %s | %s [%s–%s] | %d | %d | %s |" % (
-                        key[0], key[2], LABEL[s], fmt(c["median"]), fmt(c["min"]), fmt(c["max"]), c["refused"],
-                        c["resets"], fmt(c["p99_median"], 0)))
+                    w("| %s | %d | %s | %s [%s–%s]%s | %d | %d | %d | %d | %s |" % (
+                        key[0], key[2], LABEL[s], fmt(c["median"]), fmt(c["min"]), fmt(c["max"]),
+                        " (%d failed)" % c["failed"] if c["failed"] else "", c["refused"], c["resets"],
+                        c["errors"], c["stalls"], fmt(c["p99_median"], 0)))
         w("")
     if extra["syscalls"]:
         w("## Linux system calls per echoed message (strace -f -c, process + its wineserver, 64-byte messages)")
@@ -669,6 +755,10 @@ def main():
     ap.add_argument("--idle", type=int, help="idle connections for the memory figure")
     ap.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS))
     ap.add_argument("--affinity", type=lambda s: s.split(","), default=["pinned", "unpinned"])
+    ap.add_argument("--server-threads", type=int, default=os.cpu_count() or 1,
+                    help="worker threads of both Wine servers (default: one per processor, as portserve picks)")
+    ap.add_argument("--stall-timeout", type=float, default=2.0,
+                    help="portload --stall-timeout: a connection unanswered this long counts as stalled")
     ap.add_argument("--no-syscalls", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
     a = ap.parse_args()
@@ -695,8 +785,14 @@ def main():
     host = socket.gethostname().split(".")[0] or "host"
     now = datetime.datetime.now()
     stem = "%s-%s" % (now.strftime("%Y-%m-%d-%H%M"), host)
-    meta = dict(machine(), date=now.strftime("%Y-%m-%d %H:%M"), host=host,
-                command=os.environ.get("PS_BENCH_COMMAND") or " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    meta = dict(machine(), date=now.strftime("%Y-%m-%d %H:%M"), host=host, commit=git_commit(root),
+                command=os.environ.get("PS_BENCH_COMMAND") or shell_join([sys.argv[0]] + sys.argv[1:]),
+                argv=shell_join([sys.executable] + sys.argv), server_threads=a.server_threads,
+                server_commands={name: shell_join(server_argv(a, name)) for name in a.servers},
+                client_command=shell_join([os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:PORT",
+                                           "--threads", "1", "--duration", str(a.duration), "--warmup",
+                                           str(a.warmup), "--stall-timeout", str(a.stall_timeout), "--json"]))
     b = Bench(a)
     started = time.monotonic()
     try:
@@ -712,16 +808,20 @@ def main():
     table = summarize(b.runs, a.affinity, a.servers)
     meta["elapsed_s"] = round(time.monotonic() - started, 1)
     settings = {k: getattr(a, k) for k in ("quick", "reps", "duration", "warmup", "connections", "sizes",
-                                             "pipelines", "storm", "idle", "servers", "affinity")}
+                                             "pipelines", "storm", "idle", "servers", "affinity", "server_threads",
+                                             "stall_timeout")}
     with open(os.path.join(a.out, stem + ".json"), "w") as f:
         json.dump({"meta": meta, "settings": settings, "runs": b.runs, "syscalls": b.extra["syscalls"],
                    "memory": b.extra["memory"]}, f, indent=1)
     plots = write_plots(a.out, stem, table, a)
     write_report(os.path.join(a.out, stem + ".md"), meta, table, b.extra, a, plots)
-    failed = sum(1 for r in b.runs if "msgs_per_s" not in r["result"] or r["result"].get("errors"))
-    log("wrote %s.json and %s.md in %s (%.0f s; %d run(s) failed or had errors)" % (
-        stem, stem, a.out, meta["elapsed_s"], failed))
-    return 0
+    failed = sum(1 for r in b.runs if not run_ok(r["result"]))
+    failed += sum(1 for e in b.extra["syscalls"] if not e["ok"])
+    errors = sum(r["result"].get("errors", 0) for r in b.runs) + sum(e["errors"] or 0 for e in b.extra["syscalls"])
+    stalls = sum(r["result"].get("stalls", 0) for r in b.runs) + sum(e["stalls"] or 0 for e in b.extra["syscalls"])
+    log("wrote %s.json and %s.md in %s (%.0f s; %d run(s) failed or had errors or stalls: %d errors, %d stalls)" % (
+        stem, stem, a.out, meta["elapsed_s"], failed, errors, stalls))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

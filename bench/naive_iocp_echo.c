@@ -6,11 +6,16 @@
  *   - per connection one 8 KB buffer and one operation at a time: WSARecv
  *     into the buffer, WSASend of what arrived (again until all of it went),
  *     WSARecv again;
- *   - 4 threads in GetQueuedCompletionStatus, one completion per call;
+ *   - worker threads in GetQueuedCompletionStatus, one completion per call;
+ *     as many as portserve runs (one per processor unless --threads N says
+ *     otherwise), with the port's concurrency equal to that number, so a
+ *     figure divided by this one compares the code, not the thread count;
  *   - no skip-on-success, no batching, no buffer pool, no zero-byte reads.
  * The one addition to the textbook is TCP_NODELAY (see naive__on_accept).
  *
- *   naive_iocp_echo.exe [ADDRESS:PORT]      default 127.0.0.1:0 (any free port)
+ *   naive_iocp_echo.exe [--threads N] [ADDRESS:PORT]
+ *                        ADDRESS:PORT defaults to 127.0.0.1:0 (any free port),
+ *                        N to the number of processors
  *
  * Prints "listening on tcp ADDRESS:PORT" to stderr; Ctrl+C (SIGINT under
  * Wine) stops it: close the listener, cancel every connection, join the
@@ -29,7 +34,7 @@
 
 #include "hostport.h"
 
-#define NAIVE_THREADS 4
+#define NAIVE_THREADS_MAX MAXIMUM_WAIT_OBJECTS /* joined with one WaitForMultipleObjects */
 #define NAIVE_ACCEPTS 16
 #define NAIVE_BUF 8192
 #define NAIVE_ADDR_LEN ((DWORD)sizeof(SOCKADDR_STORAGE) + 16)
@@ -67,7 +72,8 @@ typedef struct naive_server {
   naive_conn *conns;
   volatile LONG live;
   volatile LONG served;
-  HANDLE threads[NAIVE_THREADS];
+  HANDLE threads[NAIVE_THREADS_MAX];
+  DWORD thread_count;
 } naive_server;
 
 /* The console control handler has no context argument: the event it sets is
@@ -258,33 +264,66 @@ static void naive__cancel_all(naive_server *s) {
   LeaveCriticalSection(&s->lock);
 }
 
+static void naive__usage(FILE *f) {
+  fprintf(f, "usage: naive_iocp_echo [--threads N] [ADDRESS:PORT]   (defaults: one thread per processor, "
+             "127.0.0.1:0)\n");
+}
+
 int main(int argc, char **argv) {
   naive_server s;
   WSADATA wsa;
-  int i, rc, waited;
+  SYSTEM_INFO si;
+  const char *spec = "127.0.0.1:0";
+  unsigned long threads = 0;
+  int i, rc, waited, have_spec = 0;
 
-  if (argc > 2 || (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))) {
-    fprintf(argc > 2 ? stderr : stdout, "usage: naive_iocp_echo [ADDRESS:PORT]   (default 127.0.0.1:0)\n");
-    return argc > 2 ? 2 : 0;
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      naive__usage(stdout);
+      return 0;
+    }
+    if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      char *end = NULL;
+      threads = strtoul(argv[++i], &end, 10);
+      if (*end != '\0' || threads < 1 || threads > NAIVE_THREADS_MAX) {
+        fprintf(stderr, "naive_iocp_echo: --threads: '%s' is not a number from 1 to %d\n", argv[i],
+                NAIVE_THREADS_MAX);
+        return 2;
+      }
+    } else if (argv[i][0] != '-' && !have_spec) {
+      spec = argv[i];
+      have_spec = 1;
+    } else {
+      naive__usage(stderr);
+      return 2;
+    }
   }
   memset(&s, 0, sizeof(s));
   s.listener = INVALID_SOCKET;
+  /* Sized as portserve sizes its workers (server/engine.c): one per
+   * processor, concurrency equal to the thread count. */
+  GetSystemInfo(&si);
+  if (threads == 0) threads = si.dwNumberOfProcessors ? si.dwNumberOfProcessors : 1;
+  if (threads > NAIVE_THREADS_MAX) threads = NAIVE_THREADS_MAX;
+  s.thread_count = (DWORD)threads;
   if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0) {
     fprintf(stderr, "naive_iocp_echo: WSAStartup failed\n");
     return 1;
   }
   InitializeCriticalSection(&s.lock);
   naive__stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-  s.port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, NAIVE_THREADS);
+  s.port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, s.thread_count);
   if (naive__stop_event == NULL || s.port == NULL) {
     fprintf(stderr, "naive_iocp_echo: CreateEvent/CreateIoCompletionPort failed: error %lu\n",
             (unsigned long)GetLastError());
     return 1;
   }
-  rc = naive__listen(&s, argc == 2 ? argv[1] : "127.0.0.1:0");
+  rc = naive__listen(&s, spec);
   if (rc != 0) return rc;
+  fprintf(stderr, "naive_iocp_echo: %lu worker thread(s), port concurrency %lu\n", (unsigned long)s.thread_count,
+          (unsigned long)s.thread_count);
   SetConsoleCtrlHandler(naive__on_ctrl, TRUE);
-  for (i = 0; i < NAIVE_THREADS; i++) {
+  for (i = 0; i < (int)s.thread_count; i++) {
     s.threads[i] = CreateThread(NULL, 0, naive__worker, &s, 0, NULL);
     if (s.threads[i] == NULL) {
       fprintf(stderr, "naive_iocp_echo: CreateThread failed: error %lu\n", (unsigned long)GetLastError());
@@ -312,9 +351,9 @@ int main(int argc, char **argv) {
   if (rc != 0)
     fprintf(stderr, "naive_iocp_echo: %ld connection(s) and %ld accept(s) did not complete after %d ms\n", s.live,
             s.accepts_pending, NAIVE_STOP_WAIT_MS);
-  for (i = 0; i < NAIVE_THREADS; i++) PostQueuedCompletionStatus(s.port, 0, KEY_QUIT, NULL);
-  WaitForMultipleObjects(NAIVE_THREADS, s.threads, TRUE, INFINITE);
-  for (i = 0; i < NAIVE_THREADS; i++) CloseHandle(s.threads[i]);
+  for (i = 0; i < (int)s.thread_count; i++) PostQueuedCompletionStatus(s.port, 0, KEY_QUIT, NULL);
+  WaitForMultipleObjects(s.thread_count, s.threads, TRUE, INFINITE);
+  for (i = 0; i < (int)s.thread_count; i++) CloseHandle(s.threads[i]);
   CloseHandle(s.port);
   DeleteCriticalSection(&s.lock);
   WSACleanup();

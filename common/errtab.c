@@ -73,7 +73,7 @@ static const ps_errinfo ps_errors[] = {
 
 static const ps_errinfo *ps_err_find(unsigned long code) {
   size_t lo = 0;
-  size_t hi = sizeof(ps_errors) / sizeof(ps_errors[0]);
+  size_t hi = ps_err_count();
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     if (ps_errors[mid].code == code) return &ps_errors[mid];
@@ -81,6 +81,16 @@ static const ps_errinfo *ps_err_find(unsigned long code) {
     else hi = mid;
   }
   return NULL;
+}
+
+size_t ps_err_count(void) { return sizeof(ps_errors) / sizeof(ps_errors[0]); }
+
+int ps_err_entry(size_t i, unsigned long *code, const char **symbol, const char **text) {
+  if (i >= ps_err_count()) return -1;
+  *code = ps_errors[i].code;
+  *symbol = ps_errors[i].symbol;
+  *text = ps_errors[i].text;
+  return 0;
 }
 
 const char *ps_err_symbol(unsigned long code) {

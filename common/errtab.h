@@ -16,6 +16,11 @@ const char *ps_err_text(unsigned long code);
  * NUL-terminated, truncated to bufsize. Returns buf. */
 char *ps_err_format(unsigned long code, char *buf, size_t bufsize);
 
+/* The table itself, in its order (ascending codes), so that a test can check
+ * every entry: how many there are, and entry i (0, or -1 past the end). */
+size_t ps_err_count(void);
+int ps_err_entry(size_t i, unsigned long *code, const char **symbol, const char **text);
+
 /* Formats a message into err (truncated to errsize) and returns -1: the one
  * way the portable parsers report what is wrong. */
 int ps_fail(char *err, size_t errsize, const char *fmt, ...) PS_PRINTF(3, 4);

@@ -34,6 +34,8 @@ size_t ps_daytime_format(int64_t unix_seconds, char *buf, size_t bufsize);
 /* qotd: quotes separated by blank lines; each must be under 512 characters
  * (RFC 865). Returns 0 and a context for ps_svc_qotd, or -1 with a message. */
 #define PS_QOTD_MAX 511
+/* Largest quotes file qotd reads (bytes); a larger one is refused at start. */
+#define PS_QOTD_FILE_MAX (256 * 1024)
 int ps_qotd_parse(const char *text, const char *name, void **ctx, char *err, size_t errsize);
 /* The quote for a day number (days since 1970), with CR LF line ends. */
 const char *ps_qotd_quote(const void *ctx, int64_t day);

@@ -25,6 +25,12 @@ typedef struct ps_stats {
   uint64_t timeouts_linger; /* connections closed by --linger-timeout (no FIN from the peer) */
   uint64_t timeouts_send;   /* connections reset by --send-timeout (the peer stopped reading) */
   uint64_t sweep_us_max;    /* longest timer sweep over the connections, microseconds */
+  /* Which engine paths ran (totals since start). Not in the stats line: they
+   * say how the engine worked, not what it served; tests assert on them. */
+  uint64_t conns_skip;       /* accepted connections with skip-on-success on */
+  uint64_t inline_deferred;  /* inline completions handed to the port (budget spent) */
+  uint64_t reads_parked;     /* idle reads cancelled by the sweep, buffer given back */
+  uint64_t udp_connreset_off; /* UDP sockets opened with SIO_UDP_CONNRESET turned off */
 } ps_stats;
 
 /* "conns 3 open / 120 total | in 1.2 MiB 350.0 KiB/s | out ... | 1234 msg/s"

@@ -126,8 +126,6 @@ const char *ps_qotd_quote(const void *ctx, int64_t day) {
   return q->quotes[i];
 }
 
-#define QOTD_FILE_MAX (256 * 1024)
-
 static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, size_t errsize) {
   FILE *f;
   char *text;
@@ -137,16 +135,16 @@ static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, s
     return ps_qotd_parse(qotd__builtin, "built-in quotes", ctx, err, errsize);
   f = fopen(cfg->quotes_file, "rb");
   if (f == NULL) return ps_fail(err, errsize, "cannot open quotes file '%s'", cfg->quotes_file);
-  text = (char *)malloc(QOTD_FILE_MAX + 1);
+  text = (char *)malloc(PS_QOTD_FILE_MAX + 1);
   if (text == NULL) {
     fclose(f);
     return ps_fail(err, errsize, "out of memory reading '%s'", cfg->quotes_file);
   }
-  n = fread(text, 1, QOTD_FILE_MAX + 1, f);
+  n = fread(text, 1, PS_QOTD_FILE_MAX + 1, f);
   fclose(f);
-  if (n > QOTD_FILE_MAX) {
+  if (n > PS_QOTD_FILE_MAX) {
     free(text);
-    return ps_fail(err, errsize, "%s: larger than %d bytes", cfg->quotes_file, QOTD_FILE_MAX);
+    return ps_fail(err, errsize, "%s: larger than %d bytes", cfg->quotes_file, PS_QOTD_FILE_MAX);
   }
   if (memchr(text, '\0', n) != NULL) {
     free(text);

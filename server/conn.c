@@ -199,7 +199,10 @@ static void conn__shutdown(ps_conn *c) {
  * reference. If the packet cannot be queued the result is handled now rather
  * than lost. */
 static int conn__take_inline(ps_conn *c, ps_op *op, DWORD bytes) {
-  if (c->budget == 0 && PostQueuedCompletionStatus(c->eng->port, bytes, PS_KEY_DEFERRED, &op->ov)) return 0;
+  if (c->budget == 0 && PostQueuedCompletionStatus(c->eng->port, bytes, PS_KEY_DEFERRED, &op->ov)) {
+    InterlockedIncrement64(&c->eng->inline_deferred);
+    return 0;
+  }
   if (c->budget > 0) c->budget--;
   c->refs--;
   return 1;
@@ -328,6 +331,7 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   if (parked && err == ERROR_OPERATION_ABORTED && !(c->flags & C_CLOSED)) {
     /* Our own idle cancel: give the buffer back and wait on a zero-byte read. */
     conn__release_rbuf(c);
+    InterlockedIncrement64(&c->eng->reads_parked);
     return;
   }
   if (err != 0) {
@@ -462,6 +466,7 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
     e->conns = c;
     InterlockedIncrement64(&e->live_conns);
     InterlockedIncrement64(&e->conns_total);
+    if (skipping) InterlockedIncrement64(&e->conns_skip);
   }
   ReleaseSRWLockExclusive(&e->lock);
   if (refuse) {

@@ -326,6 +326,10 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->timeouts_linger = (uint64_t)e->timeouts_linger;
   out->timeouts_send = (uint64_t)e->timeouts_send;
   out->sweep_us_max = (uint64_t)e->sweep_us_max;
+  out->conns_skip = (uint64_t)e->conns_skip;
+  out->inline_deferred = (uint64_t)e->inline_deferred;
+  out->reads_parked = (uint64_t)e->reads_parked;
+  out->udp_connreset_off = (uint64_t)e->udp_connreset_off;
 }
 
 unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }

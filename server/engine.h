@@ -136,6 +136,10 @@ struct ps_engine {
   volatile LONG64 timeouts_linger; /* closed by linger_timeout_ms (peer never sent FIN) */
   volatile LONG64 timeouts_send;   /* reset by send_timeout_ms (peer stopped reading) */
   volatile LONG64 sweep_us_max;    /* longest sweep so far, microseconds (docs/design.md) */
+  volatile LONG64 conns_skip;
+  volatile LONG64 inline_deferred;
+  volatile LONG64 reads_parked;
+  volatile LONG64 udp_connreset_off;
 };
 
 /* Wakes ps_engine_stop's waits after a live count fell. */

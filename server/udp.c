@@ -270,7 +270,9 @@ static ps_udp *udp__open(ps_engine *e, const ps_listen_spec *spec, const ps_hand
   ps_sockaddr_format((const struct sockaddr *)&bound, where, sizeof(where));
   /* An ICMP port-unreachable caused by a reply to one peer must not fail the
    * next receive for everyone (Windows reports it as WSAECONNRESET). */
-  if (WSAIoctl(s, SIO_UDP_CONNRESET, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) != 0)
+  if (WSAIoctl(s, SIO_UDP_CONNRESET, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0)
+    InterlockedIncrement64(&e->udp_connreset_off);
+  else
     ps_log(PS_LOG_WARN, "udp %s: WSAIoctl(SIO_UDP_CONNRESET) failed: %s; port-unreachable errors are ignored instead",
            where, ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
   step = "CreateIoCompletionPort";

@@ -94,7 +94,7 @@ void FakeSession::Drain() {
 void FakeSession::PeerEof() {
   if (session_.ended || session_.closing) return;
   if (session_.handler->on_eof != nullptr) session_.handler->on_eof(&session_);
-  else ps_session_close(&session_);
+  else session_.eof_left_to_engine = true;
 }
 
 void FakeSession::End() {

@@ -24,6 +24,12 @@ struct ps_session {
   int abort_calls = 0;
   bool closing = false; /* after ps_session_close/abort: sends are refused */
   bool ended = false;   /* on_close delivered: no ps_session_* call is allowed */
+  /* The peer's FIN reached a handler without on_eof: the engine's default (a
+   * graceful close) applies. The fake does not act it out, so a test sees
+   * only what the handler itself did; the default is tested against the real
+   * engine (Engine.HalfCloseEchoesEverythingThenCloses,
+   * Services.ChargenClosesGracefullyWhenTheClientHalfCloses). */
+  bool eof_left_to_engine = false;
 };
 
 /* One session of `handler`, opened by the constructor and always ended
@@ -41,7 +47,8 @@ class FakeSession {
   void Receive(const void *data, size_t len);
   /* The network takes everything queued; on_drained runs if the handler has it. */
   void Drain();
-  /* The peer half-closes: on_eof, or the engine default (graceful close). */
+  /* The peer half-closes: on_eof if the handler has one; otherwise only
+   * records that the engine's default applies (eof_left_to_engine). */
   void PeerEof();
   /* The session ends: on_close, exactly once. */
   void End();

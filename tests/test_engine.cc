@@ -31,6 +31,11 @@ TEST(Engine, EchoOverIPv4) {
   EXPECT_STREQ(srv.endpoints[0].address, "127.0.0.1");
   EXPECT_NE(srv.endpoints[0].port, 0u);
   expect_echo("127.0.0.1", srv.port(AF_INET), 1);
+  // Skip-on-success is on for every accepted connection (loopback TCP is an
+  // IFS provider): the inline paths of conn.c are the ones this test ran.
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.conns_total, 1u);
+  EXPECT_EQ(st.conns_skip, st.conns_total) << "skip-on-success was not turned on";
   srv.stop_and_check();
 }
 
@@ -94,11 +99,15 @@ TEST(Engine, EchoWithoutSkipOnSuccess) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
   expect_echo("127.0.0.1", srv.port(), 5);
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.conns_total, 1u);
+  EXPECT_EQ(st.conns_skip, 0u) << "skip-on-success was turned on although configured off";
+  EXPECT_EQ(st.inline_deferred, 0u) << "nothing completes inline without skip-on-success";
   srv.stop_and_check();
 }
 
 // inline_max 1 makes every second inline completion yield to the port, so the
-// resume path carries most of the traffic.
+// deferred path (PS_KEY_DEFERRED) carries most of the traffic.
 TEST(Engine, EchoWhenEveryInlineCompletionYields) {
   ps_engine_config cfg = default_config();
   cfg.inline_max = 1;
@@ -106,6 +115,9 @@ TEST(Engine, EchoWhenEveryInlineCompletionYields) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
   expect_echo("127.0.0.1", srv.port(), 6);
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.conns_skip, 1u) << "without skip-on-success nothing completes inline";
+  EXPECT_GT(st.inline_deferred, 0u) << "no inline completion was handed to the port";
   srv.stop_and_check();
 }
 
@@ -259,6 +271,7 @@ TEST(Engine, FrequentBufferParkingLosesNoData) {
     });
   }
   for (std::thread &c : clients) c.join();
+  EXPECT_GT(srv.stats().reads_parked, 0u) << "no read was parked: the race this test is about never happened";
   srv.stop_and_check();
 }
 

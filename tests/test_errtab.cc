@@ -77,10 +77,37 @@ TEST(ErrTab, FormatIntoZeroSizedBufferWritesNothing) {
   EXPECT_EQ(std::string(buf, sizeof buf), "xxxx");
 }
 
-// The lookup is a binary search, so an entry out of order is not found.
-// These codes are spread over the whole table: first, last, both ends of
-// each range (Win32, WSAE*, WSA*, WSAHOST*) and neighbours.
+// The lookup is a binary search, so an entry out of order (or a duplicate
+// code) is not found. Every entry of the table: codes strictly ascending,
+// each found by its code with its own symbol and text.
 TEST(ErrTab, TableIsSortedSoEveryEntryIsFound) {
+  const size_t count = ps_err_count();
+  ASSERT_GT(count, 50u);
+  unsigned long previous = 0;
+  for (size_t i = 0; i < count; i++) {
+    unsigned long code = 0;
+    const char *symbol = nullptr, *text = nullptr;
+    ASSERT_EQ(ps_err_entry(i, &code, &symbol, &text), 0) << i;
+    ASSERT_NE(symbol, nullptr) << i;
+    ASSERT_NE(text, nullptr) << i;
+    if (i > 0) EXPECT_GT(code, previous) << "entry " << i << " (" << symbol << ") is out of order";
+    previous = code;
+    EXPECT_EQ(ps_err_symbol(code), symbol) << "entry " << i << " (" << code << ") not found by its code";
+    EXPECT_EQ(ps_err_text(code), text) << code;
+    EXPECT_TRUE(std::strncmp(symbol, "ERROR_", 6) == 0 || std::strncmp(symbol, "WSA", 3) == 0) << symbol;
+    EXPECT_NE(text[0], '\0') << symbol;
+    char buf[160];
+    EXPECT_EQ(std::string(ps_err_format(code, buf, sizeof buf)),
+              std::string(symbol) + " (" + std::to_string(code) + ") " + text);
+  }
+  unsigned long code;
+  const char *symbol, *text;
+  EXPECT_EQ(ps_err_entry(count, &code, &symbol, &text), -1) << "past the end";
+}
+
+// Codes with their documented symbols (winerror.h / winsock2.h), spread over
+// the table: first, last, both ends of each range and neighbours.
+TEST(ErrTab, SymbolsMatchTheDocumentedCodes) {
   struct {
     unsigned long code;
     const char *symbol;

@@ -285,11 +285,14 @@ TEST(SvcDiscard, TcpNeverSendsWhateverArrives) {
   EXPECT_EQ(fake.record().abort_calls, 0);
 }
 
-TEST(SvcDiscard, TcpPeerEofClosesGracefully) {
+// discard has no on_eof: the engine's graceful close applies (shown against
+// the real engine in Services.EveryServiceOnTcpAndUdpOverIPv4AndIPv6).
+TEST(SvcDiscard, TcpPeerEofLeavesTheGracefulCloseToTheEngine) {
   FakeSession fake(&ps_svc_discard);
   fake.Receive("bye", 3);
   fake.PeerEof();
-  EXPECT_EQ(fake.record().close_calls, 1);
+  EXPECT_TRUE(fake.record().eof_left_to_engine);
+  EXPECT_EQ(fake.record().close_calls, 0);
   EXPECT_EQ(fake.record().abort_calls, 0);
   EXPECT_TRUE(fake.record().sent.empty());
 }
@@ -423,11 +426,17 @@ TEST(SvcChargen, TcpInputIsIgnored) {
   EXPECT_TRUE(sent == ChargenReference(0, sent.size())) << "input changed the stream";
 }
 
-TEST(SvcChargen, TcpPeerEofCloses) {
+// chargen has no on_eof: on the peer's FIN it queues nothing more and leaves
+// the graceful close to the engine
+// (Services.ChargenClosesGracefullyWhenTheClientHalfCloses, real engine).
+TEST(SvcChargen, TcpPeerEofLeavesTheGracefulCloseToTheEngine) {
   FakeSession fake(&ps_svc_chargen);
   fake.Drain();
+  int sends = fake.record().send_calls;
   fake.PeerEof();
-  EXPECT_EQ(fake.record().close_calls, 1);
+  EXPECT_TRUE(fake.record().eof_left_to_engine);
+  EXPECT_EQ(fake.record().send_calls, sends) << "chargen queued more on the peer's FIN";
+  EXPECT_EQ(fake.record().close_calls, 0);
   EXPECT_EQ(fake.record().abort_calls, 0);
 }
 
@@ -630,28 +639,46 @@ TEST(SvcQotd, StartWithAnOverlongQuoteFailsNamingFileAndLine) {
   EXPECT_PRED_FORMAT2(testing::IsSubstring, file.path() + ":3:", q.err);
 }
 
-// Every quote of a long file is served, or the file is refused; the last one
-// must not be cut off where the reader stopped.
-TEST(SvcQotd, StartServesEveryQuoteOfAFileLargerThan256KiB) {
-  const int count = 4000;
+// A quotes file over the limit is refused, with a message naming the file
+// and the limit, rather than read in part.
+TEST(SvcQotd, StartRefusesAFileLargerThanTheLimitNamingFileAndLimit) {
+  std::string text;
+  while (text.size() <= PS_QOTD_FILE_MAX) text += "A quote that is short.\n\n";
+  TempFile file(text);
+  QotdStart q(file.path().c_str());
+  EXPECT_EQ(q.rc, -1);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, file.path(), q.err);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "larger than " + std::to_string(PS_QOTD_FILE_MAX) + " bytes", q.err);
+}
+
+// Just under the limit, every quote is served; the last one, which ends at
+// the file's last byte without a newline, is not cut off.
+TEST(SvcQotd, StartServesEveryQuoteOfAFileJustUnderTheLimit) {
   const std::string words = "  a line of words to make the file big with fewer quotes\n";
   std::string text;
   char quote[32];
-  for (int i = 1; i <= count; i++) {
-    std::snprintf(quote, sizeof quote, "Quote number %05d\n", i);
-    text += quote + words + "\n";
+  int count = 0;
+  for (;;) {
+    std::snprintf(quote, sizeof quote, "Quote number %05d\n", count + 1);
+    std::string next = quote + words + "\n";
+    if (text.size() + next.size() > PS_QOTD_FILE_MAX - 40) break;  // room for the last quote
+    text += next;
+    count++;
   }
-  ASSERT_GT(text.size(), 256u * 1024);
+  // The last quote fills the file to one byte under the limit.
+  std::string last = "Last quote ";
+  last += std::string(PS_QOTD_FILE_MAX - 1 - text.size() - last.size() - 1, 'z') + ".";
+  text += last;
+  ASSERT_EQ(text.size(), static_cast<size_t>(PS_QOTD_FILE_MAX - 1));
+  ASSERT_LE(last.size(), static_cast<size_t>(PS_QOTD_MAX) - 2) << "the last quote must itself be valid";
   TempFile file(text);
   QotdStart q(file.path().c_str());
-  if (q.rc != 0) {
-    EXPECT_PRED_FORMAT2(testing::IsSubstring, file.path(), q.err);
-    return;
-  }
+  ASSERT_EQ(q.rc, 0) << q.err;
   std::vector<std::string> quotes = QuotesByDay(q.ctx);
-  EXPECT_EQ(quotes.size(), static_cast<size_t>(count)) << "quotes were silently dropped";
-  EXPECT_EQ(quotes.back(), "Quote number 04000\r\n" + words.substr(0, words.size() - 1) + "\r\n")
-      << "the last quote served is cut off";
+  ASSERT_EQ(quotes.size(), static_cast<size_t>(count) + 1) << "quotes were silently dropped";
+  std::snprintf(quote, sizeof quote, "Quote number %05d\r\n", count);
+  EXPECT_EQ(quotes[static_cast<size_t>(count) - 1], quote + words.substr(0, words.size() - 1) + "\r\n");
+  EXPECT_EQ(quotes.back(), last + "\r\n") << "the last quote served is cut off";
 }
 
 // Notepad's "Unicode" is UTF-16: refused with a message, as the configuration

@@ -87,16 +87,20 @@ TEST(SvcEcho, EchoesManyRandomChunksInOrder) {
   EXPECT_EQ(fake.record().abort_calls, 0);
 }
 
-// The life the engine gives a session: open, data, peer FIN, close. With no
-// on_eof, the engine closes gracefully and everything echoed stays queued.
-TEST(SvcEcho, PeerEofClosesGracefullyAfterTheEcho) {
+// The life the engine gives a session: open, data, peer FIN, close. echo has
+// no on_eof: it leaves the close to the engine's default (a graceful close
+// once the echo is sent, tested in Engine.HalfCloseEchoesEverythingThenCloses)
+// and itself neither closes nor drops what it queued.
+TEST(SvcEcho, PeerEofLeavesTheGracefulCloseToTheEngine) {
   FakeSession fake(&ps_svc_echo);
   const std::string data = "last words";
   fake.Receive(data.data(), data.size());
   fake.PeerEof();
+  EXPECT_TRUE(fake.record().eof_left_to_engine);
+  EXPECT_EQ(fake.record().close_calls, 0);
+  EXPECT_EQ(fake.record().abort_calls, 0);
+  EXPECT_EQ(ps_session_queued(fake.session()), data.size()) << "the echo stays queued for the close to flush";
   fake.End();
   EXPECT_EQ(fake.record().sent, data);
-  EXPECT_EQ(fake.record().close_calls, 1);
-  EXPECT_EQ(fake.record().abort_calls, 0);
   EXPECT_EQ(fake.record().send_calls, 1);
 }

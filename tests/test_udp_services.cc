@@ -137,7 +137,12 @@ TEST(Services, EveryServiceOnTcpAndUdpOverIPv4AndIPv6) {
       EXPECT_EQ(wait_eof(s, 10000), 1) << "nothing but the close comes back";
       closesocket(s);
     }
+    // No reply proves nothing on its own (a dead listener does not reply
+    // either): the datagram must also have been received.
+    uint64_t dgrams_before = srv.stats().dgrams_in;
     EXPECT_FALSE(udp_replies(*find_ep(srv, "discard", PS_TRANSPORT_UDP, family), "drop me", 300));
+    EXPECT_TRUE(wait_until([&] { return srv.stats().dgrams_in > dgrams_before; }, 5000))
+        << "the discard UDP listener never received the datagram";
     // chargen: the RFC 864 pattern, across line wraps; UDP 0..512 characters of it.
     ep = find_ep(srv, "chargen", PS_TRANSPORT_TCP, family);
     {
@@ -162,6 +167,32 @@ TEST(Services, EveryServiceOnTcpAndUdpOverIPv4AndIPv6) {
     EXPECT_EQ(udp_ask(*find_ep(srv, "qotd", PS_TRANSPORT_UDP, family), ""), quote);
   }
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
+  EXPECT_EQ(srv.stats().udp_connreset_off, 10u) << "SIO_UDP_CONNRESET turned off on every UDP socket";
+  srv.stop_and_check();
+}
+
+// chargen has no on_eof: on the client's FIN the engine's default applies,
+// a graceful close. The client half-closes while chargen streams, reads on,
+// and gets the rest of the stream then a FIN, not a reset.
+TEST(Services, ChargenClosesGracefullyWhenTheClientHalfCloses) {
+  Server srv;
+  ASSERT_TRUE(srv.start("chargen=127.0.0.1:0/tcp"));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  std::string got(74 * 50, '\0');
+  ASSERT_TRUE(recv_exact(s, &got[0], got.size()));
+  ASSERT_EQ(shutdown(s, SD_SEND), 0);
+  // Bounded: a server that ignored the FIN would stream forever.
+  char buf[4096];
+  int n;
+  ULONGLONG deadline = GetTickCount64() + 10000;
+  while ((n = recv(s, buf, sizeof(buf), 0)) > 0 && GetTickCount64() < deadline)
+    got.append(buf, static_cast<size_t>(n));
+  EXPECT_EQ(n, 0) << "no FIN within 10 s of ours, or a reset (error " << WSAGetLastError() << ")";
+  EXPECT_EQ(got, chargen_pattern(got.size())) << "the stream up to the FIN is the pattern";
+  close_socket(s);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
+  EXPECT_EQ(srv.stats().conns_reset, 0u);
   srv.stop_and_check();
 }
 
@@ -276,11 +307,13 @@ TEST(Services, UdpEchoBurstOfTenThousandDatagramsEveryReplyMatches) {
 
 // The socket survives an ICMP port-unreachable: a client sends and closes
 // before the reply, so the reply bounces. With SIO_UDP_CONNRESET left on,
-// Windows would fail the next receive with WSAECONNRESET. (Wine 8 does not
-// report it at all, docs/wine-notes.md, so under Wine this passes either way.)
+// Windows would fail the next receive with WSAECONNRESET. Wine 8 never
+// reports it (docs/wine-notes.md, row 2), so under Wine only the first check
+// can fail: that the engine turned SIO_UDP_CONNRESET off on the socket.
 TEST(Services, UdpSocketSurvivesPortUnreachableFromAClosedPeer) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0/udp"));
+  EXPECT_EQ(srv.stats().udp_connreset_off, 1u) << "WSAIoctl(SIO_UDP_CONNRESET, FALSE) did not succeed";
   const ps_endpoint *ep = find_ep(srv, "echo", PS_TRANSPORT_UDP, AF_INET);
   int len = 0;
   sockaddr_storage to = endpoint_addr(*ep, &len);
@@ -326,11 +359,17 @@ TEST(Services, QotdServesQuotesFromTheConfiguredFile) {
 }
 
 TEST(Services, MissingQuotesFileFailsTheListenerNamingTheFile) {
+  LogCapture log;
   ps_engine_config cfg = default_config();
   cfg.quotes_file = "C:\\no\\such\\quotes.txt";
-  Server srv;
-  ASSERT_EQ(ps_engine_new(&cfg, &srv.engine), 0);
-  EXPECT_FALSE(srv.listen("qotd=127.0.0.1:0"));
-  EXPECT_TRUE(srv.listen("echo=127.0.0.1:0")) << "other services are unaffected";
-  srv.stop_and_check();
+  {
+    Server srv;
+    ASSERT_EQ(ps_engine_new(&cfg, &srv.engine), 0);
+    EXPECT_FALSE(srv.listen("qotd=127.0.0.1:0"));
+    EXPECT_TRUE(srv.listen("echo=127.0.0.1:0")) << "other services are unaffected";
+    srv.stop_and_check();
+  }
+  std::string text = log.text();
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "listen qotd: cannot open quotes file 'C:\\no\\such\\quotes.txt'",
+                      text);
 }

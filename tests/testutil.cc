@@ -2,8 +2,11 @@
 
 #include <cstring>
 
+#include <cstdio>
+
 extern "C" {
 #include "listen_spec.h"
+#include "log.h"
 }
 
 namespace pstest {
@@ -36,6 +39,37 @@ ps_engine_config default_config() {
   cfg.threads = 2;
   cfg.drain_timeout_ms = 5000;
   return cfg;
+}
+
+LogCapture::LogCapture() {
+  char dir[MAX_PATH], path[MAX_PATH];
+  GetTempPathA(MAX_PATH, dir);
+  if (GetTempFileNameA(dir, "plg", 0, path) == 0) {
+    ADD_FAILURE() << "GetTempFileNameA failed: " << GetLastError();
+    return;
+  }
+  path_ = path;
+  ps_log_config cfg{};
+  cfg.level = PS_LOG_INFO;
+  cfg.sinks = PS_LOG_TO_STDERR;
+  cfg.file = path_.c_str();
+  EXPECT_EQ(ps_log_open(&cfg), 0) << "log file " << path_;
+}
+
+LogCapture::~LogCapture() {
+  ps_log_close();
+  if (!path_.empty()) DeleteFileA(path_.c_str());
+}
+
+std::string LogCapture::text() const {
+  std::string got;
+  FILE *f = fopen(path_.c_str(), "rb");
+  if (f == nullptr) return got;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) got.append(buf, n);
+  fclose(f);
+  return got;
 }
 
 Server::~Server() {

@@ -52,6 +52,22 @@ struct Server {
 
 ps_engine_config default_config();
 
+// Every log line written while it lives also goes to a temporary file, which
+// text() reads back (server/log.c's file sink; stderr keeps its copy). Make
+// it before the engine starts and let it go after the engine stopped: the
+// log sink is set while no other thread logs.
+class LogCapture {
+ public:
+  LogCapture();
+  ~LogCapture();
+  LogCapture(const LogCapture &) = delete;
+  LogCapture &operator=(const LogCapture &) = delete;
+  std::string text() const;
+
+ private:
+  std::string path_;
+};
+
 // A connected blocking client socket with send/recv timeouts, or INVALID_SOCKET.
 SOCKET connect_to(const char *address, unsigned port, int timeout_ms = 10000);
 // `count` connected clients of the server's IPv4 listener (a failure is

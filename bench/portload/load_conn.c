@@ -89,6 +89,7 @@ int load_conn_init(load_conn *c, load_run *run, unsigned id) {
   c->run = run;
   c->id = id;
   c->chargen_phase = -1;
+  atomic_init(&c->waiting_since, 0u);
   if (o->mode == LOAD_MODE_IDLE) {
     c->r_cap = LOAD_RBUF_IDLE;
   } else {
@@ -121,6 +122,16 @@ void load_conn_free(load_conn *c) {
   c->t_sent = NULL;
 }
 
+static void conn__waiting(load_conn *c, uint64_t since) {
+  atomic_store_explicit(&c->waiting_since, since, memory_order_relaxed);
+}
+
+int load_conn_stalled(const load_conn *c, uint64_t now, uint64_t timeout_ns) {
+  /* C11's atomic_load takes a non-const pointer; the read does not modify. */
+  uint64_t since = atomic_load_explicit(&((load_conn *)(uintptr_t)c)->waiting_since, memory_order_relaxed);
+  return since != 0 && now > since && now - since > timeout_ns;
+}
+
 static int conn__measured(const load_conn *c, uint64_t now) {
   return now >= c->run->t_measure && now < c->run->t_end;
 }
@@ -143,17 +154,19 @@ void load_conn_connecting(load_conn *c, uint64_t now) {
   c->msgs_sent = c->msgs_done = 0;
   c->s_pos = c->s_len = 0;
   c->chargen_phase = -1;
+  conn__waiting(c, 0);
 }
 
 load_next load_conn_connected(load_conn *c, load_stats *st, uint64_t now) {
-  (void)now;
   c->open = 1;
+  if (c->run->opt.mode == LOAD_MODE_CHARGEN) conn__waiting(c, now); /* the stream is due at once */
   atomic_fetch_add_explicit(&st->open, 1, memory_order_relaxed);
   load_stat_add(&st->conns_opened, 1);
   return LOAD_GO;
 }
 
 void load_conn_closed(load_conn *c, load_stats *st) {
+  conn__waiting(c, 0);
   if (!c->open) return;
   c->open = 0;
   atomic_fetch_sub_explicit(&st->open, 1, memory_order_relaxed);
@@ -222,6 +235,7 @@ int load_conn_next_send(load_conn *c, uint64_t now, const unsigned char **data, 
         break;
     }
     if (count == 0) return 0;
+    if (o->mode != LOAD_MODE_DISCARD && c->rx_off == c->tx_off) conn__waiting(c, now);
     for (k = 0; k < count; k++) c->t_sent[(c->msgs_sent + k) % o->pipeline] = now;
     c->s_len = (size_t)(count * o->size);
     conn__fill(c, c->sbuf, c->tx_off, c->s_len);
@@ -320,6 +334,7 @@ load_next load_conn_received(load_conn *c, load_stats *st, size_t bytes, uint64_
         return conn__mismatch(c, st, c->rx_off + ok, c->rbuf[ok],
                               c->chargen_phase < 0 ? ' ' : conn__chargen_byte(c->chargen_phase, c->rx_off + ok));
       c->rx_off += bytes;
+      conn__waiting(c, now);
       for (k = before / o->size; k < c->rx_off / o->size; k++) conn__complete(c, st, now, 0, 0);
       return LOAD_GO;
     default:
@@ -340,6 +355,7 @@ load_next load_conn_received(load_conn *c, load_stats *st, size_t bytes, uint64_
     return conn__mismatch(c, st, c->rx_off + ok, c->rbuf[ok], c->run->pattern[at]);
   }
   c->rx_off += bytes;
+  conn__waiting(c, c->rx_off == c->tx_off ? 0 : now);
   for (k = before / o->size; k < c->rx_off / o->size; k++) {
     if (o->mode == LOAD_MODE_STORM) {
       /* One round trip per connection: time it from the connect. */

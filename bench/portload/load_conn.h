@@ -87,6 +87,11 @@ typedef struct load_conn {
   uint64_t *t_sent;        /* [pipeline]: when message k was handed out, at k % pipeline */
   uint64_t msgs;           /* completed in the measured window */
   int chargen_phase;       /* RFC 864 line of the first byte, -1 until seen */
+  /* Since when this connection waits for a byte from the server (ns), 0 when
+   * it expects none: set when a request goes out with none outstanding (or,
+   * in chargen mode, at connect), moved on by every byte that arrives. The
+   * owner thread writes it, the main thread reads it to find stalls. */
+  atomic_ullong waiting_since;
 } load_conn;
 
 /* Builds the shared byte pattern. 0 or -1 (out of memory). */
@@ -120,6 +125,11 @@ void load_conn_sent(load_conn *c, load_stats *st, size_t bytes, uint64_t now);
 /* Where to receive into; then load_conn_received with the byte count (> 0). */
 void load_conn_recv_buf(load_conn *c, unsigned char **buf, size_t *len);
 load_next load_conn_received(load_conn *c, load_stats *st, size_t bytes, uint64_t now);
+
+/* Whether the connection has waited for the server for more than
+ * `timeout_ns` at `now` (a request or a stream outstanding, no byte back).
+ * Safe from any thread. */
+int load_conn_stalled(const load_conn *c, uint64_t now, uint64_t timeout_ns);
 
 /* Relaxed atomic helpers for the counters. */
 static inline void load_stat_add(atomic_ullong *counter, uint64_t v) {

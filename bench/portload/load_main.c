@@ -13,6 +13,28 @@
 
 /* How often the main thread wakes to check for the end and idle progress. */
 #define MAIN_TICK_MS 50u
+/* How often it looks for stalled connections. */
+#define MAIN_STALL_SCAN_NS 250000000u
+
+/* Connections that stopped being answered: each connection slot is counted
+ * once, the first time it is seen waiting longer than --stall-timeout. */
+typedef struct main_stalls {
+  unsigned char *seen; /* [connections] */
+  uint64_t count;
+  uint64_t next_scan;
+} main_stalls;
+
+static void main__scan_stalls(load_run *run, load_io *io, main_stalls *ms, uint64_t now) {
+  uint64_t timeout = (uint64_t)(run->opt.stall_timeout_s * 1e9);
+  unsigned i, n = load_io_conn_count(io);
+  for (i = 0; i < n; i++) {
+    if (ms->seen[i] || !load_conn_stalled(load_io_conn(io, i), now, timeout)) continue;
+    ms->seen[i] = 1;
+    ms->count++;
+    load_run_log(run, "connection %u: no byte from the server for more than %.2f s while waiting for one (stalled)",
+                 i, run->opt.stall_timeout_s);
+  }
+}
 
 typedef struct main_totals {
   uint64_t msgs_total, msgs, bytes_out, bytes_in, errors, mismatches, refused, resets, conns_opened;
@@ -41,7 +63,7 @@ static double main__seconds(uint64_t ns) { return (double)ns / 1e9; }
 
 /* Runs until run->t_end; prints a progress line per second. Returns the time
  * (ns after t_start) at which all connections were first open, or 0. */
-static uint64_t main__wait(load_run *run, load_io *io) {
+static uint64_t main__wait(load_run *run, load_io *io, main_stalls *ms) {
   const load_options *o = &run->opt;
   main_totals prev, now;
   uint64_t next_report = run->t_start + 1000000000u, prev_t = run->t_start, all_open = 0;
@@ -49,6 +71,10 @@ static uint64_t main__wait(load_run *run, load_io *io) {
   memset(&prev, 0, sizeof(prev));
   for (;;) {
     uint64_t t = load_now_ns();
+    if (t >= ms->next_scan) {
+      main__scan_stalls(run, io, ms, t);
+      ms->next_scan = t + MAIN_STALL_SCAN_NS;
+    }
     if (t >= run->t_end) break;
     if (all_open == 0 && o->mode == LOAD_MODE_IDLE) {
       main__sum(io, &now);
@@ -63,10 +89,10 @@ static uint64_t main__wait(load_run *run, load_io *io) {
       double dt = main__seconds(t - prev_t);
       main__sum(io, &now);
       second++;
-      fprintf(stderr, "portload: [%3us]%s %9.0f msg/s %8.2f MB/s  open %lld  errors %llu\n", second,
+      fprintf(stderr, "portload: [%3us]%s %9.0f msg/s %8.2f MB/s  open %lld  errors %llu  stalled %llu\n", second,
               t < run->t_measure ? " (warm-up)" : "", (double)(now.msgs_total - prev.msgs_total) / dt,
               (double)(now.msgs_total - prev.msgs_total) * o->size / dt / 1e6, (long long)now.open,
-              (unsigned long long)now.errors);
+              (unsigned long long)now.errors, (unsigned long long)ms->count);
       prev = now;
       prev_t = t;
       next_report += 1000000000u;
@@ -81,7 +107,7 @@ static uint64_t main__wait(load_run *run, load_io *io) {
   return all_open;
 }
 
-static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64_t open_at_end) {
+static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64_t open_at_end, uint64_t stalls) {
   const load_options *o = &run->opt;
   main_totals tot;
   load_hist lat;
@@ -130,6 +156,8 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   }
   fprintf(out, "  %-14s %llu (byte mismatches %llu)\n", "errors", (unsigned long long)tot.errors,
           (unsigned long long)tot.mismatches);
+  fprintf(out, "  %-14s %llu connection(s) got no byte back for more than %.2f s while waiting\n", "stalled",
+          (unsigned long long)stalls, o->stall_timeout_s);
 
   if (!o->json) return;
   if (timed && lat.count > 0)
@@ -149,9 +177,10 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   if (all_open_ns) printf("%.3f", main__seconds(all_open_ns));
   else printf("null");
   printf(",\"bytes_out\":%llu,\"bytes_in\":%llu,\"errors\":%llu,\"mismatches\":%llu,\"refused\":%llu,"
-         "\"resets\":%llu}\n",
+         "\"resets\":%llu,\"stalls\":%llu,\"stall_timeout_s\":%.3f}\n",
          (unsigned long long)tot.bytes_out, (unsigned long long)tot.bytes_in, (unsigned long long)tot.errors,
-         (unsigned long long)tot.mismatches, (unsigned long long)tot.refused, (unsigned long long)tot.resets);
+         (unsigned long long)tot.mismatches, (unsigned long long)tot.refused, (unsigned long long)tot.resets,
+         (unsigned long long)stalls, o->stall_timeout_s);
   fflush(stdout);
 }
 
@@ -160,6 +189,7 @@ int main(int argc, char **argv) {
   load_run run;
   load_io *io = NULL;
   main_totals tot;
+  main_stalls stalls;
   char err[512];
   uint64_t all_open;
   int rc;
@@ -188,6 +218,14 @@ int main(int argc, char **argv) {
     return 1;
   }
 
+  memset(&stalls, 0, sizeof(stalls));
+  stalls.seen = (unsigned char *)calloc(o.connections, 1);
+  if (stalls.seen == NULL) {
+    fprintf(stderr, "portload: out of memory\n");
+    load_io_delete(io);
+    load_run_close(&run);
+    return 1;
+  }
   run.t_start = load_now_ns();
   run.t_measure = run.t_start + (uint64_t)(o.warmup_s * 1e9);
   run.t_end = run.t_measure + (uint64_t)(o.duration_s * 1e9);
@@ -195,16 +233,18 @@ int main(int argc, char **argv) {
     atomic_store(&run.stopping, 1);
     load_io_delete(io);
     load_run_close(&run);
+    free(stalls.seen);
     return 1;
   }
-  all_open = main__wait(&run, io);
+  all_open = main__wait(&run, io, &stalls);
+  main__scan_stalls(&run, io, &stalls, load_now_ns());
   main__sum(io, &tot);
   atomic_store(&run.stopping, 1);
   load_io_stop(io);
 
-  main__report(&run, io, all_open, tot.open);
+  main__report(&run, io, all_open, tot.open, stalls.count);
   main__sum(io, &tot);
-  rc = tot.errors == 0 ? 0 : 1;
+  rc = tot.errors == 0 && stalls.count == 0 ? 0 : 1;
   if (o.mode == LOAD_MODE_ECHO && tot.msgs == 0) {
     fprintf(stderr, "portload: no message completed in the measured time\n");
     rc = 1;
@@ -216,5 +256,6 @@ int main(int argc, char **argv) {
   load_io_delete(io);
   load_run_close(&run);
   load_plat_cleanup();
+  free(stalls.seen);
   return rc;
 }

@@ -31,13 +31,16 @@ const char *load_options_usage(void) {
          "  --duration SEC       measured time, may be fractional (default 10)\n"
          "  --warmup SEC         load before measuring starts (default 0)\n"
          "  --threads N          I/O threads (default 1)\n"
+         "  --stall-timeout SEC  a connection whose request (echo, storm) or stream (chargen)\n"
+         "                       gets no byte back for this long is counted as stalled\n"
+         "                       (default 2; checked while the load runs)\n"
          "  --json               print one JSON line with the results on stdout\n"
          "                       (the human summary then goes to stderr)\n"
          "  --help               this text\n"
          "\n"
          "Progress goes to stderr once a second. Exit status: 0 when there were no errors\n"
-         "(and, in echo mode, at least one message completed), 1 otherwise, 2 for a bad\n"
-         "command line.\n";
+         "and no stalled connections (and, in echo mode, at least one message completed),\n"
+         "1 otherwise, 2 for a bad command line.\n";
 }
 
 static int options__unsigned(const char *flag, const char *value, unsigned lo, unsigned hi, unsigned *out,
@@ -107,6 +110,7 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
   o->pipeline = 1;
   o->duration_s = 10;
   o->warmup_s = 0;
+  o->stall_timeout_s = 2;
   o->threads = 1;
   o->mode = LOAD_MODE_ECHO;
 
@@ -139,7 +143,7 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
     }
     if (strcmp(flag, "--target") != 0 && strcmp(flag, "--connections") != 0 && strcmp(flag, "--size") != 0 &&
         strcmp(flag, "--pipeline") != 0 && strcmp(flag, "--duration") != 0 && strcmp(flag, "--warmup") != 0 &&
-        strcmp(flag, "--threads") != 0 && strcmp(flag, "--mode") != 0) {
+        strcmp(flag, "--threads") != 0 && strcmp(flag, "--mode") != 0 && strcmp(flag, "--stall-timeout") != 0) {
       snprintf(err, err_size, "unknown option '%s'", arg);
       return -1;
     }
@@ -163,6 +167,8 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
       rc = options__seconds(flag, value, 0.1, 86400, &o->duration_s, err, err_size);
     } else if (strcmp(flag, "--warmup") == 0) {
       rc = options__seconds(flag, value, 0, 3600, &o->warmup_s, err, err_size);
+    } else if (strcmp(flag, "--stall-timeout") == 0) {
+      rc = options__seconds(flag, value, 0.01, 3600, &o->stall_timeout_s, err, err_size);
     } else if (strcmp(flag, "--threads") == 0) {
       rc = options__unsigned(flag, value, 1, LOAD_MAX_THREADS, &o->threads, err, err_size);
     } else {

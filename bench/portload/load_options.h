@@ -20,6 +20,7 @@ typedef struct load_options {
   unsigned pipeline;      /* messages in flight per connection */
   double duration_s;
   double warmup_s;
+  double stall_timeout_s; /* a request unanswered this long stalls its connection */
   unsigned threads;
   load_mode mode;
   int json;

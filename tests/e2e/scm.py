@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import time
-import unittest
 
 from harness import EXE, recv_until_eof, run_exe, wine_env
 
@@ -132,11 +131,12 @@ def scm_instances():
 
 
 def check_environment():
-    """Module set-up: the exe, the prefix, and one SCM in it."""
+    """Module set-up: the exe, the prefix, and one SCM in it. Anything missing
+    fails the run (a skipped module would be reported as passed by ctest)."""
     if not EXE or not os.path.exists(EXE):
-        raise unittest.SkipTest("PORTSERVE_EXE must name portserve.exe")
+        raise AssertionError("PORTSERVE_EXE must name portserve.exe (got %r)" % EXE)
     if not os.environ.get("WINEPREFIX"):
-        raise unittest.SkipTest("WINEPREFIX must name the test run's Wine prefix")
+        raise AssertionError("WINEPREFIX must name the test run's Wine prefix")
     wine("sc", "query", "eventlog", timeout=60)  # boots the prefix if it is not running
     pids = scm_instances()
     if len(pids) > 1:

@@ -16,6 +16,16 @@ from harness import Server, free_port, recv_until_eof, run_exe, wine_env, EXE  #
 COUNTERS_ZERO = "live counters: sockets 0, connections 0, buffers in use 0"
 
 
+def require(tool):
+    """The build installs every client these tests use (build.sh ensure_deps):
+    a missing one fails the test rather than skipping it, which ctest would
+    report as passed."""
+    path = shutil.which(tool)
+    if path is None:
+        raise AssertionError("%s not installed (./build.sh installs it)" % tool)
+    return path
+
+
 class CommandLine(unittest.TestCase):
     def test_bad_flag_prints_usage_and_exits_2(self):
         rc, out, err = run_exe(["run", "--bogus"])
@@ -39,12 +49,67 @@ class CommandLine(unittest.TestCase):
         self.assertIn("unknown service 'gopher'", err)
         self.assertIn("echo", err)
 
-    def test_help_exits_0_and_explains_every_option(self):
+    def help_flags(self):
+        """Every flag the usage text names."""
         rc, out, _ = run_exe(["--help"])
         self.assertEqual(rc, 0)
-        for flag in ["--listen", "--threads", "--accepts", "--buffer-size", "--send-queue-max",
-                     "--max-connections", "--drain-timeout", "--stats-interval"]:
-            self.assertIn(flag, out)
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*[a-z])", out))
+        self.assertGreaterEqual(len(flags), 14, out)
+        return flags
+
+    def test_every_flag_in_help_is_accepted_together(self):
+        """The flag list comes from --help, so a new flag cannot go untested:
+        each must have a value here, and `run` must accept them all at once
+        (and show their effect where it can be seen from outside)."""
+        tmp = os.environ.get("TMPDIR", "/tmp")
+        ini = os.path.join(tmp, "portserve-e2e-flags-%d.ini" % os.getpid())
+        quotes = os.path.join(tmp, "portserve-e2e-flags-%d.quotes" % os.getpid())
+        log = os.path.join(tmp, "portserve-e2e-flags-%d.log" % os.getpid())
+        with open(ini, "w") as f:
+            f.write("[server]\nstats_interval = 0\n")
+        with open(quotes, "w") as f:
+            f.write("The one quote of this test.\n")
+        for path in (ini, quotes, log):
+            self.addCleanup(lambda p=path: os.path.exists(p) and os.remove(p))
+        values = {
+            "--config": [ini],  # first: the flags after it override the file
+            "--listen": ["echo=127.0.0.1:0", "qotd=127.0.0.1:0"],
+            "--threads": ["2"], "--accepts": ["4"], "--buffer-size": ["4096"], "--buffer-idle-ms": ["500"],
+            "--send-queue-max": ["65536"], "--max-connections": ["10"], "--drain-timeout": ["3000"],
+            "--stats-interval": ["1"], "--udp-receives": ["2"], "--log-level": ["debug"], "--log-file": [log],
+            "--quotes-file": [quotes],
+        }
+        commands = {"--help", "--version"}  # flags that are commands, tested on their own
+        flags = self.help_flags()
+        self.assertEqual(flags - commands - set(values), set(), "flags in --help this test gives no value")
+        self.assertEqual(set(values) - flags, set(), "flags this test passes that --help does not list")
+        args = []
+        for flag, vals in values.items():
+            for v in vals:
+                args += [flag, v]
+        with Server(*args) as srv:
+            with socket.create_connection(("127.0.0.1", srv.port(service="echo")), timeout=20) as s:
+                s.sendall(b"every flag")
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(recv_until_eof(s), b"every flag")
+            with socket.create_connection(("127.0.0.1", srv.port(service="qotd")), timeout=20) as s:
+                self.assertEqual(recv_until_eof(s), b"The one quote of this test.\r\n")
+            self.assertIn("2 worker thread(s)", srv.output())
+            self.assertTrue(srv.wait_for_line("stats: conns", 20), "--stats-interval 1 overrides the file\n"
+                            + srv.output())
+            srv.interrupt()
+            self.assertEqual(srv.wait(30), 0, srv.output())
+        with open(log, "rb") as f:
+            self.assertIn(b"ready:", f.read(), "--log-file")
+
+    def test_help_and_version_flags_are_commands(self):
+        for flag in ("--help", "-h"):
+            rc, out, _ = run_exe([flag])
+            self.assertEqual(rc, 0, flag)
+            self.assertIn("usage: portserve run", out, flag)
+        rc, out, _ = run_exe(["--version"])
+        self.assertEqual(rc, 0)
+        self.assertTrue(out.startswith("portserve "), out)
 
     def test_version_matches_the_build(self):
         rc, out, _ = run_exe(["--version"])
@@ -87,8 +152,8 @@ class Echo(unittest.TestCase):
             self.assertEqual(srv.wait(30), 0, srv.output())
             self.assertIn(COUNTERS_ZERO, srv.output())
 
-    @unittest.skipUnless(shutil.which("socat"), "socat not installed")
     def test_socat(self):
+        require("socat")
         with Server("--listen", "echo=127.0.0.1:0") as srv:
             payload = b"".join(b"line %d from socat\n" % i for i in range(5000))
             p = subprocess.run(["socat", "-t", "10", "-", "TCP:127.0.0.1:%d" % srv.port()], input=payload,
@@ -96,8 +161,8 @@ class Echo(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertEqual(p.stdout, payload)
 
-    @unittest.skipUnless(shutil.which("nc"), "nc not installed")
     def test_netcat(self):
+        require("nc")
         with Server("--listen", "echo=127.0.0.1:0") as srv:
             payload = os.urandom(100000)
             # OpenBSD nc: -N sends FIN after stdin's EOF; nc exits when the server closes.
@@ -107,15 +172,15 @@ class Echo(unittest.TestCase):
 
 
 class Udp(unittest.TestCase):
-    @unittest.skipUnless(shutil.which("nc"), "nc not installed")
     def test_netcat_udp_echo(self):
+        require("nc")
         with Server("--listen", "echo=127.0.0.1:0/udp") as srv:
             p = subprocess.run(["nc", "-u", "-w", "2", "127.0.0.1", str(srv.port(transport="udp"))],
                                input=b"hello over udp\n", capture_output=True, timeout=30)
             self.assertEqual(p.stdout, b"hello over udp\n", p.stderr)
 
-    @unittest.skipUnless(shutil.which("socat"), "socat not installed")
     def test_socat_udp_daytime_ipv6(self):
+        require("socat")
         with Server("--listen", "daytime=[::1]:0/udp") as srv:
             p = subprocess.run(["socat", "-t", "2", "-", "UDP6:[::1]:%d" % srv.port("::1", transport="udp")],
                                input=b"\n", capture_output=True, timeout=30)
@@ -196,14 +261,25 @@ class Lifecycle(unittest.TestCase):
                     interrupted = True
                 for key, ev in sel.select(timeout=1):
                     s, c = key.fileobj, conns[key.fileobj]
+                    # A reset is never a graceful close: it fails the test
+                    # wherever it shows, on recv or on send (after a reset
+                    # Linux reports EOF on the next recv, so swallowing it on
+                    # send would count it as a clean close).
                     if ev & selectors.EVENT_READ:
                         try:
                             data = s.recv(65536)
-                        except ConnectionResetError:
-                            self.fail("connection reset instead of a graceful close\n" + srv.output())
+                        except BlockingIOError:
+                            data = None
+                        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as e:
+                            self.fail("connection %d: %r on recv instead of a graceful close\n%s"
+                                      % (c["seed"], e, srv.output()))
                         if data:
                             c["got"] += data
-                        else:
+                        elif data is not None:
+                            # EOF after the echo of everything the server read:
+                            # what came back is exactly a prefix of what was sent.
+                            self.assertEqual(bytes(c["got"]), bytes(c["sent"][:len(c["got"])]),
+                                             "connection %d: EOF after a wrong echo" % c["seed"])
                             c["eof"] = True
                     if c["eof"]:
                         sel.unregister(s)
@@ -214,8 +290,11 @@ class Lifecycle(unittest.TestCase):
                         chunk = bytes((c["seed"] + len(c["sent"]) + k) % 251 for k in range(4096))
                         try:
                             n = s.send(chunk)
-                        except (BlockingIOError, BrokenPipeError, ConnectionResetError):
+                        except BlockingIOError:
                             n = 0
+                        except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as e:
+                            self.fail("connection %d: %r on send instead of a graceful close\n%s"
+                                      % (c["seed"], e, srv.output()))
                         c["sent"] += chunk[:n]
             for c in conns.values():
                 self.assertEqual(bytes(c["got"]), bytes(c["sent"][:len(c["got"])]), "echo is a prefix of what was sent")
