@@ -29,6 +29,8 @@ typedef struct ps_engine_config {
   unsigned udp_receives;     /* WSARecvFrom kept posted per UDP socket */
   unsigned buffer_idle_ms;   /* an idle connection gives its receive buffer back after 1-2x this */
   const char *quotes_file;   /* qotd quotes (NULL = built-in); read at listen time */
+  unsigned bind_retry_ms;    /* a bind refused with WSAEADDRINUSE is retried this long (sock.c); 0 = not */
+  void *bind_cancel;         /* HANDLE of an event that ends a bind retry at once; NULL for none */
 } ps_engine_config;
 
 /* The bound address of one listening socket. */
@@ -59,6 +61,10 @@ size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
  * completion, join the workers. Returns the number of connections that had
  * to be reset. Idempotent. */
 unsigned ps_engine_stop(ps_engine *e);
+
+/* ps_engine_stop with another drain deadline than cfg.drain_timeout_ms (the
+ * console's close event leaves the process only a few seconds). */
+unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms);
 
 void ps_engine_stats(ps_engine *e, ps_stats *out);
 
@@ -112,6 +118,11 @@ struct ps_engine {
   unsigned service_count;
   int stopping;
   int stopped;
+  /* End of the bind-retry window (GetTickCount64), started by the first
+   * WSAEADDRINUSE and shared by every later bind: the whole start waits at
+   * most bind_retry_ms. 0 = not started. Used by the thread that calls
+   * ps_engine_listen only. */
+  ULONGLONG bind_deadline;
 
   /* Live counters (Interlocked); they must all be zero after a stop. */
   volatile LONG64 live_sockets;
