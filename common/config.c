@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "errtab.h"
+#include "path.h"
 #include "ps_compat.h"
 
 #define PS_CONFIG_MAX_BYTES (1024 * 1024)
@@ -105,7 +106,7 @@ int ps_config_parse(const char *text, const char *name, ps_options *o, char *err
 }
 
 int ps_config_load(const char *path, ps_options *o, char *err, size_t errsize) {
-  FILE *f = fopen(path, "rb");
+  FILE *f = ps_fopen(path, "rb");
   char *text;
   size_t n;
   int rc;

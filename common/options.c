@@ -54,7 +54,12 @@ static const char ps_usage[] =
   "  --keepalive SEC          TCP keep-alive after SEC idle seconds, so vanished peers\n"
   "                           are found (default 60; 0: off)\n"
   "  --drain-timeout MS       on stop, time connections get to finish before they\n"
-  "                           are reset (default 5000)\n"
+  "                           are reset (default 5000; at most 3000 when the console\n"
+  "                           is closed: Windows ends the process 5 s after that)\n"
+  "  --bind-retry SEC         a port still held (WSAEADDRINUSE), e.g. by the previous\n"
+  "                           instance's closing connections, is retried this long\n"
+  "                           before the start fails (default " PS_STR(PS_BIND_RETRY_CONSOLE_S) " in the console,\n"
+  "                           " PS_STR(PS_BIND_RETRY_SERVICE_S) " as a service; 0: fail at once)\n"
   "  --stats-interval SEC     log a stats line every SEC seconds (default 5; 0: off)\n"
   "  --udp-receives N         WSARecvFrom kept posted per UDP socket (default 8)\n"
   "  --log-level LEVEL        error, warn, info (default) or debug\n"
@@ -126,6 +131,7 @@ static const opt__uint_flag opt__uint_flags[] = {
   {"--linger-timeout", offsetof(ps_options, linger_timeout_s), 0, 3600},
   {"--send-timeout", offsetof(ps_options, send_timeout_s), 0, 3600},
   {"--keepalive", offsetof(ps_options, keepalive_s), 0, 86400},
+  {"--bind-retry", offsetof(ps_options, bind_retry_s), 0, PS_BIND_RETRY_MAX_S},
 };
 
 typedef struct opt__path_flag {
@@ -163,6 +169,12 @@ void ps_options_defaults(ps_options *o) {
   o->send_timeout_s = 60;
   o->keepalive_s = 60;
   o->log_level = PS_LEVEL_INFO;
+  o->bind_retry_s = PS_BIND_RETRY_DEFAULT;
+}
+
+unsigned ps_options_bind_retry_s(const ps_options *o) {
+  if (o->bind_retry_s != PS_BIND_RETRY_DEFAULT) return o->bind_retry_s;
+  return o->command == PS_CMD_SERVICE ? PS_BIND_RETRY_SERVICE_S : PS_BIND_RETRY_CONSOLE_S;
 }
 
 int ps_options_set(ps_options *o, const char *name, const char *value, char *err, size_t errsize) {

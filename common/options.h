@@ -13,6 +13,21 @@
 #define PS_PATH_MAX 520
 #define PS_DEFAULT_LISTEN "echo=localhost:7007"
 
+/* --bind-retry: how long a listener whose bind fails with WSAEADDRINUSE keeps
+ * trying before the start fails. With SO_EXCLUSIVEADDRUSE, Windows refuses
+ * the bind while connections a previous instance accepted on that port still
+ * exist, TIME_WAIT included (120 s by default since Windows Server 2003), so a
+ * quick restart can meet the port "in use" by our own former connections.
+ * The service waits long enough for TIME_WAIT to pass (an SCM restart after a
+ * crash, `net stop` then `net start`); the console, where an operator sees
+ * the waiting line and a conflict with another program is the likelier
+ * cause, gives up soon. PS_BIND_RETRY_DEFAULT in the options means "not set":
+ * ps_options_bind_retry_s picks the default for the command. */
+#define PS_BIND_RETRY_CONSOLE_S 5
+#define PS_BIND_RETRY_SERVICE_S 120
+#define PS_BIND_RETRY_MAX_S 3600
+#define PS_BIND_RETRY_DEFAULT 0xFFFFFFFFu
+
 typedef enum ps_command {
   PS_CMD_RUN = 1, /* console server */
   PS_CMD_HELP,
@@ -49,6 +64,7 @@ typedef struct ps_options {
   unsigned linger_timeout_s;   /* after our FIN, wait this long for the peer's; 0 = forever */
   unsigned send_timeout_s;     /* no send progress this long: reset; 0 = off */
   unsigned keepalive_s;        /* TCP keep-alive idle time; 0 = off */
+  unsigned bind_retry_s;       /* see PS_BIND_RETRY_*; PS_BIND_RETRY_DEFAULT = not set */
   ps_level_option log_level;
   char config_path[PS_PATH_MAX];  /* --config, as given ("" = none) */
   char log_file[PS_PATH_MAX];     /* also log to this file ("" = none) */
@@ -71,6 +87,11 @@ int ps_options_set(ps_options *o, const char *name, const char *value, char *err
 /* Adds a listener (SERVICE=[HOST]:PORT...), rejecting unknown services and
  * duplicates. 0, or -1 with a message. */
 int ps_options_add_listen(ps_options *o, const char *spec, char *err, size_t errsize);
+
+/* Seconds a bind refused with WSAEADDRINUSE is retried: --bind-retry if set,
+ * else PS_BIND_RETRY_SERVICE_S for the service and PS_BIND_RETRY_CONSOLE_S
+ * for everything else. */
+unsigned ps_options_bind_retry_s(const ps_options *o);
 
 /* The --help text. */
 const char *ps_options_usage(void);

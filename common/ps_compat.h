@@ -13,6 +13,9 @@
 
 #define PS_UNUSED(x) ((void)(x))
 #define PS_COUNTOF(a) (sizeof(a) / sizeof((a)[0]))
+/* A numeric macro as a string literal: PS_STR(5) is "5". */
+#define PS_STR_(x) #x
+#define PS_STR(x) PS_STR_(x)
 
 /* Recover the structure that embeds `ptr` as its member `member`. */
 #define ps_container_of(ptr, type, member) \

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "errtab.h"
+#include "path.h"
 #include "ps_compat.h"
 #include "ps_handler.h"
 #include "services.h"
@@ -133,7 +134,7 @@ static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, s
   int rc;
   if (cfg == NULL || cfg->quotes_file == NULL || cfg->quotes_file[0] == '\0')
     return ps_qotd_parse(qotd__builtin, "built-in quotes", ctx, err, errsize);
-  f = fopen(cfg->quotes_file, "rb");
+  f = ps_fopen(cfg->quotes_file, "rb");
   if (f == NULL) return ps_fail(err, errsize, "cannot open quotes file '%s'", cfg->quotes_file);
   text = (char *)malloc(PS_QOTD_FILE_MAX + 1);
   if (text == NULL) {

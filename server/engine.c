@@ -43,6 +43,8 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->send_timeout_ms = 60000;
   cfg->keepalive_ms = 60000;
   cfg->quotes_file = NULL;
+  cfg->bind_retry_ms = 0;
+  cfg->bind_cancel = NULL;
 }
 
 void ps_engine__signal(ps_engine *e) { WakeAllConditionVariable(&e->changed); }
@@ -255,7 +257,9 @@ static int engine__wait_idle(ps_engine *e, int all, ULONGLONG deadline) {
   return idle;
 }
 
-unsigned ps_engine_stop(ps_engine *e) {
+unsigned ps_engine_stop(ps_engine *e) { return ps_engine_stop_within(e, e->cfg.drain_timeout_ms); }
+
+unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   unsigned reset = 0, i;
   AcquireSRWLockExclusive(&e->lock);
   if (e->stopped) {
@@ -278,10 +282,10 @@ unsigned ps_engine_stop(ps_engine *e) {
 
   /* 2. Close every connection gracefully, and give them the drain time. */
   ps_conn_close_all(e, 0);
-  if (!engine__wait_idle(e, 0, GetTickCount64() + e->cfg.drain_timeout_ms)) {
+  if (!engine__wait_idle(e, 0, GetTickCount64() + drain_timeout_ms)) {
     reset = (unsigned)e->live_conns;
     ps_log(PS_LOG_WARN, "stop: %u connection(s) still open after the %u ms drain deadline; resetting them", reset,
-           e->cfg.drain_timeout_ms);
+           drain_timeout_ms);
     ps_conn_close_all(e, 1);
   }
 

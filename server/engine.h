@@ -33,6 +33,8 @@ typedef struct ps_engine_config {
   unsigned send_timeout_ms;  /* a send making no progress this long: abortive close (0 = off) */
   unsigned keepalive_ms;     /* TCP keep-alive idle time (SIO_KEEPALIVE_VALS; 0 = off) */
   const char *quotes_file;   /* qotd quotes (NULL = built-in); read at listen time */
+  unsigned bind_retry_ms;    /* a bind refused with WSAEADDRINUSE is retried this long (sock.c); 0 = not */
+  void *bind_cancel;         /* HANDLE of an event that ends a bind retry at once; NULL for none */
 } ps_engine_config;
 
 /* The bound address of one listening socket. */
@@ -63,6 +65,10 @@ size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
  * completion, join the workers. Returns the number of connections that had
  * to be reset. Idempotent. */
 unsigned ps_engine_stop(ps_engine *e);
+
+/* ps_engine_stop with another drain deadline than cfg.drain_timeout_ms (the
+ * console's close event leaves the process only a few seconds). */
+unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms);
 
 void ps_engine_stats(ps_engine *e, ps_stats *out);
 
@@ -116,6 +122,11 @@ struct ps_engine {
   unsigned service_count;
   int stopping;
   int stopped;
+  /* End of the bind-retry window (GetTickCount64), started by the first
+   * WSAEADDRINUSE and shared by every later bind: the whole start waits at
+   * most bind_retry_ms. 0 = not started. Used by the thread that calls
+   * ps_engine_listen only. */
+  ULONGLONG bind_deadline;
 
   /* Live counters (Interlocked); they must all be zero after a stop. */
   volatile LONG64 live_sockets;

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "errtab.h"
+#include "options.h"
+#include "path.h"
 #include "ps_win.h"
 
 typedef struct log__sink {
@@ -23,6 +25,20 @@ typedef struct log__sink {
  * default lets code that never opens the log (unit tests) log to stderr. */
 static log__sink log__the = {PS_LOG_INFO, PS_LOG_TO_STDERR, NULL, NULL};
 
+/* Paths are UTF-8 (main.c converts the UTF-16 command line): CreateFileW,
+ * so a name outside the ANSI code page opens; a path that is not valid UTF-8
+ * came from a configuration file saved as ANSI and goes to CreateFileA, as
+ * ps_fopen does for the files common/ opens. */
+static HANDLE log__create_file(const char *path) {
+  const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+  uint16_t units[PS_PATH_MAX];
+  wchar_t wide[PS_PATH_MAX];
+  int n = ps_utf8_to_utf16(path, units, PS_COUNTOF(units)), i;
+  if (n < 0) return CreateFileA(path, FILE_APPEND_DATA, share, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+  for (i = 0; i <= n; i++) wide[i] = (wchar_t)units[i];
+  return CreateFileW(wide, FILE_APPEND_DATA, share, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+}
+
 int ps_log_open(const ps_log_config *cfg) {
   int err = 0;
   log__the.level = cfg->level;
@@ -36,8 +52,7 @@ int ps_log_open(const ps_log_config *cfg) {
      * current end of the file, atomically, even with another writer (a
      * second instance, a console run next to the service). No CRT buffer:
      * a line is in the file when ps_log returns. */
-    HANDLE h = CreateFileA(cfg->file, FILE_APPEND_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
-                           NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+    HANDLE h = log__create_file(cfg->file);
     if (h == INVALID_HANDLE_VALUE) err = (int)GetLastError();
     else log__the.file = h;
   }
@@ -58,7 +73,7 @@ static void log__report_event(ps_log_level level, ps_log_event_id id, const char
   WORD type = level == PS_LOG_ERROR ? EVENTLOG_ERROR_TYPE
               : level == PS_LOG_WARN ? EVENTLOG_WARNING_TYPE
                                      : EVENTLOG_INFORMATION_TYPE;
-  if (MultiByteToWideChar(CP_ACP, 0, text, -1, wide, (int)PS_COUNTOF(wide)) == 0) {
+  if (MultiByteToWideChar(CP_UTF8, 0, text, -1, wide, (int)PS_COUNTOF(wide)) == 0) {
     wide[PS_COUNTOF(wide) - 1] = L'\0'; /* too long: ReportEventW gets what fitted */
   }
   strings[0] = wide;
@@ -95,8 +110,7 @@ static void log__write(ps_log_level level, int event, ps_log_event_id id, const 
   }
   if (log__the.sinks & PS_LOG_TO_STDERR) {
     line[len] = '\n';
-    fwrite(line, 1, len + 1, stderr);
-    fflush(stderr);
+    ps_console_write(stderr, line, len + 1);
   }
 }
 
@@ -114,12 +128,46 @@ void ps_log_event(ps_log_level level, ps_log_event_id id, const char *fmt, ...) 
   va_end(ap);
 }
 
+void ps_console_write(FILE *stream, const char *utf8, size_t len) {
+  HANDLE h = GetStdHandle(stream == stdout ? STD_OUTPUT_HANDLE : STD_ERROR_HANDLE);
+  DWORD mode, written;
+  wchar_t wide[2048];
+  int n;
+  /* A console shows bytes in its output code page (OEM, not UTF-8): give it
+   * UTF-16. Pipes and files get the UTF-8 bytes as they are. */
+  if (h != NULL && h != INVALID_HANDLE_VALUE && GetConsoleMode(h, &mode) && len < PS_COUNTOF(wide)) {
+    n = MultiByteToWideChar(CP_UTF8, 0, utf8, (int)len, wide, (int)PS_COUNTOF(wide));
+    if (n > 0) {
+      fflush(stream);
+      WriteConsoleW(h, wide, (DWORD)n, &written, NULL);
+      return;
+    }
+  }
+  fwrite(utf8, 1, len, stream);
+  fflush(stream);
+}
+
+void ps_console_printf(FILE *stream, const char *fmt, ...) {
+  char text[2048];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(text, sizeof(text), fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  ps_console_write(stream, text, (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}
+
 char *ps_errstr(unsigned long err, char *buf, size_t bufsize) {
-  char text[256];
+  char text[512];
+  wchar_t wide[256];
   DWORD n;
   if (ps_err_symbol(err) != NULL) return ps_err_format(err, buf, bufsize);
-  n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, (DWORD)err, 0, text,
-                     (DWORD)sizeof(text), NULL);
+  /* Wide, then UTF-8 like every other part of a log line. */
+  n = FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, (DWORD)err, 0, wide,
+                     (DWORD)PS_COUNTOF(wide), NULL);
+  if (n > 0) n = (DWORD)WideCharToMultiByte(CP_UTF8, 0, wide, (int)n, text, (int)sizeof(text) - 1, NULL, NULL);
+  text[n] = '\0';
   while (n > 0 && (text[n - 1] == '\r' || text[n - 1] == '\n' || text[n - 1] == '.')) text[--n] = '\0';
   if (n > 0) snprintf(buf, bufsize, "error %lu: %s", err, text);
   else snprintf(buf, bufsize, "error %lu", err);

@@ -7,6 +7,7 @@
 #define PS_LOG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ps_compat.h"
 
@@ -61,6 +62,13 @@ void ps_log(ps_log_level level, const char *fmt, ...) PS_PRINTF(2, 3);
 /* A key event (started, stopped, failed): the line goes to every sink and,
  * whatever its level, to the Event Log with event ID `id`. */
 void ps_log_event(ps_log_level level, ps_log_event_id id, const char *fmt, ...) PS_PRINTF(3, 4);
+
+/* Writes UTF-8 text to stdout or stderr: as UTF-16 (WriteConsoleW) when the
+ * stream is a console, so paths and messages outside the console's code
+ * page show right; as the UTF-8 bytes when it is a pipe or a file. Every log
+ * line and every message the commands print go through here. */
+void ps_console_write(FILE *stream, const char *utf8, size_t len);
+void ps_console_printf(FILE *stream, const char *fmt, ...) PS_PRINTF(2, 3);
 
 /* "WSAEADDRINUSE (10048) address already in use" for a Winsock/Win32 error;
  * FormatMessage text for errors the table does not know. Returns buf. */

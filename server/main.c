@@ -2,6 +2,7 @@
  * server (`run`, until Ctrl+C / Ctrl+Break / console close), to the Service
  * Control Manager (`service`) or to the service commands (service.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
@@ -30,10 +31,11 @@ static BOOL WINAPI main__on_console_ctrl(DWORD type) {
       InterlockedCompareExchange(&main__stop_signal, (LONG)type + 1, 0);
       SetEvent(main__stop_event);
       /* For close/logoff/shutdown Windows ends the process when the handler
-       * returns: hold it until the graceful stop has finished (Windows allows
-       * about 5 s for CTRL_CLOSE_EVENT). */
+       * returns, or PS_CONSOLE_CLOSE_WINDOW_MS after the event if it has not:
+       * hold it until the graceful stop (its drain capped by
+       * ps_run_console_drain_ms) has finished; waiting longer is pointless. */
       if (type == CTRL_CLOSE_EVENT || type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT)
-        WaitForSingleObject(main__stopped_event, 10000);
+        WaitForSingleObject(main__stopped_event, PS_CONSOLE_CLOSE_WINDOW_MS);
       return TRUE;
     default:
       return FALSE;
@@ -52,6 +54,10 @@ static const char *main__signal_name(void *ctx) {
   }
 }
 
+static unsigned main__stop_drain_ms(void *ctx, unsigned drain_timeout_ms) {
+  PS_UNUSED(ctx);
+  return ps_run_console_drain_ms((DWORD)(main__stop_signal - 1), drain_timeout_ms);
+}
 
 static int main__run(const ps_options *o) {
   ps_log_config log = {(ps_log_level)o->log_level, PS_LOG_TO_STDERR, o->log_file};
@@ -78,6 +84,7 @@ static int main__run(const ps_options *o) {
   hooks.stop_event = main__stop_event;
   hooks.stop_hint = "Ctrl+C stops";
   hooks.stop_reason = main__signal_name;
+  hooks.stop_drain_ms = main__stop_drain_ms;
   status = ps_run(o, &hooks);
 
   ps_log_close();
@@ -85,7 +92,7 @@ static int main__run(const ps_options *o) {
   return status == PS_RUN_OK ? 0 : 1;
 }
 
-int main(int argc, char **argv) {
+static int main__main(int argc, char **argv) {
   ps_options o;
   char err[512];
   if (ps_options_parse(argc, argv, &o, err, sizeof(err)) != 0) {
@@ -95,7 +102,8 @@ int main(int argc, char **argv) {
       ps_options_defaults(&o);
       return ps_service_dispatch(&o, err);
     }
-    fprintf(stderr, "portserve: %s\n\n%s", err, ps_options_usage());
+    ps_console_printf(stderr, "portserve: %s\n\n", err);
+    fputs(ps_options_usage(), stderr);
     return 2;
   }
   switch (o.command) {
@@ -122,4 +130,32 @@ int main(int argc, char **argv) {
   }
   fprintf(stderr, "portserve: command not available in this build\n");
   return 2;
+}
+
+/* wmain, not main: main's argv is in the ANSI code page, where a path with
+ * characters outside it (a Greek or CJK folder on a Western system) arrives
+ * as '?' and names another file. The portable parser takes UTF-8, so the
+ * UTF-16 arguments are converted here, once; every file is then opened
+ * through a wide API (path.h, log.c, service.c). */
+int wmain(int argc, wchar_t **wargv) {
+  char **argv = (char **)calloc((size_t)argc + 1, sizeof(char *));
+  int i, rc;
+  if (argv == NULL) {
+    fputs("portserve: out of memory\n", stderr);
+    return 1;
+  }
+  for (i = 0; i < argc; i++) {
+    int n = WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, NULL, 0, NULL, NULL);
+    argv[i] = n > 0 ? (char *)malloc((size_t)n) : NULL;
+    if (argv[i] == NULL || WideCharToMultiByte(CP_UTF8, 0, wargv[i], -1, argv[i], n, NULL, NULL) != n) {
+      fputs("portserve: cannot convert the command line to UTF-8\n", stderr);
+      rc = 1;
+      goto done;
+    }
+  }
+  rc = main__main(argc, argv);
+done:
+  for (i = 0; i < argc; i++) free(argv[i]);
+  free(argv);
+  return rc;
 }

@@ -24,6 +24,17 @@ const char *ps_run_status_text(ps_run_status status) {
   return "unknown status";
 }
 
+unsigned ps_run_console_drain_ms(DWORD ctrl_type, unsigned drain_timeout_ms) {
+  switch (ctrl_type) {
+    case CTRL_CLOSE_EVENT:
+    case CTRL_LOGOFF_EVENT:
+    case CTRL_SHUTDOWN_EVENT:
+      return drain_timeout_ms < PS_CONSOLE_CLOSE_DRAIN_MS ? drain_timeout_ms : PS_CONSOLE_CLOSE_DRAIN_MS;
+    default:
+      return drain_timeout_ms;
+  }
+}
+
 ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   ps_engine_config cfg;
   ps_engine *e = NULL;
@@ -31,7 +42,7 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   ps_stats prev, now;
   ULONGLONG prev_ms;
   size_t i, n;
-  unsigned reset;
+  unsigned reset, drain_ms;
   int err;
   ps_run_status status = PS_RUN_OK;
   char msg[200];
@@ -50,6 +61,9 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   cfg.send_timeout_ms = o->send_timeout_s * 1000u;
   cfg.keepalive_ms = o->keepalive_s * 1000u;
   cfg.quotes_file = o->quotes_file[0] ? o->quotes_file : NULL;
+  cfg.bind_retry_ms = ps_options_bind_retry_s(o) * 1000u;
+  cfg.bind_cancel = hooks->stop_event;
+  drain_ms = cfg.drain_timeout_ms;
 
   err = ps_engine_new(&cfg, &e);
   if (err != 0) {
@@ -76,11 +90,12 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
       prev_ms = GetTickCount64();
     }
     ps_engine_stats(e, &now);
+    if (hooks->stop_drain_ms != NULL) drain_ms = hooks->stop_drain_ms(hooks->ctx, cfg.drain_timeout_ms);
     ps_log(PS_LOG_INFO, "stopping (%s): closing listeners, draining %llu connection(s), deadline %u ms",
-           hooks->stop_reason(hooks->ctx), (unsigned long long)now.conns_open, cfg.drain_timeout_ms);
+           hooks->stop_reason(hooks->ctx), (unsigned long long)now.conns_open, drain_ms);
   }
 
-  reset = ps_engine_stop(e);
+  reset = ps_engine_stop_within(e, drain_ms);
   ps_engine_stats(e, &now);
   ps_log(PS_LOG_INFO, "stopped: %llu connection(s) served, %llu bytes in, %llu bytes out, %u reset at the deadline",
          (unsigned long long)now.conns_total, (unsigned long long)now.bytes_in,

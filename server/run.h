@@ -8,6 +8,10 @@
 #include "options.h"
 #include "ps_win.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* How a run ended. The non-zero values are also the service's
  * service-specific exit codes (dwServiceSpecificExitCode, with
  * dwWin32ExitCode = ERROR_SERVICE_SPECIFIC_ERROR), documented for operators
@@ -21,10 +25,13 @@ typedef enum ps_run_status {
 } ps_run_status;
 
 typedef struct ps_run_hooks {
-  HANDLE stop_event;                     /* signalled: begin the graceful stop */
+  HANDLE stop_event;                     /* signalled: begin the graceful stop (also ends a bind retry) */
   const char *stop_hint;                 /* ends the "ready:" line ("Ctrl+C stops") */
   const char *(*stop_reason)(void *ctx); /* names what signalled stop_event, for the log */
   void (*on_ready)(void *ctx);           /* every listener is open; NULL for none */
+  /* The drain deadline for the stop that was signalled, given the configured
+   * one; NULL: the configured one. */
+  unsigned (*stop_drain_ms)(void *ctx, unsigned drain_timeout_ms);
   void *ctx;
 } ps_run_hooks;
 
@@ -32,7 +39,27 @@ typedef struct ps_run_hooks {
  * engine within o->drain_timeout_ms. Logs every step and failure itself. */
 ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks);
 
+/* Windows gives a console process a few seconds after CTRL_CLOSE_EVENT,
+ * CTRL_LOGOFF_EVENT and CTRL_SHUTDOWN_EVENT, then ends it wherever it is:
+ * "the system terminates the process when HandlerRoutine returns TRUE or when
+ * the time-out period elapses" (HandlerRoutine); the time-out is 5000 ms
+ * (SPI_GETHUNGAPPTIMEOUT for close, SPI_GETWAITTOKILLTIMEOUT for logoff and
+ * shutdown: microsoft/terminal doc/ConsoleCtrlEvent.md). The stop must fit:
+ * the drain gets at most PS_CONSOLE_CLOSE_DRAIN_MS, leaving 2 s for the
+ * resets, the workers and the log. */
+#define PS_CONSOLE_CLOSE_WINDOW_MS 5000u
+#define PS_CONSOLE_CLOSE_DRAIN_MS 3000u
+
+/* The drain deadline for a console stop caused by control event `ctrl_type`
+ * (CTRL_*_EVENT): drain_timeout_ms for Ctrl+C and Ctrl+Break (no time limit),
+ * at most PS_CONSOLE_CLOSE_DRAIN_MS for close, logoff and shutdown. */
+unsigned ps_run_console_drain_ms(DWORD ctrl_type, unsigned drain_timeout_ms);
+
 /* "a listener could not open" for a ps_run_status; "" for PS_RUN_OK. */
 const char *ps_run_status_text(ps_run_status status);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -176,36 +176,49 @@ static int service__stop_and_wait(const char *command, SC_HANDLE svc, SERVICE_ST
 /* ---------------------------------------------------------------------- */
 /* install / uninstall                                                      */
 
+/* UTF-8 (from the command line, main.c) to UTF-16; a string that is not
+ * valid UTF-8 is taken in the ANSI code page, as ps_fopen does. */
 static int service__widen(const char *s, wchar_t *out, size_t n) {
+  if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, out, (int)n) != 0) return 0;
   return MultiByteToWideChar(CP_ACP, 0, s, -1, out, (int)n) == 0 ? -1 : 0;
+}
+
+/* UTF-16 to UTF-8 for the portable code and for printing. */
+static int service__narrow(const wchar_t *s, char *out, size_t n) {
+  return WideCharToMultiByte(CP_UTF8, 0, s, -1, out, (int)n, NULL, NULL) == 0 ? -1 : 0;
 }
 
 /* The configuration the service will run with, as an absolute path: --config
  * as given, else portserve.ini next to the exe (checked here, since the
- * parser only loaded a file named on the command line). */
-static int service__config_path(const ps_options *o, char *out, size_t n, unsigned *drain_timeout_ms) {
-  char exe[PS_PATH_MAX], err[512];
+ * parser only loaded a file named on the command line). Wide all the way,
+ * so a folder name outside the ANSI code page reaches the service intact. */
+static int service__config_path(const ps_options *o, wchar_t *out, size_t n, unsigned *drain_timeout_ms) {
+  wchar_t given[PS_PATH_MAX], *slash;
+  char path[3 * PS_PATH_MAX], err[512];
   ps_options file;
   DWORD len;
-  char *slash;
   *drain_timeout_ms = o->drain_timeout_ms;
   if (o->config_path[0] != '\0') {
-    len = GetFullPathNameA(o->config_path, (DWORD)n, out, NULL);
+    if (service__widen(o->config_path, given, PS_COUNTOF(given)) != 0)
+      return service__fail("install", "MultiByteToWideChar", GetLastError());
+    len = GetFullPathNameW(given, (DWORD)n, out, NULL);
     if (len == 0 || len >= n)
       return service__fail("install", "GetFullPathName", len == 0 ? GetLastError() : ERROR_FILENAME_EXCED_RANGE);
     return 0;
   }
-  len = GetModuleFileNameA(NULL, exe, (DWORD)sizeof(exe));
-  if (len == 0 || len >= sizeof(exe)) return service__fail("install", "GetModuleFileName", GetLastError());
-  slash = strrchr(exe, '\\');
-  if (slash != NULL) slash[1] = '\0';
-  if (strlen(exe) + strlen("portserve.ini") >= n)
+  len = GetModuleFileNameW(NULL, out, (DWORD)n);
+  if (len == 0 || len >= n) return service__fail("install", "GetModuleFileName", GetLastError());
+  slash = wcsrchr(out, L'\\');
+  if (slash != NULL) slash[1] = L'\0';
+  if (wcslen(out) + wcslen(L"portserve.ini") >= n)
     return service__fail("install", "GetModuleFileName", ERROR_FILENAME_EXCED_RANGE);
-  snprintf(out, n, "%sportserve.ini", exe);
+  wcscat(out, L"portserve.ini");
+  if (service__narrow(out, path, sizeof(path)) != 0)
+    return service__fail("install", "WideCharToMultiByte", GetLastError());
   ps_options_defaults(&file);
-  if (ps_config_load(out, &file, err, sizeof(err)) != 0) {
-    fprintf(stderr, "portserve install: no usable configuration: %s\n"
-                    "  (pass --config FILE, or put portserve.ini next to portserve.exe)\n", err);
+  if (ps_config_load(path, &file, err, sizeof(err)) != 0) {
+    ps_console_printf(stderr, "portserve install: no usable configuration: %s\n"
+                              "  (pass --config FILE, or put portserve.ini next to portserve.exe)\n", err);
     return 1;
   }
   *drain_timeout_ms = file.drain_timeout_ms;
@@ -266,17 +279,15 @@ static int service__configure(SC_HANDLE svc, unsigned drain_timeout_ms) {
 }
 
 int ps_service_install(const ps_options *o) {
-  char config[PS_PATH_MAX];
   wchar_t exe[PS_PATH_MAX], wconfig[PS_PATH_MAX], command[3 * PS_PATH_MAX];
+  char shown[9 * PS_PATH_MAX];
   unsigned drain_timeout_ms;
   SC_HANDLE scm, svc;
   DWORD len, err;
 
-  if (service__config_path(o, config, sizeof(config), &drain_timeout_ms) != 0) return 1;
+  if (service__config_path(o, wconfig, PS_COUNTOF(wconfig), &drain_timeout_ms) != 0) return 1;
   len = GetModuleFileNameW(NULL, exe, (DWORD)PS_COUNTOF(exe));
   if (len == 0 || len >= PS_COUNTOF(exe)) return service__fail("install", "GetModuleFileName", GetLastError());
-  if (service__widen(config, wconfig, PS_COUNTOF(wconfig)) != 0)
-    return service__fail("install", "MultiByteToWideChar", GetLastError());
   /* Quoted: both paths may hold spaces ("C:\Program Files\..."). */
   if (swprintf(command, PS_COUNTOF(command), L"\"%ls\" service --config \"%ls\"", exe, wconfig) < 0)
     return service__fail("install", "building the service command line", ERROR_FILENAME_EXCED_RANGE);
@@ -305,11 +316,13 @@ int ps_service_install(const ps_options *o) {
     goto undo;
   }
   service__close(scm, svc);
-  printf("installed the service '%s' (automatic start, %ls)\n"
-         "  command: %ls\n"
-         "  Event Log source: Application/%s\n"
-         "  start it with 'portserve start' or 'net start %s'\n",
-         PS_SERVICE_NAME, SERVICE__ACCOUNT, command, PS_SERVICE_NAME, PS_SERVICE_NAME);
+  if (service__narrow(command, shown, sizeof(shown)) != 0) shown[0] = '\0';
+  ps_console_printf(stdout,
+                    "installed the service '%s' (automatic start, %ls)\n"
+                    "  command: %s\n"
+                    "  Event Log source: Application/%s\n"
+                    "  start it with 'portserve start' or 'net start %s'\n",
+                    PS_SERVICE_NAME, SERVICE__ACCOUNT, shown, PS_SERVICE_NAME, PS_SERVICE_NAME);
   return 0;
 
 undo:
@@ -416,12 +429,16 @@ int ps_service_status(const ps_options *o) {
   if (st.dwCurrentState == SERVICE_START_PENDING || st.dwCurrentState == SERVICE_STOP_PENDING)
     printf("  checkpoint %lu, wait hint %lu ms\n", (unsigned long)st.dwCheckPoint, (unsigned long)st.dwWaitHint);
   /* The command line says which configuration file it serves. */
-  if (QueryServiceConfigW(svc, &qc.config, sizeof(qc), &needed))
-    printf("  command: %ls\n  account: %ls\n  start: %s\n", qc.config.lpBinaryPathName,
+  if (QueryServiceConfigW(svc, &qc.config, sizeof(qc), &needed)) {
+    char shown[9 * PS_PATH_MAX];
+    if (service__narrow(qc.config.lpBinaryPathName, shown, sizeof(shown)) != 0) shown[0] = '\0';
+    fflush(stdout);
+    ps_console_printf(stdout, "  command: %s\n  account: %ls\n  start: %s\n", shown,
            qc.config.lpServiceStartName ? qc.config.lpServiceStartName : L"LocalSystem",
            qc.config.dwStartType == SERVICE_AUTO_START ? "automatic"
            : qc.config.dwStartType == SERVICE_DEMAND_START ? "manual"
            : qc.config.dwStartType == SERVICE_DISABLED ? "disabled" : "other");
+  }
   service__close(scm, svc);
   return 0;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 SOCKET ps_sock_open(ps_engine *e, int family, int type, int protocol, DWORD *err) {
   /* WSA_FLAG_NO_HANDLE_INHERIT: a service that starts child processes must not
    * leak its listening sockets into them (Windows 7 SP1 and later). */
@@ -65,8 +67,9 @@ char *ps_sockaddr_format(const struct sockaddr *sa, char *buf, size_t bufsize) {
   return buf;
 }
 
-SOCKET ps_sock_open_bound(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound, const char **step,
-                          DWORD *err) {
+/* One attempt of ps_sock_open_bound. */
+static SOCKET sock__open_bound_once(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound,
+                                    const char **step, DWORD *err) {
   int on = 1, len = (int)sizeof(*bound);
   SOCKET s;
   *step = "WSASocketW";
@@ -86,6 +89,50 @@ fail:
   *err = (DWORD)WSAGetLastError();
   ps_sock_close(e, &s);
   return INVALID_SOCKET;
+}
+
+/* Poll interval of the bind retry. Nothing signals "the port is free"
+ * (TIME_WAIT simply expires in the stack), so the retry polls; it waits on
+ * the cancel event, so a stop request ends it at once. */
+#define SOCK__BIND_POLL_MS 250u
+
+SOCKET ps_sock_open_bound(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound, const char **step,
+                          DWORD *err) {
+  ULONGLONG started = 0;
+  char where[80] = "";
+  for (;;) {
+    ULONGLONG now;
+    DWORD wait_ms;
+    SOCKET s = sock__open_bound_once(e, ai, bound, step, err);
+    if (s != INVALID_SOCKET) {
+      if (started != 0)
+        ps_log(PS_LOG_INFO, "bind %s: the port is free again after %llu ms", where,
+               (unsigned long long)(GetTickCount64() - started));
+      return s;
+    }
+    /* Only "in use" is worth waiting for: every other error fails now. */
+    if (*err != WSAEADDRINUSE || strcmp(*step, "bind") != 0 || e->cfg.bind_retry_ms == 0) return INVALID_SOCKET;
+    now = GetTickCount64();
+    if (e->bind_deadline == 0) e->bind_deadline = now + e->cfg.bind_retry_ms;
+    if (now >= e->bind_deadline) return INVALID_SOCKET;
+    if (started == 0) {
+      started = now;
+      ps_sockaddr_format(ai->ai_addr, where, sizeof(where));
+      /* With SO_EXCLUSIVEADDRUSE, Windows refuses the bind while connections
+       * accepted on this port by a previous listener still exist, TIME_WAIT
+       * included ("Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE"): after a
+       * quick restart that is usually our own former instance. */
+      ps_log(PS_LOG_WARN, "bind %s: WSAEADDRINUSE; waiting up to %llu s for the port (connections of a previous "
+             "instance may still hold it; --bind-retry sets how long)", where,
+             (unsigned long long)((e->bind_deadline - now + 999) / 1000));
+    }
+    wait_ms = (DWORD)(e->bind_deadline - now < SOCK__BIND_POLL_MS ? e->bind_deadline - now : SOCK__BIND_POLL_MS);
+    if (e->cfg.bind_cancel != NULL) {
+      if (WaitForSingleObject((HANDLE)e->cfg.bind_cancel, wait_ms) == WAIT_OBJECT_0) return INVALID_SOCKET;
+    } else {
+      Sleep(wait_ms);
+    }
+  }
 }
 
 unsigned short ps_sockaddr_port(const SOCKADDR_STORAGE *addr) {

@@ -26,7 +26,11 @@ int ps_sock_is_ifs(SOCKET s);
  * coexist), SO_EXCLUSIVEADDRUSE (no other process may bind the port and steal
  * its traffic), bind, then getsockname into *bound (port 0 filled in). On
  * failure returns INVALID_SOCKET (nothing left open) with the failing call in
- * *step and its error in *err. */
+ * *step and its error in *err. A bind refused with WSAEADDRINUSE is retried
+ * until the engine's bind-retry window (cfg.bind_retry_ms, shared by every
+ * bind of the engine from the first refusal on) ends or cfg.bind_cancel is
+ * signalled; it logs one line when it starts waiting and one when the port
+ * is free. No other error is retried. */
 SOCKET ps_sock_open_bound(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound, const char **step,
                           DWORD *err);
 /* Fills an endpoint for ps_engine_endpoints. */

@@ -64,6 +64,7 @@ const UintFlag kUintFlags[] = {
     {"--stats-interval", &ps_options::stats_interval_s, 0, 86400},
     {"--udp-receives", &ps_options::udp_receives, 1, 1024},
     {"--buffer-idle-ms", &ps_options::buffer_idle_ms, 10, 3600000},
+    {"--bind-retry", &ps_options::bind_retry_s, 0, PS_BIND_RETRY_MAX_S},
 };
 
 // The log levels, as --log-level takes them.
@@ -113,6 +114,23 @@ TEST(Options, RunHasDocumentedDefaults) {
   EXPECT_STREQ(o.log_file, "");
   EXPECT_STREQ(o.quotes_file, "");
   EXPECT_STREQ(o.config_path, "");
+  EXPECT_EQ(ps_options_bind_retry_s(&o), static_cast<unsigned>(PS_BIND_RETRY_CONSOLE_S));
+}
+
+// The service waits out the TIME_WAIT of its previous instance's connections
+// (120 s by default on Windows); the console gives up sooner. A value set
+// with --bind-retry or bind_retry, 0 included, wins in both.
+TEST(Options, BindRetryDefaultsPerCommandAndAnExplicitValueWins) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"service"}, &o));
+  EXPECT_EQ(ps_options_bind_retry_s(&o), 120u);
+  ASSERT_TRUE(Parses({"run"}, &o));
+  EXPECT_EQ(ps_options_bind_retry_s(&o), 5u);
+  ASSERT_TRUE(Parses({"service", "--bind-retry", "0"}, &o));
+  EXPECT_EQ(ps_options_bind_retry_s(&o), 0u);
+  ASSERT_TRUE(Parses({"run", "--bind-retry=30"}, &o));
+  EXPECT_EQ(ps_options_bind_retry_s(&o), 30u);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "out of range", ParseError({"run", "--bind-retry", "3601"}));
 }
 
 TEST(Options, ServiceCommandsParse) {

@@ -47,10 +47,17 @@ class Server:
     def __exit__(self, *exc):
         self.kill()
 
-    def start(self, timeout=30):
+    def spawn(self, env=None):
+        """Starts the process without waiting for it to be ready."""
         self.proc = subprocess.Popen(["wine", EXE] + self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=wine_env())
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or wine_env())
         threading.Thread(target=self._reader, daemon=True).start()
+
+    def start(self, timeout=30, env=None):
+        self.spawn(env)
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout=30):
         if not self.wait_for_line("ready:", timeout):
             self.kill()
             raise AssertionError("server did not become ready:\n" + self.output())
@@ -62,7 +69,7 @@ class Server:
     def _reader(self):
         for raw in self.proc.stderr:
             with self.cond:
-                self.lines.append(raw.decode(errors="replace").rstrip("\r\n"))
+                self.lines.append(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
                 self.cond.notify_all()
         with self.cond:
             self.cond.notify_all()
@@ -107,6 +114,11 @@ class Server:
                 pass
         if self.proc is not None and self.proc.stderr is not None:
             self.proc.stderr.close()
+
+
+def windows_path(path):
+    """A Linux path as Wine's Z: drive sees it."""
+    return "Z:" + os.path.abspath(path).replace("/", "\\")
 
 
 def free_port():

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import time
 
-from harness import EXE, recv_until_eof, run_exe, wine_env
+from harness import EXE, recv_until_eof, run_exe, wine_env, windows_path  # noqa: F401 (scm.windows_path)
 
 SERVICE = "portserve"
 EVENTLOG_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\portserve"
@@ -95,11 +95,6 @@ def force_remove(name=SERVICE, timeout=30):
     except (subprocess.TimeoutExpired, OSError) as e:
         problems.append(repr(e))
     return problems
-
-
-def windows_path(path):
-    """A Linux path as Wine's Z: drive sees it."""
-    return "Z:" + os.path.abspath(path).replace("/", "\\")
 
 
 def drive_c(*parts):

@@ -7,11 +7,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, free_port, recv_until_eof, run_exe, wine_env, EXE  # noqa: E402
+from harness import Server, free_port, recv_until_eof, run_exe, wine_env, windows_path, EXE  # noqa: E402
 
 COUNTERS_ZERO = "live counters: sockets 0, connections 0, buffers in use 0"
 
@@ -135,6 +136,113 @@ class StartupErrors(unittest.TestCase):
         rc, _, err = run_exe(["run", "--listen", "echo=no-such-host.invalid:7007"])
         self.assertEqual(rc, 1, err)
         self.assertIn("no-such-host.invalid", err)
+
+
+class BindRetry(unittest.TestCase):
+    """With SO_EXCLUSIVEADDRUSE Windows refuses a bind while connections of
+    a previous instance still exist (TIME_WAIT included); Wine does not, so
+    another socket holding the port stands in for them here."""
+
+    def echo_once(self, port):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"after the wait")
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s), b"after the wait")
+
+    def test_port_released_during_the_retry_then_serves(self):
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        try:
+            srv = Server("--listen", "echo=127.0.0.1:%d/tcp" % port, "--bind-retry", "5", "--stats-interval", "0")
+            self.addCleanup(srv.kill)
+            srv.spawn()
+            self.assertTrue(srv.wait_for_line("waiting up to 5 s for the port", 30), srv.output())
+            self.assertFalse(any("ready:" in l for l in srv.lines), srv.output())
+            released = time.monotonic()
+            holder.close()
+            srv.wait_ready(30)
+            ready_after = time.monotonic() - released
+        finally:
+            holder.close()
+        self.assertIn("the port is free again after", srv.output())
+        self.assertLess(ready_after, 5, srv.output())
+        self.echo_once(port)
+        srv.interrupt()
+        self.assertEqual(srv.wait(30), 0, srv.output())
+
+    def test_port_held_throughout_fails_after_the_window_naming_wsaeaddrinuse(self):
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen(1)
+            port = holder.getsockname()[1]
+            started = time.monotonic()
+            rc, _, err = run_exe(["run", "--listen", "echo=127.0.0.1:%d" % port, "--bind-retry", "3"])
+            took = time.monotonic() - started
+        self.assertEqual(rc, 1, err)
+        self.assertIn("waiting up to 3 s for the port", err)
+        self.assertIn("bind failed: WSAEADDRINUSE", err)
+        self.assertIn("127.0.0.1:%d" % port, err)
+        self.assertGreaterEqual(took, 3, err)
+
+    def test_other_bind_errors_are_not_retried(self):
+        # 192.0.2.1 (TEST-NET-1) is not a local address: WSAEADDRNOTAVAIL at once.
+        started = time.monotonic()
+        rc, _, err = run_exe(["run", "--listen", "echo=192.0.2.1:0", "--bind-retry", "30"])
+        took = time.monotonic() - started
+        self.assertEqual(rc, 1, err)
+        self.assertIn("WSAEADDRNOTAVAIL", err)
+        self.assertNotIn("waiting", err)
+        self.assertLess(took, 15, err)
+
+
+class UnicodePaths(unittest.TestCase):
+    """--config and --log-file in folders whose names the ANSI code page
+    cannot hold. Wine takes the ANSI code page from the Unix locale; with
+    LANG=C.UTF-8 (set here on purpose) it is 1252, which has neither
+    Cyrillic nor CJK, so argv in the ANSI code page would turn the names into
+    '?' and open nothing."""
+
+    DIR_NAME = "\u043a\u043e\u043d\u0444\u0438\u0433-\u914d\u7f6e"  # конфиг-配置
+
+    def test_config_and_log_file_in_a_cyrillic_cjk_folder(self):
+        env = wine_env()
+        env["LANG"] = "C.UTF-8"
+        env.pop("LC_ALL", None)
+        base = tempfile.mkdtemp(prefix="portserve-e2e-")
+        self.addCleanup(shutil.rmtree, base, True)
+        folder = os.path.join(base, self.DIR_NAME)
+        os.mkdir(folder)
+        ini = os.path.join(folder, "portserve.ini")
+        log = os.path.join(folder, "\u65e5\u5fd7.log")  # 日志.log
+        port = free_port()
+        with open(ini, "w", encoding="utf-8") as f:
+            f.write("[server]\nstats_interval = 0\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % port)
+        srv = Server("--config", windows_path(ini), "--log-file", windows_path(log))
+        self.addCleanup(srv.kill)
+        srv.start(env=env)
+        self.assertEqual(srv.port(service="echo"), port, srv.output())
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall("\u043f\u0440\u0438\u0432\u0435\u0442".encode("utf-8"))
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(recv_until_eof(s).decode("utf-8"), "\u043f\u0440\u0438\u0432\u0435\u0442")
+        srv.interrupt()
+        self.assertEqual(srv.wait(30), 0, srv.output())
+        with open(log, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("listening on tcp 127.0.0.1:%d (echo)" % port, text)
+        self.assertIn(COUNTERS_ZERO, text)
+
+    def test_missing_config_in_such_a_folder_is_named_intact(self):
+        env = wine_env()
+        env["LANG"] = "C.UTF-8"
+        env.pop("LC_ALL", None)
+        path = windows_path(os.path.join("/nonexistent", self.DIR_NAME, "x.ini"))
+        p = subprocess.run(["wine", EXE, "run", "--config", path], stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=60, env=env)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(self.DIR_NAME, p.stderr.decode("utf-8", errors="replace"))
 
 
 class Echo(unittest.TestCase):

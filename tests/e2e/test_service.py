@@ -192,7 +192,9 @@ class StartFailures(ServiceTestCase):
             holder.bind(("127.0.0.1", 0))
             holder.listen(1)
             port = holder.getsockname()[1]
-            self.write_ini("echo = 127.0.0.1:%d/tcp" % port)
+            # The service's default bind retry (120 s, for TIME_WAIT after a
+            # restart) would make this test wait two minutes.
+            self.write_ini("echo = 127.0.0.1:%d/tcp" % port, "bind_retry = 2")
             self.install()
             rc, out = scm.wine("sc", "start", "portserve", timeout=60)
             stopped = scm.wait_state("STOPPED", 30)
@@ -205,6 +207,7 @@ class StartFailures(ServiceTestCase):
         log = self.log()
         self.assertIn("127.0.0.1:%d" % port, log)
         self.assertIn("WSAEADDRINUSE", log)
+        self.assertIn("waiting up to 2 s for the port", log)
         self.assertIn("could not start: a listener could not open (service-specific exit code 2)", log)
         self.assertIn(scm.COUNTERS_ZERO, log)
 
