@@ -71,14 +71,14 @@ def event(elem):
     return bits
 
 
-def queries(root):
-    out = []
+def allows_same_version_upgrades(root):
     upgrade = root.find(".//w:MajorUpgrade", NS)
-    if upgrade is not None and upgrade.get("AllowSameVersionUpgrades") == "yes":
-        # Attributes is part of the Upgrade table's primary key: replace the row
-        # rather than update the key in place.
-        out.append(("upgrade", VERSION_MAX_INCLUSIVE))
+    return upgrade is not None and upgrade.get("AllowSameVersionUpgrades") == "yes"
 
+
+def service_config_queries(root):
+    """The SQL that creates and fills the two tables and sequences MsiConfigureServices."""
+    out = []
     config_rows, failure_rows = [], []
     for component in root.iter("{%s}Component" % NS["w"]):
         for service in component.findall("w:ServiceInstall", NS):
@@ -132,19 +132,22 @@ def main():
     if len(sys.argv) != 3:
         sys.exit("usage: %s PORTSERVE.WXS BUILT.MSI" % sys.argv[0])
     wxs, msi = sys.argv[1], sys.argv[2]
-    for q in queries(ET.parse(wxs).getroot()):
-        if isinstance(q, tuple):
-            rows = [r for r in upgrade_rows(msi) if r[6] == "WIX_UPGRADE_DETECTED"]
-            if len(rows) != 1:
-                sys.exit("%s: expected one WIX_UPGRADE_DETECTED row in the Upgrade table, found %r" % (sys.argv[0], rows))
-            code, vmin, vmax, lang, attrs, remove, prop = rows[0]
-            msibuild(msi, "DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'")
-            msibuild(msi, insert("Upgrade", [
-                ("UpgradeCode", sql_str(code)), ("VersionMin", sql_str(vmin or None)),
-                ("VersionMax", sql_str(vmax or None)), ("Language", sql_str(lang or None)),
-                ("Attributes", int(attrs) | q[1]), ("Remove", sql_str(remove or None)), ("ActionProperty", sql_str(prop))]))
-        else:
-            msibuild(msi, q)
+    root = ET.parse(wxs).getroot()
+    if allows_same_version_upgrades(root):
+        rows = [r for r in upgrade_rows(msi) if r[6] == "WIX_UPGRADE_DETECTED"]
+        if len(rows) != 1:
+            sys.exit("%s: expected one WIX_UPGRADE_DETECTED row in the Upgrade table, found %r" % (sys.argv[0], rows))
+        code, vmin, vmax, lang, attrs, remove, prop = rows[0]
+        # Attributes is part of the Upgrade table's primary key: replace the
+        # row rather than update a key in place.
+        msibuild(msi, "DELETE FROM `Upgrade` WHERE `ActionProperty` = 'WIX_UPGRADE_DETECTED'")
+        msibuild(msi, insert("Upgrade", [
+            ("UpgradeCode", sql_str(code)), ("VersionMin", sql_str(vmin or None)),
+            ("VersionMax", sql_str(vmax or None)), ("Language", sql_str(lang or None)),
+            ("Attributes", int(attrs) | VERSION_MAX_INCLUSIVE), ("Remove", sql_str(remove or None)),
+            ("ActionProperty", sql_str(prop))]))
+    for query in service_config_queries(root):
+        msibuild(msi, query)
 
 
 if __name__ == "__main__":
