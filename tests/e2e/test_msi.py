@@ -1,11 +1,16 @@
 """End-to-end: the MSI (installer/portserve.wxs built with wixl) installed,
 upgraded and removed with Wine's msiexec.
 
-The test builds two MSIs of the same portserve.exe, versions N and N+1, with
+Each test builds the MSIs it needs from the same portserve.exe with
 installer/build-msi.sh, the recipe `./build.sh msi` uses. Their default
 configuration listens on a free port so that the service the MSI starts can
-serve at once. tearDown removes whatever is left (product, service, folder),
-even after a failure."""
+serve at once. tearDown removes whatever is left (products, service, folder),
+even after a failure.
+
+Wine 8's msiexec does not run MsiConfigureServices (docs/wine-notes.md), so
+the failure actions and pre-shutdown time are checked in the built MSI's
+tables, against the values `portserve install` uses."""
+import math
 import os
 import re
 import socket
@@ -59,40 +64,83 @@ def portserve_service_keys():
             if line.startswith("HKEY_") and "portserve" in line.rsplit("\\", 1)[-1].lower()]
 
 
+def msi_table(msi, table):
+    """The rows of TABLE in MSI (`msiinfo export`) as lists of strings."""
+    p = subprocess.run(["msiinfo", "export", msi, table], capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError("msiinfo export %s %s: %s" % (msi, table, p.stdout + p.stderr))
+    # Three header lines: column names, column types, table name and keys.
+    return [line.rstrip("\r").split("\t") for line in p.stdout.splitlines()[3:] if line.strip()]
+
+
+def product_code(msi):
+    return [r[1] for r in msi_table(msi, "Property") if r[0] == "ProductCode"][0]
+
+
+def install_settings():
+    """What `portserve install` sets (server/service.c) with the configuration
+    the MSI ships (portserve.ini.example): failure actions (reset period in s,
+    [(action, delay in ms)]) and the pre-shutdown time in ms."""
+    with open(os.path.join(ROOT, "server", "service.c")) as f:
+        source = f.read()
+    actions = re.search(r"SC_ACTION actions\[\d+\] = \{(.*)\};", source).group(1)
+    actions = [(1 if kind == "SC_ACTION_RESTART" else kind, int(delay))
+               for kind, delay in re.findall(r"\{(SC_ACTION_\w+), (\d+)\}", actions)]
+    reset = re.search(r"failure\.dwResetPeriod = ([\d *]+);", source).group(1)
+    reset = math.prod(int(factor) for factor in reset.split("*"))
+    slack = int(re.search(r"#define SERVICE__STOP_SLACK_MS (\d+)u", source).group(1))
+    self_check = re.search(r"dwPreshutdownTimeout = drain_timeout_ms \+ SERVICE__STOP_SLACK_MS;", source)
+    assert self_check, "server/service.c computes the pre-shutdown time differently: update this test"
+    with open(os.path.join(ROOT, "portserve.ini.example")) as f:
+        drain = int(re.search(r"^drain_timeout = (\d+)$", f.read(), re.M).group(1))
+    return reset, actions, drain + slack
+
+
 class Msi(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="ps-msi-")
         self.folder = scm.drive_c("Program Files", "portserve")
         self.assertFalse(os.path.exists(self.folder), "%s exists before the test" % self.folder)
         self.port = scm.free_port_tcp_udp()
-        ini = os.path.join(self.dir, "portserve.ini")
+        self.log_path = os.path.join(self.dir, "portserve.log")
         with open(os.path.join(ROOT, "portserve.ini.example")) as f:
             text = f.read()
         self.assertIn("echo = 127.0.0.1:7007/tcp", text)
-        with open(ini, "w") as f:
-            f.write(text.replace("echo = 127.0.0.1:7007/tcp", "echo = 127.0.0.1:%d/tcp" % self.port))
-        self.msi = {}
-        for version in (VERSION_N, VERSION_N1):
-            out = os.path.join(self.dir, "portserve-%s.msi" % version)
-            p = subprocess.run([BUILD_MSI, version, EXE, ini, out], capture_output=True, text=True, timeout=120)
-            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-            self.msi[version] = out
+        self.assertIn(";log_file = ", text)
+        text = text.replace("echo = 127.0.0.1:7007/tcp", "echo = 127.0.0.1:%d/tcp" % self.port)
+        self.ini = os.path.join(self.dir, "portserve.ini")
+        with open(self.ini, "w") as f:
+            f.write(re.sub(r"^;log_file = .*$", lambda m: "log_file = " + scm.windows_path(self.log_path),
+                           text, flags=re.M))
+
+    def build(self, version, name):
+        out = os.path.join(self.dir, name)
+        p = subprocess.run([BUILD_MSI, version, EXE, self.ini, out], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return out
 
     def tearDown(self):
-        for version in (VERSION_N1, VERSION_N):
-            if installed_products():
-                scm.wine("msiexec", "/x", scm.windows_path(self.msi[version]), "/qn", timeout=120)
+        for code, _ in installed_products():
+            scm.wine("msiexec", "/x", code, "/qn", timeout=120)
         problems = scm.force_remove()
         # The configuration is Permanent: it outlives the product by design.
         scm.remove_tree(self.folder)
         scm.remove_tree(self.dir)
         self.assertEqual(problems, [], "cleanup")
 
+    def log(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
     def msiexec(self, *args):
         rc, out = scm.wine("msiexec", *args, timeout=180)
         self.assertEqual(rc, 0, "msiexec %s: %s" % (" ".join(args), out))
 
     def test_install_serves_upgrade_keeps_edited_config_uninstall_removes(self):
+        self.msi = {v: self.build(v, "portserve-%s.msi" % v) for v in (VERSION_N, VERSION_N1)}
         # Version N: the service is registered, started by the MSI, and serves.
         self.msiexec("/i", scm.windows_path(self.msi[VERSION_N]), "/qn")
         scm.wait_state("RUNNING", 30)
@@ -151,6 +199,66 @@ class Msi(unittest.TestCase):
         with socket.socket() as s:
             s.settimeout(5)
             self.assertNotEqual(s.connect_ex(("127.0.0.1", new_port)), 0, "nothing serves after uninstall")
+
+    def test_msi_sets_failure_actions_and_preshutdown_time_like_portserve_install(self):
+        # Read from the built MSI: Wine 8's msiexec does not run
+        # MsiConfigureServices (dlls/msi/action.c has no such action; an
+        # unknown action in the sequence is skipped), and Wine's SCM does not
+        # store failure actions (docs/wine-notes.md, rows 11 and 15).
+        msi = self.build(VERSION_N, "portserve.msi")
+        reset, actions, preshutdown = install_settings()
+        self.assertTrue(actions, "no SC_ACTION array found in server/service.c")
+        install, reinstall = 1, 4  # msidbServiceConfigEventInstall, ...Reinstall
+        self.assertEqual(msi_table(msi, "MsiServiceConfigFailureActions"), [[
+            "portserve", "portserve", str(install | reinstall), str(reset), "", "",
+            "[~]".join(str(a) for a, _ in actions), "[~]".join(str(d) for _, d in actions), "Server"]])
+        service_config_preshutdown_info = 7
+        self.assertEqual(msi_table(msi, "MsiServiceConfig"), [[
+            "portservePreShutdown", "portserve", str(install | reinstall), str(service_config_preshutdown_info),
+            str(preshutdown), "Server"]])
+        # MsiConfigureServices runs between InstallServices and StartServices,
+        # its documented place, and only where Windows Installer has it (5.0).
+        sequence = {r[0]: (r[1], int(r[2])) for r in msi_table(msi, "InstallExecuteSequence")}
+        self.assertEqual(sequence["MsiConfigureServices"][0], 'VersionMsi >= "5.00"')
+        self.assertLess(sequence["InstallServices"][1], sequence["MsiConfigureServices"][1])
+        self.assertLess(sequence["MsiConfigureServices"][1], sequence["StartServices"][1])
+
+    def test_same_version_rebuild_replaces_the_installed_product(self):
+        first = self.build(VERSION_N, "first/portserve-%s.msi" % VERSION_N)
+        second = self.build(VERSION_N, "second/portserve-%s.msi" % VERSION_N)
+        self.assertNotEqual(product_code(first), product_code(second), "wixl gives every build a new ProductCode")
+
+        self.msiexec("/i", scm.windows_path(first), "/qn")
+        scm.wait_state("RUNNING", 30)
+        self.msiexec("/i", scm.windows_path(second), "/qn")
+        scm.wait_state("RUNNING", 30)
+        self.assertEqual(installed_products(), [(product_code(second), VERSION_N)])
+        self.assertEqual(portserve_service_keys(), ["portserve"])
+        self.assertEqual(scm.tcp_echo(self.port, b"same version"), b"same version")
+
+    def test_install_succeeds_when_the_port_is_taken_and_the_service_starts_once_it_is_free(self):
+        msi = self.build(VERSION_N, "portserve.msi")
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", self.port))
+            holder.listen(1)
+            # The install does not wait for the service to run: it succeeds,
+            # and the service it started stops on its own, naming the cause.
+            self.msiexec("/i", scm.windows_path(msi), "/qn")
+            stopped = scm.wait_state("STOPPED", 30)
+            self.assertEqual(int(stopped["WIN32_EXIT_CODE"]), scm.ERROR_SERVICE_SPECIFIC_ERROR, stopped)
+            self.assertEqual(stopped["SERVICE_EXIT_CODE"], "2", stopped)
+            self.assertEqual([v for _, v in installed_products()], [VERSION_N])
+            self.assertTrue(os.path.isfile(os.path.join(self.folder, "portserve.exe")))
+            self.assertTrue(os.path.isfile(os.path.join(self.folder, "portserve.ini")))
+            log = self.log()
+            self.assertIn("127.0.0.1:%d" % self.port, log)
+            self.assertIn("WSAEADDRINUSE", log)
+            self.assertIn("could not start: a listener could not open (service-specific exit code 2)", log)
+        # The operator frees the port and starts the service.
+        rc, out = scm.wine("net", "start", "portserve", timeout=60)
+        self.assertEqual(rc, 0, out)
+        scm.wait_state("RUNNING", 30)
+        self.assertEqual(scm.tcp_echo(self.port, b"after the fix"), b"after the fix")
 
 
 if __name__ == "__main__":
