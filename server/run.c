@@ -100,6 +100,9 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   ps_log(PS_LOG_INFO, "stopped: %llu connection(s) served, %llu bytes in, %llu bytes out, %u reset at the deadline",
          (unsigned long long)now.conns_total, (unsigned long long)now.bytes_in,
          (unsigned long long)now.bytes_out, reset);
+  ps_log(PS_LOG_INFO, "timeouts: %llu idle, %llu linger, %llu send; longest timer sweep %llu us",
+         (unsigned long long)now.timeouts_idle, (unsigned long long)now.timeouts_linger,
+         (unsigned long long)now.timeouts_send, (unsigned long long)now.sweep_us_max);
   ps_log(PS_LOG_INFO, "live counters: sockets %llu, connections %llu, buffers in use %llu",
          (unsigned long long)now.sockets_live, (unsigned long long)now.conns_open,
          (unsigned long long)now.buffers_in_use);
