@@ -78,7 +78,8 @@ class CommandLine(unittest.TestCase):
             "--threads": ["2"], "--accepts": ["4"], "--buffer-size": ["4096"], "--buffer-idle-ms": ["500"],
             "--send-queue-max": ["65536"], "--max-connections": ["10"], "--drain-timeout": ["3000"],
             "--stats-interval": ["1"], "--udp-receives": ["2"], "--log-level": ["debug"], "--log-file": [log],
-            "--quotes-file": [quotes],
+            "--quotes-file": [quotes], "--bind-retry": ["1"], "--idle-timeout": ["120"],
+            "--linger-timeout": ["10"], "--send-timeout": ["30"], "--keepalive": ["30"],
         }
         commands = {"--help", "--version"}  # flags that are commands, tested on their own
         flags = self.help_flags()
