@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Idle connections against portserve.exe under Wine: resident memory per idle
+# connection, the timer sweep's cost, and (with --idle-timeout) that the
+# sweep closes them all with the counters back at zero.
+#
+#   bench/idle10k.sh [CONNECTIONS] [IDLE_TIMEOUT_SEC] [HOLD_SEC]
+#     defaults: 10000 connections, idle timeout 0 (off), held 12 s
+#
+# Needs ./build.sh first (build/win/bin/portserve.exe, build/native/bin/portload)
+# and a file limit above 2 x CONNECTIONS (ulimit -n). Uses its own Wine prefix,
+# stopped and removed at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+N=${1:-10000}
+IDLE=${2:-0}
+HOLD=${3:-12}
+EXE=$ROOT/build/win/bin/portserve.exe
+LOAD=$ROOT/build/native/bin/portload
+[ -x "$LOAD" ] && [ -f "$EXE" ] || { echo "bench/idle10k.sh: run ./build.sh first" >&2; exit 1; }
+export WINEPREFIX=$ROOT/build/idle-prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+LOG=$ROOT/build/idle-server.log
+rm -rf "$WINEPREFIX"; mkdir -p "$WINEPREFIX"
+wineserver -p </dev/null >/dev/null 2>&1
+wineboot -i </dev/null >/dev/null 2>&1
+cleanup() { [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null; wineserver -k </dev/null >/dev/null 2>&1 || true; rm -rf "$WINEPREFIX"; }
+trap cleanup EXIT
+wine "$EXE" run --listen echo=127.0.0.1:0/tcp --stats-interval 2 --accepts 64 --idle-timeout "$IDLE" \
+  </dev/null >"$LOG" 2>&1 &
+SRV=$!
+for _ in $(seq 1 150); do grep -q "ready" "$LOG" && break; sleep 0.2; done
+PORT=$(grep -o "listening on tcp 127.0.0.1:[0-9]*" "$LOG" | head -1 | sed 's/.*://')
+[ -n "$PORT" ] || { cat "$LOG" >&2; exit 1; }
+before=$(ps -o rss= -p "$SRV")
+"$LOAD" --target "127.0.0.1:$PORT" --mode idle --connections "$N" --duration "$HOLD" --threads 2 >/dev/null 2>&1 &
+LOADER=$!
+for _ in $(seq 1 300); do grep -q "conns $N open" "$LOG" && break; sleep 0.2; done
+held=$(ps -o rss= -p "$SRV")
+wait "$LOADER" || true   # idle mode counts the server's idle-timeout closes as errors
+kill -INT "$SRV"
+wait "$SRV"
+SRV=
+echo "connections          $N (idle timeout ${IDLE}s, held ${HOLD}s)"
+echo "server RSS           ${before} KiB before, ${held} KiB with $N open"
+awk -v a="$before" -v b="$held" -v n="$N" 'BEGIN { printf "per idle connection  %.2f KiB\n", (b - a) / n }'
+grep -E "timeouts:|live counters" "$LOG" | sed 's/^.*info  //'
