@@ -227,6 +227,7 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   ps_bufpool_init(&e->pool, cfg->buffer_size, PS_POOL_MAX_FREE, cfg->faults);
   InitializeSRWLock(&e->retry_lock);
   if (e->cfg.warn_interval_ms == 0) e->cfg.warn_interval_ms = 60000;
+  if (e->cfg.retry_limit_ms == 0) e->cfg.retry_limit_ms = 10000; /* 0 would give up at the second failure */
   {
     static const char *const what[PS_WARN_COUNT] = {
         "AcceptEx could not be posted",         "SO_UPDATE_ACCEPT_CONTEXT failed",
