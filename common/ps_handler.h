@@ -69,8 +69,19 @@ typedef struct ps_handler {
   void (*on_stop)(void *ctx);
 } ps_handler;
 
-/* Queues a copy of `len` bytes for sending. Returns 0, or -1 if the session is
- * closing or the engine is out of memory (the session is then aborted).
+/* Queues a copy of `len` bytes for sending. Returns 0, or -1 when nothing of
+ * this call was queued:
+ *  - the session is closing (ps_session_close/abort, or the peer reset);
+ *  - the engine has no buffer memory for the copy: the session is then
+ *    aborted (the peer gets a reset, counted in conns_out_of_resources).
+ *    The bytes are the caller's and cannot wait for memory to come back,
+ *    and a reply with a hole in it must not reach the peer looking whole;
+ *    what was queued before this call is dropped with the reset.
+ * After -1 the session takes no more sends; on_close follows as always, so
+ * a handler may ignore the return value. The engine's own resource errors
+ * (a WSASend or WSARecv refused for lack of buffers, no receive buffer) do
+ * not reach the handler: the engine retries them with backoff and aborts
+ * the session only if they persist (docs/design.md, "Resource errors").
  * Sends are delivered in order. While more than the configured send queue
  * limit is unsent, the engine stops reading from the peer (backpressure). */
 int ps_session_send(ps_session *s, const void *data, size_t len);

@@ -25,6 +25,13 @@ typedef struct ps_stats {
   uint64_t timeouts_linger; /* connections closed by --linger-timeout (no FIN from the peer) */
   uint64_t timeouts_send;   /* connections reset by --send-timeout (the peer stopped reading) */
   uint64_t sweep_us_max;    /* longest timer sweep over the connections, microseconds */
+  /* Pools and resource errors (docs/design.md, "Resource errors"). */
+  uint64_t accepts_posted;         /* gauge: AcceptEx posted, all listeners (full: listeners x --accepts) */
+  uint64_t udp_receives_posted;    /* gauge: WSARecvFrom posted (full: UDP sockets x --udp-receives) */
+  uint64_t accept_errors;          /* AcceptEx or its socket failed at once (re-posted) */
+  uint64_t udp_recv_errors;        /* WSARecvFrom failed at once (re-posted) */
+  uint64_t conn_retries;           /* connection posts retried after a resource error */
+  uint64_t conns_out_of_resources; /* connections aborted: resources missing too long */
   /* Which engine paths ran (totals since start). Not in the stats line: they
    * say how the engine worked, not what it served; tests assert on them. */
   uint64_t conns_skip;       /* accepted connections with skip-on-success on */

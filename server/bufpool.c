@@ -1,12 +1,16 @@
 /* The buffer pool (see bufpool.h). */
 #include "bufpool.h"
 
+#define PS_ENGINE_INTERNAL
+#include "engine.h"
+
 #include <assert.h>
 #include <malloc.h>
 #include <string.h>
 
-void ps_bufpool_init(ps_bufpool *p, size_t buf_size, LONG max_free) {
+void ps_bufpool_init(ps_bufpool *p, size_t buf_size, LONG max_free, struct ps_faults *faults) {
   memset(p, 0, sizeof(*p));
+  p->faults = faults;
   InitializeSListHead(&p->free_list);
   p->buf_size = buf_size;
   p->max_free = max_free;
@@ -24,7 +28,9 @@ void ps_bufpool_close(ps_bufpool *p) {
 }
 
 ps_buf *ps_buf_get(ps_bufpool *p) {
-  ps_buf *b = (ps_buf *)(void *)InterlockedPopEntrySList(&p->free_list);
+  ps_buf *b;
+  if (ps_fault_hit(p->faults, PS_FAULT_BUFFER) != 0) return NULL;
+  b = (ps_buf *)(void *)InterlockedPopEntrySList(&p->free_list);
   if (b != NULL) {
     InterlockedDecrement(&p->free_count);
   } else {

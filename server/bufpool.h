@@ -24,9 +24,10 @@ typedef struct ps_bufpool {
   volatile LONG free_count;
   volatile LONG64 live;   /* allocated, free or in use */
   volatile LONG64 in_use; /* handed out and not yet returned */
+  struct ps_faults *faults; /* tests: PS_FAULT_BUFFER makes ps_buf_get fail; NULL in production */
 } ps_bufpool;
 
-void ps_bufpool_init(ps_bufpool *p, size_t buf_size, LONG max_free);
+void ps_bufpool_init(ps_bufpool *p, size_t buf_size, LONG max_free, struct ps_faults *faults);
 /* Frees the cached buffers. Every buffer must have been returned. */
 void ps_bufpool_close(ps_bufpool *p);
 /* A buffer with len = off = 0, next = NULL; NULL when out of memory. */

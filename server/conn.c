@@ -31,7 +31,17 @@
  * from its batch: cfg.inline_max when it dequeued one completion (nobody is
  * waiting), cfg.inline_max / n when it dequeued n. With many busy
  * connections every one gets a turn per round (fairness); a lone busy
- * connection runs inline (fewer calls per message). */
+ * connection runs inline (fewer calls per message).
+ *
+ * Resource errors: a post that fails for lack of resources (WSAENOBUFS, an
+ * overlapped WSASend/WSARecv's WSAEWOULDBLOCK "too many outstanding
+ * overlapped requests", no receive buffer) does not end the connection: the
+ * op waits (C_RECV_WAIT / C_SEND_WAIT), the connection goes on the engine's
+ * retry list (holding a reference), and ps_conn_retry, on the housekeeping
+ * thread, pumps it again after a backoff of 100 ms doubling to 5 s. If its
+ * posts keep failing for cfg.retry_limit_ms (10 s) it is aborted and
+ * counted in conns_out_of_resources. Closing takes it off the list, as
+ * closesocket cancels a pending op. (docs/design.md, "Resource errors") */
 #include "conn.h"
 
 #include <mstcpip.h>
@@ -56,7 +66,9 @@ enum {
   C_NEXT_REAL = 0x100,    /* the next read uses a buffer (data is waiting) */
   C_OPENED = 0x200,       /* on_open was called; on_close is owed */
   C_IDLE_MARK = 0x400,    /* a real read was pending at the last sweep */
-  C_PARKING = 0x800       /* the sweep cancelled the real read to take its buffer back */
+  C_PARKING = 0x800,      /* the sweep cancelled the real read to take its buffer back */
+  C_RECV_WAIT = 0x1000,   /* the read could not be posted (resources): ps_conn_retry posts it */
+  C_SEND_WAIT = 0x2000    /* the send could not be posted (resources): ps_conn_retry posts it */
 };
 
 enum { IO_PENDING = 0, IO_INLINE = 1, IO_FAILED = -1 };
@@ -81,6 +93,13 @@ struct ps_session {
   ULONGLONG last_io_ms;      /* GetTickCount64 of the last byte either way (idle timeout) */
   ULONGLONG send_ms;         /* last send posted or progressed (send timeout) */
   ULONGLONG shut_ms;         /* when our FIN went out (linger timeout) */
+  ULONGLONG retry_since;     /* first failed post of the current streak (retry limit); 0 = none */
+  unsigned backoff_ms;       /* the current retry delay */
+  /* On the engine's retry list (engine->retry_lock guards these three). */
+  int retry_listed;
+  ULONGLONG retry_at;
+  ps_conn *retry_next;
+  ps_conn *retry_due_next;   /* ps_conn_retry's own list of due connections (housekeeper only) */
   SOCKADDR_STORAGE peer;
 };
 
@@ -95,34 +114,62 @@ static void conn__close_socket(ps_conn *c, int abort);
 
 /* ---- handler API (ps_handler.h) ---------------------------------------- */
 
+/* Formats the peer for a log line. */
+static const char *conn__peer(const ps_conn *c, char *buf, size_t size) {
+  return ps_sockaddr_format((const struct sockaddr *)&c->peer, buf, size);
+}
+
 int ps_session_send(ps_session *c, const void *data, size_t len) {
   const char *p = (const char *)data;
-  size_t cap = c->eng->pool.buf_size;
+  size_t cap = c->eng->pool.buf_size, room, need, i;
+  ps_buf *chain = NULL, *last = NULL;
   if (c->flags & (C_CLOSING | C_CLOSED)) return -1;
-  c->sq_bytes += len;
-  while (len > 0) {
-    ps_buf *b = c->sq_tail;
-    size_t n;
+  /* All or nothing: take every buffer this copy needs before copying, so a
+   * failure leaves the queue (and sq_bytes) as it was. */
+  room = c->sq_tail != NULL ? cap - c->sq_tail->len : 0;
+  need = len > room ? (len - room + cap - 1) / cap : 0;
+  for (i = 0; i < need; i++) {
+    ps_buf *b = ps_buf_get(&c->eng->pool);
+    if (b == NULL) {
+      char peer[80];
+      while (chain != NULL) {
+        b = chain;
+        chain = b->next;
+        ps_buf_put(&c->eng->pool, b);
+      }
+      /* The bytes are the handler's and cannot wait for a retry; a stream
+       * with a hole must not look complete, so the peer gets a reset
+       * (ps_handler.h documents this). */
+      InterlockedIncrement64(&c->eng->conns_out_of_resources);
+      ps_log_limited(&c->eng->warn[PS_WARN_CONN_GIVE_UP], PS_LOG_WARN,
+                     "connection from %s: no buffer for %llu bytes to send; resetting the connection",
+                     conn__peer(c, peer, sizeof(peer)), (unsigned long long)len);
+      conn__close_socket(c, 1);
+      return -1;
+    }
+    if (last != NULL) last->next = b;
+    else chain = b;
+    last = b;
+  }
+  if (chain != NULL) {
     /* Appending behind bytes already in flight is safe: the posted WSABUF
      * covers only what was there when it was posted. */
-    if (b == NULL || b->len == cap) {
-      b = ps_buf_get(&c->eng->pool);
-      if (b == NULL) {
-        ps_log(PS_LOG_ERROR, "connection: out of memory for a send buffer; resetting the connection");
-        conn__close_socket(c, 1);
-        return -1;
-      }
-      if (c->sq_tail != NULL) c->sq_tail->next = b;
-      else c->sq_head = b;
-      c->sq_tail = b;
-    }
-    n = cap - b->len;
+    if (c->sq_tail != NULL) c->sq_tail->next = chain;
+    else c->sq_head = chain;
+  }
+  c->sq_bytes += len;
+  while (len > 0) {
+    ps_buf *b = c->sq_tail != NULL && c->sq_tail->len < cap ? c->sq_tail : chain;
+    size_t n = cap - b->len;
+    if (b == chain) chain = chain->next;
+    c->sq_tail = b;
     if (n > len) n = len;
     memcpy(b->data + b->len, p, n);
     b->len += (uint32_t)n;
     p += n;
     len -= n;
   }
+  assert(chain == NULL);
   return 0;
 }
 
@@ -147,9 +194,32 @@ static int conn__is_reset(DWORD err) {
          err == ERROR_NETNAME_DELETED || err == ERROR_CONNECTION_ABORTED || err == WSAEDISCON;
 }
 
+/* Takes c off the engine's retry list, if it is there, and drops the
+ * list's reference (c's lock held; the caller holds a reference too). */
+static void conn__unlist(ps_conn *c) {
+  ps_engine *e = c->eng;
+  ps_conn **pp;
+  int was = 0;
+  AcquireSRWLockExclusive(&e->retry_lock);
+  if (c->retry_listed) {
+    for (pp = &e->retry_conns; *pp != NULL; pp = &(*pp)->retry_next)
+      if (*pp == c) {
+        *pp = c->retry_next;
+        break;
+      }
+    c->retry_listed = 0;
+    was = 1;
+  }
+  ReleaseSRWLockExclusive(&e->retry_lock);
+  if (was) c->refs--;
+}
+
 static void conn__close_socket(ps_conn *c, int abort) {
   if (c->flags & C_CLOSED) return;
   c->flags |= C_CLOSED | C_CLOSING;
+  /* A scheduled retry is cancelled like a pending op. */
+  c->flags &= ~(C_RECV_WAIT | C_SEND_WAIT);
+  conn__unlist(c);
   /* closesocket cancels the pending ops; their completions still arrive and
    * drop their references. Cancel them explicitly first: Wine sometimes
    * never completes a WSASend still pending at closesocket
@@ -168,10 +238,49 @@ static void conn__fail(ps_conn *c, const char *what, DWORD err) {
   if (c->flags & C_CLOSED) return; /* the abort of our own closesocket */
   InterlockedIncrement64(&c->eng->conns_reset);
   if (!conn__is_reset(err))
-    ps_log(PS_LOG_WARN, "connection from %s: %s failed: %s",
-           ps_sockaddr_format((const struct sockaddr *)&c->peer, peer, sizeof(peer)), what,
-           ps_errstr(err, msg, sizeof(msg)));
+    ps_log_limited(&c->eng->warn[PS_WARN_CONN_OP], PS_LOG_WARN, "connection from %s: %s failed: %s",
+                   conn__peer(c, peer, sizeof(peer)), what, ps_errstr(err, msg, sizeof(msg)));
   conn__close_socket(c, 1);
+}
+
+/* A post failed for lack of resources (`wait` is C_RECV_WAIT or
+ * C_SEND_WAIT): the op waits and the connection goes on the retry list,
+ * unless its posts have been failing for retry_limit_ms already; then it
+ * is aborted. */
+static void conn__defer(ps_conn *c, unsigned wait, const char *what, DWORD err) {
+  ps_engine *e = c->eng;
+  ULONGLONG now = GetTickCount64();
+  char peer[80], msg[160];
+  unsigned backoff;
+  int listed;
+  if (c->retry_since == 0) {
+    c->retry_since = now;
+  } else if (now - c->retry_since >= e->cfg.retry_limit_ms) {
+    InterlockedIncrement64(&e->conns_out_of_resources);
+    ps_log_limited(&e->warn[PS_WARN_CONN_GIVE_UP], PS_LOG_WARN,
+                   "connection from %s: %s failed: %s, and posts kept failing for %u ms; resetting the connection",
+                   conn__peer(c, peer, sizeof(peer)), what, ps_errstr(err, msg, sizeof(msg)),
+                   (unsigned)(now - c->retry_since));
+    conn__close_socket(c, 1);
+    return;
+  }
+  c->flags |= wait;
+  InterlockedIncrement64(&e->conn_retries);
+  AcquireSRWLockExclusive(&e->retry_lock);
+  listed = c->retry_listed;
+  if (!listed) {
+    c->backoff_ms = ps_retry_backoff(c->backoff_ms);
+    c->retry_at = now + c->backoff_ms;
+    c->retry_listed = 1;
+    c->retry_next = e->retry_conns;
+    e->retry_conns = c;
+    c->refs++; /* the list's */
+  }
+  backoff = c->backoff_ms;
+  ReleaseSRWLockExclusive(&e->retry_lock);
+  if (!listed) ps_engine__wake(e);
+  ps_log_limited(&e->warn[PS_WARN_CONN_RETRY], PS_LOG_WARN, "connection from %s: %s failed: %s; retrying in %u ms",
+                 conn__peer(c, peer, sizeof(peer)), what, ps_errstr(err, msg, sizeof(msg)), backoff);
 }
 
 /* Everything queued was sent and the handler asked to close: FIN. */
@@ -241,11 +350,11 @@ static void conn__send_done(ps_conn *c, DWORD bytes, DWORD err) {
 /* Posts sends until one is pending or the queue is empty; then, if closing
  * and everything is sent, shuts down. */
 static void conn__flush(ps_conn *c) {
-  while (!(c->flags & (C_SEND_PENDING | C_CLOSED)) && c->sq_bytes > 0) {
+  while (!(c->flags & (C_SEND_PENDING | C_SEND_WAIT | C_CLOSED)) && c->sq_bytes > 0) {
     WSABUF bufs[PS_SEND_IOV];
     DWORD count = 0, sent = 0;
     ps_buf *b;
-    int err;
+    int err = (int)ps_fault_hit(c->eng->cfg.faults, PS_FAULT_WSASEND);
     for (b = c->sq_head; b != NULL && count < PS_SEND_IOV; b = b->next) {
       bufs[count].buf = b->data + b->off;
       bufs[count].len = b->len - b->off;
@@ -256,18 +365,19 @@ static void conn__flush(ps_conn *c) {
     c->flags |= C_SEND_PENDING;
     c->send_ms = GetTickCount64();
     /* WSASend captures the WSABUF array, so a stack array is fine. */
-    if (WSASend(c->sock, bufs, count, &sent, 0, &c->send_op.ov, NULL) == 0) {
+    if (err == 0 && WSASend(c->sock, bufs, count, &sent, 0, &c->send_op.ov, NULL) == 0) {
       if (!(c->flags & C_SKIP)) return; /* a completion packet will come */
 
       if (!conn__take_inline(c, &c->send_op, sent)) return;
       conn__send_done(c, sent, 0);
       continue;
     }
-    err = WSAGetLastError();
+    if (err == 0) err = WSAGetLastError();
     if (err == WSA_IO_PENDING) return;
     c->refs--;
     c->flags &= ~C_SEND_PENDING;
-    conn__fail(c, "WSASend", (DWORD)err);
+    if (ps_err_is_resource((unsigned long)err)) conn__defer(c, C_SEND_WAIT, "WSASend", (DWORD)err);
+    else conn__fail(c, "WSASend", (DWORD)err);
     return;
   }
   if ((c->flags & (C_CLOSING | C_SHUT | C_CLOSED | C_SEND_PENDING)) == C_CLOSING && c->sq_bytes == 0)
@@ -290,8 +400,8 @@ static int conn__post_recv(ps_conn *c, DWORD *bytes) {
   if (c->flags & C_NEXT_REAL) {
     if (c->rbuf == NULL) c->rbuf = ps_buf_get(&c->eng->pool);
     if (c->rbuf == NULL) {
-      ps_log(PS_LOG_ERROR, "connection: out of memory for a receive buffer; resetting the connection");
-      conn__close_socket(c, 1);
+      /* Data is waiting and stays waiting: read it when a buffer is free. */
+      conn__defer(c, C_RECV_WAIT, "getting a receive buffer", ERROR_NOT_ENOUGH_MEMORY);
       return IO_FAILED;
     }
     b.buf = c->rbuf->data;
@@ -303,13 +413,15 @@ static int conn__post_recv(ps_conn *c, DWORD *bytes) {
   memset(&c->recv_op.ov, 0, sizeof(c->recv_op.ov));
   c->refs++;
   c->flags |= C_RECV_PENDING;
-  if (WSARecv(c->sock, &b, 1, bytes, &flags, &c->recv_op.ov, NULL) == 0)
+  err = (int)ps_fault_hit(c->eng->cfg.faults, PS_FAULT_WSARECV);
+  if (err == 0 && WSARecv(c->sock, &b, 1, bytes, &flags, &c->recv_op.ov, NULL) == 0)
     return (c->flags & C_SKIP) ? IO_INLINE : IO_PENDING;
-  err = WSAGetLastError();
+  if (err == 0) err = WSAGetLastError();
   if (err == WSA_IO_PENDING) return IO_PENDING;
   c->refs--;
   c->flags &= ~C_RECV_PENDING;
-  conn__fail(c, "WSARecv", (DWORD)err);
+  if (ps_err_is_resource((unsigned long)err)) conn__defer(c, C_RECV_WAIT, "WSARecv", (DWORD)err);
+  else conn__fail(c, "WSARecv", (DWORD)err);
   return IO_FAILED;
 }
 
@@ -361,7 +473,7 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
 static void conn__read(ps_conn *c) {
   for (;;) {
     DWORD bytes = 0;
-    if (c->flags & (C_RECV_PENDING | C_PAUSED | C_EOF | C_CLOSED)) return;
+    if (c->flags & (C_RECV_PENDING | C_RECV_WAIT | C_PAUSED | C_EOF | C_CLOSED)) return;
     if (conn__post_recv(c, &bytes) != IO_INLINE) return;
     if (!conn__take_inline(c, &c->recv_op, bytes)) return;
     conn__recv_done(c, bytes, 0);
@@ -381,6 +493,7 @@ static void conn__endgame(ps_conn *c) {
   ps_engine *e = c->eng;
   assert(c->refs == 0);
   assert((c->flags & (C_CLOSED | C_RECV_PENDING | C_SEND_PENDING)) == C_CLOSED);
+  assert(!c->retry_listed);
   /* The one place on_close runs: every op has completed, no lock is held,
    * and no other callback for this session can run again. */
   if ((c->flags & C_OPENED) && c->handler->on_close != NULL) c->handler->on_close(c);
@@ -416,7 +529,8 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
   DWORD err = ps_sock_associate(e, s, skip_ok, &skipping);
   if (err != 0) {
     char msg[160];
-    ps_log(PS_LOG_ERROR, "accepted connection: CreateIoCompletionPort failed: %s", ps_errstr(err, msg, sizeof(msg)));
+    ps_log_limited(&e->warn[PS_WARN_ACCEPTED], PS_LOG_ERROR, "accepted connection: CreateIoCompletionPort failed: %s",
+                   ps_errstr(err, msg, sizeof(msg)));
     ps_sock_abort(e, &s);
     return;
   }
@@ -441,7 +555,7 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
 
   c = (ps_conn *)calloc(1, CONN_STATE_OFFSET + h->state_size);
   if (c == NULL) {
-    ps_log(PS_LOG_ERROR, "accepted connection: out of memory; resetting it");
+    ps_log_limited(&e->warn[PS_WARN_ACCEPTED], PS_LOG_ERROR, "accepted connection: out of memory; resetting it");
     ps_sock_abort(e, &s);
     return;
   }
@@ -549,6 +663,42 @@ void ps_conn_log_live(ps_engine *e) {
     ReleaseSRWLockExclusive(&c->lock);
   }
   ReleaseSRWLockExclusive(&e->lock);
+}
+
+ULONGLONG ps_conn_retry(ps_engine *e, ULONGLONG now) {
+  ps_conn *c, **pp, *due = NULL;
+  ULONGLONG next = 0;
+  /* Take the due connections off the list (their references come along),
+   * then pump each under its own lock, as a completion would. */
+  AcquireSRWLockExclusive(&e->retry_lock);
+  for (pp = &e->retry_conns; (c = *pp) != NULL;) {
+    if (now >= c->retry_at) {
+      *pp = c->retry_next;
+      c->retry_listed = 0;
+      c->retry_due_next = due;
+      due = c;
+    } else {
+      if (next == 0 || c->retry_at < next) next = c->retry_at;
+      pp = &c->retry_next;
+    }
+  }
+  ReleaseSRWLockExclusive(&e->retry_lock);
+  while (due != NULL) {
+    c = due;
+    due = c->retry_due_next;
+    AcquireSRWLockExclusive(&c->lock);
+    c->flags &= ~(C_RECV_WAIT | C_SEND_WAIT);
+    c->budget = e->cfg.inline_max;
+    conn__pump(c);
+    /* Every post went out: the streak of failures is over. A new failure
+     * re-listed it and woke the housekeeper, which recomputes `next`. */
+    if (!(c->flags & (C_RECV_WAIT | C_SEND_WAIT))) {
+      c->retry_since = 0;
+      c->backoff_ms = 0;
+    }
+    conn__unlock_release(c);
+  }
+  return next;
 }
 
 /* What a sweep found a connection to need. */

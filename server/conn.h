@@ -29,6 +29,11 @@ void ps_conn_close_all(ps_engine *e, int abort);
  * pending since the previous parking sweep gives its receive buffer back. */
 void ps_conn_sweep(ps_engine *e, ULONGLONG now, int park);
 
+/* The housekeeper's retry pass: pumps every connection whose post failed
+ * for lack of resources and whose backoff is over. Returns when the next
+ * retry is due, or 0 if none is scheduled. */
+ULONGLONG ps_conn_retry(ps_engine *e, ULONGLONG now);
+
 /* Logs each live connection's state (a stop that cannot finish). */
 void ps_conn_log_live(ps_engine *e);
 

@@ -45,9 +45,57 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->quotes_file = NULL;
   cfg->bind_retry_ms = 0;
   cfg->bind_cancel = NULL;
+  cfg->retry_limit_ms = 10000;
+  cfg->warn_interval_ms = 60000;
+  cfg->faults = NULL;
 }
 
 void ps_engine__signal(ps_engine *e) { WakeAllConditionVariable(&e->changed); }
+
+void ps_engine__wake(ps_engine *e) { SetEvent(e->housekeeper_wake); }
+
+unsigned ps_retry_backoff(unsigned prev) {
+  if (prev == 0) return PS_RETRY_FIRST_MS;
+  return prev >= PS_RETRY_MAX_MS / 2 ? PS_RETRY_MAX_MS : prev * 2;
+}
+
+int ps_err_is_resource(unsigned long err) {
+  /* WSAEWOULDBLOCK from an overlapped WSASend/WSARecv means "too many
+   * outstanding overlapped I/O requests", WSAENOBUFS "no buffer space"
+   * (the WSASend and WSARecv pages); the others are memory, handles and
+   * quota running out. None says anything about the peer. */
+  return err == WSAENOBUFS || err == WSAEWOULDBLOCK || err == WSAEMFILE || err == ERROR_NOT_ENOUGH_MEMORY ||
+         err == ERROR_NO_SYSTEM_RESOURCES || err == ERROR_OUTOFMEMORY || err == ERROR_NOT_ENOUGH_QUOTA;
+}
+
+void ps_faults_arm(ps_faults *f, ps_fault_site site, long nth, long count, unsigned long error) {
+  ps_fault *s = &f->site[site];
+  InterlockedExchange(&s->nth, 0);
+  s->error = error;
+  InterlockedExchange(&s->count, count);
+  InterlockedExchange(&s->calls, 0);
+  InterlockedExchange(&s->fired, 0);
+  InterlockedExchange(&s->nth, nth); /* last: armed once everything else is set */
+}
+
+long ps_faults_disarm(ps_faults *f, ps_fault_site site) {
+  InterlockedExchange(&f->site[site].nth, 0);
+  return f->site[site].fired;
+}
+
+unsigned long ps_fault_hit(ps_faults *f, ps_fault_site site) {
+  ps_fault *s;
+  long k, nth, count;
+  if (f == NULL) return 0;
+  s = &f->site[site];
+  nth = s->nth;
+  if (nth == 0) return 0;
+  count = s->count;
+  k = InterlockedIncrement(&s->calls);
+  if (k < nth || (count >= 0 && k >= nth + count)) return 0;
+  InterlockedIncrement(&s->fired);
+  return s->error;
+}
 
 static DWORD WINAPI engine__worker(LPVOID arg) {
   ps_engine *e = (ps_engine *)arg;
@@ -103,24 +151,58 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
  * Every PS_SWEEP_MS (or buffer_idle_ms, if shorter) ps_conn_sweep checks
  * each connection's deadlines (idle, linger, send stall) and, every
  * buffer_idle_ms, parks idle receive buffers. Its cost grows with the
- * number of connections, not with time: docs/design.md has the figure. */
+ * number of connections, not with time: docs/design.md has the figure.
+ * Between sweeps it wakes for the retries of failed posts (accepts, UDP
+ * receives, connection posts) when they are due: whoever schedules one
+ * sets housekeeper_wake, so a 100 ms backoff is not rounded up to a sweep.
+ * While the engine stops it keeps retrying (a connection draining may wait
+ * on one) but no longer sweeps: stop closes everything itself. */
 #define PS_SWEEP_MS 1000
+
+/* Runs the retries that are due; the GetTickCount64 of the next one, or 0. */
+static ULONGLONG engine__retry(ps_engine *e, ULONGLONG now) {
+  ULONGLONG due[3], next = 0;
+  unsigned i;
+  due[0] = ps_listener_retry(e, now);
+  due[1] = ps_udp_retry(e, now);
+  due[2] = ps_conn_retry(e, now);
+  for (i = 0; i < 3; i++)
+    if (due[i] != 0 && (next == 0 || due[i] < next)) next = due[i];
+  return next;
+}
+
 static DWORD WINAPI engine__housekeeper(LPVOID arg) {
   ps_engine *e = (ps_engine *)arg;
   DWORD period = e->cfg.buffer_idle_ms < PS_SWEEP_MS ? e->cfg.buffer_idle_ms : PS_SWEEP_MS;
-  ULONGLONG last_park = GetTickCount64();
+  ULONGLONG now = GetTickCount64(), last_park = now, next_sweep = now + period, next_retry = 0;
+  HANDLE events[2];
   LARGE_INTEGER freq, t0, t1;
+  events[0] = e->housekeeper_stop;
+  events[1] = e->housekeeper_wake;
   QueryPerformanceFrequency(&freq);
-  while (WaitForSingleObject(e->housekeeper_stop, period) == WAIT_TIMEOUT) {
-    ULONGLONG now = GetTickCount64();
-    int park = now - last_park + period / 2 >= e->cfg.buffer_idle_ms;
-    LONG64 us;
-    if (park) last_park = now;
-    QueryPerformanceCounter(&t0);
-    ps_conn_sweep(e, now, park);
-    QueryPerformanceCounter(&t1);
-    us = (LONG64)((t1.QuadPart - t0.QuadPart) * 1000000 / freq.QuadPart);
-    if (us > e->sweep_us_max) e->sweep_us_max = us; /* only this thread writes it */
+  for (;;) {
+    ULONGLONG due = next_retry != 0 && next_retry < next_sweep ? next_retry : next_sweep;
+    int stopping;
+    unsigned i;
+    if (WaitForMultipleObjects(2, events, FALSE, due > now ? (DWORD)(due - now) : 0) == WAIT_OBJECT_0) break;
+    now = GetTickCount64();
+    next_retry = engine__retry(e, now);
+    if (now < next_sweep) continue;
+    next_sweep = now + period;
+    AcquireSRWLockShared(&e->lock);
+    stopping = e->stopping;
+    ReleaseSRWLockShared(&e->lock);
+    if (!stopping) {
+      int park = now - last_park + period / 2 >= e->cfg.buffer_idle_ms;
+      LONG64 us;
+      if (park) last_park = now;
+      QueryPerformanceCounter(&t0);
+      ps_conn_sweep(e, now, park);
+      QueryPerformanceCounter(&t1);
+      us = (LONG64)((t1.QuadPart - t0.QuadPart) * 1000000 / freq.QuadPart);
+      if (us > e->sweep_us_max) e->sweep_us_max = us; /* only this thread writes it */
+    }
+    for (i = 0; i < PS_WARN_COUNT; i++) ps_log_limit_flush(&e->warn[i], PS_LOG_WARN);
   }
   return 0;
 }
@@ -142,7 +224,18 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   if (e->worker_count == 0) e->worker_count = 1;
   InitializeSRWLock(&e->lock);
   InitializeConditionVariable(&e->changed);
-  ps_bufpool_init(&e->pool, cfg->buffer_size, PS_POOL_MAX_FREE);
+  ps_bufpool_init(&e->pool, cfg->buffer_size, PS_POOL_MAX_FREE, cfg->faults);
+  InitializeSRWLock(&e->retry_lock);
+  if (e->cfg.warn_interval_ms == 0) e->cfg.warn_interval_ms = 60000;
+  if (e->cfg.retry_limit_ms == 0) e->cfg.retry_limit_ms = 10000; /* 0 would give up at the second failure */
+  {
+    static const char *const what[PS_WARN_COUNT] = {
+        "AcceptEx could not be posted",         "SO_UPDATE_ACCEPT_CONTEXT failed",
+        "an accepted connection was dropped",   "a connection's WSARecv/WSASend failed",
+        "a connection's post is retried later", "a connection was aborted for lack of resources",
+        "WSARecvFrom could not be posted",      "a UDP receive failed"};
+    for (i = 0; i < PS_WARN_COUNT; i++) ps_log_limit_init(&e->warn[i], what[i], e->cfg.warn_interval_ms);
+  }
 
   /* Concurrency = worker count: the port releases no more runnable workers
    * than that, and wakes the most recent waiter first (LIFO). */
@@ -160,10 +253,13 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   }
   if (e->cfg.buffer_idle_ms == 0) e->cfg.buffer_idle_ms = 1000;
   e->housekeeper_stop = CreateEventW(NULL, TRUE, FALSE, NULL);
-  if (e->housekeeper_stop != NULL) e->housekeeper = CreateThread(NULL, 0, engine__housekeeper, e, 0, NULL);
+  e->housekeeper_wake = CreateEventW(NULL, FALSE, FALSE, NULL);
+  if (e->housekeeper_stop != NULL && e->housekeeper_wake != NULL)
+    e->housekeeper = CreateThread(NULL, 0, engine__housekeeper, e, 0, NULL);
   if (e->housekeeper == NULL) {
     err = (int)GetLastError();
     if (e->housekeeper_stop != NULL) CloseHandle(e->housekeeper_stop);
+    if (e->housekeeper_wake != NULL) CloseHandle(e->housekeeper_wake);
     CloseHandle(e->port);
     free(e->workers);
     free(e);
@@ -269,12 +365,9 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   e->stopping = 1;
   ReleaseSRWLockExclusive(&e->lock);
 
-  /* 0. No more sweeps: stop cancels and closes everything itself. */
-  SetEvent(e->housekeeper_stop);
-  WaitForSingleObject(e->housekeeper, INFINITE);
-  CloseHandle(e->housekeeper);
-  CloseHandle(e->housekeeper_stop);
-  e->housekeeper = e->housekeeper_stop = NULL;
+  /* 0. No more sweeps (`stopping` is set): stop cancels and closes
+   * everything itself. The housekeeper still runs the retries of failed
+   * posts, which a draining connection may wait for, until step 4. */
 
   /* 1. Take no new work: close the listening and the UDP sockets. */
   ps_listener_close_all(e);
@@ -295,7 +388,14 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
            (long long)e->live_conns, (long long)e->live_listeners);
   if (e->live_conns != 0) ps_conn_log_live(e);
 
-  /* 4. Wake the workers, join them, close the port. */
+  /* 4. Stop the housekeeper (nothing is left to retry), wake the workers,
+   * join them, close the port. */
+  SetEvent(e->housekeeper_stop);
+  WaitForSingleObject(e->housekeeper, INFINITE);
+  CloseHandle(e->housekeeper);
+  CloseHandle(e->housekeeper_stop);
+  CloseHandle(e->housekeeper_wake);
+  e->housekeeper = e->housekeeper_stop = e->housekeeper_wake = NULL;
   for (i = 0; i < e->worker_count; i++) PostQueuedCompletionStatus(e->port, 0, PS_KEY_QUIT, NULL);
   for (i = 0; i < e->worker_count; i++) {
     WaitForSingleObject(e->workers[i], INFINITE);
@@ -334,6 +434,12 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->inline_deferred = (uint64_t)e->inline_deferred;
   out->reads_parked = (uint64_t)e->reads_parked;
   out->udp_connreset_off = (uint64_t)e->udp_connreset_off;
+  out->accepts_posted = (uint64_t)e->accepts_posted;
+  out->udp_receives_posted = (uint64_t)e->udp_receives_posted;
+  out->accept_errors = (uint64_t)e->accept_errors;
+  out->udp_recv_errors = (uint64_t)e->udp_recv_errors;
+  out->conn_retries = (uint64_t)e->conn_retries;
+  out->conns_out_of_resources = (uint64_t)e->conns_out_of_resources;
 }
 
 unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }

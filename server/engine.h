@@ -17,6 +17,38 @@ extern "C" {
 
 typedef struct ps_engine ps_engine;
 
+/* Fault injection, for tests (docs/design.md, "Resource errors"): each site
+ * counts its calls once armed, and the calls numbered nth .. nth+count-1
+ * fail at once with `error`, as if the Win32 call had returned it (a buffer
+ * allocation returns NULL). A field of ps_engine_config, NULL in production:
+ * the tests exercise the same psengine library portserve.exe links. */
+typedef enum ps_fault_site {
+  PS_FAULT_BUFFER = 0, /* ps_buf_get (I/O buffer for a receive or a send) */
+  PS_FAULT_WSASOCKET,  /* ps_sock_open (the socket an AcceptEx accepts into, ...) */
+  PS_FAULT_ACCEPTEX,
+  PS_FAULT_WSARECV,
+  PS_FAULT_WSASEND,
+  PS_FAULT_WSARECVFROM,
+  PS_FAULT_SITES
+} ps_fault_site;
+
+typedef struct ps_fault {
+  volatile long nth;   /* first call that fails (1 = the next); 0 = not armed */
+  volatile long count; /* how many calls in a row fail; -1 = every one from nth on */
+  volatile long calls; /* calls since armed */
+  volatile long fired; /* calls failed */
+  unsigned long error; /* Win32/Winsock error the failed call returns */
+} ps_fault;
+
+typedef struct ps_faults {
+  ps_fault site[PS_FAULT_SITES];
+} ps_faults;
+
+/* Arms `site`: calls nth .. nth+count-1 from now on fail with `error`. */
+void ps_faults_arm(ps_faults *f, ps_fault_site site, long nth, long count, unsigned long error);
+/* Disarms `site`; returns how many calls failed. */
+long ps_faults_disarm(ps_faults *f, ps_fault_site site);
+
 typedef struct ps_engine_config {
   unsigned threads;          /* worker threads; 0 = one per processor */
   unsigned accepts;          /* AcceptEx kept posted per TCP listener */
@@ -35,6 +67,9 @@ typedef struct ps_engine_config {
   const char *quotes_file;   /* qotd quotes (NULL = built-in); read at listen time */
   unsigned bind_retry_ms;    /* a bind refused with WSAEADDRINUSE is retried this long (sock.c); 0 = not */
   void *bind_cancel;         /* HANDLE of an event that ends a bind retry at once; NULL for none */
+  unsigned retry_limit_ms;   /* a connection whose posts fail for lack of resources this long is aborted */
+  unsigned warn_interval_ms; /* a repeated warning is logged at most once per this (ps_log_limited) */
+  ps_faults *faults;         /* tests only: fault injection; NULL in production */
 } ps_engine_config;
 
 /* The bound address of one listening socket. */
@@ -87,6 +122,7 @@ void ps_engine_delete(ps_engine *e);
 #ifdef PS_ENGINE_INTERNAL
 
 #include "bufpool.h"
+#include "log.h"
 #include "ps_handler.h"
 #include "ps_win.h"
 
@@ -102,6 +138,38 @@ typedef struct ps_service_ctx {
 
 #define PS_MAX_SERVICE_CTX 64
 
+/* Warnings a peer (or the machine's resources) can trigger, each rate
+ * limited on its own (ps_log_limited): a flood logs one line a minute. */
+typedef enum ps_warn {
+  PS_WARN_ACCEPT_POST = 0, /* AcceptEx (or its socket) could not be posted */
+  PS_WARN_ACCEPT_CTX,      /* SO_UPDATE_ACCEPT_CONTEXT failed */
+  PS_WARN_ACCEPTED,        /* an accepted socket could not be taken on */
+  PS_WARN_CONN_OP,         /* a connection's WSARecv/WSASend failed (not a reset) */
+  PS_WARN_CONN_RETRY,      /* a connection's post failed for lack of resources; retried */
+  PS_WARN_CONN_GIVE_UP,    /* ... and kept failing: aborted */
+  PS_WARN_UDP_POST,        /* WSARecvFrom could not be posted */
+  PS_WARN_UDP_RECV,        /* a receive completed with an error */
+  PS_WARN_COUNT
+} ps_warn;
+
+/* Re-post policy after a post that failed at once (docs/design.md,
+ * "Resource errors"): a few immediate retries for WSAECONNRESET, then
+ * (and for everything else) the housekeeping thread retries with
+ * exponential backoff. */
+#define PS_RETRY_IMMEDIATE 3
+#define PS_RETRY_FIRST_MS 100u
+#define PS_RETRY_MAX_MS 5000u
+
+/* The next backoff after `prev` (0 = the first): 100 ms doubling to 5 s. */
+unsigned ps_retry_backoff(unsigned prev);
+
+/* Errors that say "not now" (out of buffers, memory, sockets, or too many
+ * overlapped requests) rather than "this connection is broken". */
+int ps_err_is_resource(unsigned long err);
+
+/* The fault hook: 0, or the error the call at `site` must fail with. */
+unsigned long ps_fault_hit(ps_faults *f, ps_fault_site site);
+
 struct ps_engine {
   ps_engine_config cfg;
   HANDLE port;
@@ -109,6 +177,8 @@ struct ps_engine {
   unsigned worker_count;
   HANDLE housekeeper;       /* thread: the sweep (timeouts, buffer parking), once a second */
   HANDLE housekeeper_stop;  /* event that ends it */
+  HANDLE housekeeper_wake;  /* auto-reset event: a retry was scheduled (ps_engine__wake) */
+  ps_log_limit warn[PS_WARN_COUNT];
   ps_bufpool pool;
 
   /* Guards the lists and `stopping`. Lock order: engine, then a connection
@@ -151,7 +221,24 @@ struct ps_engine {
   volatile LONG64 inline_deferred;
   volatile LONG64 reads_parked;
   volatile LONG64 udp_connreset_off;
+
+  /* Pools and resource errors (docs/design.md, "Resource errors"). */
+  volatile LONG64 accepts_posted;         /* gauge: AcceptEx pending, all listeners */
+  volatile LONG64 udp_receives_posted;    /* gauge: WSARecvFrom pending, all UDP sockets */
+  volatile LONG64 accept_errors;          /* AcceptEx (or its WSASocketW) failed at once */
+  volatile LONG64 udp_recv_errors;        /* WSARecvFrom failed at once */
+  volatile LONG64 conn_retries;           /* connection posts retried after a resource error */
+  volatile LONG64 conns_out_of_resources; /* aborted: resources missing longer than retry_limit_ms */
+
+  /* Connections waiting for a retry of a failed post (conn.c), linked
+   * through the connection; each holds a reference. retry_lock is the
+   * innermost lock: taken under a connection's lock, nothing under it. */
+  SRWLOCK retry_lock;
+  ps_conn *retry_conns;
 };
+
+/* Tells the housekeeping thread a retry was scheduled (it may sleep less). */
+void ps_engine__wake(ps_engine *e);
 
 /* Wakes ps_engine_stop's waits after a live count fell. */
 void ps_engine__signal(ps_engine *e);

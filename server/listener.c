@@ -6,6 +6,15 @@
  * was reused). The listener is freed in listener__endgame by whoever sees
  * closing set and pending at zero, under the lock.
  *
+ * A slot whose AcceptEx cannot be posted is not dropped: it is re-posted at
+ * once when AcceptEx says WSAECONNRESET (a connection in the backlog was
+ * reset before it was accepted; the next one may be fine), a few times, and
+ * otherwise (out of sockets, buffers, memory) it is marked idle and
+ * ps_listener_retry, on the housekeeping thread, re-posts the listener's
+ * idle slots with exponential backoff (100 ms doubling to 5 s). So the pool
+ * is back to --accepts once resources return (docs/design.md, "Resource
+ * errors"); accepts_posted shows its size.
+ *
  * The listening socket does not use skip-on-success: every AcceptEx
  * completion comes through the port, which keeps the accept path one shape.
  * Accepted sockets do, when the provider returns IFS handles. */
@@ -28,6 +37,7 @@ typedef struct ps_accept_op {
   ps_op op;
   ps_listener *l;
   SOCKET sock; /* the socket the next connection is accepted into */
+  int idle;    /* not posted: waiting for ps_listener_retry */
   char addrs[2 * PS_ACCEPT_ADDR_LEN];
 } ps_accept_op;
 
@@ -46,6 +56,9 @@ struct ps_listener {
   int ifs;               /* accepted sockets may skip the port on success */
   int closing;
   unsigned pending;      /* AcceptEx posted and not completed */
+  unsigned idle_count;   /* slots not posted, waiting for a retry */
+  ULONGLONG retry_at;    /* when ps_listener_retry re-posts them (GetTickCount64); 0 = not scheduled */
+  unsigned backoff_ms;   /* the current retry delay; 0 after a retry posted every slot */
   unsigned op_count;
   ps_accept_op *ops;
 };
@@ -68,11 +81,16 @@ static void listener__endgame(ps_listener *l) {
 
 /* Posts one AcceptEx (lock held). 0, or a WSA error (the op stays idle). */
 static int listener__post_accept(ps_listener *l, ps_accept_op *op) {
-  DWORD bytes = 0, err = 0;
+  DWORD bytes = 0, err = 0, fault;
   if (l->closing) return WSAESHUTDOWN;
   op->sock = ps_sock_open(l->eng, l->family, SOCK_STREAM, IPPROTO_TCP, &err);
   if (op->sock == INVALID_SOCKET) return (int)err;
   memset(&op->op.ov, 0, sizeof(op->op.ov));
+  fault = ps_fault_hit(l->eng->cfg.faults, PS_FAULT_ACCEPTEX);
+  if (fault != 0) {
+    ps_sock_close(l->eng, &op->sock);
+    return (int)fault;
+  }
   l->pending++;
   /* No receive data with the accept (dwReceiveDataLength 0): a client that
    * connects and sends nothing must not hold an accept slot. */
@@ -87,7 +105,68 @@ static int listener__post_accept(ps_listener *l, ps_accept_op *op) {
   }
   /* TRUE (completed at once) still queues a packet: the listening socket
    * does not skip the port. */
+  InterlockedIncrement64(&l->eng->accepts_posted);
   return 0;
+}
+
+/* Posts op, or leaves it idle for ps_listener_retry (lock held). 0 if
+ * posted, else the last error; *scheduled is set when this scheduled the
+ * listener's next retry (the caller wakes the housekeeper and logs). */
+static int listener__arm(ps_listener *l, ps_accept_op *op, ULONGLONG now, int *scheduled) {
+  int err, resets = 0;
+  for (;;) {
+    err = listener__post_accept(l, op);
+    if (err == 0) {
+      if (op->idle) l->idle_count--;
+      op->idle = 0;
+      return 0;
+    }
+    if (err == WSAESHUTDOWN) return err; /* closing: the slot is retired */
+    InterlockedIncrement64(&l->eng->accept_errors);
+    /* "If the error is WSAECONNRESET, an incoming connection was indicated,
+     * but was subsequently terminated by the remote peer prior to accepting
+     * the call" (AcceptEx): that peer is gone, the next may be fine. */
+    if (err != WSAECONNRESET || ++resets > PS_RETRY_IMMEDIATE) break;
+  }
+  if (!op->idle) l->idle_count++;
+  op->idle = 1;
+  if (l->retry_at == 0) {
+    l->backoff_ms = ps_retry_backoff(l->backoff_ms);
+    l->retry_at = now + l->backoff_ms;
+    *scheduled = 1;
+  }
+  return err;
+}
+
+static void listener__log_post_failure(ps_listener *l, int err, unsigned backoff_ms, unsigned posted) {
+  char msg[160];
+  ps_log_limited(&l->eng->warn[PS_WARN_ACCEPT_POST], PS_LOG_WARN,
+                 "accept on %s: posting AcceptEx failed: %s; %u of %u accepts posted, retrying in %u ms", l->name,
+                 ps_errstr((unsigned long)err, msg, sizeof(msg)), posted, l->op_count, backoff_ms);
+}
+
+ULONGLONG ps_listener_retry(ps_engine *e, ULONGLONG now) {
+  ps_listener *l;
+  ULONGLONG next = 0;
+  AcquireSRWLockShared(&e->lock);
+  for (l = e->listeners; l != NULL; l = l->next) {
+    int err = 0, scheduled = 0;
+    unsigned i, backoff = 0, posted = 0;
+    AcquireSRWLockExclusive(&l->lock);
+    if (!l->closing && l->idle_count > 0 && now >= l->retry_at) {
+      l->retry_at = 0;
+      for (i = 0; i < l->op_count && err == 0; i++)
+        if (l->ops[i].idle) err = listener__arm(l, &l->ops[i], now, &scheduled);
+      if (l->idle_count == 0) l->backoff_ms = 0; /* the pool is full again */
+      backoff = l->backoff_ms;
+      posted = l->op_count - l->idle_count;
+    }
+    if (!l->closing && l->idle_count > 0 && (next == 0 || l->retry_at < next)) next = l->retry_at;
+    ReleaseSRWLockExclusive(&l->lock);
+    if (err != 0 && err != WSAESHUTDOWN) listener__log_post_failure(l, err, backoff, posted);
+  }
+  ReleaseSRWLockShared(&e->lock);
+  return next;
 }
 
 void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err) {
@@ -96,13 +175,15 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err) {
   ps_engine *e = l->eng;
   SOCKET accepted = INVALID_SOCKET;
   SOCKADDR_STORAGE peer;
-  int dead, repost_err = 0;
+  int dead, repost_err = 0, scheduled = 0;
+  unsigned backoff = 0, posted = 0;
   char msg[160];
   PS_UNUSED(bytes);
 
   memset(&peer, 0, sizeof(peer));
   AcquireSRWLockExclusive(&l->lock);
   l->pending--;
+  InterlockedDecrement64(&e->accepts_posted);
   if (err == 0 && !l->closing) {
     struct sockaddr *local = NULL, *remote = NULL;
     int local_len = 0, remote_len = 0;
@@ -110,8 +191,8 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err) {
      * shutdown and SO_* work on it. */
     if (setsockopt(op->sock, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&l->sock,
                    (int)sizeof(l->sock)) != 0) {
-      ps_log(PS_LOG_WARN, "accept on %s: SO_UPDATE_ACCEPT_CONTEXT failed: %s", l->name,
-             ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
+      ps_log_limited(&e->warn[PS_WARN_ACCEPT_CTX], PS_LOG_WARN, "accept on %s: SO_UPDATE_ACCEPT_CONTEXT failed: %s",
+                     l->name, ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
     }
     l->wsx.get_accept_ex_sockaddrs(op->addrs, 0, PS_ACCEPT_ADDR_LEN, PS_ACCEPT_ADDR_LEN, &local, &local_len,
                                    &remote, &remote_len);
@@ -126,13 +207,16 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err) {
       ps_log(PS_LOG_DEBUG, "accept on %s: %s", l->name, ps_errstr(err, msg, sizeof(msg)));
     ps_sock_close(e, &op->sock);
   }
-  if (!l->closing) repost_err = listener__post_accept(l, op);
+  /* Re-armed before the new connection is handled; a slot that cannot be
+   * posted now waits for the housekeeper's retry, it is never dropped. */
+  if (!l->closing) repost_err = listener__arm(l, op, GetTickCount64(), &scheduled);
+  backoff = l->backoff_ms;
+  posted = l->op_count - l->idle_count;
   dead = l->closing && l->pending == 0;
   ReleaseSRWLockExclusive(&l->lock);
 
-  if (repost_err != 0 && repost_err != WSAESHUTDOWN)
-    ps_log(PS_LOG_WARN, "accept on %s: re-posting AcceptEx failed: %s (this listener now has one accept less)",
-           l->name, ps_errstr((unsigned long)repost_err, msg, sizeof(msg)));
+  if (scheduled) ps_engine__wake(e);
+  if (repost_err != 0 && repost_err != WSAESHUTDOWN) listener__log_post_failure(l, repost_err, backoff, posted);
   if (accepted != INVALID_SOCKET) ps_conn_accepted(e, l->handler, l->ctx, accepted, (const struct sockaddr *)&peer, l->ifs);
   if (dead) listener__endgame(l);
 }
@@ -187,7 +271,7 @@ static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, con
   const char *step;
   SOCKET s;
   DWORD err = 0;
-  int posted = 0, ifs;
+  int posted = 0, ifs, scheduled = 0;
   unsigned i;
   ps_wsx wsx;
   ps_listener *l;
@@ -242,7 +326,7 @@ static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, con
     l->ops[i].op.kind = PS_OP_ACCEPT;
     l->ops[i].l = l;
     l->ops[i].sock = INVALID_SOCKET;
-    r = listener__post_accept(l, &l->ops[i]);
+    r = listener__arm(l, &l->ops[i], GetTickCount64(), &scheduled);
     if (r == 0) posted++;
     else err = (DWORD)r;
   }
@@ -253,9 +337,11 @@ static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, con
     listener__close(l);
     return NULL;
   }
-  if ((unsigned)posted < l->op_count)
-    ps_log(PS_LOG_WARN, "listen %s on %s/tcp: only %d of %u accepts posted: %s", spec->service, where, posted,
-           l->op_count, ps_errstr(err, msg, sizeof(msg)));
+  if ((unsigned)posted < l->op_count) {
+    ps_log(PS_LOG_WARN, "listen %s on %s/tcp: only %d of %u accepts posted: %s; retrying the others", spec->service,
+           where, posted, l->op_count, ps_errstr(err, msg, sizeof(msg)));
+    if (scheduled) ps_engine__wake(e);
+  }
   ps_log(PS_LOG_INFO, "listening on tcp %s (%s)%s", where, spec->service,
          ifs && e->cfg.skip_on_success ? "" : " [no skip-on-success: non-IFS provider]");
   return l;

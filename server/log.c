@@ -128,6 +128,48 @@ void ps_log_event(ps_log_level level, ps_log_event_id id, const char *fmt, ...) 
   va_end(ap);
 }
 
+void ps_log_limit_init(ps_log_limit *l, const char *what, unsigned window_ms) {
+  l->what = what;
+  l->window_ms = window_ms;
+  l->window_start = 0;
+  l->suppressed = 0;
+}
+
+/* Claims the right to log a line now: 1 if no line was logged in the last
+ * window_ms and this thread won the race to log one. Lock-free: two threads
+ * may meet here, and only the one whose compare-exchange succeeds logs. */
+static int log__limit_claim(ps_log_limit *l, LONG64 now) {
+  LONG64 start = l->window_start;
+  if (start != 0 && now - start < (LONG64)l->window_ms) return 0;
+  return InterlockedCompareExchange64((volatile LONG64 *)&l->window_start, now, start) == start;
+}
+
+int ps_log_limited(ps_log_limit *l, ps_log_level level, const char *fmt, ...) {
+  char text[800];
+  va_list ap;
+  LONG held;
+  if (!log__limit_claim(l, (LONG64)GetTickCount64())) {
+    InterlockedIncrement((volatile LONG *)&l->suppressed);
+    return 0;
+  }
+  held = InterlockedExchange((volatile LONG *)&l->suppressed, 0);
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof(text), fmt, ap);
+  va_end(ap);
+  if (held > 0)
+    ps_log(level, "%s (%ld more like this in the last %u s)", text, (long)held, (l->window_ms + 999) / 1000);
+  else
+    ps_log(level, "%s", text);
+  return 1;
+}
+
+void ps_log_limit_flush(ps_log_limit *l, ps_log_level level) {
+  LONG held;
+  if (l->suppressed == 0 || !log__limit_claim(l, (LONG64)GetTickCount64())) return;
+  held = InterlockedExchange((volatile LONG *)&l->suppressed, 0);
+  if (held > 0) ps_log(level, "%ld more like this in the last %u s: %s", (long)held, (l->window_ms + 999) / 1000, l->what);
+}
+
 void ps_console_write(FILE *stream, const char *utf8, size_t len) {
   HANDLE h = GetStdHandle(stream == stdout ? STD_OUTPUT_HANDLE : STD_ERROR_HANDLE);
   DWORD mode, written;

@@ -63,6 +63,25 @@ void ps_log(ps_log_level level, const char *fmt, ...) PS_PRINTF(2, 3);
  * whatever its level, to the Event Log with event ID `id`. */
 void ps_log_event(ps_log_level level, ps_log_event_id id, const char *fmt, ...) PS_PRINTF(3, 4);
 
+/* A rate limit for one repeated warning (one per call site, kept by its
+ * owner: the engine holds one per ps_warn, since there are no mutable
+ * globals). The first line of a window is logged; the others within
+ * window_ms are counted, and the next line logged says how many there were
+ * ("... (12 more like this in the last 60 s)"). ps_log_limit_flush, from a
+ * timer, reports a count still held once its window is over. */
+typedef struct ps_log_limit {
+  const char *what;               /* for the flush line: "accept on a listener failed" */
+  unsigned window_ms;
+  volatile long long window_start; /* GetTickCount64 of the last line logged; 0 = none yet */
+  volatile long suppressed;        /* lines not logged since */
+} ps_log_limit;
+
+void ps_log_limit_init(ps_log_limit *l, const char *what, unsigned window_ms);
+/* Logs the line unless one was logged less than window_ms ago. 1 if logged. */
+int ps_log_limited(ps_log_limit *l, ps_log_level level, const char *fmt, ...) PS_PRINTF(3, 4);
+/* If lines were held back and the window is over: one line with their count. */
+void ps_log_limit_flush(ps_log_limit *l, ps_log_level level);
+
 /* Writes UTF-8 text to stdout or stderr: as UTF-16 (WriteConsoleW) when the
  * stream is a console, so paths and messages outside the console's code
  * page show right; as the UTF-8 bytes when it is a pipe or a file. Every log

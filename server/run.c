@@ -46,6 +46,7 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   int err;
   ps_run_status status = PS_RUN_OK;
   char msg[200];
+  char line[512]; /* the stats line */
 
   ps_engine_config_default(&cfg);
   cfg.threads = o->threads;
@@ -84,8 +85,8 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
       DWORD wait = o->stats_interval_s ? o->stats_interval_s * 1000u : INFINITE;
       if (WaitForSingleObject(hooks->stop_event, wait) != WAIT_TIMEOUT) break;
       ps_engine_stats(e, &now);
-      ps_stats_format(&now, &prev, (double)(GetTickCount64() - prev_ms) / 1000.0, msg, sizeof(msg));
-      ps_log(PS_LOG_INFO, "stats: %s", msg);
+      ps_stats_format(&now, &prev, (double)(GetTickCount64() - prev_ms) / 1000.0, line, sizeof(line));
+      ps_log(PS_LOG_INFO, "stats: %s", line);
       prev = now;
       prev_ms = GetTickCount64();
     }

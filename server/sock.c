@@ -8,9 +8,15 @@
 #include "log.h"
 
 SOCKET ps_sock_open(ps_engine *e, int family, int type, int protocol, DWORD *err) {
+  SOCKET s;
+  DWORD fault = ps_fault_hit(e->cfg.faults, PS_FAULT_WSASOCKET);
+  if (fault != 0) {
+    *err = fault;
+    return INVALID_SOCKET;
+  }
   /* WSA_FLAG_NO_HANDLE_INHERIT: a service that starts child processes must not
    * leak its listening sockets into them (Windows 7 SP1 and later). */
-  SOCKET s = WSASocketW(family, type, protocol, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  s = WSASocketW(family, type, protocol, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL)
     s = WSASocketW(family, type, protocol, NULL, 0, WSA_FLAG_OVERLAPPED);
   if (s == INVALID_SOCKET) {

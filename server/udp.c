@@ -7,8 +7,13 @@
  * handler is called outside the lock. The socket is freed in udp__endgame
  * by whoever sees closing set and pending at zero.
  *
- * Receive ops stay counted in `pending` from their first post until the
- * socket closes: each completion re-posts its op. Send ops are allocated per
+ * Receive ops are counted in `pending` while posted: each completion
+ * re-posts its op. A receive that cannot be posted is not dropped: after a
+ * few immediate tries for WSAECONNRESET/WSAENETRESET (a port-unreachable
+ * from an earlier reply, where SIO_UDP_CONNRESET could not be turned off)
+ * it is marked idle, and ps_udp_retry, on the housekeeping thread, re-posts
+ * the socket's idle receives with exponential backoff (100 ms doubling to
+ * 5 s); udp_receives_posted shows the pool's size. Send ops are allocated per
  * reply (header + payload) and freed on completion; at most
  * PS_UDP_SENDS_MAX are in flight per socket, beyond that replies are
  * dropped and counted, as UDP allows.
@@ -42,6 +47,7 @@ struct ps_datagram {
   SOCKADDR_STORAGE from;
   INT from_len;
   DWORD flags;
+  int idle; /* not posted: waiting for ps_udp_retry */
   char data[];
 };
 
@@ -65,8 +71,11 @@ struct ps_udp {
   SOCKADDR_STORAGE addr;
   char name[80];
   int closing;
-  unsigned pending;         /* receive ops (while open) + sends in flight */
+  unsigned pending;         /* receive ops posted + sends in flight */
   unsigned sends_in_flight;
+  unsigned idle_count;      /* receive ops not posted, waiting for a retry */
+  ULONGLONG retry_at;       /* when ps_udp_retry re-posts them; 0 = not scheduled */
+  unsigned backoff_ms;      /* the current retry delay; 0 after a retry posted them all */
   unsigned recv_count;
   ps_datagram **recvs;
 };
@@ -92,44 +101,96 @@ static void udp__endgame(ps_udp *u) {
 /* Posts a receive (lock held). 0 if pending (a packet will come), else the error. */
 static int udp__post_recv(ps_udp *u, ps_datagram *d) {
   WSABUF b;
-  int err;
+  int err = (int)ps_fault_hit(u->eng->cfg.faults, PS_FAULT_WSARECVFROM);
+  if (err != 0) return err;
   b.buf = d->data;
   b.len = (ULONG)u->eng->cfg.buffer_size;
   memset(&d->op.ov, 0, sizeof(d->op.ov));
   d->from_len = (INT)sizeof(d->from);
   d->flags = 0;
-  if (WSARecvFrom(u->sock, &b, 1, NULL, &d->flags, (struct sockaddr *)&d->from, &d->from_len, &d->op.ov, NULL) == 0)
-    return 0;
-  err = WSAGetLastError();
-  /* WSAEMSGSIZE at once is a completed (truncated) receive: its packet comes. */
-  if (err == WSA_IO_PENDING || err == WSAEMSGSIZE) return 0;
+  if (WSARecvFrom(u->sock, &b, 1, NULL, &d->flags, (struct sockaddr *)&d->from, &d->from_len, &d->op.ov, NULL) != 0) {
+    err = WSAGetLastError();
+    /* WSAEMSGSIZE at once is a completed (truncated) receive: its packet comes. */
+    if (err != WSA_IO_PENDING && err != WSAEMSGSIZE) return err;
+  }
+  InterlockedIncrement64(&u->eng->udp_receives_posted);
+  return 0;
+}
+
+/* Posts d, or leaves it idle for ps_udp_retry (lock held, not closing). 0
+ * if posted (counted in pending), else the last error; *scheduled is set
+ * when this scheduled the socket's next retry. */
+static int udp__arm(ps_udp *u, ps_datagram *d, ULONGLONG now, int *scheduled) {
+  int err, resets = 0;
+  for (;;) {
+    err = udp__post_recv(u, d);
+    if (err == 0) {
+      u->pending++;
+      if (d->idle) u->idle_count--;
+      d->idle = 0;
+      return 0;
+    }
+    InterlockedIncrement64(&u->eng->udp_recv_errors);
+    /* A port-unreachable from an earlier reply, where SIO_UDP_CONNRESET could
+     * not be turned off: it concerns another peer, so post again. */
+    if ((err != WSAECONNRESET && err != WSAENETRESET) || ++resets > PS_RETRY_IMMEDIATE) break;
+  }
+  if (!d->idle) u->idle_count++;
+  d->idle = 1;
+  if (u->retry_at == 0) {
+    u->backoff_ms = ps_retry_backoff(u->backoff_ms);
+    u->retry_at = now + u->backoff_ms;
+    *scheduled = 1;
+  }
   return err;
+}
+
+static void udp__log_post_failure(ps_udp *u, int err, unsigned backoff_ms, unsigned posted) {
+  char msg[160];
+  ps_log_limited(&u->eng->warn[PS_WARN_UDP_POST], PS_LOG_WARN,
+                 "udp %s: posting WSARecvFrom failed: %s; %u of %u receives posted, retrying in %u ms", u->name,
+                 ps_errstr((unsigned long)err, msg, sizeof(msg)), posted, u->recv_count, backoff_ms);
 }
 
 /* Re-posts d after its completion was handled, or retires it when closing. */
 static void udp__rearm(ps_udp *u, ps_datagram *d) {
-  int dead = 0, err = 0;
-  char msg[160];
+  int dead = 0, err = 0, scheduled = 0;
+  unsigned backoff, posted;
   AcquireSRWLockExclusive(&u->lock);
-  for (;;) {
-    if (u->closing) {
-      u->pending--;
-      dead = u->pending == 0;
-      break;
-    }
-    err = udp__post_recv(u, d);
-    if (err == 0) break;
-    /* A port-unreachable from an earlier reply, where SIO_UDP_CONNRESET could
-     * not be turned off: it concerns another peer, so post again. */
-    if (err == WSAECONNRESET || err == WSAENETRESET) continue;
-    u->pending--; /* the op is lost to this socket; the others carry on */
-    break;
-  }
+  u->pending--;
+  InterlockedDecrement64(&u->eng->udp_receives_posted);
+  if (!u->closing) err = udp__arm(u, d, GetTickCount64(), &scheduled);
+  dead = u->closing && u->pending == 0;
+  backoff = u->backoff_ms;
+  posted = u->recv_count - u->idle_count;
   ReleaseSRWLockExclusive(&u->lock);
-  if (err != 0 && err != WSAECONNRESET && err != WSAENETRESET)
-    ps_log(PS_LOG_ERROR, "udp %s: WSARecvFrom failed: %s (one receive less on this socket)", u->name,
-           ps_errstr((unsigned long)err, msg, sizeof(msg)));
+  if (scheduled) ps_engine__wake(u->eng);
+  if (err != 0) udp__log_post_failure(u, err, backoff, posted);
   if (dead) udp__endgame(u);
+}
+
+ULONGLONG ps_udp_retry(ps_engine *e, ULONGLONG now) {
+  ps_udp *u;
+  ULONGLONG next = 0;
+  AcquireSRWLockShared(&e->lock);
+  for (u = e->udps; u != NULL; u = u->next) {
+    int err = 0, scheduled = 0;
+    unsigned i, backoff = 0, posted = 0;
+    AcquireSRWLockExclusive(&u->lock);
+    if (!u->closing && u->idle_count > 0 && now >= u->retry_at) {
+      u->retry_at = 0;
+      for (i = 0; i < u->recv_count && err == 0; i++)
+        if (u->recvs[i]->idle) err = udp__arm(u, u->recvs[i], now, &scheduled);
+      if (u->idle_count == 0) u->backoff_ms = 0;
+      backoff = u->backoff_ms;
+      posted = u->recv_count - u->idle_count;
+    }
+    if (!u->closing && u->idle_count > 0 && (next == 0 || u->retry_at < next)) next = u->retry_at;
+    ReleaseSRWLockExclusive(&u->lock);
+    if (err != 0) udp__log_post_failure(u, err, backoff, posted);
+  }
+  ReleaseSRWLockShared(&e->lock);
+  return next;
 }
 
 int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
@@ -208,7 +269,8 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
       InterlockedIncrement64(&u->eng->dgrams_dropped);
     } else if (err != ERROR_OPERATION_ABORTED && err != WSAECONNRESET && err != WSAENETRESET) {
       char msg[160];
-      ps_log(PS_LOG_WARN, "udp %s: receive failed: %s", u->name, ps_errstr(err, msg, sizeof(msg)));
+      ps_log_limited(&u->eng->warn[PS_WARN_UDP_RECV], PS_LOG_WARN, "udp %s: receive failed: %s", u->name,
+                     ps_errstr(err, msg, sizeof(msg)));
     }
     udp__rearm(u, d);
   }
@@ -261,6 +323,7 @@ static ps_udp *udp__open(ps_engine *e, const ps_listen_spec *spec, const ps_hand
   DWORD err = 0, bytes = 0;
   BOOL off = FALSE;
   unsigned i, posted = 0;
+  int scheduled = 0;
   ps_udp *u = NULL;
   SOCKADDR_STORAGE bound;
 
@@ -310,13 +373,9 @@ static ps_udp *udp__open(ps_engine *e, const ps_listen_spec *spec, const ps_hand
 
   AcquireSRWLockExclusive(&u->lock);
   for (i = 0; i < u->recv_count; i++) {
-    int r = udp__post_recv(u, u->recvs[i]);
-    if (r == 0) {
-      u->pending++;
-      posted++;
-    } else {
-      err = (DWORD)r;
-    }
+    int r = udp__arm(u, u->recvs[i], GetTickCount64(), &scheduled);
+    if (r == 0) posted++;
+    else err = (DWORD)r;
   }
   ReleaseSRWLockExclusive(&u->lock);
   if (posted == 0) {
@@ -324,6 +383,11 @@ static ps_udp *udp__open(ps_engine *e, const ps_listen_spec *spec, const ps_hand
            ps_errstr(err, msg, sizeof(msg)));
     udp__close(u);
     return NULL;
+  }
+  if (posted < u->recv_count) {
+    ps_log(PS_LOG_WARN, "listen %s on %s/udp: only %u of %u receives posted: %s; retrying the others",
+           spec->service, where, posted, u->recv_count, ps_errstr(err, msg, sizeof(msg)));
+    if (scheduled) ps_engine__wake(e);
   }
   ps_log(PS_LOG_INFO, "listening on udp %s (%s)", where, spec->service);
   return u;

@@ -66,9 +66,15 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   now.timeouts_idle = 5;
   now.timeouts_linger = 2;
   now.timeouts_send = 1;
+  now.accepts_posted = 32;
+  now.udp_receives_posted = 16;
+  now.accept_errors = 9;
+  now.udp_recv_errors = 8;
+  now.conns_out_of_resources = 4;
   EXPECT_EQ(Line(now, prev, 2.0),
             "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | "
-            "udp 7 in 6 out 1 dropped | buffers 4/32 | timeouts 5 idle 2 linger 1 send");
+            "udp 7 in 6 out 1 dropped | buffers 4/32 | timeouts 5 idle 2 linger 1 send | "
+            "posted 32 accept 16 udp | errors 9 accept 8 udp 4 out-of-resources");
 }
 
 TEST(Stats, RateIsDifferenceOverElapsed) {

@@ -1,0 +1,326 @@
+// Resource errors, injected through the engine's fault hook
+// (ps_engine_config.faults): every post and allocation site fails in turn.
+// What must hold each time: the affected connection or datagram is the only
+// one lost (nothing at all, for the errors the engine retries), the AcceptEx
+// and WSARecvFrom pools are back to full size afterwards, a checked echo
+// client on another connection sees no error, and the live counters end at
+// zero.
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "testutil.h"
+
+using namespace pstest;
+
+namespace {
+
+constexpr unsigned kAccepts = 4;
+constexpr unsigned kUdpReceives = 4;
+
+// An echo server on 127.0.0.1 (one TCP listener, one UDP socket) with the
+// fault hook in place and small pools, plus an echo client connected before
+// any fault is armed.
+struct FaultServer {
+  ps_faults faults{};
+  Server srv;
+  SOCKET good = INVALID_SOCKET;
+  ByteStream good_stream{7};
+
+  bool start(ps_engine_config cfg = default_config()) {
+    cfg.accepts = kAccepts;
+    cfg.udp_receives = kUdpReceives;
+    cfg.faults = &faults;
+    if (!srv.start("echo=127.0.0.1:0", &cfg)) return false;
+    good = connect_to("127.0.0.1", srv.port());
+    EXPECT_NE(good, INVALID_SOCKET);
+    return good != INVALID_SOCKET && good_echo();
+  }
+  bool good_echo() { return echo_round_trip(good, good_stream, 3000); }
+  bool pools_full() const {
+    ps_stats st = srv.stats();
+    return st.accepts_posted == kAccepts && st.udp_receives_posted == kUdpReceives;
+  }
+  unsigned udp_port() const {
+    for (const ps_endpoint &ep : srv.endpoints)
+      if (ep.transport == PS_TRANSPORT_UDP) return ep.port;
+    return 0;
+  }
+  void arm(ps_fault_site site, long nth, long count, unsigned long error) {
+    ps_faults_arm(&faults, site, nth, count, error);
+  }
+  // The end every test shares: pools full, the good client unharmed, stop
+  // with every live counter at zero.
+  void finish() {
+    for (int i = 0; i < PS_FAULT_SITES; i++) ps_faults_disarm(&faults, static_cast<ps_fault_site>(i));
+    EXPECT_TRUE(wait_until([&] { return pools_full(); }, 6000))
+        << "pools: " << srv.stats().accepts_posted << " accepts, " << srv.stats().udp_receives_posted
+        << " UDP receives posted";
+    EXPECT_TRUE(good_echo()) << "the client on another connection";
+    close_socket(good);
+    srv.stop_and_check();
+  }
+};
+
+// One datagram to the UDP echo and its reply.
+bool udp_echo(unsigned port, const std::string &payload) {
+  SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+  DWORD t = 5000;
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char *>(&t), sizeof(t));
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<u_short>(port));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sendto(s, payload.data(), static_cast<int>(payload.size()), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to));
+  char buf[2048];
+  int n = recv(s, buf, sizeof(buf), 0);
+  closesocket(s);
+  return n >= 0 && std::string(buf, static_cast<size_t>(n)) == payload;
+}
+
+size_t count_of(const std::string &text, const std::string &what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) n++;
+  return n;
+}
+
+}  // namespace
+
+// A backlog connection reset before AcceptEx took it: the slot is re-posted
+// at once (no wait for the timer), so the pool never shrinks.
+TEST(Faults, AcceptExConnResetIsRepostedAtOnce) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  fs.arm(PS_FAULT_ACCEPTEX, 1, 2, WSAECONNRESET);
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ByteStream stream(1);
+  EXPECT_TRUE(echo_round_trip(x, stream, 100));
+  // The slot was re-armed before the connection was handed on: no sweep needed.
+  EXPECT_EQ(fs.srv.stats().accepts_posted, kAccepts);
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_ACCEPTEX), 2);
+  EXPECT_EQ(fs.srv.stats().accept_errors, 2u);
+  close_socket(x);
+  fs.finish();
+}
+
+// More resets in a row than the immediate retries: the timer takes over.
+TEST(Faults, AcceptExConnResetBeyondTheImmediateRetriesFallsBackToTheTimer) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  fs.arm(PS_FAULT_ACCEPTEX, 1, 6, WSAECONNRESET);
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ByteStream stream(2);
+  EXPECT_TRUE(echo_round_trip(x, stream, 100));
+  EXPECT_TRUE(wait_until([&] { return fs.pools_full(); }, 3000));
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_ACCEPTEX), 6);
+  EXPECT_EQ(fs.srv.stats().accept_errors, 6u);
+  close_socket(x);
+  fs.finish();
+}
+
+TEST(Faults, AcceptExNoBufsIsRetriedWithBackoffAndThePoolRefills) {
+  LogCapture log;
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  fs.arm(PS_FAULT_ACCEPTEX, 1, 3, WSAENOBUFS);
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ByteStream stream(3);
+  EXPECT_TRUE(echo_round_trip(x, stream, 100));
+  // Retries at about 100, 300 and 700 ms: the third succeeds.
+  EXPECT_TRUE(wait_until([&] { return fs.pools_full(); }, 3000));
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_ACCEPTEX), 3);
+  EXPECT_EQ(fs.srv.stats().accept_errors, 3u);
+  close_socket(x);
+  fs.finish();
+  // Three failures within the warning interval: one line.
+  EXPECT_EQ(count_of(log.text(), "posting AcceptEx failed: WSAENOBUFS"), 1u) << log.text();
+}
+
+TEST(Faults, WSASocketFailureForAnAcceptIsRetried) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  fs.arm(PS_FAULT_WSASOCKET, 1, 2, WSAEMFILE);
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ByteStream stream(4);
+  EXPECT_TRUE(echo_round_trip(x, stream, 100));
+  EXPECT_TRUE(wait_until([&] { return fs.pools_full(); }, 3000));
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_WSASOCKET), 2);
+  EXPECT_EQ(fs.srv.stats().accept_errors, 2u);
+  close_socket(x);
+  fs.finish();
+}
+
+// The bug this fixes: after --accepts failed re-posts the listener accepted
+// nothing, ever. Now every slot fails, then resources return and the
+// clients waiting in the backlog are served.
+TEST(Faults, ListenerWhoseEveryAcceptFailedAcceptsAgainOnceResourcesReturn) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  fs.arm(PS_FAULT_ACCEPTEX, 1, -1, WSAENOBUFS);
+  std::vector<SOCKET> first = connect_many(fs.srv, static_cast<int>(kAccepts));
+  ByteStream stream(5);
+  for (SOCKET s : first) EXPECT_TRUE(echo_round_trip(s, stream, 10));
+  EXPECT_TRUE(wait_until([&] { return fs.srv.stats().accepts_posted == 0; }, 2000)) << "every slot failed";
+  // These wait in the backlog while no AcceptEx is posted.
+  std::vector<SOCKET> waiting = connect_many(fs.srv, 2);
+  Sleep(300);
+  EXPECT_EQ(fs.srv.stats().conns_total, kAccepts + 1) << "nothing accepted while every post fails";
+  ps_faults_disarm(&fs.faults, PS_FAULT_ACCEPTEX);
+  for (SOCKET s : waiting) EXPECT_TRUE(echo_round_trip(s, stream, 10));
+  EXPECT_TRUE(wait_until([&] { return fs.pools_full(); }, 6000));
+  close_all(first);
+  close_all(waiting);
+  fs.finish();
+}
+
+TEST(Faults, WSARecvFromFailureIsRetriedAndNoDatagramIsLost) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  unsigned port = fs.udp_port();
+  ASSERT_NE(port, 0u);
+  fs.arm(PS_FAULT_WSARECVFROM, 1, 3, WSAENOBUFS);
+  for (int i = 0; i < 5; i++) EXPECT_TRUE(udp_echo(port, "datagram " + std::to_string(i))) << i;
+  EXPECT_TRUE(wait_until([&] { return fs.pools_full(); }, 3000));
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_WSARECVFROM), 3);
+  ps_stats st = fs.srv.stats();
+  EXPECT_EQ(st.udp_recv_errors, 3u);
+  EXPECT_EQ(st.dgrams_in, 5u);
+  EXPECT_EQ(st.dgrams_out, 5u);
+  fs.finish();
+}
+
+// WSAENOBUFS on a connection's WSARecv: the read waits and is retried; the
+// client sees its echo, late, and no error.
+TEST(Faults, WSARecvNoBufsIsRetriedAndTheConnectionCarriesOn) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 2; }, 2000));
+  fs.arm(PS_FAULT_WSARECV, 1, 3, WSAENOBUFS);
+  ByteStream stream(6);
+  EXPECT_TRUE(echo_round_trip(x, stream, 5000));
+  EXPECT_TRUE(echo_round_trip(x, stream, 5000));
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_WSARECV), 3);
+  ps_stats st = fs.srv.stats();
+  EXPECT_EQ(st.conn_retries, 3u);
+  EXPECT_EQ(st.conns_reset, 0u);
+  EXPECT_EQ(st.conns_out_of_resources, 0u);
+  close_socket(x);
+  fs.finish();
+}
+
+// WSASend's WSAEWOULDBLOCK ("too many outstanding overlapped requests").
+TEST(Faults, WSASendWouldBlockIsRetriedAndEveryByteArrivesInOrder) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 2; }, 2000));
+  fs.arm(PS_FAULT_WSASEND, 1, 2, WSAEWOULDBLOCK);
+  ByteStream stream(8);
+  EXPECT_TRUE(echo_round_trip(x, stream, 100000));
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_WSASEND), 2);
+  ps_stats st = fs.srv.stats();
+  EXPECT_EQ(st.conn_retries, 2u);
+  EXPECT_EQ(st.conns_reset, 0u);
+  close_socket(x);
+  fs.finish();
+}
+
+// No buffer for a receive: data waits in the socket until a buffer is free.
+TEST(Faults, ReceiveBufferAllocationFailureIsRetried) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 2; }, 2000));
+  // x is new: it waits on a zero-byte read and holds no buffer, so the
+  // first allocation after its data arrives is its receive buffer.
+  fs.arm(PS_FAULT_BUFFER, 1, 2, ERROR_NOT_ENOUGH_MEMORY);
+  ByteStream stream(9);
+  EXPECT_TRUE(echo_round_trip(x, stream, 1000));
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_BUFFER), 2);
+  ps_stats st = fs.srv.stats();
+  EXPECT_EQ(st.conn_retries, 2u);
+  EXPECT_EQ(st.conns_out_of_resources, 0u);
+  close_socket(x);
+  fs.finish();
+}
+
+// No buffer for a handler's send: the handler's bytes cannot wait, so that
+// connection (only that one) is reset, and counted.
+TEST(Faults, SendBufferAllocationFailureResetsOnlyThatConnection) {
+  ps_engine_config cfg = default_config();
+  cfg.buffer_idle_ms = 60000;  // x keeps its receive buffer: the next allocation is the send's
+  FaultServer fs;
+  ASSERT_TRUE(fs.start(cfg));
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ByteStream stream(10);
+  EXPECT_TRUE(echo_round_trip(x, stream, 100));
+  fs.arm(PS_FAULT_BUFFER, 1, 1, ERROR_NOT_ENOUGH_MEMORY);
+  ASSERT_TRUE(send_all(x, "lost", 4));
+  EXPECT_EQ(wait_eof(x, 5000), -1) << "the peer gets a reset, not a stream with a hole";
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_BUFFER), 1);
+  EXPECT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 1; }, 2000));
+  EXPECT_EQ(fs.srv.stats().conns_out_of_resources, 1u);
+  close_socket(x);
+  fs.finish();
+}
+
+// Resources that never come back: the connection is aborted after
+// retry_limit_ms, counted, and the rest of the server carries on.
+TEST(Faults, PostsFailingLongerThanTheRetryLimitAbortTheConnection) {
+  ps_engine_config cfg = default_config();
+  cfg.retry_limit_ms = 1000;
+  // The good client keeps its pending read: parking it would post a new
+  // WSARecv, which the fault would fail too.
+  cfg.buffer_idle_ms = 60000;
+  FaultServer fs;
+  ASSERT_TRUE(fs.start(cfg));
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 2; }, 2000));
+  fs.arm(PS_FAULT_WSARECV, 1, -1, WSAENOBUFS);
+  ASSERT_TRUE(send_all(x, "never read", 10));
+  EXPECT_TRUE(wait_until([&] { return fs.srv.stats().conns_out_of_resources == 1; }, 5000));
+  // Reset (linger 0); under Wine 8 the client may see an orderly EOF
+  // instead, as in Timeouts.SendTimeout...: either way the connection is gone.
+  EXPECT_NE(wait_eof(x, 5000), 0);
+  EXPECT_GE(ps_faults_disarm(&fs.faults, PS_FAULT_WSARECV), 3) << "retried with backoff before giving up";
+  EXPECT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 1; }, 2000));
+  close_socket(x);
+  fs.finish();
+}
+
+// The same warning, again and again: one line per interval, and the next
+// line says how many were held back.
+TEST(Faults, RepeatedWarningsAreRateLimited) {
+  LogCapture log;
+  ps_engine_config cfg = default_config();
+  cfg.warn_interval_ms = 1000;
+  FaultServer fs;
+  ASSERT_TRUE(fs.start(cfg));
+  fs.arm(PS_FAULT_ACCEPTEX, 1, -1, WSAENOBUFS);
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ByteStream stream(11);
+  EXPECT_TRUE(echo_round_trip(x, stream, 10));
+  // Retries at about 0.1, 0.3, 0.7, 1.5, 3.1 s: at least 5 failures in 3.5 s.
+  EXPECT_TRUE(wait_until([&] { return fs.srv.stats().accept_errors >= 5; }, 6000));
+  ps_faults_disarm(&fs.faults, PS_FAULT_ACCEPTEX);
+  uint64_t errors = fs.srv.stats().accept_errors;
+  close_socket(x);
+  fs.finish();
+  std::string text = log.text();
+  size_t lines = count_of(text, "posting AcceptEx failed");
+  EXPECT_GE(lines, 1u);
+  EXPECT_LE(lines, 4u) << "at most one line per second over about 3.5 s";
+  EXPECT_LT(lines, errors);
+  EXPECT_NE(text.find("more like this in the last 1 s"), std::string::npos) << text;
+}
