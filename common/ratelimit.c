@@ -47,15 +47,26 @@ static size_t rl__set_of(const ps_ratelimit *rl, const ps_ratelimit_key *key) {
   return (size_t)(h & (uint64_t)(rl->sets - 1));
 }
 
-int ps_ratelimit_init(ps_ratelimit *rl, const ps_ratelimit_config *cfg, const ps_ratelimit_locks *locks) {
+/* Sets for `cfg`: 0 without a per-source rate, else sources rounded up to a
+ * power of two (at most 2^24 entries), divided into ways. */
+static size_t rl__sets_for(const ps_ratelimit_config *cfg) {
   size_t entries = PS_RATELIMIT_WAYS;
+  if (cfg->rate == 0) return 0;
+  while (entries < cfg->sources && entries < ((size_t)1 << 24)) entries <<= 1;
+  return entries / PS_RATELIMIT_WAYS;
+}
+
+size_t ps_ratelimit_lock_count_for(const ps_ratelimit_config *cfg) { return rl__sets_for(cfg) + 1; }
+
+int ps_ratelimit_init(ps_ratelimit *rl, const ps_ratelimit_config *cfg, const ps_ratelimit_locks *locks) {
+  size_t entries;
   memset(rl, 0, sizeof(*rl));
   rl->cfg = *cfg;
   if (rl->cfg.burst == 0) rl->cfg.burst = 1;
   if (locks != NULL) rl->locks = *locks;
-  if (rl->cfg.rate == 0) return 0; /* no per-source limit: no table */
-  while (entries < rl->cfg.sources && entries < ((size_t)1 << 24)) entries <<= 1;
-  rl->sets = entries / PS_RATELIMIT_WAYS;
+  rl->sets = rl__sets_for(&rl->cfg);
+  if (rl->sets == 0) return 0; /* no per-source limit: no table */
+  entries = rl->sets * PS_RATELIMIT_WAYS;
   rl->entries = (ps_ratelimit_entry *)calloc(entries, sizeof(*rl->entries));
   if (rl->entries == NULL) {
     rl->sets = 0;

@@ -78,8 +78,10 @@ typedef enum ps_ratelimit_verdict {
 int ps_ratelimit_init(ps_ratelimit *rl, const ps_ratelimit_config *cfg, const ps_ratelimit_locks *locks);
 void ps_ratelimit_close(ps_ratelimit *rl);
 
-/* Locks the caller must provide: sets + 1. */
+/* Locks the caller must provide: sets + 1. The _for form answers before
+ * init, so the caller can make the locks first. */
 size_t ps_ratelimit_lock_count(const ps_ratelimit *rl);
+size_t ps_ratelimit_lock_count_for(const ps_ratelimit_config *cfg);
 
 /* Bytes the table holds (constant from init to close). */
 size_t ps_ratelimit_memory(const ps_ratelimit *rl);

@@ -108,6 +108,8 @@ TEST(RateLimit, HundredThousandSourcesKeepTheTableBounded) {
   const ps_ratelimit_entry *entries = t.rl.entries;
   EXPECT_LE(memory, 4096 * sizeof(ps_ratelimit_entry) + sizeof(ps_ratelimit));
   EXPECT_EQ(ps_ratelimit_lock_count(&t.rl), 4096u / PS_RATELIMIT_WAYS + 1);
+  ps_ratelimit_config c = Config(100, 200, 0, 4000);
+  EXPECT_EQ(ps_ratelimit_lock_count_for(&c), 4096u / PS_RATELIMIT_WAYS + 1) << "rounded up to a power of two";
   for (uint32_t i = 0; i < 100000; i++) {
     ps_ratelimit_key k = (i & 1) ? V4(0x0a000000u + i) : V6(i);
     ASSERT_EQ(ps_ratelimit_take(&t.rl, &k, i / 100), PS_RATELIMIT_OK) << "source " << i;
@@ -196,9 +198,7 @@ TEST(RateLimit, ConcurrentTakersRespectTheCapThroughTheLockHooks) {
     explicit Locks(size_t n) : m(n), held(n, 0) {}
   };
   ps_ratelimit rl;
-  ASSERT_EQ(ps_ratelimit_init(&rl, &c, nullptr), 0);
-  Locks locks(ps_ratelimit_lock_count(&rl));
-  ps_ratelimit_close(&rl);
+  Locks locks(ps_ratelimit_lock_count_for(&c));
   ps_ratelimit_locks hooks;
   hooks.ctx = &locks;
   hooks.lock = [](void *ctx, size_t i) {

@@ -79,6 +79,8 @@ class CommandLine(unittest.TestCase):
             "--send-queue-max": ["65536"], "--max-connections": ["10"], "--drain-timeout": ["3000"],
             "--stats-interval": ["1"], "--udp-receives": ["2"], "--log-level": ["debug"], "--log-file": [log],
             "--quotes-file": [quotes],
+            "--udp-reply-rate": ["50"], "--udp-reply-burst": ["60"], "--udp-reply-rate-total": ["5000"],
+            "--udp-allow-low-ports": ["1"],
         }
         commands = {"--help", "--version"}  # flags that are commands, tested on their own
         flags = self.help_flags()
