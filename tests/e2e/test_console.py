@@ -81,6 +81,8 @@ class CommandLine(unittest.TestCase):
             "--quotes-file": [quotes],
             "--udp-reply-rate": ["50"], "--udp-reply-burst": ["60"], "--udp-reply-rate-total": ["5000"],
             "--udp-allow-low-ports": ["1"],
+            "--idle-timeout": ["300"], "--linger-timeout": ["30"], "--send-timeout": ["60"], "--keepalive": ["60"],
+            "--bind-retry": ["5"],
         }
         commands = {"--help", "--version"}  # flags that are commands, tested on their own
         flags = self.help_flags()
