@@ -10,7 +10,9 @@
 #include "config.h"
 #include "services.h"
 
-static const char ps_usage[] =
+/* Two literals: C11 promises string literals of 4,095 characters only
+ * (-Woverlength-strings), and the text is longer. */
+static const char ps_usage_commands[] =
   "usage: portserve run [--config FILE] [--listen SERVICE=[HOST]:PORT[/tcp|/udp][,optional]]... [options]\n"
   "       portserve install [--config FILE] | uninstall | start | stop | status\n"
   "       portserve --help | --version\n"
@@ -33,7 +35,9 @@ static const char ps_usage[] =
   "  ',optional' to skip addresses that cannot be opened instead of failing.\n"
   "  Services (TCP and UDP): echo (RFC 862), discard (RFC 863), chargen (RFC 864),\n"
   "  daytime (RFC 867), qotd (RFC 865).\n"
-  "\n"
+  "\n";
+
+static const char ps_usage_options[] =
   "Options (applied in order: flags after --config override the file):\n"
   "  --config FILE            read options and listeners from an INI file\n"
   "                           (see portserve.ini.example)\n"
@@ -62,6 +66,15 @@ static const char ps_usage[] =
   "                           " PS_STR(PS_BIND_RETRY_SERVICE_S) " as a service; 0: fail at once)\n"
   "  --stats-interval SEC     log a stats line every SEC seconds (default 5; 0: off)\n"
   "  --udp-receives N         WSARecvFrom kept posted per UDP socket (default 8)\n"
+  "  --udp-reply-rate N       UDP replies per second to one source address, so the\n"
+  "                           server cannot be used to flood a spoofed victim\n"
+  "                           (default 100; 0: no limit)\n"
+  "  --udp-reply-burst N      UDP replies a source may get at once (default 200)\n"
+  "  --udp-reply-rate-total N UDP replies per second to all sources together\n"
+  "                           (default 10000; 0: no limit)\n"
+  "  --udp-allow-low-ports 0|1  1: answer datagrams from source ports 1-1023 too\n"
+  "                           (default 0: dropped, they are other hosts' services;\n"
+  "                           port 0 and this server's own UDP ports always are)\n"
   "  --log-level LEVEL        error, warn, info (default) or debug\n"
   "  --log-file FILE          also append log lines to FILE\n"
   "  --quotes-file FILE       quotes for qotd, separated by blank lines\n"
@@ -71,7 +84,10 @@ static const char ps_usage[] =
   "Exit status: 0 after a clean stop, 1 if the server could not start or failed,\n"
   "2 for a bad command line.\n";
 
-const char *ps_options_usage(void) { return ps_usage; }
+size_t ps_options_usage(char *buf, size_t size) {
+  int n = snprintf(buf, size, "%s%s", ps_usage_commands, ps_usage_options);
+  return n < 0 ? 0 : (size_t)n;
+}
 
 static int opt__uint(const char *flag, const char *value, unsigned min, unsigned max, unsigned *out,
                      char *err, size_t errsize) {
@@ -132,6 +148,10 @@ static const opt__uint_flag opt__uint_flags[] = {
   {"--send-timeout", offsetof(ps_options, send_timeout_s), 0, 3600},
   {"--keepalive", offsetof(ps_options, keepalive_s), 0, 86400},
   {"--bind-retry", offsetof(ps_options, bind_retry_s), 0, PS_BIND_RETRY_MAX_S},
+  {"--udp-reply-rate", offsetof(ps_options, udp_reply_rate), 0, 1000000},
+  {"--udp-reply-burst", offsetof(ps_options, udp_reply_burst), 1, 1000000},
+  {"--udp-reply-rate-total", offsetof(ps_options, udp_reply_rate_total), 0, 10000000},
+  {"--udp-allow-low-ports", offsetof(ps_options, udp_allow_low_ports), 0, 1},
 };
 
 typedef struct opt__path_flag {
@@ -170,6 +190,10 @@ void ps_options_defaults(ps_options *o) {
   o->keepalive_s = 60;
   o->log_level = PS_LEVEL_INFO;
   o->bind_retry_s = PS_BIND_RETRY_DEFAULT;
+  o->udp_reply_rate = 100;
+  o->udp_reply_burst = 200;
+  o->udp_reply_rate_total = 10000;
+  o->udp_allow_low_ports = 0;
 }
 
 unsigned ps_options_bind_retry_s(const ps_options *o) {

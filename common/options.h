@@ -65,6 +65,10 @@ typedef struct ps_options {
   unsigned send_timeout_s;     /* no send progress this long: reset; 0 = off */
   unsigned keepalive_s;        /* TCP keep-alive idle time; 0 = off */
   unsigned bind_retry_s;       /* see PS_BIND_RETRY_*; PS_BIND_RETRY_DEFAULT = not set */
+  unsigned udp_reply_rate;       /* UDP replies per second per source address; 0 = no limit */
+  unsigned udp_reply_burst;      /* UDP replies a source may get at once */
+  unsigned udp_reply_rate_total; /* UDP replies per second, all sources; 0 = no cap */
+  unsigned udp_allow_low_ports;  /* 1: serve datagrams from source ports 1-1023 */
   ps_level_option log_level;
   char config_path[PS_PATH_MAX];  /* --config, as given ("" = none) */
   char log_file[PS_PATH_MAX];     /* also log to this file ("" = none) */
@@ -93,7 +97,9 @@ int ps_options_add_listen(ps_options *o, const char *spec, char *err, size_t err
  * for everything else. */
 unsigned ps_options_bind_retry_s(const ps_options *o);
 
-/* The --help text. */
-const char *ps_options_usage(void);
+/* The --help text, into buf (PS_USAGE_MAX is enough). Returns its length;
+ * >= size means it was cut. */
+#define PS_USAGE_MAX 8192
+size_t ps_options_usage(char *buf, size_t size);
 
 #endif

@@ -18,6 +18,8 @@
  * datagram is one call; ps_datagram_reply sends datagrams back to its
  * source. Datagram calls run concurrently on any worker; they share only the
  * service context (on_start), which they must treat as read-only or lock.
+ * The engine calls on_datagram only for datagrams from an acceptable source
+ * port (not 0, not its own UDP ports, not below 1024 by default).
  *
  * Service context: on_start runs once when a listener for the service opens
  * (before any traffic) and returns a context every session and datagram of
@@ -102,8 +104,9 @@ void *ps_session_state(ps_session *s);
 void *ps_session_context(ps_session *s);
 
 /* Sends `len` bytes (0 allowed) as one datagram to the sender of `d`. 0, or
- * -1 if it could not be queued (out of memory, too many replies in flight:
- * the reply is dropped and counted, as UDP allows). */
+ * -1 if it could not be queued (out of memory, too many replies in flight,
+ * or over the sender's reply rate or the global one: the reply is dropped
+ * and counted, as UDP allows). */
 int ps_datagram_reply(ps_datagram *d, const void *data, size_t len);
 
 /* The service context from on_start (NULL without on_start). */

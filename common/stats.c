@@ -28,13 +28,16 @@ char *ps_stats_format(const ps_stats *now, const ps_stats *prev, double elapsed_
   ps_format_bytes((double)now->bytes_out, out_total, sizeof(out_total));
   ps_format_bytes(stats__rate(now->bytes_out, prev->bytes_out, elapsed_s), out_rate, sizeof(out_rate));
   snprintf(buf, bufsize,
-           "conns %llu open / %llu total | in %s %s/s | out %s %s/s | %.0f msg/s | udp %llu in %llu out %llu dropped | buffers %llu/%llu"
+           "conns %llu open / %llu total | in %s %s/s | out %s %s/s | %.0f msg/s | udp %llu in %llu out %llu dropped"
+           " | guard %llu port %llu rate | buffers %llu/%llu"
            " | timeouts %llu idle %llu linger %llu send"
            " | posted %llu accept %llu udp | errors %llu accept %llu udp %llu out-of-resources",
            (unsigned long long)now->conns_open, (unsigned long long)now->conns_total, in_total, in_rate,
            out_total, out_rate, stats__rate(now->msgs_in, prev->msgs_in, elapsed_s),
            (unsigned long long)now->dgrams_in, (unsigned long long)now->dgrams_out,
            (unsigned long long)now->dgrams_dropped,
+           (unsigned long long)(now->dgrams_dropped_port0 + now->dgrams_dropped_lowport + now->dgrams_dropped_loop),
+           (unsigned long long)(now->dgrams_dropped_rate + now->dgrams_dropped_rate_total),
            (unsigned long long)now->buffers_in_use, (unsigned long long)now->buffers_live,
            (unsigned long long)now->timeouts_idle, (unsigned long long)now->timeouts_linger,
            (unsigned long long)now->timeouts_send, (unsigned long long)now->accepts_posted,

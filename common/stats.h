@@ -21,6 +21,13 @@ typedef struct ps_stats {
   uint64_t dgrams_in;       /* UDP datagrams received */
   uint64_t dgrams_out;      /* UDP datagrams sent */
   uint64_t dgrams_dropped;  /* UDP datagrams too large for the buffer, or replies not sent */
+  /* The UDP reflection guard: datagrams refused before the handler, by
+   * source port, and replies refused by the rate limits. */
+  uint64_t dgrams_dropped_port0;      /* source port 0 */
+  uint64_t dgrams_dropped_lowport;    /* source port 1-1023 (unless --udp-allow-low-ports) */
+  uint64_t dgrams_dropped_loop;       /* source port is one this portserve serves over UDP */
+  uint64_t dgrams_dropped_rate;       /* replies over --udp-reply-rate/--udp-reply-burst for their source */
+  uint64_t dgrams_dropped_rate_total; /* replies over --udp-reply-rate-total */
   uint64_t timeouts_idle;   /* connections closed by --idle-timeout */
   uint64_t timeouts_linger; /* connections closed by --linger-timeout (no FIN from the peer) */
   uint64_t timeouts_send;   /* connections reset by --send-timeout (the peer stopped reading) */

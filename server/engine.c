@@ -48,6 +48,52 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->retry_limit_ms = 10000;
   cfg->warn_interval_ms = 60000;
   cfg->faults = NULL;
+  cfg->udp_allow_low_ports = 0;
+  cfg->udp_reply_rate = 100;
+  cfg->udp_reply_burst = 200;
+  cfg->udp_reply_rate_total = 10000;
+  cfg->udp_reply_sources = 4096;
+}
+
+/* The reply table's locks: one SRW lock per set and one for the global
+ * bucket (common/ratelimit.h). Datagram callbacks for different sources run
+ * in parallel on the workers and meet only when their sources share a set. */
+static void engine__reply_lock(void *ctx, size_t i) { AcquireSRWLockExclusive(&((SRWLOCK *)ctx)[i]); }
+static void engine__reply_unlock(void *ctx, size_t i) { ReleaseSRWLockExclusive(&((SRWLOCK *)ctx)[i]); }
+
+static void engine__reply_limit_close(ps_engine *e) {
+  ps_ratelimit_close(&e->reply_limit);
+  free(e->reply_locks);
+  e->reply_locks = NULL;
+}
+
+static int engine__reply_limit_init(ps_engine *e) {
+  ps_ratelimit_config rc;
+  ps_ratelimit_locks locks;
+  LARGE_INTEGER qpc;
+  size_t i, n;
+  memset(&rc, 0, sizeof(rc));
+  rc.rate = e->cfg.udp_reply_rate;
+  rc.burst = e->cfg.udp_reply_burst;
+  rc.rate_total = e->cfg.udp_reply_rate_total;
+  rc.sources = e->cfg.udp_reply_sources;
+  /* Not secret, only unknown from outside: enough that a sender cannot
+   * compute which addresses share a set with its victim's. */
+  QueryPerformanceCounter(&qpc);
+  rc.seed = (uint64_t)qpc.QuadPart ^ ((uint64_t)(uintptr_t)e << 17) ^ GetTickCount64();
+  n = ps_ratelimit_lock_count_for(&rc);
+  e->reply_locks = (SRWLOCK *)calloc(n, sizeof(SRWLOCK));
+  if (e->reply_locks == NULL) return ERROR_NOT_ENOUGH_MEMORY;
+  for (i = 0; i < n; i++) InitializeSRWLock(&e->reply_locks[i]);
+  locks.lock = engine__reply_lock;
+  locks.unlock = engine__reply_unlock;
+  locks.ctx = e->reply_locks;
+  if (ps_ratelimit_init(&e->reply_limit, &rc, &locks) != 0) {
+    free(e->reply_locks);
+    e->reply_locks = NULL;
+    return ERROR_NOT_ENOUGH_MEMORY;
+  }
+  return 0;
 }
 
 void ps_engine__signal(ps_engine *e) { WakeAllConditionVariable(&e->changed); }
@@ -224,6 +270,11 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   if (e->worker_count == 0) e->worker_count = 1;
   InitializeSRWLock(&e->lock);
   InitializeConditionVariable(&e->changed);
+  err = engine__reply_limit_init(e);
+  if (err != 0) {
+    free(e);
+    return err;
+  }
   ps_bufpool_init(&e->pool, cfg->buffer_size, PS_POOL_MAX_FREE, cfg->faults);
   InitializeSRWLock(&e->retry_lock);
   if (e->cfg.warn_interval_ms == 0) e->cfg.warn_interval_ms = 60000;
@@ -242,12 +293,14 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   e->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, e->worker_count);
   if (e->port == NULL) {
     err = (int)GetLastError();
+    engine__reply_limit_close(e);
     free(e);
     return err;
   }
   e->workers = (HANDLE *)calloc(e->worker_count, sizeof(HANDLE));
   if (e->workers == NULL) {
     CloseHandle(e->port);
+    engine__reply_limit_close(e);
     free(e);
     return ERROR_NOT_ENOUGH_MEMORY;
   }
@@ -262,6 +315,7 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
     if (e->housekeeper_wake != NULL) CloseHandle(e->housekeeper_wake);
     CloseHandle(e->port);
     free(e->workers);
+    engine__reply_limit_close(e);
     free(e);
     return err;
   }
@@ -440,6 +494,11 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->udp_recv_errors = (uint64_t)e->udp_recv_errors;
   out->conn_retries = (uint64_t)e->conn_retries;
   out->conns_out_of_resources = (uint64_t)e->conns_out_of_resources;
+  out->dgrams_dropped_port0 = (uint64_t)e->dgrams_dropped_port0;
+  out->dgrams_dropped_lowport = (uint64_t)e->dgrams_dropped_lowport;
+  out->dgrams_dropped_loop = (uint64_t)e->dgrams_dropped_loop;
+  out->dgrams_dropped_rate = (uint64_t)e->dgrams_dropped_rate;
+  out->dgrams_dropped_rate_total = (uint64_t)e->dgrams_dropped_rate_total;
 }
 
 unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }
@@ -451,6 +510,7 @@ void ps_engine_delete(ps_engine *e) {
   if (e->live_conns == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
   for (i = 0; i < e->service_count; i++)
     if (e->services[i].handler->on_stop != NULL) e->services[i].handler->on_stop(e->services[i].ctx);
+  engine__reply_limit_close(e);
   free(e->workers);
   free(e);
 }

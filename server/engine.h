@@ -70,6 +70,13 @@ typedef struct ps_engine_config {
   unsigned retry_limit_ms;   /* a connection whose posts fail for lack of resources this long is aborted */
   unsigned warn_interval_ms; /* a repeated warning is logged at most once per this (ps_log_limited) */
   ps_faults *faults;         /* tests only: fault injection; NULL in production */
+  /* The UDP reflection guard (udp.c, docs/design.md). Source ports 0 and the
+   * engine's own UDP ports are always refused; ports 1-1023 unless this is set. */
+  int udp_allow_low_ports;
+  unsigned udp_reply_rate;       /* replies per second per source address (0 = no limit) */
+  unsigned udp_reply_burst;      /* replies a source may get at once (its bucket) */
+  unsigned udp_reply_rate_total; /* replies per second from all sources (0 = no cap) */
+  unsigned udp_reply_sources;    /* source addresses the rate table remembers (fixed memory) */
 } ps_engine_config;
 
 /* The bound address of one listening socket. */
@@ -125,6 +132,7 @@ void ps_engine_delete(ps_engine *e);
 #include "log.h"
 #include "ps_handler.h"
 #include "ps_win.h"
+#include "ratelimit.h"
 
 typedef struct ps_listener ps_listener;
 typedef struct ps_udp ps_udp;
@@ -198,6 +206,15 @@ struct ps_engine {
    * ps_engine_listen only. */
   ULONGLONG bind_deadline;
 
+  /* The UDP reflection guard (udp.c). udp_ports: one bit per port some UDP
+   * socket of this engine is bound to, set and cleared under `lock`, read
+   * without it (a LONG read is atomic; a datagram racing a listener's open
+   * or close may see either state). reply_limit: the per-source reply
+   * buckets; reply_locks: its locks (ps_ratelimit_lock_count SRW locks). */
+  volatile LONG udp_ports[65536 / 32];
+  ps_ratelimit reply_limit;
+  SRWLOCK *reply_locks;
+
   /* Live counters (Interlocked); they must all be zero after a stop. */
   volatile LONG64 live_sockets;
   volatile LONG64 live_conns;
@@ -235,6 +252,11 @@ struct ps_engine {
    * innermost lock: taken under a connection's lock, nothing under it. */
   SRWLOCK retry_lock;
   ps_conn *retry_conns;
+  volatile LONG64 dgrams_dropped_port0;      /* source port 0 */
+  volatile LONG64 dgrams_dropped_lowport;    /* source port 1-1023 */
+  volatile LONG64 dgrams_dropped_loop;       /* source port = one of our UDP ports */
+  volatile LONG64 dgrams_dropped_rate;       /* reply over the source's rate */
+  volatile LONG64 dgrams_dropped_rate_total; /* reply over the global cap */
 };
 
 /* Tells the housekeeping thread a retry was scheduled (it may sleep less). */

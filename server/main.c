@@ -95,6 +95,7 @@ static int main__run(const ps_options *o) {
 static int main__main(int argc, char **argv) {
   ps_options o;
   char err[512];
+  char usage[PS_USAGE_MAX];
   if (ps_options_parse(argc, argv, &o, err, sizeof(err)) != 0) {
     /* Under the SCM nobody reads stderr: the service reports the error as
      * its exit code and in the Event Log instead. */
@@ -103,12 +104,14 @@ static int main__main(int argc, char **argv) {
       return ps_service_dispatch(&o, err);
     }
     ps_console_printf(stderr, "portserve: %s\n\n", err);
-    fputs(ps_options_usage(), stderr);
+    ps_options_usage(usage, sizeof(usage));
+    fputs(usage, stderr);
     return 2;
   }
   switch (o.command) {
     case PS_CMD_HELP:
-      fputs(ps_options_usage(), stdout);
+      ps_options_usage(usage, sizeof(usage));
+      fputs(usage, stdout);
       return 0;
     case PS_CMD_VERSION:
       printf("portserve %s\n", PS_VERSION);

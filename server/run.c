@@ -64,6 +64,10 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   cfg.quotes_file = o->quotes_file[0] ? o->quotes_file : NULL;
   cfg.bind_retry_ms = ps_options_bind_retry_s(o) * 1000u;
   cfg.bind_cancel = hooks->stop_event;
+  cfg.udp_reply_rate = o->udp_reply_rate;
+  cfg.udp_reply_burst = o->udp_reply_burst;
+  cfg.udp_reply_rate_total = o->udp_reply_rate_total;
+  cfg.udp_allow_low_ports = (int)o->udp_allow_low_ports;
   drain_ms = cfg.drain_timeout_ms;
 
   err = ps_engine_new(&cfg, &e);
@@ -104,6 +108,12 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   ps_log(PS_LOG_INFO, "timeouts: %llu idle, %llu linger, %llu send; longest timer sweep %llu us",
          (unsigned long long)now.timeouts_idle, (unsigned long long)now.timeouts_linger,
          (unsigned long long)now.timeouts_send, (unsigned long long)now.sweep_us_max);
+  ps_log(PS_LOG_INFO,
+         "udp guard: %llu datagram(s) dropped for source port 0, %llu for a low port, %llu for one of our ports; "
+         "%llu repl(ies) over a source's rate, %llu over the total rate",
+         (unsigned long long)now.dgrams_dropped_port0, (unsigned long long)now.dgrams_dropped_lowport,
+         (unsigned long long)now.dgrams_dropped_loop, (unsigned long long)now.dgrams_dropped_rate,
+         (unsigned long long)now.dgrams_dropped_rate_total);
   ps_log(PS_LOG_INFO, "live counters: sockets %llu, connections %llu, buffers in use %llu",
          (unsigned long long)now.sockets_live, (unsigned long long)now.conns_open,
          (unsigned long long)now.buffers_in_use);

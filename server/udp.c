@@ -18,6 +18,12 @@
  * PS_UDP_SENDS_MAX are in flight per socket, beyond that replies are
  * dropped and counted, as UDP allows.
  *
+ * Reflection guard (docs/design.md, "UDP reflection guard"): a datagram whose
+ * source port is 0, one of this engine's UDP ports, or (unless
+ * udp_allow_low_ports) below 1024 is counted and never reaches the handler;
+ * every reply is charged to its destination's token bucket and the global
+ * one (common/ratelimit.h) before anything is allocated for it.
+ *
  * No skip-on-success on UDP sockets: a truncated datagram completes with a
  * warning status (STATUS_BUFFER_OVERFLOW -> WSAEMSGSIZE) which still queues a
  * completion, so with skip mode "returned at once" would not tell whether a
@@ -80,6 +86,62 @@ struct ps_udp {
   ps_datagram **recvs;
 };
 
+/* Sets or clears `port` (host order) in the engine's own-port bitmap (engine lock held):
+ * cleared only when no other open UDP socket of the engine has that port. */
+static void udp__mark_port(ps_engine *e, unsigned short port, int on) {
+  LONG bit = (LONG)(1UL << (port & 31));
+  if (on) {
+    InterlockedOr(&e->udp_ports[port >> 5], bit);
+  } else {
+    ps_udp *other;
+    for (other = e->udps; other != NULL; other = other->next)
+      if (ntohs(ps_sockaddr_port(&other->addr)) == port) return;
+    InterlockedAnd(&e->udp_ports[port >> 5], ~bit);
+  }
+}
+
+/* The source-port guard, before the handler runs. Non-zero (and counted) if
+ * the datagram must be dropped: its reply would go to port 0 (nobody), to a
+ * service port of ours (an echo<->chargen loop inside this engine, or with a
+ * twin of it), or to a well-known service port of another host
+ * (CVE-1999-0103: echo, chargen, daytime, qotd answering each other). */
+static int udp__source_refused(ps_engine *e, const ps_datagram *d) {
+  unsigned short port = ntohs(ps_sockaddr_port(&d->from)); /* ps_sockaddr_port: network order */
+  if (port == 0) {
+    InterlockedIncrement64(&e->dgrams_dropped_port0);
+    return 1;
+  }
+  if (e->udp_ports[port >> 5] & (LONG)(1UL << (port & 31))) {
+    InterlockedIncrement64(&e->dgrams_dropped_loop);
+    return 1;
+  }
+  if (port < 1024 && !e->cfg.udp_allow_low_ports) {
+    InterlockedIncrement64(&e->dgrams_dropped_lowport);
+    return 1;
+  }
+  return 0;
+}
+
+/* The reply-rate guard: non-zero (and counted) if a reply to d's source is
+ * over its bucket or the global cap. Charged per reply, not per datagram:
+ * replies are what reach the victim of a reflection (docs/design.md). */
+static int udp__reply_refused(ps_engine *e, const ps_datagram *d) {
+  ps_ratelimit_key key;
+  if (d->from.ss_family == AF_INET6) {
+    ps_ratelimit_key_v6(&key, ((const SOCKADDR_IN6 *)&d->from)->sin6_addr.s6_addr);
+  } else if (d->from.ss_family == AF_INET) {
+    ps_ratelimit_key_v4(&key, (const uint8_t *)&((const SOCKADDR_IN *)&d->from)->sin_addr);
+  } else {
+    return 0;
+  }
+  switch (ps_ratelimit_take(&e->reply_limit, &key, GetTickCount64())) {
+    case PS_RATELIMIT_OK: return 0;
+    case PS_RATELIMIT_SOURCE: InterlockedIncrement64(&e->dgrams_dropped_rate); return 1;
+    case PS_RATELIMIT_TOTAL: InterlockedIncrement64(&e->dgrams_dropped_rate_total); return 1;
+  }
+  return 0;
+}
+
 static void udp__endgame(ps_udp *u) {
   ps_engine *e = u->eng;
   ps_udp **pp;
@@ -90,6 +152,7 @@ static void udp__endgame(ps_udp *u) {
       *pp = u->next;
       break;
     }
+  udp__mark_port(e, ntohs(ps_sockaddr_port(&u->addr)), 0);
   ReleaseSRWLockExclusive(&e->lock);
   for (i = 0; i < u->recv_count; i++) free(u->recvs[i]);
   free(u->recvs);
@@ -198,6 +261,7 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
   ps_udp_send *op;
   WSABUF b;
   int err = 0, dropped = 0;
+  if (udp__reply_refused(u->eng, d)) return -1;
   op = (ps_udp_send *)malloc(sizeof(*op) + (len ? len : 1));
   if (op == NULL) {
     InterlockedIncrement64(&u->eng->dgrams_dropped);
@@ -263,7 +327,8 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
     if (err == 0) {
       InterlockedIncrement64(&u->eng->dgrams_in);
       InterlockedAdd64(&u->eng->bytes_in, (LONG64)bytes);
-      if (u->handler->on_datagram != NULL) u->handler->on_datagram(d, d->data, bytes);
+      if (u->handler->on_datagram != NULL && !udp__source_refused(u->eng, d))
+        u->handler->on_datagram(d, d->data, bytes);
     } else if (err == WSAEMSGSIZE) {
       /* Larger than the receive buffer: dropped and counted, never fatal. */
       InterlockedIncrement64(&u->eng->dgrams_dropped);
@@ -368,6 +433,7 @@ static ps_udp *udp__open(ps_engine *e, const ps_listen_spec *spec, const ps_hand
   AcquireSRWLockExclusive(&e->lock);
   u->next = e->udps;
   e->udps = u;
+  udp__mark_port(e, ntohs(ps_sockaddr_port(&u->addr)), 1);
   ReleaseSRWLockExclusive(&e->lock);
   InterlockedIncrement64(&e->live_listeners);
 

@@ -46,7 +46,8 @@ testing::AssertionResult SameOptions(const ps_options &got, const ps_options &wa
   PS_DIFF(command) PS_DIFF(listens) PS_DIFF(listen_count) PS_DIFF(threads) PS_DIFF(accepts) PS_DIFF(buffer_size)
   PS_DIFF(send_queue_max) PS_DIFF(drain_timeout_ms) PS_DIFF(stats_interval_s) PS_DIFF(max_connections)
   PS_DIFF(udp_receives) PS_DIFF(buffer_idle_ms) PS_DIFF(log_level) PS_DIFF(config_path) PS_DIFF(log_file)
-  PS_DIFF(quotes_file)
+  PS_DIFF(quotes_file) PS_DIFF(udp_reply_rate) PS_DIFF(udp_reply_burst) PS_DIFF(udp_reply_rate_total)
+  PS_DIFF(udp_allow_low_ports)
 #undef PS_DIFF
   r << " (if none is named: a field this list does not know, or padding)";
   return r;
@@ -327,6 +328,10 @@ TEST_F(Config, ShippedExampleLoadsWithItsOneListener) {
   EXPECT_EQ(o.max_connections, 0u);
   EXPECT_EQ(o.drain_timeout_ms, 5000u);
   EXPECT_EQ(o.stats_interval_s, 60u);
+  EXPECT_EQ(o.udp_reply_rate, 100u);
+  EXPECT_EQ(o.udp_reply_burst, 200u);
+  EXPECT_EQ(o.udp_reply_rate_total, 10000u);
+  EXPECT_EQ(o.udp_allow_low_ports, 0u) << "udp_allow_low_ports is commented out";
   EXPECT_EQ(o.log_level, PS_LEVEL_INFO);
   EXPECT_STREQ(o.log_file, "") << "log_file is commented out";
 }

@@ -1,6 +1,7 @@
 // options: the command line of portserve.exe.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -65,6 +66,10 @@ const UintFlag kUintFlags[] = {
     {"--udp-receives", &ps_options::udp_receives, 1, 1024},
     {"--buffer-idle-ms", &ps_options::buffer_idle_ms, 10, 3600000},
     {"--bind-retry", &ps_options::bind_retry_s, 0, PS_BIND_RETRY_MAX_S},
+    {"--udp-reply-rate", &ps_options::udp_reply_rate, 0, 1000000},
+    {"--udp-reply-burst", &ps_options::udp_reply_burst, 1, 1000000},
+    {"--udp-reply-rate-total", &ps_options::udp_reply_rate_total, 0, 10000000},
+    {"--udp-allow-low-ports", &ps_options::udp_allow_low_ports, 0, 1},
 };
 
 // The log levels, as --log-level takes them.
@@ -89,6 +94,14 @@ const std::string kExampleConfig = std::string(PS_SOURCE_DIR) + "/portserve.ini.
 
 ps_options g_options;  // 64 listeners: off the stack
 
+std::string Usage() {
+  std::vector<char> buf(PS_USAGE_MAX);
+  size_t len = ps_options_usage(buf.data(), buf.size());
+  EXPECT_LT(len, buf.size()) << "PS_USAGE_MAX is too small for the --help text";
+  EXPECT_EQ(len, strlen(buf.data()));
+  return buf.data();
+}
+
 }  // namespace
 
 TEST(Options, RunHasDocumentedDefaults) {
@@ -110,6 +123,10 @@ TEST(Options, RunHasDocumentedDefaults) {
   EXPECT_EQ(o.threads, 0u);
   EXPECT_EQ(o.max_connections, 0u);
   EXPECT_EQ(o.udp_receives, 8u);
+  EXPECT_EQ(o.udp_reply_rate, 100u) << "the reflection guard is on by default";
+  EXPECT_EQ(o.udp_reply_burst, 200u);
+  EXPECT_EQ(o.udp_reply_rate_total, 10000u);
+  EXPECT_EQ(o.udp_allow_low_ports, 0u);
   EXPECT_EQ(o.log_level, PS_LEVEL_INFO);
   EXPECT_STREQ(o.log_file, "");
   EXPECT_STREQ(o.quotes_file, "");
@@ -457,7 +474,7 @@ TEST(Options, UsageMentionsEveryAcceptedFlag) {
   accepted.push_back({"--config", {"run", "--config", kExampleConfig}});
 #endif
 
-  const std::string usage = ps_options_usage();
+  const std::string usage = Usage();
   for (const auto &flag : accepted) {
     EXPECT_TRUE(Parses(Argv(flag.second), &g_options)) << flag.first;
     EXPECT_PRED_FORMAT2(testing::IsSubstring, flag.first, usage);
@@ -467,7 +484,7 @@ TEST(Options, UsageMentionsEveryAcceptedFlag) {
 
 // An operator learns from --help which services --listen takes.
 TEST(Options, UsageNamesEveryService) {
-  const std::string usage = ps_options_usage();
+  const std::string usage = Usage();
   size_t services_at = usage.find("Services");
   ASSERT_NE(services_at, std::string::npos) << usage;
   const std::string services = usage.substr(services_at, usage.find("\n\n", services_at) - services_at);

@@ -63,6 +63,11 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   now.dgrams_in = 7;
   now.dgrams_out = 6;
   now.dgrams_dropped = 1;
+  now.dgrams_dropped_port0 = 1;
+  now.dgrams_dropped_lowport = 2;
+  now.dgrams_dropped_loop = 4;
+  now.dgrams_dropped_rate = 8;
+  now.dgrams_dropped_rate_total = 16;
   now.timeouts_idle = 5;
   now.timeouts_linger = 2;
   now.timeouts_send = 1;
@@ -73,7 +78,7 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   now.conns_out_of_resources = 4;
   EXPECT_EQ(Line(now, prev, 2.0),
             "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | "
-            "udp 7 in 6 out 1 dropped | buffers 4/32 | timeouts 5 idle 2 linger 1 send | "
+            "udp 7 in 6 out 1 dropped | guard 7 port 24 rate | buffers 4/32 | timeouts 5 idle 2 linger 1 send | "
             "posted 32 accept 16 udp | errors 9 accept 8 udp 4 out-of-resources");
 }
 

@@ -78,8 +78,11 @@ class CommandLine(unittest.TestCase):
             "--threads": ["2"], "--accepts": ["4"], "--buffer-size": ["4096"], "--buffer-idle-ms": ["500"],
             "--send-queue-max": ["65536"], "--max-connections": ["10"], "--drain-timeout": ["3000"],
             "--stats-interval": ["1"], "--udp-receives": ["2"], "--log-level": ["debug"], "--log-file": [log],
-            "--quotes-file": [quotes], "--bind-retry": ["1"], "--idle-timeout": ["120"],
-            "--linger-timeout": ["10"], "--send-timeout": ["30"], "--keepalive": ["30"],
+            "--quotes-file": [quotes],
+            "--udp-reply-rate": ["50"], "--udp-reply-burst": ["60"], "--udp-reply-rate-total": ["5000"],
+            "--udp-allow-low-ports": ["1"],
+            "--idle-timeout": ["300"], "--linger-timeout": ["30"], "--send-timeout": ["60"], "--keepalive": ["60"],
+            "--bind-retry": ["5"],
         }
         commands = {"--help", "--version"}  # flags that are commands, tested on their own
         flags = self.help_flags()
@@ -287,6 +290,43 @@ class Udp(unittest.TestCase):
             p = subprocess.run(["nc", "-u", "-w", "2", "127.0.0.1", str(srv.port(transport="udp"))],
                                input=b"hello over udp\n", capture_output=True, timeout=30)
             self.assertEqual(p.stdout, b"hello over udp\n", p.stderr)
+
+    def spoof_udp(self, src_port, dst_port, payload=b""):
+        """One IPv4 UDP datagram on loopback with a source port we choose:
+        what a spoofer sends, and what a normal socket cannot (port 0, or a
+        port the server holds). Needs CAP_NET_RAW (the tests run as root)."""
+        try:
+            raw = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        except PermissionError as e:
+            self.skipTest("no raw socket (not root?): %s" % e)
+        import struct
+        udp = struct.pack("!HHHH", src_port, dst_port, 8 + len(payload), 0) + payload  # checksum 0: none (IPv4)
+        # The kernel fills in the IP checksum and total length (IP_HDRINCL, raw(7)).
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0, 64, socket.IPPROTO_UDP, 0,
+                         socket.inet_aton("127.0.0.1"), socket.inet_aton("127.0.0.1"))
+        with raw:
+            raw.sendto(ip + udp, ("127.0.0.1", 0))
+
+    def test_reflection_guard_drops_spoofed_port0_and_own_port_loop(self):
+        """The CVE-1999-0103 loop inside one portserve: a datagram to chargen
+        "from" the server's own echo port would start echo<->chargen for
+        ever; one from port 0 would be answered to nobody. Both are dropped
+        before the handler and counted, and the server answers a normal
+        client afterwards."""
+        with Server("--listen", "echo=127.0.0.1:0/udp", "--listen", "chargen=127.0.0.1:0/udp") as srv:
+            echo = srv.port(service="echo", transport="udp")
+            chargen = srv.port(service="chargen", transport="udp")
+            self.spoof_udp(echo, chargen)
+            self.spoof_udp(0, echo, b"to nobody")
+            self.spoof_udp(19, echo, b"from chargen")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(10)
+                s.sendto(b"normal", ("127.0.0.1", echo))
+                self.assertEqual(s.recvfrom(100)[0], b"normal")
+            srv.interrupt()
+            self.assertEqual(srv.wait(30), 0, srv.output())
+            self.assertIn("udp guard: 1 datagram(s) dropped for source port 0, 1 for a low port, "
+                          "1 for one of our ports; 0 repl(ies) over a source's rate", srv.output())
 
     def test_socat_udp_daytime_ipv6(self):
         require("socat")
