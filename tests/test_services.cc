@@ -63,7 +63,7 @@ std::string ChargenReference(uint64_t offset, size_t len) {
   size_t col = static_cast<size_t>(offset % kChargenLineBytes);
   while (out.size() < len) {
     std::string text = PrintableTwice().substr(static_cast<size_t>(line % 95), PS_CHARGEN_LINE) + "\r\n";
-    size_t take = std::min(text.size() - col, len - out.size());
+    size_t take = (std::min)(text.size() - col, len - out.size());
     out.append(text, col, take);
     col = 0;
     line++;
@@ -361,7 +361,7 @@ TEST(SvcChargen, FillingInOddChunksEqualsFillingInOneGo) {
   std::string chunked;
   uint64_t pos = 0;
   for (size_t i = 0; chunked.size() < total; i++) {
-    size_t n = std::min(sizes[i % (sizeof sizes / sizeof sizes[0])], total - chunked.size());
+    size_t n = (std::min)(sizes[i % (sizeof sizes / sizeof sizes[0])], total - chunked.size());
     chunked += ChargenFill(&pos, n);
     ASSERT_EQ(pos, chunked.size());
   }
