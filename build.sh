@@ -35,6 +35,7 @@ ensure_deps() {
   command -v python3 >/dev/null || missing+=(python3)
   command -v socat >/dev/null || missing+=(socat)
   command -v nc >/dev/null || missing+=(netcat-openbsd)
+  command -v clang-cl-14 >/dev/null || command -v clang-cl >/dev/null || missing+=(clang)
   command -v wixl >/dev/null || missing+=(wixl)
   command -v msiinfo >/dev/null || missing+=(msitools)
   if [ ${#missing[@]} -gt 0 ]; then

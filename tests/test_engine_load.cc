@@ -272,7 +272,7 @@ TEST(EngineLoad, StopWithHundredBusyConnectionsDrainsGracefully) {
         ASSERT_TRUE(pump_recv(c, 1 << 20)) << "client " << index[k] << ": recv error " << WSAGetLastError()
                                            << " (a reset instead of a graceful close?)";
       }
-      if (!c.eof && (ev & POLLWRNORM)) ASSERT_TRUE(pump_send(c, 65536 - static_cast<size_t>(c.sent - c.received)));
+      if (!c.eof && (ev & POLLWRNORM)) { ASSERT_TRUE(pump_send(c, 65536 - static_cast<size_t>(c.sent - c.received))); }
       if (c.eof) {
         EXPECT_LE(c.received, c.sent);
         closesocket(c.s);
