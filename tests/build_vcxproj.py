@@ -60,6 +60,7 @@ CLANG_CL_MSVC_W4 = ["-Wshorten-64-to-32",      # C4267, C4244 (64-bit to 32-bit)
                     "-Wshadow",                # C4456, C4457, C4459
                     "-Wparentheses"]           # C4706 (assignment in a condition)
 CXX_EXTENSIONS = (".cc", ".cpp", ".cxx")
+WORK_MARKER = ".build_vcxproj"  # marks --work, so its exes are never taken for CMake's
 # C++ files get the Windows SDK's min/max macros (see vcxproj_shims/sdk_minmax.h).
 SDK_MINMAX = ["-include", os.path.join(SHIMS, "sdk_minmax.h"), "-isystem", os.path.join(SHIMS, "sdk")]
 
@@ -287,32 +288,37 @@ def compile_resource(args, project, rc, work, root):
 
 
 def resource_ids(args, exe):
-    """{(type, id)} of an exe's resources, from objdump's resource directory dump."""
+    """{(type, name)} of an exe's resources, from objdump's dump of its resource directory:
+    a type entry is indented 3 spaces after the offset, a name entry 5, a language 7."""
     out = run([args.objdump, "-p", exe], "objdump -p " + exe)
+    if "Resource Directory section" not in out:
+        return set()
     found = set()
-    level, current_type = None, None
-    in_rsrc = False
-    for line in out.splitlines():
-        if "Resource Directory section" in line:
-            in_rsrc = True
-            continue
-        if not in_rsrc:
-            continue
-        m = re.match(r"^\d{3}(\s*)(Type Table|Entry): ", line)
+    current_type = None
+    for line in out.split("Resource Directory section", 1)[1].splitlines():
+        m = re.match(r"^[0-9a-f]{3}( +)Entry: (?:ID: (0x[0-9a-f]+)|name: (.*?)), Value", line)
         if not m:
-            if line.strip() == "" and found:
-                break
             continue
-        depth = len(m.group(1))
-        entry = re.search(r"Entry: (?:ID: (0x[0-9a-f]+)|name: (.*?)), Value", line)
-        if not entry:
-            continue
-        key = entry.group(1) or entry.group(2)
-        if depth <= 2:
+        depth, key = len(m.group(1)), m.group(2) or m.group(3)
+        if depth == 3:
             current_type = key
-        elif depth <= 4 and current_type is not None:
+        elif depth == 5 and current_type is not None:
             found.add((current_type, key))
+    if not found:
+        raise Failure("cannot read the resource directory of %s from objdump -p" % exe)
     return found
+
+
+def find_reference(reference, name):
+    """CMake's <name>.exe under its build folder (not under a work folder of this script)."""
+    for dirpath, dirnames, filenames in os.walk(reference):
+        if os.path.exists(os.path.join(dirpath, WORK_MARKER)):
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(("wineprefix", "CMakeFiles", "googletest")))
+        if name in filenames:
+            return os.path.join(dirpath, name)
+    return None
 
 
 def clang_cl_commands(args, project, root, config):
@@ -382,6 +388,8 @@ def main():
     if args.clang_cl and not shutil.which(args.clang_cl):
         print("FAILED: %s not found (Debian package clang; build.sh installs it)" % args.clang_cl)
         return 1
+    os.makedirs(work, exist_ok=True)
+    open(os.path.join(work, WORK_MARKER), "w").close()
     try:
         probe_minmax(args, work)
         paths = solution_projects(root)
@@ -424,7 +432,7 @@ def main():
             except Failure as e:
                 problems.append(str(e))
             libraries[p] = lib
-    linked = []
+    linked, compared = [], []
     for p in paths:
         proj = projects[p]
         if proj.kind != "Application":
@@ -462,18 +470,18 @@ def main():
 
     if args.reference:
         for proj, exe in linked:
-            refs = [os.path.join(d, f) for d, _, files in os.walk(args.reference) for f in files
-                    if f == proj.name + ".exe" and not os.path.abspath(d).startswith(work)]
-            if not refs:
+            ref = find_reference(args.reference, proj.name + ".exe")
+            if ref is None:
                 continue
             try:
-                want, have = resource_ids(args, refs[0]), resource_ids(args, exe)
+                want, have = resource_ids(args, ref), resource_ids(args, exe)
             except Failure as e:
                 problems.append(str(e))
                 continue
             if want != have:
-                problems.append("%s: resources (type, id) %s, but CMake's %s has %s"
-                                % (proj.name, sorted(have) or "none", refs[0], sorted(want)))
+                problems.append("%s: resources (type, name) %s, but CMake's %s has %s"
+                                % (proj.name, sorted(have) or "none", ref, sorted(want)))
+            compared.append(proj.name)
 
     clang_checked = 0
     if args.clang_cl:
@@ -495,9 +503,10 @@ def main():
     n_sources = sum(len(pr.sources) for pr in projects.values())
     n_rc = sum(len(pr.resources) for pr in projects.values())
     print("ok: %d projects from server.sln (%s|x64): %d sources and %d resource scripts compiled with "
-          "mingw-w64, %d libraries archived, %d executables linked; %d C file checks with clang-cl "
-          "(Debug and Release)" % (len(projects), args.config, n_sources, n_rc, len(libraries), len(linked),
-                                   clang_checked))
+          "mingw-w64, %d libraries archived, %d executables linked, resources of %d compared with CMake's (%s); "
+          "%d C file checks with clang-cl (Debug and Release)"
+          % (len(projects), args.config, n_sources, n_rc, len(libraries), len(linked), len(compared),
+             ", ".join(compared), clang_checked))
     for proj, exe in linked:
         print("  %s" % os.path.relpath(exe, work))
     return 0
