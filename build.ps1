@@ -5,20 +5,26 @@
 .DESCRIPTION
   .\build.ps1 [build|test|run|msi|clean] [-Configuration Debug|Release] [ARGS...]
 
-    build   build server.sln for x64 (the default command)
-    test    build, then run x64\<Configuration>\tests.exe (googletest); ARGS go to
-            tests.exe, e.g. --gtest_filter=Conn.*
+    build   build portserve.exe and the bench tools for x64 (the default command)
+    test    build the whole server.sln, then run x64\<Configuration>\common_tests.exe and
+            engine_tests.exe (googletest); ARGS go to both, e.g. --gtest_filter=Conn.*
     run     build, then run x64\<Configuration>\portserve.exe in this console
             (default ARGS: run --listen echo=127.0.0.1:7007; Ctrl+C stops it)
     msi     build, then the installer x64\<Configuration>\portserve-<version>.msi from
             installer\portserve.wxs with the WiX Toolset v3 (candle, light; found through
             the WIX environment variable its installer sets, or on PATH). The version is
-            CMakeLists.txt's project version; -Configuration Release for a release.
+            CMakeLists.txt's project version. msi builds Release unless -Configuration
+            says otherwise; the other commands default to Debug.
     clean   remove x64\ (binaries and intermediate files)
 
   Needs Visual Studio 2022 or its Build Tools with the C++ workload (MSBuild, v143,
-  a Windows 10/11 SDK) and a googletest checkout: GTEST_ROOT, or third_party\googletest.
-  The project files are generated from CMake's source list by tools/gen_vcxproj.py.
+  a Windows 10/11 SDK); the test command also needs a googletest checkout: GTEST_ROOT,
+  or third_party\googletest. The project files are generated from CMake's targets by
+  tools/gen_vcxproj.py.
+
+  Under the default execution policy Windows refuses to run a downloaded script; run
+  it as  powershell -ExecutionPolicy Bypass -File .\build.ps1 test  or once
+  Unblock-File .\build.ps1 .
 
 .EXAMPLE
   .\build.ps1 test -Configuration Release
@@ -29,8 +35,9 @@ param(
   [ValidateSet('build', 'test', 'run', 'clean', 'msi', 'bench', 'help')]
   [string]$Command = 'build',
 
+  # Debug, except for msi (an installer packages the Release build).
   [ValidateSet('Debug', 'Release')]
-  [string]$Configuration = 'Debug',
+  [string]$Configuration,
 
   [Parameter(Position = 1, ValueFromRemainingArguments = $true)]
   [string[]]$Arguments = @()
@@ -42,6 +49,9 @@ $ErrorActionPreference = 'Stop'
 $Root = $PSScriptRoot
 $Solution = Join-Path $Root 'server.sln'
 # ValidateSet ignores case; MSBuild configuration names and x64\<Config> should not.
+if (-not $Configuration) {
+  $Configuration = if ($Command -eq 'msi') { 'Release' } else { 'Debug' }
+}
 $Configuration = if ($Configuration -ieq 'Release') { 'Release' } else { 'Debug' }
 $OutDir = Join-Path (Join-Path $Root 'x64') $Configuration
 
@@ -63,13 +73,19 @@ function Find-MSBuild {
     Stop-Build ("vswhere.exe not found at ${vswhere}: install Visual Studio 2022 or the " +
                 "Build Tools for Visual Studio 2022 with the 'Desktop development with C++' workload.")
   }
-  $found = @(& $vswhere -latest -requires Microsoft.Component.MSBuild -find 'MSBuild\**\Bin\MSBuild.exe')
+  # -products *: the Build Tools are a product of their own, which vswhere leaves out
+  # by default. VS 2022 (17.x) is what the projects' v143 toolset needs, and the
+  # x64 compiler component is what the C++ workload brings.
+  $found = @(& $vswhere -latest -products '*' -version '[17.0,18.0)' `
+    -requires Microsoft.Component.MSBuild Microsoft.VisualStudio.Component.VC.Tools.x86.x64 `
+    -find 'MSBuild\**\Bin\MSBuild.exe')
   if ($LASTEXITCODE -ne 0) {
     Stop-Build "vswhere.exe failed (exit code $LASTEXITCODE)"
   }
   if ($found.Count -eq 0 -or -not $found[0]) {
-    Stop-Build ("no MSBuild found by vswhere: install the 'Desktop development with C++' " +
-                "workload of Visual Studio 2022.")
+    Stop-Build ("no Visual Studio 2022 (17.x) with MSBuild and the x64 C++ compiler found by " +
+                "vswhere: install Visual Studio 2022 or its Build Tools with the " +
+                "'Desktop development with C++' workload.")
   }
   return [string]$found[0]
 }
@@ -95,12 +111,20 @@ function Get-GoogleTestRoot {
   return (Resolve-Path -LiteralPath $gtestRoot).ProviderPath
 }
 
-function Invoke-Build {
-  $gtestRoot = Get-GoogleTestRoot
+# -Tests: the whole solution, googletest included; otherwise only the projects that
+# need no googletest (MSBuild builds their ProjectReferences first).
+function Invoke-Build([switch]$Tests) {
   $msbuild = Find-MSBuild
-  Write-Step "building server.sln ($Configuration|x64) with $msbuild"
-  & $msbuild $Solution /nologo /m /v:minimal /t:Build "/p:Configuration=$Configuration" `
-    /p:Platform=x64 "/p:GTEST_ROOT=$gtestRoot"
+  $msbuildArgs = @($Solution, '/nologo', '/m', '/v:minimal', "/p:Configuration=$Configuration", '/p:Platform=x64')
+  if ($Tests) {
+    $gtestRoot = Get-GoogleTestRoot
+    $msbuildArgs += @('/t:Build', "/p:GTEST_ROOT=$gtestRoot")
+    Write-Step "building server.sln ($Configuration|x64) with $msbuild"
+  } else {
+    $msbuildArgs += '/t:portserve;portload;naive_iocp_echo'
+    Write-Step "building portserve, portload, naive_iocp_echo ($Configuration|x64) with $msbuild"
+  }
+  & $msbuild @msbuildArgs
   if ($LASTEXITCODE -ne 0) {
     Stop-Build "MSBuild failed (exit code $LASTEXITCODE)"
   }
@@ -167,16 +191,20 @@ function Invoke-Msi {
 switch ($Command) {
   'build' {
     Invoke-Build
-    Write-Step "built x64\$Configuration\portserve.exe and tests.exe"
+    Write-Step "built x64\$Configuration\portserve.exe, portload.exe, naive_iocp_echo.exe"
   }
   'test' {
-    Invoke-Build
-    $tests = Get-Exe 'tests.exe'
-    Write-Step "x64\$Configuration\tests.exe $Arguments"
-    & $tests @Arguments
-    $testExit = $LASTEXITCODE
-    if ($testExit -ne 0) {
-      Stop-Build "tests failed: tests.exe exited with code $testExit"
+    Invoke-Build -Tests
+    # The two test programs of the CMake build: handler tests with a fake session,
+    # engine tests with the real one (the same functions, so never one exe).
+    foreach ($name in @('common_tests.exe', 'engine_tests.exe')) {
+      $tests = Get-Exe $name
+      Write-Step "x64\$Configuration\$name $Arguments"
+      & $tests @Arguments
+      $testExit = $LASTEXITCODE
+      if ($testExit -ne 0) {
+        Stop-Build "tests failed: $name exited with code $testExit"
+      }
     }
     Write-Step 'all tests passed'
   }
@@ -197,7 +225,7 @@ switch ($Command) {
   'clean' {
     # IntDir is x64\<Config>\obj\<project>, so x64\ holds everything; the per-project
     # x64\ folders are what an older, non-generated project would have left behind.
-    foreach ($dir in @('x64', 'common\x64', 'server\x64', 'tests\x64')) {
+    foreach ($dir in @('x64', 'common\x64', 'server\x64', 'tests\x64', 'bench\x64')) {
       $path = Join-Path $Root $dir
       if (Test-Path -LiteralPath $path) {
         Write-Step "removing $dir"

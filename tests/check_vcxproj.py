@@ -1,112 +1,39 @@
 #!/usr/bin/env python3
-"""Check that the Visual Studio projects compile exactly what CMake compiles.
+"""Check that the committed Visual Studio projects are what CMake's targets give.
 
     python3 tests/check_vcxproj.py <repo-root> <build-dir>/source-manifest.txt
 
-CMake writes the manifest ("GROUP path" lines); each group belongs to one
-.vcxproj. Items under $(GTEST_ROOT) (googletest itself) are not ours and are
-ignored. Exit status 0 when everything matches, 1 on any drift.
+CMake writes the manifest (one block per target: sources, definitions, include
+directories, libraries). The committed server.sln and .vcxproj files must be
+byte for byte what tools/gen_vcxproj.py makes of it, and no other .vcxproj may
+lie in the repository. Where a project differs, its source and resource items
+are compared with the target's so that the message names the file. Exit
+status 0 when everything matches, 1 on any drift.
 """
+import difflib
 import os
-import re
 import sys
 import xml.etree.ElementTree as ET
 
 MSBUILD_NS = "{http://schemas.microsoft.com/developer/msbuild/2003}"
-PROJECTS = (  # manifest group, project file relative to the repository root
-    ("COMMON", "common/pscommon.vcxproj"),
-    ("ENGINE", "server/psengine.vcxproj"),
-    ("MAIN", "server/portserve.vcxproj"),
-    ("TEST", "tests/tests.vcxproj"),
-)
-SLN_PROJECT = re.compile(r'^Project\("\{[^}]+\}"\)\s*=\s*"([^"]*)",\s*"([^"]*)",\s*"\{[^}]+\}"')
 REGENERATE = "python3 tools/gen_vcxproj.py build/win/source-manifest.txt"
 
 
-def read_manifest(path, root, problems):
-    sources = {group: set() for group, _ in PROJECTS}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            group, _, src = line.partition(" ")
-            src = src.strip()
-            if group not in sources or not src:
-                problems.append("%s:%d: cannot read %r (expected 'GROUP path')" % (path, lineno, line))
-                continue
-            if os.path.isabs(src):
-                src = os.path.relpath(src, root)
-            sources[group].add(os.path.normpath(src).replace(os.sep, "/"))
-    return sources
-
-
-def resolve(include, project_dir, root):
-    """An item's Include as a repo-relative forward-slash path, or None if unknown."""
-    path = include.strip().replace("\\", "/")
-    for macro, value in (("$(SolutionDir)", root + "/"),
-                         ("$(ProjectDir)", project_dir + "/"),
-                         ("$(MSBuildProjectDirectory)", project_dir),
-                         ("$(MSBuildThisFileDirectory)", project_dir + "/")):
-        path = path.replace(macro, value)
-    if "$(" in path or "*" in path or "?" in path:
-        return None
-    full = os.path.normpath(os.path.join(project_dir, path))
-    return os.path.relpath(full, root).replace(os.sep, "/")
-
-
-def excluded_from_build(item):
-    return any((child.text or "").strip().lower() == "true"
-               for child in item.findall(MSBUILD_NS + "ExcludedFromBuild"))
-
-
-def compiled_sources(vcxproj, root, problems):
-    """Repo-relative paths of the ClCompile items in one project."""
-    project_dir = os.path.dirname(vcxproj)
-    rel_proj = os.path.relpath(vcxproj, root).replace(os.sep, "/")
+def items(data, project_dir, root):
+    """Repo-relative paths of the ClCompile and ResourceCompile items of a project (bytes)."""
+    found = set()
     try:
-        tree = ET.parse(vcxproj)
+        tree = ET.fromstring(data)
     except ET.ParseError as e:
-        problems.append("%s is not valid XML: %s" % (rel_proj, e))
-        return []
-    found = []
-    for item in tree.getroot().iter(MSBUILD_NS + "ClCompile"):
-        include = item.get("Include")
-        if include is None:  # the ClCompile settings inside an ItemDefinitionGroup
-            continue
-        for one in include.split(";"):
-            if not one.strip() or "$(GTEST_ROOT)" in one:
+        return {"<not valid XML: %s>" % e}
+    for tag in ("ClCompile", "ResourceCompile"):
+        for item in tree.iter(MSBUILD_NS + tag):
+            include = item.get("Include")
+            if include is None or "$(GTEST_ROOT)" in include:
                 continue
-            if excluded_from_build(item):
-                continue  # listed for browsing only; then CMake must not build it either
-            path = resolve(one, project_dir, root)
-            if path is None:
-                problems.append("%s: cannot resolve ClCompile %r (use a path relative to the project)"
-                                % (rel_proj, one))
-            else:
-                found.append(path)
+            full = os.path.normpath(os.path.join(project_dir, include.replace("\\", "/")))
+            found.add(os.path.relpath(full, root).replace(os.sep, "/"))
     return found
-
-
-def check_solution(root, problems):
-    sln = os.path.join(root, "server.sln")
-    if not os.path.isfile(sln):
-        problems.append("server.sln is missing")
-        return
-    listed = set()
-    with open(sln, encoding="utf-8-sig") as f:
-        for line in f:
-            m = SLN_PROJECT.match(line.strip())
-            if not m:
-                continue
-            rel = m.group(2).replace("\\", "/")
-            listed.add(os.path.normpath(rel).replace(os.sep, "/"))
-            if not os.path.isfile(os.path.join(root, rel)):
-                problems.append("server.sln lists project %s (%s) which does not exist"
-                                % (m.group(1), rel))
-    for _, rel in PROJECTS:
-        if rel not in listed:
-            problems.append("server.sln does not list %s" % rel)
 
 
 def main(argv):
@@ -115,31 +42,42 @@ def main(argv):
         return 2
     root = os.path.abspath(argv[1])
     manifest = argv[2]
-    problems = []
     if not os.path.isfile(manifest):
         print("error: %s not found: configure the CMake build first" % manifest)
         return 1
-    wanted = read_manifest(manifest, root, problems)
+    sys.path.insert(0, os.path.join(root, "tools"))
+    import gen_vcxproj  # noqa: E402 (the generator is the definition of "right")
 
-    total = 0
-    for group, rel in PROJECTS:
-        vcxproj = os.path.join(root, rel)
-        if not os.path.isfile(vcxproj):
-            problems.append("%s is missing (CMake builds %d sources for it)" % (rel, len(wanted[group])))
+    outputs, projects = gen_vcxproj.generate(manifest, root)
+    problems = []
+    for rel, wanted in outputs:
+        path = os.path.join(root, rel)
+        if not os.path.isfile(path):
+            problems.append("%s is missing" % rel)
             continue
-        listed = compiled_sources(vcxproj, root, problems)
-        seen = set()
-        for path in listed:
-            if path in seen:
-                problems.append("%s lists %s twice" % (rel, path))
-            seen.add(path)
-        for path in sorted(wanted[group] - seen):
-            problems.append("%s is missing %s (CMake builds it)" % (rel, path))
-        for path in sorted(seen - wanted[group]):
-            problems.append("%s lists %s which CMake does not build" % (rel, path))
-        total += len(wanted[group])
-
-    check_solution(root, problems)
+        with open(path, "rb") as f:
+            have = f.read()
+        if have == wanted:
+            continue
+        if rel.endswith(".vcxproj"):
+            project_dir = os.path.dirname(path)
+            want_items, have_items = items(wanted, project_dir, root), items(have, project_dir, root)
+            for src in sorted(want_items - have_items):
+                problems.append("%s is missing %s (CMake builds it)" % (rel, src))
+            for src in sorted(have_items - want_items):
+                problems.append("%s lists %s which CMake does not build" % (rel, src))
+        diff = list(difflib.unified_diff(
+            wanted.decode("utf-8-sig").splitlines(), have.decode("utf-8-sig", "replace").splitlines(),
+            "generated/" + rel, "committed/" + rel, n=1, lineterm=""))
+        problems.append("%s differs from the generated one:\n    %s"
+                        % (rel, "\n    ".join(diff[:40] or ["(line endings or byte-order mark)"])))
+    generated = {rel for rel, _ in outputs}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in ("build", "x64", "third_party")]
+        for name in filenames:
+            rel = os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/")
+            if name.endswith(".vcxproj") and rel not in generated:
+                problems.append("%s is not a CMake target's project (remove it)" % rel)
 
     if problems:
         for problem in problems:
@@ -148,7 +86,8 @@ def main(argv):
               "Regenerate them from the repository root and commit the result:\n    %s"
               % (manifest, REGENERATE))
         return 1
-    print("ok: %d sources in %d projects match CMake" % (total, len(PROJECTS)))
+    total = sum(len(p.sources) + len(p.resources) for p in projects)
+    print("ok: %d sources in %d projects and server.sln match CMake's targets" % (total, len(projects)))
     return 0
 
 

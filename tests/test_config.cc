@@ -14,6 +14,13 @@ extern "C" {
 #include "options.h"
 }
 
+// The build defines PS_SOURCE_DIR (the repository root, as a string) so the
+// tests can read the shipped portserve.ini.example; without it those tests
+// would not exist, so its absence is an error rather than a silent skip.
+#ifndef PS_SOURCE_DIR
+#error "PS_SOURCE_DIR must be defined (CMake: tests/CMakeLists.txt; Visual Studio: tools/gen_vcxproj.py)"
+#endif
+
 namespace {
 
 std::string ReadFile(const std::string &path) {
@@ -314,7 +321,6 @@ TEST_F(Config, LineNumbersCountCrlfAndByteOrderMarkCorrectly) {
 
 // ---- the shipped example ------------------------------------------------------
 
-#ifdef PS_SOURCE_DIR
 const std::string kExample = std::string(PS_SOURCE_DIR) + "/portserve.ini.example";
 
 TEST_F(Config, ShippedExampleLoadsWithItsOneListener) {
@@ -358,7 +364,6 @@ TEST_F(Config, ShippedExampleCommentedOutSettingsAreValid) {
   EXPECT_STREQ(o.log_file, "C:\\ProgramData\\portserve\\portserve.log");
   EXPECT_EQ(Listeners(), (std::vector<std::string>{"echo=127.0.0.1:7007/tcp", "echo=[::1]:7007/tcp"}));
 }
-#endif
 
 // ---- ps_config_load -----------------------------------------------------------
 

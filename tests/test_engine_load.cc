@@ -40,12 +40,12 @@ SOCKET connect_nonblocking(unsigned port) {
 bool pump_send(Client &c, size_t max_bytes) {
   while (max_bytes > 0) {
     if (c.pending_off == c.pending.size()) {
-      size_t n = std::min<size_t>(max_bytes, 16384);
+      size_t n = (std::min<size_t>)(max_bytes, 16384);
       c.pending.resize(n);
       c.out.fill(c.pending.data(), n);
       c.pending_off = 0;
     }
-    size_t want = std::min(max_bytes, c.pending.size() - c.pending_off);
+    size_t want = (std::min)(max_bytes, c.pending.size() - c.pending_off);
     int n = send(c.s, reinterpret_cast<char *>(c.pending.data()) + c.pending_off, static_cast<int>(want), 0);
     if (n < 0) return WSAGetLastError() == WSAEWOULDBLOCK;
     c.pending_off += static_cast<size_t>(n);
@@ -59,7 +59,7 @@ bool pump_send(Client &c, size_t max_bytes) {
 bool pump_recv(Client &c, size_t max_bytes) {
   unsigned char buf[16384], want[16384];
   while (max_bytes > 0) {
-    int n = recv(c.s, reinterpret_cast<char *>(buf), static_cast<int>(std::min(max_bytes, sizeof(buf))), 0);
+    int n = recv(c.s, reinterpret_cast<char *>(buf), static_cast<int>((std::min)(max_bytes, sizeof(buf))), 0);
     if (n == 0) {
       c.eof = true;
       return true;
@@ -180,7 +180,7 @@ TEST(EngineLoad, SixtyFourMiBEachWayConcurrentlyChecksumVerified) {
     ByteStream out(64);
     std::vector<unsigned char> buf(65536);
     for (uint64_t left = kBytes; left > 0;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+      size_t n = static_cast<size_t>((std::min<uint64_t>)(left, buf.size()));
       out.fill(buf.data(), n);
       if (!send_all(s, buf.data(), n)) {
         send_ok = false;
@@ -272,7 +272,7 @@ TEST(EngineLoad, StopWithHundredBusyConnectionsDrainsGracefully) {
         ASSERT_TRUE(pump_recv(c, 1 << 20)) << "client " << index[k] << ": recv error " << WSAGetLastError()
                                            << " (a reset instead of a graceful close?)";
       }
-      if (!c.eof && (ev & POLLWRNORM)) ASSERT_TRUE(pump_send(c, 65536 - static_cast<size_t>(c.sent - c.received)));
+      if (!c.eof && (ev & POLLWRNORM)) { ASSERT_TRUE(pump_send(c, 65536 - static_cast<size_t>(c.sent - c.received))); }
       if (c.eof) {
         EXPECT_LE(c.received, c.sent);
         closesocket(c.s);

@@ -63,7 +63,7 @@ std::string ChargenReference(uint64_t offset, size_t len) {
   size_t col = static_cast<size_t>(offset % kChargenLineBytes);
   while (out.size() < len) {
     std::string text = PrintableTwice().substr(static_cast<size_t>(line % 95), PS_CHARGEN_LINE) + "\r\n";
-    size_t take = std::min(text.size() - col, len - out.size());
+    size_t take = (std::min)(text.size() - col, len - out.size());
     out.append(text, col, take);
     col = 0;
     line++;
@@ -334,10 +334,10 @@ TEST(SvcChargen, LinesRotateThroughThe95PrintableCharacters) {
     for (size_t i = 0; i < PS_CHARGEN_LINE; i++) {
       ASSERT_GE(line[i], ' ') << "line " << l << " col " << i;
       ASSERT_LE(line[i], '~') << "line " << l << " col " << i;
-      if (i > 0) ASSERT_EQ(line[i], next(line[i - 1])) << "line " << l << " col " << i;
+      if (i > 0) { ASSERT_EQ(line[i], next(line[i - 1])) << "line " << l << " col " << i; }
     }
-    if (l > 0) ASSERT_EQ(line[0], next(seen.back()[0])) << "line " << l << " starts one character later";
-    if (l >= 95) ASSERT_EQ(line, seen[l - 95]) << "line " << l << " repeats line " << l - 95;
+    if (l > 0) { ASSERT_EQ(line[0], next(seen.back()[0])) << "line " << l << " starts one character later"; }
+    if (l >= 95) { ASSERT_EQ(line, seen[l - 95]) << "line " << l << " repeats line " << l - 95; }
     seen.push_back(line);
   }
   std::vector<std::string> cycle(seen.begin(), seen.begin() + 95);
@@ -364,7 +364,7 @@ TEST(SvcChargen, FillingInOddChunksEqualsFillingInOneGo) {
   std::string chunked;
   uint64_t pos = 0;
   for (size_t i = 0; chunked.size() < total; i++) {
-    size_t n = std::min(sizes[i % (sizeof sizes / sizeof sizes[0])], total - chunked.size());
+    size_t n = (std::min)(sizes[i % (sizeof sizes / sizeof sizes[0])], total - chunked.size());
     chunked += ChargenFill(&pos, n);
     ASSERT_EQ(pos, chunked.size());
   }
@@ -687,7 +687,7 @@ TEST(SvcQotd, StartRefusesAUtf16File) {
   TempFile file(Utf16LeWithBom("Hi\n\nThere\n"));
   QotdStart q(file.path().c_str());
   EXPECT_EQ(q.rc, -1) << "served: " << (q.rc == 0 ? ps_qotd_quote(q.ctx, 0) : "");
-  if (q.rc != 0) EXPECT_PRED_FORMAT2(testing::IsSubstring, file.path(), q.err);
+  if (q.rc != 0) { EXPECT_PRED_FORMAT2(testing::IsSubstring, file.path(), q.err); }
 }
 
 // Notepad's "UTF-8 with BOM": the mark is not part of the first quote (the

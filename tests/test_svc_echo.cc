@@ -74,7 +74,7 @@ TEST(SvcEcho, EchoesManyRandomChunksInOrder) {
   size_t offset = 0;
   int receives = 0;
   while (offset < input.size()) {
-    size_t len = std::min(chunk(rng), input.size() - offset);
+    size_t len = (std::min)(chunk(rng), input.size() - offset);
     fake.Receive(input.data() + offset, len);
     offset += len;
     receives++;

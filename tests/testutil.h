@@ -4,6 +4,10 @@
 #ifndef PS_TESTUTIL_H
 #define PS_TESTUTIL_H
 
+// Without NOMINMAX, which we do not define, the Windows SDK's windows.h makes
+// min and max macros in C++ too (mingw's libstdc++ defines NOMINMAX and hides
+// this), so tests write (std::min)(a, b): a macro name followed by ')' is not
+// expanded. tests/build_vcxproj.py compiles with the SDK's macros to check.
 #include <winsock2.h>
 #include <ws2tcpip.h>
 

@@ -31,8 +31,9 @@ command:msibuild msitools
 command:ps procps
 '
 # Building: the cross compilers (posix thread model: googletest needs
-# std::mutex), googletest's source, cmake/ninja and a native compiler for
-# common/ with the sanitizers.
+# std::mutex), googletest's source, cmake/ninja, a native compiler for
+# common/ with the sanitizers, and clang-cl for the MSVC-mode check of the
+# Visual Studio projects (tests/build_vcxproj.py).
 ps__deps_build=$ps__deps_wintest'
 command:x86_64-w64-mingw32-gcc-posix gcc-mingw-w64-x86-64
 command:x86_64-w64-mingw32-g++-posix g++-mingw-w64-x86-64
@@ -42,7 +43,7 @@ command:cmake cmake
 command:ninja ninja-build
 command:gcc gcc
 command:g++ g++
-command:clang clang
+command:clang-cl-14 clang-tools-14
 '
 ps__deps_bench='
 command:strace strace

@@ -1,84 +1,123 @@
 #!/usr/bin/env python3
-"""Write server.sln and the four .vcxproj files from CMake's source manifest.
+"""Write server.sln and one .vcxproj per CMake target from CMake's manifest.
 
-CMake is the source of truth for what gets compiled; the Visual Studio build
-is derived from it so the two cannot drift (tests/check_vcxproj.py checks):
+CMake is the source of truth for what gets built; the Visual Studio build is
+derived from it, target for target, so the two cannot drift
+(tests/check_vcxproj.py checks, tests/build_vcxproj.py builds the result):
 
     cmake -S . -B build/win ...            # writes build/win/source-manifest.txt
     python3 tools/gen_vcxproj.py build/win/source-manifest.txt
 
+The manifest (written by CMakeLists.txt) gives, for each target: its type,
+sources, preprocessor definitions and include directories (with those its
+libraries pass on) and the libraries it links directly. Each target becomes
+one project: CMake's libraries become ProjectReferences (an executable
+references every static library it links, directly or through another), other
+libraries become AdditionalDependencies, gtest_main means googletest's own
+sources compiled from $(GTEST_ROOT).
+
 The output depends only on the manifest and the headers on disk: GUIDs are
-fixed literals and every list is sorted, so the same input gives byte-identical
-files. Files are written with CRLF and a UTF-8 BOM, as Visual Studio writes
-them, so saving the solution in the IDE does not rewrite every line.
+fixed literals and absolute paths are written relative to $(SolutionDir) or
+$(GTEST_ROOT), so the same input gives byte-identical files on any machine.
+Files are written with CRLF and a UTF-8 BOM, as Visual Studio writes them, so
+saving the solution in the IDE does not rewrite every line.
 """
 import argparse
 import os
 import sys
 
-# Fixed so that regenerating never changes a project's identity.
+# Fixed so that regenerating never changes a project's identity. A new CMake
+# target needs a line here (and in PS_VS_TARGETS in CMakeLists.txt).
 SOLUTION_GUID = "{5B0D3C1E-7A2F-4C61-9E3B-2D4F8A6C1E01}"
 VCXPROJ_TYPE_GUID = "{8BC9CEB8-8B4A-11D0-8D11-00A0C91BC942}"  # Visual C++
+PROJECTS = {  # CMake target: (folder of its .vcxproj, GUID)
+    "pscommon": ("common", "{2E6A1B4C-3D5F-4A70-8B19-0C7E5D2A9F11}"),
+    "psengine": ("server", "{4F8C3D6E-5B71-4C92-AD3B-2E9F7B4C1A22}"),
+    "portserve": ("server", "{6A1E5F80-7D93-4EB4-8F5D-4B1A9D6E3C33}"),
+    "common_tests": ("tests", "{8C3A7B12-9FB5-4ED6-A17F-6D3CBF805E44}"),
+    "engine_tests": ("tests", "{9D4B8C23-A0C6-4FE7-B280-7E4DC0916F55}"),
+    "portload": ("bench", "{AE5C9D34-B1D7-4A08-83A1-8F5ED1A27066}"),
+    "portload_tests": ("bench", "{BF6DAE45-C2E8-4B19-94B2-906FE2B38177}"),
+    "naive_iocp_echo": ("bench", "{C07EBF56-D3F9-4C2A-A5C3-A170F3C49288}"),
+}
 
 CONFIGS = ("Debug", "Release")
 PLATFORM = "x64"
-DEFINES = "WIN32_LEAN_AND_MEAN;_WIN32_WINNT=0x0601;UNICODE;_UNICODE;_CRT_SECURE_NO_WARNINGS"
-INCLUDE_DIRS = r"$(SolutionDir)common;$(SolutionDir)server"
-GTEST_INCLUDE_DIRS = r"$(GTEST_ROOT)\googletest\include;$(GTEST_ROOT)\googletest"
-SYSTEM_LIBS = "ws2_32.lib;mswsock.lib;ntdll.lib"
-
-# name, folder, manifest group, configuration type, GUID, project references,
-# whether it links (and so needs the system libraries)
-PROJECTS = (
-    dict(name="pscommon", folder="common", group="COMMON", kind="StaticLibrary",
-         guid="{2E6A1B4C-3D5F-4A70-8B19-0C7E5D2A9F11}", refs=(), gtest=False),
-    dict(name="psengine", folder="server", group="ENGINE", kind="StaticLibrary",
-         guid="{4F8C3D6E-5B71-4C92-AD3B-2E9F7B4C1A22}", refs=("pscommon",), gtest=False),
-    dict(name="portserve", folder="server", group="MAIN", kind="Application",
-         guid="{6A1E5F80-7D93-4EB4-8F5D-4B1A9D6E3C33}", refs=("psengine", "pscommon"),
-         gtest=False),
-    dict(name="tests", folder="tests", group="TEST", kind="Application",
-         guid="{8C3A7B12-9FB5-4ED6-A17F-6D3CBF805E44}", refs=("psengine", "pscommon"),
-         gtest=True),
-)
-GROUPS = tuple(p["group"] for p in PROJECTS)
+# Only MSVC needs it: its CRT deprecates strncpy, fopen, ... (C4996), which
+# /WX would make an error. CMakeLists.txt adds the same under if(MSVC).
+MSVC_ONLY_DEFINES = ("_CRT_SECURE_NO_WARNINGS",)
+# The example-config tests find portserve.ini.example through PS_SOURCE_DIR, a
+# C string: forward slashes and no trailing separator, so that no backslash
+# escape can end up in the literal (Windows takes '/' in paths).
+SOURCE_DIR_PROPERTY = "PsSourceDir"
+SOURCE_DIR_VALUE = "$(SolutionDir.Replace('\\','/').TrimEnd('/'))"
+GTEST_SOURCES = ("googletest/src/gtest-all.cc", "googletest/src/gtest_main.cc")
+GTEST_TARGETS = ("gtest_main",)
+IGNORED_LIBS = ("Threads::Threads",)  # the MSVC runtime has threads built in
+C_STANDARDS = {"11": "stdc11", "17": "stdc17"}
+CXX_STANDARDS = {"14": "stdcpp14", "17": "stdcpp17", "20": "stdcpp20"}
 
 
-def read_manifest(path, root):
-    """Returns {group: [repo-relative forward-slash path, ...]}."""
-    sources = {group: [] for group in GROUPS}
+class Target:
+    def __init__(self, name, kind):
+        self.name = name
+        self.kind = kind
+        self.source_dir = ""
+        self.fields = {}
+
+
+def fail(message):
+    sys.exit("gen_vcxproj: " + message)
+
+
+def read_manifest(path):
+    """Returns (root, gtest_root, [Target]) as CMake wrote them."""
+    root = gtest_root = None
+    targets = []
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
+            line = line.rstrip("\r\n")
+            if not line.strip():
                 continue
-            group, _, src = line.partition(" ")
-            src = src.strip()
-            if group not in sources or not src:
-                sys.exit("%s:%d: expected 'GROUP path' with GROUP one of %s, got %r"
-                         % (path, lineno, "/".join(GROUPS), line))
-            if os.path.isabs(src):
-                rel = os.path.relpath(src, root)
-                if rel.startswith(".."):
-                    sys.exit("%s:%d: %s is outside the repository %s" % (path, lineno, src, root))
-                src = rel
-            src = src.replace("\\", "/")
-            if src not in sources[group]:
-                sources[group].append(src)
-    for group in sources:
-        sources[group].sort()
-    return sources
+            key, _, value = line.partition(" ")
+            if key == "ROOT":
+                root = value
+            elif key == "GTEST_ROOT":
+                gtest_root = value
+            elif key == "TARGET":
+                name, _, kind = value.partition(" ")
+                targets.append(Target(name, kind))
+            elif targets and key in ("SOURCE_DIR", "SOURCES", "DEFINES", "INCLUDES", "LIBS",
+                                     "C_STANDARD", "CXX_STANDARD"):
+                targets[-1].fields[key] = value
+            else:
+                fail("%s:%d: cannot read %r" % (path, lineno, line))
+    if not root or not targets:
+        fail("%s: no ROOT or no TARGET lines: reconfigure with CMake" % path)
+    return root, gtest_root, targets
 
 
-def headers_in(root, folder):
-    folder_path = os.path.join(root, folder)
-    return sorted(folder + "/" + name for name in os.listdir(folder_path)
-                  if name.endswith(".h") and os.path.isfile(os.path.join(folder_path, name)))
+def split_list(value):
+    seen = []
+    for item in (value or "").split(";"):
+        item = item.strip()
+        if item and item not in seen:
+            seen.append(item)
+    return seen
 
 
-def win_relpath(repo_path, folder):
+def repo_path(path, base, root):
+    """A manifest path (absolute, or relative to base) as a repo-relative 'a/b.c'."""
+    full = os.path.normpath(path if os.path.isabs(path) else os.path.join(base, path))
+    rel = os.path.relpath(full, root)
+    if rel == ".." or rel.startswith(".." + os.sep):
+        return None
+    return rel.replace(os.sep, "/")
+
+
+def win_relpath(repo_rel, folder):
     """repo-relative 'a/b.c' -> path relative to the project folder, backslashes."""
-    return os.path.relpath(repo_path, folder).replace(os.sep, "\\").replace("/", "\\")
+    return os.path.relpath(repo_rel, folder).replace(os.sep, "\\").replace("/", "\\")
 
 
 def xml_escape(text):
@@ -89,13 +128,96 @@ def cond(config):
     return "Condition=\"'$(Configuration)|$(Platform)'=='%s|%s'\"" % (config, PLATFORM)
 
 
-def vcxproj(project, sources, headers, by_name):
-    name, folder, is_app, gtest = (project["name"], project["folder"],
-                                   project["kind"] == "Application", project["gtest"])
+class Project:
+    """One target as Visual Studio will see it; paths are repo-relative."""
+
+    def __init__(self, target, root, gtest_root, by_name):
+        if target.name not in PROJECTS:
+            fail("CMake target %s has no entry in PROJECTS (folder, GUID)" % target.name)
+        self.name = target.name
+        self.folder, self.guid = PROJECTS[target.name]
+        if target.kind == "STATIC_LIBRARY":
+            self.kind = "StaticLibrary"
+        elif target.kind == "EXECUTABLE":
+            self.kind = "Application"
+        else:
+            fail("%s: cannot make a project of a %s" % (self.name, target.kind))
+        f = target.fields
+        base = f.get("SOURCE_DIR", root)
+        self.sources, self.resources = [], []
+        for src in split_list(f.get("SOURCES")):
+            rel = repo_path(src, base, root)
+            if rel is None:
+                fail("%s: source %s is outside the repository" % (self.name, src))
+            (self.resources if rel.endswith(".rc") else self.sources).append(rel)
+        self.sources.sort()
+        self.resources.sort()
+        self.gtest = any(lib in GTEST_TARGETS for lib in split_list(f.get("LIBS")))
+        self.defines = []
+        for define in split_list(f.get("DEFINES")) + list(MSVC_ONLY_DEFINES):
+            define = define.replace(root, "$(%s)" % SOURCE_DIR_PROPERTY)
+            if define not in self.defines:
+                self.defines.append(define)
+        self.includes = []
+        for inc in split_list(f.get("INCLUDES")):
+            rel = repo_path(inc, root, root)
+            if rel is not None:
+                value = "$(SolutionDir)" + ("" if rel == "." else rel.replace("/", "\\"))
+            elif gtest_root and repo_path(inc, gtest_root, gtest_root) is not None:
+                value = "$(GTEST_ROOT)\\" + repo_path(inc, gtest_root, gtest_root).replace("/", "\\")
+            else:
+                fail("%s: include directory %s is neither in the repository nor in googletest"
+                     % (self.name, inc))
+            if value not in self.includes:
+                self.includes.append(value)
+        self.c_standard = C_STANDARDS[f.get("C_STANDARD") or "11"]
+        self.cxx_standard = CXX_STANDARDS[f.get("CXX_STANDARD") or "17"]
+        self.direct_libs = split_list(f.get("LIBS"))
+        self.by_name = by_name
+
+    def link_closure(self):
+        """(project references, system libraries) this target links, in CMake's order."""
+        refs, libs = [], []
+
+        def walk(names):
+            for lib in names:
+                if lib in IGNORED_LIBS or lib in GTEST_TARGETS:
+                    continue
+                if lib in self.by_name:
+                    if lib not in refs:
+                        refs.append(lib)
+                        walk(self.by_name[lib].direct_libs)
+                elif "::" in lib or "/" in lib or "$<" in lib:
+                    fail("%s: cannot link %r from Visual Studio" % (self.name, lib))
+                elif lib + ".lib" not in libs:
+                    libs.append(lib + ".lib")
+        walk(self.direct_libs)
+        return refs, libs
+
+    def headers(self, root):
+        """*.h beside the sources, less those a referenced project already lists."""
+        dirs = sorted({os.path.dirname(src) for src in self.sources})
+        found = []
+        for d in dirs:
+            for name in sorted(os.listdir(os.path.join(root, d))):
+                if name.endswith(".h"):
+                    found.append((d + "/" + name) if d else name)
+        refs, _ = self.link_closure()
+        theirs = set()
+        for ref in refs:
+            theirs.update(self.by_name[ref].headers(root))
+        return [h for h in found if h not in theirs]
+
+
+def vcxproj(p, root):
+    is_app = p.kind == "Application"
+    refs, system_libs = p.link_closure()
+    uses_source_dir = any("$(%s)" % SOURCE_DIR_PROPERTY in d for d in p.defines)
+    charset = "Unicode" if "UNICODE" in p.defines else "NotSet"
     out = []
     w = out.append
     w('<?xml version="1.0" encoding="utf-8"?>')
-    w("<!-- Generated by tools/gen_vcxproj.py from CMake's source list: do not edit by hand.")
+    w("<!-- Generated by tools/gen_vcxproj.py from CMake's target %s: do not edit by hand." % p.name)
     w("     After changing CMakeLists.txt, reconfigure and run")
     w("       python3 tools/gen_vcxproj.py build/win/source-manifest.txt -->")
     w('<Project DefaultTargets="Build" xmlns="http://schemas.microsoft.com/developer/msbuild/2003">')
@@ -108,18 +230,24 @@ def vcxproj(project, sources, headers, by_name):
     w("  </ItemGroup>")
     w('  <PropertyGroup Label="Globals">')
     w("    <VCProjectVersion>17.0</VCProjectVersion>")
-    w("    <ProjectGuid>%s</ProjectGuid>" % project["guid"])
+    w("    <ProjectGuid>%s</ProjectGuid>" % p.guid)
     w("    <Keyword>Win32Proj</Keyword>")
-    w("    <RootNamespace>%s</RootNamespace>" % name)
+    w("    <RootNamespace>%s</RootNamespace>" % p.name)
     w("    <WindowsTargetPlatformVersion>10.0</WindowsTargetPlatformVersion>")
     w("  </PropertyGroup>")
-    w("  <!-- Building this project on its own (msbuild %s.vcxproj) leaves SolutionDir unset;" % name)
+    w("  <!-- Building this project on its own (msbuild %s.vcxproj) leaves SolutionDir unset;" % p.name)
     w("       every path below is relative to it. -->")
     w("  <PropertyGroup Condition=\"'$(SolutionDir)'=='' Or '$(SolutionDir)'=='*Undefined*'\">")
     w("    <SolutionDir>$(MSBuildThisFileDirectory)..\\</SolutionDir>")
     w("  </PropertyGroup>")
-    if gtest:
-        w("  <!-- googletest is compiled into tests.exe from source, no NuGet package: GTEST_ROOT is")
+    if uses_source_dir:
+        w("  <!-- PS_SOURCE_DIR is a C string: forward slashes, no trailing separator, so no")
+        w("       backslash of the path can become an escape sequence. -->")
+        w("  <PropertyGroup>")
+        w("    <%s>%s</%s>" % (SOURCE_DIR_PROPERTY, SOURCE_DIR_VALUE, SOURCE_DIR_PROPERTY))
+        w("  </PropertyGroup>")
+    if p.gtest:
+        w("  <!-- googletest is compiled into %s.exe from source, no NuGet package: GTEST_ROOT is" % p.name)
         w("       a googletest checkout (v1.12.1, the version Debian's CMake build uses). Default:")
         w("       third_party\\googletest next to server.sln; override with an environment variable")
         w("       GTEST_ROOT or msbuild /p:GTEST_ROOT=C:\\path\\to\\googletest. -->")
@@ -129,10 +257,11 @@ def vcxproj(project, sources, headers, by_name):
     w('  <Import Project="$(VCTargetsPath)\\Microsoft.Cpp.Default.props" />')
     for config in CONFIGS:
         w('  <PropertyGroup %s Label="Configuration">' % cond(config))
-        w("    <ConfigurationType>%s</ConfigurationType>" % project["kind"])
+        w("    <ConfigurationType>%s</ConfigurationType>" % p.kind)
         w("    <UseDebugLibraries>%s</UseDebugLibraries>" % ("true" if config == "Debug" else "false"))
         w("    <PlatformToolset>v143</PlatformToolset>")
-        w("    <CharacterSet>Unicode</CharacterSet>")
+        # MSBuild defines UNICODE;_UNICODE for Unicode, nothing for NotSet: as CMake does.
+        w("    <CharacterSet>%s</CharacterSet>" % charset)
         w("  </PropertyGroup>")
     w('  <Import Project="$(VCTargetsPath)\\Microsoft.Cpp.props" />')
     w('  <ImportGroup Label="ExtensionSettings" />')
@@ -142,35 +271,48 @@ def vcxproj(project, sources, headers, by_name):
       'Label="LocalAppDataPlatform" />')
     w("  </ImportGroup>")
     w('  <PropertyGroup Label="UserMacros" />')
-    w("  <!-- Every output in one place (build.ps1 runs x64\\<Config>\\tests.exe, clean removes x64\\). -->")
+    w("  <!-- Every output in one place (build.ps1 runs x64\\<Config>\\*_tests.exe, clean removes x64\\). -->")
     w("  <PropertyGroup>")
     w("    <OutDir>$(SolutionDir)x64\\$(Configuration)\\</OutDir>")
     w("    <IntDir>$(SolutionDir)x64\\$(Configuration)\\obj\\$(ProjectName)\\</IntDir>")
     w("  </PropertyGroup>")
-    include_dirs = INCLUDE_DIRS + (";" + GTEST_INCLUDE_DIRS if gtest else "")
+    defines = ";".join(p.defines)
+    includes = ";".join(p.includes)
     w("  <ItemDefinitionGroup>")
     w("    <ClCompile>")
     w("      <WarningLevel>Level4</WarningLevel>")
     w("      <TreatWarningAsError>true</TreatWarningAsError>")
-    if gtest:
+    if p.gtest:
         # As googletest's own MSVC build does: its macros make code the optimiser
         # proves unreachable (C4702), which /WX would turn into an error.
         w("      <DisableSpecificWarnings>4702;%(DisableSpecificWarnings)</DisableSpecificWarnings>")
     w("      <ConformanceMode>true</ConformanceMode>")
-    w("      <LanguageStandard_C>stdc11</LanguageStandard_C>")
-    w("      <LanguageStandard>stdcpp17</LanguageStandard>")
-    w("      <PreprocessorDefinitions>%s;%%(PreprocessorDefinitions)</PreprocessorDefinitions>" % DEFINES)
-    w("      <AdditionalIncludeDirectories>%s;%%(AdditionalIncludeDirectories)</AdditionalIncludeDirectories>"
-      % include_dirs)
+    w("      <LanguageStandard_C>%s</LanguageStandard_C>" % p.c_standard)
+    w("      <LanguageStandard>%s</LanguageStandard>" % p.cxx_standard)
+    w("      <PreprocessorDefinitions>%s;%%(PreprocessorDefinitions)</PreprocessorDefinitions>"
+      % xml_escape(defines))
+    if includes:
+        w("      <AdditionalIncludeDirectories>%s;%%(AdditionalIncludeDirectories)</AdditionalIncludeDirectories>"
+          % xml_escape(includes))
     w("      <AdditionalOptions>/utf-8 %(AdditionalOptions)</AdditionalOptions>")
     w("      <MultiProcessorCompilation>true</MultiProcessorCompilation>")
     w("    </ClCompile>")
+    if p.resources:
+        # rc.exe sees what the C compiler sees, as CMake passes both the same flags.
+        w("    <ResourceCompile>")
+        w("      <PreprocessorDefinitions>%s;%%(PreprocessorDefinitions)</PreprocessorDefinitions>"
+          % xml_escape(defines))
+        if includes:
+            w("      <AdditionalIncludeDirectories>%s;%%(AdditionalIncludeDirectories)</AdditionalIncludeDirectories>"
+              % xml_escape(includes))
+        w("    </ResourceCompile>")
     if is_app:
         w("    <Link>")
         w("      <SubSystem>Console</SubSystem>")
         w("      <GenerateDebugInformation>true</GenerateDebugInformation>")
-        w("      <AdditionalDependencies>%s;%%(AdditionalDependencies)</AdditionalDependencies>"
-          % SYSTEM_LIBS)
+        if system_libs:
+            w("      <AdditionalDependencies>%s;%%(AdditionalDependencies)</AdditionalDependencies>"
+              % ";".join(system_libs))
         w("    </Link>")
     w("  </ItemDefinitionGroup>")
     for config in CONFIGS:
@@ -179,11 +321,13 @@ def vcxproj(project, sources, headers, by_name):
         w("    <ClCompile>")
         w("      <RuntimeLibrary>%s</RuntimeLibrary>" % ("MultiThreadedDebug" if debug else "MultiThreaded"))
         w("      <Optimization>%s</Optimization>" % ("Disabled" if debug else "MaxSpeed"))
-        if not debug:
+        if debug:
+            w("      <PreprocessorDefinitions>_DEBUG;%(PreprocessorDefinitions)</PreprocessorDefinitions>")
+        else:
             w("      <FunctionLevelLinking>true</FunctionLevelLinking>")
             w("      <IntrinsicFunctions>true</IntrinsicFunctions>")
-        w("      <PreprocessorDefinitions>%s;%%(PreprocessorDefinitions)</PreprocessorDefinitions>"
-          % ("_DEBUG" if debug else "NDEBUG"))
+            # No NDEBUG: asserts document our invariants and stay on in the
+            # optimised build, as in CMake's (CMakeLists.txt removes -DNDEBUG).
         w("    </ClCompile>")
         if is_app and not debug:
             w("    <Link>")
@@ -192,26 +336,32 @@ def vcxproj(project, sources, headers, by_name):
             w("    </Link>")
         w("  </ItemDefinitionGroup>")
     w("  <ItemGroup>")
-    for src in sources:
-        w('    <ClCompile Include="%s" />' % xml_escape(win_relpath(src, folder)))
-    if gtest:
-        w('    <ClCompile Include="$(GTEST_ROOT)\\googletest\\src\\gtest-all.cc" />')
-        w('    <ClCompile Include="$(GTEST_ROOT)\\googletest\\src\\gtest_main.cc" />')
+    for src in p.sources:
+        w('    <ClCompile Include="%s" />' % xml_escape(win_relpath(src, p.folder)))
+    if p.gtest:
+        for src in GTEST_SOURCES:
+            w('    <ClCompile Include="$(GTEST_ROOT)\\%s" />' % src.replace("/", "\\"))
     w("  </ItemGroup>")
+    if p.resources:
+        w("  <ItemGroup>")
+        for rc in p.resources:
+            w('    <ResourceCompile Include="%s" />' % xml_escape(win_relpath(rc, p.folder)))
+        w("  </ItemGroup>")
+    headers = p.headers(root)
     if headers:
         w("  <ItemGroup>")
         for header in headers:
-            w('    <ClInclude Include="%s" />' % xml_escape(win_relpath(header, folder)))
+            w('    <ClInclude Include="%s" />' % xml_escape(win_relpath(header, p.folder)))
         w("  </ItemGroup>")
-    if project["refs"]:
+    if refs:
         w("  <ItemGroup>")
-        for ref_name in project["refs"]:
-            ref = by_name[ref_name]
+        for ref_name in refs:
+            ref = p.by_name[ref_name]
             w('    <ProjectReference Include="%s">'
-              % win_relpath("%s/%s.vcxproj" % (ref["folder"], ref_name), folder))
-            w("      <Project>%s</Project>" % ref["guid"])
+              % win_relpath("%s/%s.vcxproj" % (ref.folder, ref.name), p.folder))
+            w("      <Project>%s</Project>" % ref.guid)
             if not is_app:
-                # A library only needs the other built first; the executables link both.
+                # A library only needs the other built first; the executables link each.
                 w("      <LinkLibraryDependencies>false</LinkLibraryDependencies>")
             w("    </ProjectReference>")
         w("  </ItemGroup>")
@@ -221,7 +371,7 @@ def vcxproj(project, sources, headers, by_name):
     return out
 
 
-def solution():
+def solution(projects):
     out = []
     w = out.append
     w("")
@@ -229,9 +379,9 @@ def solution():
     w("# Visual Studio Version 17")
     w("VisualStudioVersion = 17.0.31903.59")
     w("MinimumVisualStudioVersion = 10.0.40219.1")
-    for p in PROJECTS:
+    for p in projects:
         w('Project("%s") = "%s", "%s\\%s.vcxproj", "%s"'
-          % (VCXPROJ_TYPE_GUID, p["name"], p["folder"], p["name"], p["guid"]))
+          % (VCXPROJ_TYPE_GUID, p.name, p.folder, p.name, p.guid))
         w("EndProject")
     w("Global")
     w("\tGlobalSection(SolutionConfigurationPlatforms) = preSolution")
@@ -239,10 +389,10 @@ def solution():
         w("\t\t%s|%s = %s|%s" % (config, PLATFORM, config, PLATFORM))
     w("\tEndGlobalSection")
     w("\tGlobalSection(ProjectConfigurationPlatforms) = postSolution")
-    for p in PROJECTS:
+    for p in projects:
         for config in CONFIGS:
-            w("\t\t%s.%s|%s.ActiveCfg = %s|%s" % (p["guid"], config, PLATFORM, config, PLATFORM))
-            w("\t\t%s.%s|%s.Build.0 = %s|%s" % (p["guid"], config, PLATFORM, config, PLATFORM))
+            w("\t\t%s.%s|%s.ActiveCfg = %s|%s" % (p.guid, config, PLATFORM, config, PLATFORM))
+            w("\t\t%s.%s|%s.Build.0 = %s|%s" % (p.guid, config, PLATFORM, config, PLATFORM))
     w("\tEndGlobalSection")
     w("\tGlobalSection(SolutionProperties) = preSolution")
     w("\t\tHideSolutionNode = FALSE")
@@ -254,17 +404,24 @@ def solution():
     return out
 
 
-def write_if_changed(path, lines):
-    data = "\ufeff".encode("utf-8") + "".join(line + "\r\n" for line in lines).encode("utf-8")
-    try:
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return False
-    except FileNotFoundError:
-        pass
-    with open(path, "wb") as f:
-        f.write(data)
-    return True
+def encode(lines):
+    return "\ufeff".encode("utf-8") + "".join(line + "\r\n" for line in lines).encode("utf-8")
+
+
+def generate(manifest, root):
+    """[(repo-relative path, bytes)] of every file this script writes, and the projects."""
+    manifest_root, gtest_root, targets = read_manifest(manifest)
+    if os.path.realpath(manifest_root) != os.path.realpath(root):
+        fail("%s was written for %s, not %s" % (manifest, manifest_root, root))
+    by_name = {}
+    projects = []
+    for t in targets:
+        p = Project(t, manifest_root, gtest_root, by_name)
+        by_name[p.name] = p
+        projects.append(p)
+    outputs = [("%s/%s.vcxproj" % (p.folder, p.name), encode(vcxproj(p, root))) for p in projects]
+    outputs.append(("server.sln", encode(solution(projects))))
+    return outputs, projects
 
 
 def main():
@@ -275,24 +432,23 @@ def main():
     args = parser.parse_args()
     root = os.path.abspath(args.root)
 
-    sources = read_manifest(args.manifest, root)
-    by_name = {p["name"]: p for p in PROJECTS}
-    header_folders = {"pscommon": "common", "psengine": "server", "tests": "tests"}
-    outputs = []
-    for p in PROJECTS:
-        headers = headers_in(root, header_folders[p["name"]]) if p["name"] in header_folders else []
-        rel = "%s/%s.vcxproj" % (p["folder"], p["name"])
-        outputs.append((rel, vcxproj(p, sources[p["group"]], headers, by_name)))
-    outputs.append(("server.sln", solution()))
-
+    outputs, projects = generate(args.manifest, root)
     changed = 0
-    for rel, lines in outputs:
-        if write_if_changed(os.path.join(root, rel), lines):
-            print("wrote %s" % rel)
-            changed += 1
-    total = sum(len(v) for v in sources.values())
+    for rel, data in outputs:
+        path = os.path.join(root, rel)
+        try:
+            with open(path, "rb") as f:
+                if f.read() == data:
+                    continue
+        except FileNotFoundError:
+            pass
+        with open(path, "wb") as f:
+            f.write(data)
+        print("wrote %s" % rel)
+        changed += 1
+    total = sum(len(p.sources) + len(p.resources) for p in projects)
     print("%d sources in %d projects; %d of %d files changed"
-          % (total, len(PROJECTS), changed, len(outputs)))
+          % (total, len(projects), changed, len(outputs)))
 
 
 if __name__ == "__main__":
