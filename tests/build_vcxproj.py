@@ -460,7 +460,18 @@ def main():
         subsystem = "-mwindows" if proj.tool("Link", "SubSystem") == "Windows" else "-mconsole"
         # -static: the static CRT of RuntimeLibrary MultiThreaded(Debug); a group, as
         # link.exe searches every library for every unresolved symbol.
-        cmd = [args.cxx if uses_cxx else args.cc, "-static", subsystem, "-o", exe] + objects[p]
+        # link.exe picks the CRT entry point from the function the objects
+        # define (wmain -> wmainCRTStartup); mingw's driver needs -municode
+        # for that, so give it when an object defines wmain.
+        unicode_entry = []
+        nm = os.path.join(os.path.dirname(args.cc), "x86_64-w64-mingw32-nm")
+        for obj in objects[p]:
+            out = subprocess.run([nm if os.path.exists(nm) else "x86_64-w64-mingw32-nm", "--defined-only", obj],
+                                 capture_output=True, text=True).stdout
+            if any(line.split()[-1:] == ["wmain"] for line in out.splitlines()):
+                unicode_entry = ["-municode"]
+                break
+        cmd = [args.cxx if uses_cxx else args.cc, "-static", subsystem] + unicode_entry + ["-o", exe] + objects[p]
         cmd += ["-Wl,--start-group"] + libs + system + ["-Wl,--end-group"]
         try:
             run(cmd, "%s|%s: link" % (proj.name, args.config))

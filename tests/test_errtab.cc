@@ -90,7 +90,9 @@ TEST(ErrTab, TableIsSortedSoEveryEntryIsFound) {
     ASSERT_EQ(ps_err_entry(i, &code, &symbol, &text), 0) << i;
     ASSERT_NE(symbol, nullptr) << i;
     ASSERT_NE(text, nullptr) << i;
-    if (i > 0) EXPECT_GT(code, previous) << "entry " << i << " (" << symbol << ") is out of order";
+    if (i > 0) {
+      EXPECT_GT(code, previous) << "entry " << i << " (" << symbol << ") is out of order";
+    }
     previous = code;
     EXPECT_EQ(ps_err_symbol(code), symbol) << "entry " << i << " (" << code << ") not found by its code";
     EXPECT_EQ(ps_err_text(code), text) << code;
