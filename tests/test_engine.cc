@@ -308,16 +308,7 @@ TEST(Engine, StopWithinUsesTheDeadlineItIsGiven) {
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
   SOCKET s = connect_to("127.0.0.1", srv.port(), 1000);
   ASSERT_NE(s, INVALID_SOCKET);
-  u_long nonblocking = 1;
-  ioctlsocket(s, FIONBIO, &nonblocking);
-  std::vector<char> junk(65536, 'z');
-  for (int stalls = 0; stalls < 20;) {
-    if (send(s, junk.data(), static_cast<int>(junk.size()), 0) > 0) stalls = 0;
-    else {
-      stalls++;
-      Sleep(10);
-    }
-  }
+  fill_until_stalled(s);
   ULONGLONG started = GetTickCount64();
   EXPECT_EQ(ps_engine_stop_within(srv.engine, 300), 1u);
   EXPECT_LT(GetTickCount64() - started, 10000u);
@@ -515,16 +506,7 @@ TEST(Engine, StopResetsConnectionsThatMissTheDrainDeadline) {
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
   SOCKET s = connect_to("127.0.0.1", srv.port(), 1000);
   ASSERT_NE(s, INVALID_SOCKET);
-  u_long nonblocking = 1;
-  ioctlsocket(s, FIONBIO, &nonblocking);
-  std::vector<char> junk(65536, 'z');
-  for (int stalls = 0; stalls < 20;) {
-    if (send(s, junk.data(), static_cast<int>(junk.size()), 0) > 0) stalls = 0;
-    else {
-      stalls++;
-      Sleep(10);
-    }
-  }
+  fill_until_stalled(s);
   EXPECT_EQ(srv.stop_and_check(), 1u);
   close_socket(s);
 }

@@ -10,35 +10,6 @@
 
 using namespace pstest;
 
-namespace {
-
-// Fills the server's send queue from a client that never reads: sends
-// without reading until the client's own send stalls. Returns bytes sent.
-size_t fill_until_stalled(SOCKET s) {
-  u_long nonblocking = 1;
-  ioctlsocket(s, FIONBIO, &nonblocking);
-  std::vector<char> chunk(16384, 'x');
-  size_t sent = 0;
-  int stalls = 0;
-  while (stalls < 50 && sent < (256u << 20)) {
-    int n = send(s, chunk.data(), static_cast<int>(chunk.size()), 0);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-      stalls = 0;
-    } else if (WSAGetLastError() == WSAEWOULDBLOCK) {
-      stalls++;
-      Sleep(10);
-    } else {
-      break;  // the server already gave up on us
-    }
-  }
-  nonblocking = 0;
-  ioctlsocket(s, FIONBIO, &nonblocking);
-  return sent;
-}
-
-}  // namespace
-
 TEST(Timeouts, IdleConnectionsAreClosedGracefullyWhileBusyOnesStay) {
   ps_engine_config cfg = default_config();
   cfg.idle_timeout_ms = 1000;

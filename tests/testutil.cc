@@ -223,6 +223,29 @@ bool echo_round_trip(SOCKET s, ByteStream &stream, size_t len) {
   return true;
 }
 
+size_t fill_until_stalled(SOCKET s) {
+  u_long nonblocking = 1;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  std::vector<char> chunk(16384, 'x');
+  size_t sent = 0;
+  int stalls = 0;
+  while (stalls < 50 && sent < (256u << 20)) {
+    int n = send(s, chunk.data(), static_cast<int>(chunk.size()), 0);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      stalls = 0;
+    } else if (WSAGetLastError() == WSAEWOULDBLOCK) {
+      stalls++;
+      Sleep(10);
+    } else {
+      break;  // the server already gave up on this client
+    }
+  }
+  nonblocking = 0;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  return sent;
+}
+
 }  // namespace pstest
 
 namespace {

@@ -96,6 +96,11 @@ bool wait_until(Pred pred, int timeout_ms) {
   }
 }
 
+// Sends from a client that never reads until its own send stalls (the
+// server's queue and both socket buffers are full). Returns bytes sent; the
+// socket is blocking again afterwards.
+size_t fill_until_stalled(SOCKET s);
+
 // Echo round trip of `len` bytes from `stream`; false (and a failure) on mismatch.
 bool echo_round_trip(SOCKET s, ByteStream &stream, size_t len);
 
