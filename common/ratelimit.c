@@ -41,10 +41,12 @@ static uint64_t rl__mix(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+uint64_t ps_ratelimit_hash(uint64_t seed, const ps_ratelimit_key *key) {
+  return rl__mix(rl__mix(seed ^ rl__load64(key->addr)) ^ rl__load64(key->addr + 8));
+}
+
 static size_t rl__set_of(const ps_ratelimit *rl, const ps_ratelimit_key *key) {
-  uint64_t h = rl__mix(rl->cfg.seed ^ rl__load64(key->addr));
-  h = rl__mix(h ^ rl__load64(key->addr + 8));
-  return (size_t)(h & (uint64_t)(rl->sets - 1));
+  return (size_t)(ps_ratelimit_hash(rl->cfg.seed, key) & (uint64_t)(rl->sets - 1));
 }
 
 /* Sets for `cfg`: 0 without a per-source rate, else sources rounded up to a

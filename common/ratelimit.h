@@ -93,6 +93,10 @@ size_t ps_ratelimit_sources(ps_ratelimit *rl);
  * one, or neither. */
 ps_ratelimit_verdict ps_ratelimit_take(ps_ratelimit *rl, const ps_ratelimit_key *key, uint64_t now_ms);
 
+/* The seeded hash of a source address the table uses (also the per-source
+ * connection table's, common/connlimit.h). */
+uint64_t ps_ratelimit_hash(uint64_t seed, const ps_ratelimit_key *key);
+
 void ps_ratelimit_key_v4(ps_ratelimit_key *key, const uint8_t addr[4]);
 void ps_ratelimit_key_v6(ps_ratelimit_key *key, const uint8_t addr[16]);
 

@@ -11,10 +11,14 @@ typedef struct ps_stats {
   uint64_t conns_open;      /* connections accepted and not yet freed */
   uint64_t conns_total;     /* connections accepted since start */
   uint64_t conns_reset;     /* connections that ended with a reset (either side) */
-  uint64_t conns_refused;   /* accepted then closed at once: --max-connections */
+  /* Connection limits (docs/design.md, "Connection limits"). */
+  uint64_t accepts_held;         /* gauge: accept slots not posted because --max-connections is reached */
+  uint64_t limit_waits;          /* times an accept slot waited for --max-connections */
+  uint64_t conns_refused_source; /* reset at accept: the source had --max-connections-per-source open */
   uint64_t bytes_in;        /* payload bytes received */
   uint64_t bytes_out;       /* payload bytes sent */
   uint64_t msgs_in;         /* receives that delivered data to a handler */
+  uint64_t msgs_out;        /* sends completed (one WSASend each) */
   uint64_t sockets_live;    /* sockets opened and not yet closed (listeners included) */
   uint64_t buffers_live;    /* pooled I/O buffers allocated (free or in use) */
   uint64_t buffers_in_use;  /* pooled I/O buffers held by connections */
@@ -42,8 +46,7 @@ typedef struct ps_stats {
   /* Which engine paths ran (totals since start). Not in the stats line: they
    * say how the engine worked, not what it served; tests assert on them. */
   uint64_t conns_skip;       /* accepted connections with skip-on-success on */
-  uint64_t inline_deferred;  /* inline completions handed to the port (budget spent) */
-  uint64_t reads_parked;     /* idle reads cancelled by the sweep, buffer given back */
+  uint64_t inline_deferred;  /* inline completions deferred to the worker's next pass (budget spent) */
   uint64_t udp_connreset_off; /* UDP sockets opened with SIO_UDP_CONNRESET turned off */
 } ps_stats;
 

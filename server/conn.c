@@ -12,26 +12,29 @@
  * connection is freed in conn__endgame, only when refs reaches zero, which
  * needs the socket closed and every posted operation completed.
  *
- * Reading: an idle connection holds no buffer. It waits on a zero-byte
- * WSARecv; when that completes (data or FIN is waiting) a real WSARecv into a
- * pooled buffer follows, and usually completes inline. While data flows the
- * connection keeps its buffer and posts real reads (a zero-byte read per
- * message would cost a second receive call each time). When a real read has
- * been pending through two sweeps of the engine's housekeeping thread
- * (cfg.buffer_idle_ms apart), ps_conn_sweep cancels it with CancelIoEx; the
- * read completes aborted (or with data, if it raced the cancel: nothing is
- * lost either way), the buffer goes back to the pool, and the connection
- * waits on a zero-byte read again.
+ * Reading: a connection that has not sent holds no buffer. It waits on a
+ * zero-byte WSARecv; when that completes (data or FIN is waiting) a real
+ * WSARecv into a pooled buffer follows, and usually completes inline. From
+ * then on the connection keeps its buffer and posts real reads (a zero-byte
+ * read per message would cost a second receive call each time), also while
+ * it is quiet: a pending read is never cancelled to take its buffer back.
+ * Windows documents no safe way to cancel one read without risking the
+ * data it was completing (docs/design.md, "Read strategy"), so a connection
+ * that went quiet after traffic holds one buffer until it sends again, ends,
+ * or the idle timeout closes it.
  *
  * Inline completions: with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS an op that
  * succeeds at once queues no packet, so the poster handles it in a loop.
  * Each event grants the connection a budget of inline completions (its
- * receives and sends together); when it is spent, the next inline result is
- * handed to the port (PS_KEY_DEFERRED) and handled behind everyone else. The worker sizes the budget
- * from its batch: cfg.inline_max when it dequeued one completion (nobody is
- * waiting), cfg.inline_max / n when it dequeued n. With many busy
- * connections every one gets a turn per round (fairness); a lone busy
- * connection runs inline (fewer calls per message).
+ * receives and sends together); when it is spent, the next inline result
+ * goes on the worker's deferred queue (ps_worker_defer) and is handled on
+ * its next pass, after the completions waiting in the port by then. The
+ * worker sizes the budget from its pass: cfg.inline_max when there is one
+ * thing to do, cfg.inline_max / n with n. With many busy connections every
+ * one gets a turn per pass (fairness); a lone busy connection runs inline
+ * (fewer calls per message). Threads that are not workers (the
+ * housekeeper, stop) hand a deferred result to the port instead
+ * (PS_KEY_DEFERRED).
  *
  * Resource errors: a post that fails for lack of resources (WSAENOBUFS, an
  * overlapped WSASend/WSARecv's WSAEWOULDBLOCK "too many outstanding
@@ -65,8 +68,7 @@ enum {
   C_SKIP = 0x080,         /* inline successes skip the port */
   C_NEXT_REAL = 0x100,    /* the next read uses a buffer (data is waiting) */
   C_OPENED = 0x200,       /* on_open was called; on_close is owed */
-  C_IDLE_MARK = 0x400,    /* a real read was pending at the last sweep */
-  C_PARKING = 0x800,      /* the sweep cancelled the real read to take its buffer back */
+  C_SOURCE = 0x400,       /* counted in the engine's per-source table (release it at the end) */
   C_RECV_WAIT = 0x1000,   /* the read could not be posted (resources): ps_conn_retry posts it */
   C_SEND_WAIT = 0x2000    /* the send could not be posted (resources): ps_conn_retry posts it */
 };
@@ -84,6 +86,7 @@ struct ps_session {
   unsigned refs;
   unsigned flags;
   unsigned budget; /* inline completions left for the current event */
+  ps_worker *worker; /* the worker running the current event; NULL on other threads */
   ps_op recv_op;
   ps_op send_op;
   ps_buf *rbuf;              /* buffer of the real read in progress, else NULL */
@@ -236,6 +239,13 @@ static void conn__close_socket(ps_conn *c, int abort) {
 static void conn__fail(ps_conn *c, const char *what, DWORD err) {
   char peer[80], msg[160];
   if (c->flags & C_CLOSED) return; /* the abort of our own closesocket */
+  if ((c->flags & C_SHUT) && conn__is_reset(err)) {
+    /* We had sent everything and our FIN: a peer that answers it with RST
+     * (many clients close with unread data, or with linger 0) ended a
+     * finished exchange. Not counted as a reset. */
+    conn__close_socket(c, 0);
+    return;
+  }
   InterlockedIncrement64(&c->eng->conns_reset);
   if (!conn__is_reset(err))
     ps_log_limited(&c->eng->warn[PS_WARN_CONN_OP], PS_LOG_WARN, "connection from %s: %s failed: %s",
@@ -302,15 +312,21 @@ static void conn__shutdown(ps_conn *c) {
 
 /* An op completed inline. Returns 1 if the caller handles its result now
  * (the event's budget allowed it; the op's reference is dropped), or 0 if
- * the budget is spent and the result was handed to the port
- * (PS_KEY_DEFERRED, bytes in the packet), to be handled after the
- * completions already waiting there; the op then stays pending and keeps its
- * reference. If the packet cannot be queued the result is handled now rather
- * than lost. */
+ * the budget is spent and the result was deferred: to the worker's queue,
+ * or from another thread to the port (PS_KEY_DEFERRED, bytes in the
+ * packet); the op then stays pending and keeps its reference. If the packet
+ * cannot be queued the result is handled now rather than lost. */
 static int conn__take_inline(ps_conn *c, ps_op *op, DWORD bytes) {
-  if (c->budget == 0 && PostQueuedCompletionStatus(c->eng->port, bytes, PS_KEY_DEFERRED, &op->ov)) {
-    InterlockedIncrement64(&c->eng->inline_deferred);
-    return 0;
+  if (c->budget == 0) {
+    if (c->worker != NULL) {
+      ps_worker_defer(c->worker, op, bytes);
+      InterlockedIncrement64(&c->eng->inline_deferred);
+      return 0;
+    }
+    if (PostQueuedCompletionStatus(c->eng->port, bytes, PS_KEY_DEFERRED, &op->ov)) {
+      InterlockedIncrement64(&c->eng->inline_deferred);
+      return 0;
+    }
   }
   if (c->budget > 0) c->budget--;
   c->refs--;
@@ -327,6 +343,7 @@ static void conn__send_done(ps_conn *c, DWORD bytes, DWORD err) {
     return;
   }
   InterlockedAdd64(&c->eng->bytes_out, (LONG64)bytes);
+  InterlockedIncrement64(&c->eng->msgs_out);
   if (bytes > 0) c->last_io_ms = c->send_ms = GetTickCount64();
   assert(sent <= c->sq_bytes);
   c->sq_bytes -= sent;
@@ -438,14 +455,7 @@ static void conn__eof(ps_conn *c) {
 
 static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   ps_buf *b = c->rbuf;
-  int parked = (c->flags & C_PARKING) != 0;
-  c->flags &= ~(C_RECV_PENDING | C_IDLE_MARK | C_PARKING);
-  if (parked && err == ERROR_OPERATION_ABORTED && !(c->flags & C_CLOSED)) {
-    /* Our own idle cancel: give the buffer back and wait on a zero-byte read. */
-    conn__release_rbuf(c);
-    InterlockedIncrement64(&c->eng->reads_parked);
-    return;
-  }
+  c->flags &= ~C_RECV_PENDING;
   if (err != 0) {
     conn__fail(c, "WSARecv", err);
     return;
@@ -489,6 +499,32 @@ static void conn__pump(ps_conn *c) {
 
 /* ---- lifetime ---------------------------------------------------------- */
 
+/* The per-source table's key for a peer address. */
+static void conn__source_key(const SOCKADDR_STORAGE *peer, ps_ratelimit_key *key) {
+  if (peer->ss_family == AF_INET6) ps_ratelimit_key_v6(key, ((const SOCKADDR_IN6 *)peer)->sin6_addr.s6_addr);
+  else ps_ratelimit_key_v4(key, (const uint8_t *)&((const SOCKADDR_IN *)peer)->sin_addr);
+}
+
+/* Counts a connection from `peer` (max_connections_per_source). 1 if it may
+ * open. */
+static int conn__source_acquire(ps_engine *e, const SOCKADDR_STORAGE *peer) {
+  ps_ratelimit_key key;
+  ps_connlimit_verdict v;
+  conn__source_key(peer, &key);
+  AcquireSRWLockExclusive(&e->src_lock);
+  v = ps_connlimit_acquire(&e->src_limit, &key);
+  ReleaseSRWLockExclusive(&e->src_lock);
+  return v == PS_CONNLIMIT_OK;
+}
+
+static void conn__source_release(ps_engine *e, const SOCKADDR_STORAGE *peer) {
+  ps_ratelimit_key key;
+  conn__source_key(peer, &key);
+  AcquireSRWLockExclusive(&e->src_lock);
+  ps_connlimit_release(&e->src_limit, &key);
+  ReleaseSRWLockExclusive(&e->src_lock);
+}
+
 static void conn__endgame(ps_conn *c) {
   ps_engine *e = c->eng;
   assert(c->refs == 0);
@@ -508,30 +544,57 @@ static void conn__endgame(ps_conn *c) {
   else e->conns = c->next;
   if (c->next != NULL) c->next->prev = c->prev;
   ReleaseSRWLockExclusive(&e->lock);
+  if (c->flags & C_SOURCE) conn__source_release(e, &c->peer);
   InterlockedDecrement64(&e->live_conns);
   free(c);
+  /* Its admission token goes back, and a held accept slot may post. */
+  ps_engine__unadmit(e, 1);
   ps_engine__signal(e);
 }
 
 /* Drops the caller's reference; frees the connection if it was the last. */
 static void conn__unlock_release(ps_conn *c) {
   int dead = --c->refs == 0;
+  c->worker = NULL;
   ReleaseSRWLockExclusive(&c->lock);
   if (dead) conn__endgame(c);
 }
 
+/* An accepted socket that will not become a connection: reset it and give
+ * its admission token back. */
+static void conn__refuse(ps_engine *e, SOCKET *s) {
+  ps_sock_abort(e, s);
+  ps_engine__unadmit(e, 1);
+}
+
 void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, const struct sockaddr *peer,
-                      int skip_ok) {
+                      int skip_ok, ps_worker *w) {
   ps_conn *c;
-  int skipping = 0;
-  int refuse = 0;
+  int skipping = 0, refuse = 0, counted = 0;
   BOOL nodelay = TRUE;
-  DWORD err = ps_sock_associate(e, s, skip_ok, &skipping);
+  SOCKADDR_STORAGE from;
+  DWORD err;
+
+  memset(&from, 0, sizeof(from));
+  memcpy(&from, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+  /* The per-source limit first: a refused connection costs no association
+   * and no allocation. It is reset at once (counted): unlike the global
+   * limit there is no way to keep one source's clients in the backlog. */
+  if (e->cfg.max_connections_per_source != 0) {
+    if (!conn__source_acquire(e, &from)) {
+      InterlockedIncrement64(&e->conns_refused_source);
+      conn__refuse(e, &s);
+      return;
+    }
+    counted = 1;
+  }
+  err = ps_sock_associate(e, s, skip_ok, &skipping);
   if (err != 0) {
     char msg[160];
     ps_log_limited(&e->warn[PS_WARN_ACCEPTED], PS_LOG_ERROR, "accepted connection: CreateIoCompletionPort failed: %s",
                    ps_errstr(err, msg, sizeof(msg)));
-    ps_sock_abort(e, &s);
+    if (counted) conn__source_release(e, &from);
+    conn__refuse(e, &s);
     return;
   }
   /* Request/response protocols must not wait for Nagle and delayed ACKs. */
@@ -556,7 +619,8 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
   c = (ps_conn *)calloc(1, CONN_STATE_OFFSET + h->state_size);
   if (c == NULL) {
     ps_log_limited(&e->warn[PS_WARN_ACCEPTED], PS_LOG_ERROR, "accepted connection: out of memory; resetting it");
-    ps_sock_abort(e, &s);
+    if (counted) conn__source_release(e, &from);
+    conn__refuse(e, &s);
     return;
   }
   c->eng = e;
@@ -565,15 +629,14 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
   c->sock = s;
   InitializeSRWLock(&c->lock);
   c->refs = 2; /* the open reference and ours */
-  c->flags = skipping ? C_SKIP : 0;
+  c->flags = (skipping ? C_SKIP : 0) | (counted ? C_SOURCE : 0);
   c->recv_op.kind = PS_OP_RECV;
   c->send_op.kind = PS_OP_SEND;
   c->last_io_ms = c->send_ms = GetTickCount64();
-  memcpy(&c->peer, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+  c->peer = from;
 
   AcquireSRWLockExclusive(&e->lock);
   if (e->stopping) refuse = 1;
-  else if (e->cfg.max_connections != 0 && (unsigned long long)e->live_conns >= e->cfg.max_connections) refuse = 2;
   if (!refuse) {
     c->next = e->conns;
     if (e->conns != NULL) e->conns->prev = c;
@@ -584,27 +647,29 @@ void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, co
   }
   ReleaseSRWLockExclusive(&e->lock);
   if (refuse) {
-    if (refuse == 2) InterlockedIncrement64(&e->conns_refused);
-    ps_sock_abort(e, &c->sock);
+    if (counted) conn__source_release(e, &from);
+    conn__refuse(e, &c->sock);
     free(c);
     return;
   }
 
   AcquireSRWLockExclusive(&c->lock);
   c->budget = e->cfg.inline_max;
+  c->worker = w;
   c->flags |= C_OPENED;
   if (h->on_open != NULL) h->on_open(c);
   conn__pump(c);
   conn__unlock_release(c);
 }
 
-void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key, unsigned budget) {
+void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w, unsigned budget) {
   ps_conn *c = op->kind == PS_OP_RECV ? ps_container_of(op, ps_conn, recv_op) : ps_container_of(op, ps_conn, send_op);
   AcquireSRWLockExclusive(&c->lock);
   c->budget = budget;
-  /* A packet only ever arrives for an op we posted and did not complete inline. */
+  c->worker = w;
+  /* A completion only ever arrives for an op we posted and did not complete
+   * inline (a deferred inline result keeps its op pending). */
   assert(c->flags & (op->kind == PS_OP_RECV ? C_RECV_PENDING : C_SEND_PENDING));
-  PS_UNUSED(key); /* PS_KEY_DEFERRED: an inline success handed on, err is 0 */
   if (op->kind == PS_OP_RECV) conn__recv_done(c, bytes, err);
   else conn__send_done(c, bytes, err);
   conn__pump(c);
@@ -720,13 +785,13 @@ static int conn__deadline(const ps_conn *c, const ps_engine_config *cfg, ULONGLO
   return SWEEP_OK;
 }
 
-void ps_conn_sweep(ps_engine *e, ULONGLONG now, int park) {
+void ps_conn_sweep(ps_engine *e, ULONGLONG now) {
   ps_conn *c;
   ps_conn **held = NULL;
   size_t count = 0, cap = 0, i;
 
-  /* Under the engine lock: park idle receive buffers, and take a reference
-   * on every connection past a deadline. Act on those after releasing it
+  /* Under the engine lock: take a reference on every connection past a
+   * deadline. Act on those after releasing it
    * (closing can end a connection, and its endgame needs the engine lock). */
   AcquireSRWLockExclusive(&e->lock);
   for (c = e->conns; c != NULL; c = c->next) {
@@ -743,15 +808,6 @@ void ps_conn_sweep(ps_engine *e, ULONGLONG now, int park) {
       if (count < cap) {
         c->refs++;
         held[count++] = c;
-      }
-    } else if (park && (c->flags & (C_RECV_PENDING | C_CLOSED | C_PARKING)) == C_RECV_PENDING && c->rbuf != NULL) {
-      if (c->flags & C_IDLE_MARK) {
-        /* Pending since the last sweep at least: idle. A deferred result is
-         * not an I/O: CancelIoEx finds nothing, and the data is handled. */
-        c->flags |= C_PARKING;
-        CancelIoEx((HANDLE)c->sock, &c->recv_op.ov);
-      } else {
-        c->flags |= C_IDLE_MARK;
       }
     }
     ReleaseSRWLockExclusive(&c->lock);

@@ -9,25 +9,25 @@
 
 /* Takes ownership of an accepted socket (SO_UPDATE_ACCEPT_CONTEXT already
  * set): associates it with the port, creates the connection, calls the
- * handler's on_open and starts reading. On failure, or when the engine is
- * stopping or full, the socket is closed. */
+ * handler's on_open and starts reading. The socket holds an admission
+ * token (listener.c), given back when the connection ends. On failure, when
+ * the engine is stopping, or when the source has max_connections_per_source
+ * open, the socket is reset. */
 void ps_conn_accepted(ps_engine *e, const ps_handler *h, void *ctx, SOCKET s, const struct sockaddr *peer,
-                      int skip_ok);
+                      int skip_ok, ps_worker *w);
 
-/* A completion (or a deferred inline result) for one of a connection's ops; `budget`
- * is how many further completions it may handle inline before handing the
- * next inline result to the port. */
-void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key, unsigned budget);
+/* A completion (or a deferred inline result) for one of a connection's ops,
+ * on worker `w`; `budget` is how many further completions it may handle
+ * inline before deferring the next inline result to w's next pass. */
+void ps_conn_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w, unsigned budget);
 
 /* Closes every live connection: gracefully (flush, FIN, wait for the peer's
  * FIN) or, with `abort`, with a reset. Called by ps_engine_stop. */
 void ps_conn_close_all(ps_engine *e, int abort);
 
-/* The engine's timer sweep (at most a second apart), at GetTickCount64
- * `now`: closes connections past their idle, linger or send deadline; with
- * `park` (every cfg.buffer_idle_ms), a connection whose real read has been
- * pending since the previous parking sweep gives its receive buffer back. */
-void ps_conn_sweep(ps_engine *e, ULONGLONG now, int park);
+/* The engine's timer sweep (cfg.sweep_ms apart), at GetTickCount64 `now`:
+ * closes connections past their idle, linger or send deadline. */
+void ps_conn_sweep(ps_engine *e, ULONGLONG now);
 
 /* The housekeeper's retry pass: pumps every connection whose post failed
  * for lack of resources and whose backoff is over. Returns when the next

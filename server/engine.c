@@ -33,11 +33,11 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->buffer_size = 8192;
   cfg->send_queue_max = 262144;
   cfg->max_connections = 0;
+  cfg->max_connections_per_source = 0;
   cfg->drain_timeout_ms = 5000;
   cfg->inline_max = 16;
   cfg->skip_on_success = 1;
   cfg->udp_receives = 8;
-  cfg->buffer_idle_ms = 1000;
   cfg->idle_timeout_ms = 300000;
   cfg->linger_timeout_ms = 30000;
   cfg->send_timeout_ms = 60000;
@@ -53,6 +53,7 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->udp_reply_burst = 200;
   cfg->udp_reply_rate_total = 10000;
   cfg->udp_reply_sources = 4096;
+  cfg->sweep_ms = 1000;
 }
 
 /* The reply table's locks: one SRW lock per set and one for the global
@@ -100,6 +101,23 @@ void ps_engine__signal(ps_engine *e) { WakeAllConditionVariable(&e->changed); }
 
 void ps_engine__wake(ps_engine *e) { SetEvent(e->housekeeper_wake); }
 
+int ps_engine__admit(ps_engine *e) {
+  LONG64 n = InterlockedIncrement64(&e->admitted);
+  if (e->cfg.max_connections != 0 && n > (LONG64)e->cfg.max_connections) {
+    InterlockedDecrement64(&e->admitted);
+    return 0;
+  }
+  return 1;
+}
+
+void ps_engine__unadmit(ps_engine *e, int resume) {
+  /* Interlocked operations are full barriers: a listener that raised
+   * accepts_held before looking for a token again either sees this token
+   * or is seen here (listener__arm). */
+  InterlockedDecrement64(&e->admitted);
+  if (resume && InterlockedCompareExchange64(&e->accepts_held, 0, 0) > 0) ps_listener_resume(e);
+}
+
 unsigned ps_retry_backoff(unsigned prev) {
   if (prev == 0) return PS_RETRY_FIRST_MS;
   return prev >= PS_RETRY_MAX_MS / 2 ? PS_RETRY_MAX_MS : prev * 2;
@@ -143,49 +161,90 @@ unsigned long ps_fault_hit(ps_faults *f, ps_fault_site site) {
   return s->error;
 }
 
+void ps_worker_defer(ps_worker *w, ps_op *op, DWORD bytes) {
+  op->bytes = bytes;
+  op->next = NULL;
+  if (w->tail != NULL) w->tail->next = op;
+  else w->head = op;
+  w->tail = op;
+  w->count++;
+}
+
+/* Hands one completion (from the port or from the deferred queue) to the
+ * op's owner. */
+static void engine__dispatch(ps_worker *w, ps_op *op, DWORD bytes, DWORD err, unsigned budget) {
+  switch (op->kind) {
+    case PS_OP_ACCEPT:
+      ps_listener_on_completion(op, bytes, err, w);
+      break;
+    case PS_OP_RECV:
+    case PS_OP_SEND:
+      ps_conn_on_completion(op, bytes, err, w, budget);
+      break;
+    case PS_OP_UDP_RECV:
+    case PS_OP_UDP_SEND:
+      ps_udp_on_completion(op, bytes, err);
+      break;
+  }
+}
+
+/* A worker's pass: take the results it deferred last pass, dequeue what
+ * the port holds (without waiting if there are deferred results: they are
+ * work to do now), handle the port's completions first and then the
+ * deferred ones. Results deferred during this pass wait for the next, so
+ * every connection gets a turn per pass (docs/design.md, "Inline
+ * completions"); nothing is posted to the port for fairness. */
 static DWORD WINAPI engine__worker(LPVOID arg) {
-  ps_engine *e = (ps_engine *)arg;
+  ps_worker *w = (ps_worker *)arg;
+  ps_engine *e = w->eng;
   OVERLAPPED_ENTRY entries[PS_BATCH];
   for (;;) {
+    ps_op *queued = w->head, *op;
     ULONG count = 0, i;
-    unsigned quits = 0, budget;
-    if (!GetQueuedCompletionStatusEx(e->port, entries, PS_BATCH, &count, INFINITE, FALSE)) {
+    unsigned quits = 0, budget, work;
+    DWORD wait = queued != NULL ? 0 : INFINITE;
+    work = w->count;
+    w->head = w->tail = NULL;
+    w->count = 0;
+    if (!GetQueuedCompletionStatusEx(e->port, entries, PS_BATCH, &count, wait, FALSE)) {
       char msg[160];
-      /* Only a closed port fails an infinite wait; the port is closed after
-       * the workers are joined, so this is a bug we cannot run past. */
-      ps_log(PS_LOG_ERROR, "fatal: GetQueuedCompletionStatusEx failed: %s",
-             ps_errstr(GetLastError(), msg, sizeof(msg)));
-      abort();
+      DWORD gle = GetLastError();
+      /* An infinite wait fails only on a closed port, which is closed
+       * after the workers are joined: a bug we cannot run past. A poll
+       * (wait 0) fails with WAIT_TIMEOUT when the port is empty. */
+      if (wait == INFINITE || gle != WAIT_TIMEOUT) {
+        ps_log(PS_LOG_ERROR, "fatal: GetQueuedCompletionStatusEx failed: %s", ps_errstr(gle, msg, sizeof(msg)));
+        abort();
+      }
+      count = 0;
     }
     /* Inline budget per completion: the whole cfg.inline_max when this one
-     * is all there was; shared out when others are waiting (conn.c). */
-    budget = e->cfg.inline_max / count;
+     * is all there is to do; shared out when others are waiting (conn.c). */
+    work += (unsigned)count;
+    budget = work > 0 ? e->cfg.inline_max / work : e->cfg.inline_max;
     if (budget == 0) budget = 1;
     for (i = 0; i < count; i++) {
       ULONG_PTR key = entries[i].lpCompletionKey;
-      ps_op *op;
-      DWORD err;
       if (key == PS_KEY_QUIT) {
         quits++;
         continue;
       }
       op = (ps_op *)(void *)entries[i].lpOverlapped;
-      err = key == PS_KEY_DEFERRED ? 0 : ps_ntstatus_to_error(op->ov.Internal);
-      switch (op->kind) {
-        case PS_OP_ACCEPT:
-          ps_listener_on_completion(op, entries[i].dwNumberOfBytesTransferred, err);
-          break;
-        case PS_OP_RECV:
-        case PS_OP_SEND:
-          ps_conn_on_completion(op, entries[i].dwNumberOfBytesTransferred, err, key, budget);
-          break;
-        case PS_OP_UDP_RECV:
-        case PS_OP_UDP_SEND:
-          ps_udp_on_completion(op, entries[i].dwNumberOfBytesTransferred, err, key);
-          break;
-      }
+      engine__dispatch(w, op, entries[i].dwNumberOfBytesTransferred,
+                       key == PS_KEY_DEFERRED ? 0 : ps_ntstatus_to_error(op->ov.Internal), budget);
+    }
+    while (queued != NULL) {
+      op = queued;
+      queued = op->next;
+      engine__dispatch(w, op, op->bytes, 0, budget);
     }
     if (quits > 0) {
+      /* Quit packets come after every connection ended (ps_engine_stop),
+       * so nothing can be deferred any more. */
+      if (w->head != NULL) {
+        ps_log(PS_LOG_ERROR, "fatal: a worker was told to quit with %u deferred completion(s)", w->count);
+        abort();
+      }
       /* One quit packet per worker; hand extras dequeued in this batch on. */
       while (--quits > 0) PostQueuedCompletionStatus(e->port, 0, PS_KEY_QUIT, NULL);
       return 0;
@@ -194,17 +253,14 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
 }
 
 /* The engine's one timer: periodic work that belongs to no completion.
- * Every PS_SWEEP_MS (or buffer_idle_ms, if shorter) ps_conn_sweep checks
- * each connection's deadlines (idle, linger, send stall) and, every
- * buffer_idle_ms, parks idle receive buffers. Its cost grows with the
+ * Every cfg.sweep_ms (a second) ps_conn_sweep checks each connection's
+ * deadlines (idle, linger, send stall). Its cost grows with the
  * number of connections, not with time: docs/design.md has the figure.
  * Between sweeps it wakes for the retries of failed posts (accepts, UDP
  * receives, connection posts) when they are due: whoever schedules one
  * sets housekeeper_wake, so a 100 ms backoff is not rounded up to a sweep.
  * While the engine stops it keeps retrying (a connection draining may wait
  * on one) but no longer sweeps: stop closes everything itself. */
-#define PS_SWEEP_MS 1000
-
 /* Runs the retries that are due; the GetTickCount64 of the next one, or 0. */
 static ULONGLONG engine__retry(ps_engine *e, ULONGLONG now) {
   ULONGLONG due[3], next = 0;
@@ -219,8 +275,8 @@ static ULONGLONG engine__retry(ps_engine *e, ULONGLONG now) {
 
 static DWORD WINAPI engine__housekeeper(LPVOID arg) {
   ps_engine *e = (ps_engine *)arg;
-  DWORD period = e->cfg.buffer_idle_ms < PS_SWEEP_MS ? e->cfg.buffer_idle_ms : PS_SWEEP_MS;
-  ULONGLONG now = GetTickCount64(), last_park = now, next_sweep = now + period, next_retry = 0;
+  DWORD period = e->cfg.sweep_ms;
+  ULONGLONG now = GetTickCount64(), next_sweep = now + period, next_retry = 0;
   HANDLE events[2];
   LARGE_INTEGER freq, t0, t1;
   events[0] = e->housekeeper_stop;
@@ -239,11 +295,9 @@ static DWORD WINAPI engine__housekeeper(LPVOID arg) {
     stopping = e->stopping;
     ReleaseSRWLockShared(&e->lock);
     if (!stopping) {
-      int park = now - last_park + period / 2 >= e->cfg.buffer_idle_ms;
       LONG64 us;
-      if (park) last_park = now;
       QueryPerformanceCounter(&t0);
-      ps_conn_sweep(e, now, park);
+      ps_conn_sweep(e, now);
       QueryPerformanceCounter(&t1);
       us = (LONG64)((t1.QuadPart - t0.QuadPart) * 1000000 / freq.QuadPart);
       if (us > e->sweep_us_max) e->sweep_us_max = us; /* only this thread writes it */
@@ -253,30 +307,34 @@ static DWORD WINAPI engine__housekeeper(LPVOID arg) {
   return 0;
 }
 
+/* Logs which call made ps_engine_new fail; returns err. */
+static int engine__new_failed(const char *call, int err) {
+  char msg[160];
+  ps_log(PS_LOG_ERROR, "starting the engine: %s failed: %s", call, ps_errstr((unsigned long)err, msg, sizeof(msg)));
+  return err;
+}
+
 int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   ps_engine *e;
   SYSTEM_INFO si;
   unsigned i;
   int err = ps_wsx_startup();
   *out = NULL;
-  if (err != 0) return err;
+  if (err != 0) return engine__new_failed("WSAStartup", err);
   e = (ps_engine *)calloc(1, sizeof(*e));
-  if (e == NULL) return ERROR_NOT_ENOUGH_MEMORY;
+  if (e == NULL) return engine__new_failed("allocating the engine", ERROR_NOT_ENOUGH_MEMORY);
   e->cfg = *cfg;
   if (e->cfg.inline_max == 0) e->cfg.inline_max = 1;
   if (e->cfg.udp_receives == 0) e->cfg.udp_receives = 1;
+  if (e->cfg.sweep_ms == 0) e->cfg.sweep_ms = 1000;
   GetSystemInfo(&si);
   e->worker_count = cfg->threads ? cfg->threads : si.dwNumberOfProcessors;
   if (e->worker_count == 0) e->worker_count = 1;
   InitializeSRWLock(&e->lock);
   InitializeConditionVariable(&e->changed);
-  err = engine__reply_limit_init(e);
-  if (err != 0) {
-    free(e);
-    return err;
-  }
-  ps_bufpool_init(&e->pool, cfg->buffer_size, PS_POOL_MAX_FREE, cfg->faults);
+  InitializeSRWLock(&e->src_lock);
   InitializeSRWLock(&e->retry_lock);
+  ps_bufpool_init(&e->pool, cfg->buffer_size, PS_POOL_MAX_FREE, cfg->faults);
   if (e->cfg.warn_interval_ms == 0) e->cfg.warn_interval_ms = 60000;
   if (e->cfg.retry_limit_ms == 0) e->cfg.retry_limit_ms = 10000; /* 0 would give up at the second failure */
   {
@@ -287,50 +345,70 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
         "WSARecvFrom could not be posted",      "a UDP receive failed"};
     for (i = 0; i < PS_WARN_COUNT; i++) ps_log_limit_init(&e->warn[i], what[i], e->cfg.warn_interval_ms);
   }
+  /* From here on every failure goes through ps_engine_delete, which frees
+   * whatever was made (it checks each handle and pointer). */
+  e->stopped = 1;
+  err = engine__reply_limit_init(e);
+  if (err != 0) goto fail_call_reply;
+  if (e->cfg.max_connections_per_source != 0) {
+    /* Every address in the table has an open connection: with a connection
+     * limit it never needs more entries than that. */
+    size_t sources = e->cfg.max_connections != 0 ? e->cfg.max_connections : 65536;
+    LARGE_INTEGER qpc;
+    QueryPerformanceCounter(&qpc);
+    if (ps_connlimit_init(&e->src_limit, e->cfg.max_connections_per_source, sources,
+                          (uint64_t)qpc.QuadPart * 0x9E3779B97F4A7C15ull) != 0) {
+      err = ERROR_NOT_ENOUGH_MEMORY;
+      ps_engine_delete(e);
+      return engine__new_failed("allocating the per-source connection table", err);
+    }
+  }
 
   /* Concurrency = worker count: the port releases no more runnable workers
    * than that, and wakes the most recent waiter first (LIFO). */
   e->port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, e->worker_count);
   if (e->port == NULL) {
     err = (int)GetLastError();
-    engine__reply_limit_close(e);
-    free(e);
-    return err;
+    ps_engine_delete(e);
+    return engine__new_failed("CreateIoCompletionPort", err);
   }
   e->workers = (HANDLE *)calloc(e->worker_count, sizeof(HANDLE));
-  if (e->workers == NULL) {
-    CloseHandle(e->port);
-    engine__reply_limit_close(e);
-    free(e);
-    return ERROR_NOT_ENOUGH_MEMORY;
+  e->worker_state = (ps_worker *)calloc(e->worker_count, sizeof(ps_worker));
+  if (e->workers == NULL || e->worker_state == NULL) {
+    ps_engine_delete(e);
+    return engine__new_failed("allocating the workers", ERROR_NOT_ENOUGH_MEMORY);
   }
-  if (e->cfg.buffer_idle_ms == 0) e->cfg.buffer_idle_ms = 1000;
   e->housekeeper_stop = CreateEventW(NULL, TRUE, FALSE, NULL);
   e->housekeeper_wake = CreateEventW(NULL, FALSE, FALSE, NULL);
-  if (e->housekeeper_stop != NULL && e->housekeeper_wake != NULL)
-    e->housekeeper = CreateThread(NULL, 0, engine__housekeeper, e, 0, NULL);
+  if (e->housekeeper_stop == NULL || e->housekeeper_wake == NULL) {
+    err = (int)GetLastError();
+    ps_engine_delete(e);
+    return engine__new_failed("CreateEventW", err);
+  }
+  e->stopped = 0;
+  e->housekeeper = CreateThread(NULL, 0, engine__housekeeper, e, 0, NULL);
   if (e->housekeeper == NULL) {
     err = (int)GetLastError();
-    if (e->housekeeper_stop != NULL) CloseHandle(e->housekeeper_stop);
-    if (e->housekeeper_wake != NULL) CloseHandle(e->housekeeper_wake);
-    CloseHandle(e->port);
-    free(e->workers);
-    engine__reply_limit_close(e);
-    free(e);
-    return err;
+    e->stopped = 1;
+    ps_engine_delete(e);
+    return engine__new_failed("CreateThread (housekeeper)", err);
   }
   for (i = 0; i < e->worker_count; i++) {
-    e->workers[i] = CreateThread(NULL, 0, engine__worker, e, 0, NULL);
+    e->worker_state[i].eng = e;
+    e->workers[i] = CreateThread(NULL, 0, engine__worker, &e->worker_state[i], 0, NULL);
     if (e->workers[i] == NULL) {
       err = (int)GetLastError();
       e->worker_count = i;
-      e->stopping = 1;
-      ps_engine_delete(e);
-      return err;
+      ps_engine_delete(e); /* stops the threads started so far */
+      return engine__new_failed("CreateThread (worker)", err);
     }
   }
   *out = e;
   return 0;
+
+fail_call_reply:
+  ps_engine_delete(e);
+  return engine__new_failed("allocating the UDP reply-rate table", err);
 }
 
 /* The service context for `h`, made by its on_start on first use. */
@@ -345,7 +423,11 @@ static int engine__service_ctx(ps_engine *e, const ps_handler *h, void **ctx) {
       *ctx = e->services[i].ctx;
       return 0;
     }
-  if (e->service_count == PS_MAX_SERVICE_CTX) return -1;
+  if (e->service_count == PS_MAX_SERVICE_CTX) {
+    ps_log(PS_LOG_ERROR, "listen %s: more than %u services with a context in one engine", h->name,
+           (unsigned)PS_MAX_SERVICE_CTX);
+    return -1;
+  }
   memset(&sc, 0, sizeof(sc));
   sc.quotes_file = e->cfg.quotes_file;
   if (h->on_start(&sc, ctx, msg, sizeof(msg)) != 0) {
@@ -412,7 +494,11 @@ unsigned ps_engine_stop(ps_engine *e) { return ps_engine_stop_within(e, e->cfg.d
 unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   unsigned reset = 0, i;
   AcquireSRWLockExclusive(&e->lock);
-  if (e->stopped) {
+  if (e->stopping || e->stopped) {
+    /* Another caller is stopping it (or did): wait for that stop to end,
+     * so no handle is closed twice and every caller returns to a stopped
+     * engine. */
+    while (!e->stopped) SleepConditionVariableSRW(&e->changed, &e->lock, INFINITE, 0);
     ReleaseSRWLockExclusive(&e->lock);
     return 0;
   }
@@ -458,10 +544,14 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   e->worker_count = 0;
   CloseHandle(e->port);
   e->port = NULL;
+  /* Warnings still held by their rate limits, now that no lock is held
+   * anywhere (ps_log_limited never writes itself). */
+  for (i = 0; i < PS_WARN_COUNT; i++) ps_log_limit_flush(&e->warn[i], PS_LOG_WARN);
 
   AcquireSRWLockExclusive(&e->lock);
   e->stopped = 1;
   ReleaseSRWLockExclusive(&e->lock);
+  ps_engine__signal(e);
   return reset;
 }
 
@@ -470,10 +560,10 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->conns_open = (uint64_t)e->live_conns;
   out->conns_total = (uint64_t)e->conns_total;
   out->conns_reset = (uint64_t)e->conns_reset;
-  out->conns_refused = (uint64_t)e->conns_refused;
   out->bytes_in = (uint64_t)e->bytes_in;
   out->bytes_out = (uint64_t)e->bytes_out;
   out->msgs_in = (uint64_t)e->msgs_in;
+  out->msgs_out = (uint64_t)e->msgs_out;
   out->sockets_live = (uint64_t)e->live_sockets;
   out->buffers_live = (uint64_t)e->pool.live;
   out->buffers_in_use = (uint64_t)e->pool.in_use;
@@ -486,7 +576,9 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->sweep_us_max = (uint64_t)e->sweep_us_max;
   out->conns_skip = (uint64_t)e->conns_skip;
   out->inline_deferred = (uint64_t)e->inline_deferred;
-  out->reads_parked = (uint64_t)e->reads_parked;
+  out->accepts_held = (uint64_t)e->accepts_held;
+  out->limit_waits = (uint64_t)e->limit_waits;
+  out->conns_refused_source = (uint64_t)e->conns_refused_source;
   out->udp_connreset_off = (uint64_t)e->udp_connreset_off;
   out->accepts_posted = (uint64_t)e->accepts_posted;
   out->udp_receives_posted = (uint64_t)e->udp_receives_posted;
@@ -504,13 +596,19 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
 unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }
 
 void ps_engine_delete(ps_engine *e) {
-  if (e == NULL) return;
   unsigned i;
+  if (e == NULL) return;
   if (!e->stopped) ps_engine_stop(e);
   if (e->live_conns == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
   for (i = 0; i < e->service_count; i++)
     if (e->services[i].handler->on_stop != NULL) e->services[i].handler->on_stop(e->services[i].ctx);
+  /* A failed ps_engine_new leaves some of these unmade (NULL). */
+  if (e->housekeeper_stop != NULL) CloseHandle(e->housekeeper_stop);
+  if (e->housekeeper_wake != NULL) CloseHandle(e->housekeeper_wake);
+  if (e->port != NULL) CloseHandle(e->port);
   engine__reply_limit_close(e);
+  ps_connlimit_close(&e->src_limit);
+  free(e->worker_state);
   free(e->workers);
   free(e);
 }

@@ -54,12 +54,12 @@ typedef struct ps_engine_config {
   unsigned accepts;          /* AcceptEx kept posted per TCP listener */
   unsigned buffer_size;      /* bytes in one pooled I/O buffer */
   unsigned send_queue_max;   /* unsent bytes per connection before reading pauses */
-  unsigned max_connections;  /* 0 = no limit */
+  unsigned max_connections;  /* open connections plus posted AcceptEx, at most (0 = no limit); listener.c */
+  unsigned max_connections_per_source; /* open connections per source address (0 = no limit) */
   unsigned drain_timeout_ms; /* graceful stop deadline */
   unsigned inline_max;       /* inline completions per event; shared out per dequeued batch (conn.c) */
   int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
   unsigned udp_receives;     /* WSARecvFrom kept posted per UDP socket */
-  unsigned buffer_idle_ms;   /* an idle connection gives its receive buffer back after 1-2x this */
   unsigned idle_timeout_ms;  /* no byte either way this long: graceful close (0 = off) */
   unsigned linger_timeout_ms;/* after our FIN, the peer's FIN is awaited this long (0 = forever) */
   unsigned send_timeout_ms;  /* a send making no progress this long: abortive close (0 = off) */
@@ -77,6 +77,7 @@ typedef struct ps_engine_config {
   unsigned udp_reply_burst;      /* replies a source may get at once (its bucket) */
   unsigned udp_reply_rate_total; /* replies per second from all sources (0 = no cap) */
   unsigned udp_reply_sources;    /* source addresses the rate table remembers (fixed memory) */
+  unsigned sweep_ms;             /* timer sweep period (deadlines are checked this often; tests shorten it) */
 } ps_engine_config;
 
 /* The bound address of one listening socket. */
@@ -132,11 +133,52 @@ void ps_engine_delete(ps_engine *e);
 #include "log.h"
 #include "ps_handler.h"
 #include "ps_win.h"
+#include "connlimit.h"
 #include "ratelimit.h"
 
 typedef struct ps_listener ps_listener;
 typedef struct ps_udp ps_udp;
 typedef struct ps_session ps_conn;
+typedef struct ps_worker ps_worker;
+
+/* The completion-port dispatch contract. Sockets are associated with
+ * PS_KEY_IO; the op kind in the OVERLAPPED's enclosing ps_op says what
+ * completed and engine__worker hands it to its owner (listener.c, conn.c,
+ * udp.c). */
+#define PS_KEY_IO ((ULONG_PTR)0)
+#define PS_KEY_DEFERRED ((ULONG_PTR)1) /* an inline result handed to the port by a non-worker thread */
+#define PS_KEY_QUIT ((ULONG_PTR)2)     /* a worker should exit */
+
+typedef enum ps_op_kind {
+  PS_OP_ACCEPT = 1,
+  PS_OP_RECV,
+  PS_OP_SEND,
+  PS_OP_UDP_RECV,
+  PS_OP_UDP_SEND
+} ps_op_kind;
+
+/* Every overlapped operation starts with this; the OVERLAPPED comes first so
+ * the pointer GetQueuedCompletionStatusEx returns is the op's address.
+ * `next` and `bytes` carry an inline result on a worker's deferred queue. */
+typedef struct ps_op {
+  OVERLAPPED ov;
+  ps_op_kind kind;
+  DWORD bytes;
+  struct ps_op *next;
+} ps_op;
+
+/* A worker thread's own state: the inline results it deferred for fairness
+ * (conn.c), handled on its next pass, after the completions then waiting in
+ * the port (docs/design.md, "Inline completions"). Only its thread touches
+ * it. */
+struct ps_worker {
+  ps_engine *eng;
+  ps_op *head, *tail;
+  unsigned count;
+};
+
+/* Queues an inline result on worker `w` (its own thread only). */
+void ps_worker_defer(ps_worker *w, ps_op *op, DWORD bytes);
 
 /* A service context made by a handler's on_start, freed by its on_stop. */
 typedef struct ps_service_ctx {
@@ -182,6 +224,7 @@ struct ps_engine {
   ps_engine_config cfg;
   HANDLE port;
   HANDLE *workers;
+  ps_worker *worker_state; /* one per worker thread */
   unsigned worker_count;
   HANDLE housekeeper;       /* thread: the sweep (timeouts, buffer parking), once a second */
   HANDLE housekeeper_stop;  /* event that ends it */
@@ -198,8 +241,8 @@ struct ps_engine {
   ps_udp *udps;               /* UDP sockets not yet freed */
   ps_service_ctx services[PS_MAX_SERVICE_CTX];
   unsigned service_count;
-  int stopping;
-  int stopped;
+  int stopping; /* ps_engine_stop has begun: no new connections, no sweeps */
+  int stopped;  /* ... and finished; a concurrent caller waits for this */
   /* End of the bind-retry window (GetTickCount64), started by the first
    * WSAEADDRINUSE and shared by every later bind: the whole start waits at
    * most bind_retry_ms. 0 = not started. Used by the thread that calls
@@ -215,6 +258,19 @@ struct ps_engine {
   ps_ratelimit reply_limit;
   SRWLOCK *reply_locks;
 
+  /* Connection limits (listener.c, conn.c; docs/design.md, "Connection
+   * limits"). admitted: open connections plus posted AcceptEx, each holding
+   * one of max_connections tokens; a slot that finds none is held
+   * (accepts_held) until a connection ends. src_limit counts open
+   * connections per source address under src_lock (innermost lock). */
+  volatile LONG64 admitted;
+  volatile LONG64 accepts_held;       /* gauge: accept slots waiting for a token */
+  volatile LONG resume_turn;          /* where ps_listener_resume starts its round */
+  volatile LONG64 limit_waits;        /* times a slot had to wait: max_connections reached */
+  volatile LONG64 conns_refused_source; /* reset at accept: the source had max_connections_per_source */
+  SRWLOCK src_lock;
+  ps_connlimit src_limit;
+
   /* Live counters (Interlocked); they must all be zero after a stop. */
   volatile LONG64 live_sockets;
   volatile LONG64 live_conns;
@@ -227,6 +283,7 @@ struct ps_engine {
   volatile LONG64 bytes_in;
   volatile LONG64 bytes_out;
   volatile LONG64 msgs_in;
+  volatile LONG64 msgs_out;
   volatile LONG64 dgrams_in;
   volatile LONG64 dgrams_out;
   volatile LONG64 dgrams_dropped;
@@ -236,7 +293,6 @@ struct ps_engine {
   volatile LONG64 sweep_us_max;    /* longest sweep so far, microseconds (docs/design.md) */
   volatile LONG64 conns_skip;
   volatile LONG64 inline_deferred;
-  volatile LONG64 reads_parked;
   volatile LONG64 udp_connreset_off;
 
   /* Pools and resource errors (docs/design.md, "Resource errors"). */
@@ -258,6 +314,13 @@ struct ps_engine {
   volatile LONG64 dgrams_dropped_rate;       /* reply over the source's rate */
   volatile LONG64 dgrams_dropped_rate_total; /* reply over the global cap */
 };
+
+/* Admission tokens (max_connections; listener.c). admit takes one for an
+ * AcceptEx about to be posted (0: none left); unadmit gives one back (the
+ * AcceptEx failed, or the connection it made ended), and with `resume`
+ * posts held accept slots again: the caller must hold no lock. */
+int ps_engine__admit(ps_engine *e);
+void ps_engine__unadmit(ps_engine *e, int resume);
 
 /* Tells the housekeeping thread a retry was scheduled (it may sleep less). */
 void ps_engine__wake(ps_engine *e);

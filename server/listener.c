@@ -15,6 +15,14 @@
  * is back to --accepts once resources return (docs/design.md, "Resource
  * errors"); accepts_posted shows its size.
  *
+ * Connection limit (docs/design.md, "Connection limits"): every posted
+ * AcceptEx holds one of cfg.max_connections admission tokens
+ * (ps_engine__admit), which passes to the connection it accepts and comes
+ * back when that connection ends. A slot that finds no token is held: not
+ * posted, so clients wait in the listen backlog instead of being accepted
+ * and reset, and ps_listener_resume posts held slots again (listeners with
+ * nothing posted first) as tokens come back.
+ *
  * The listening socket does not use skip-on-success: every AcceptEx
  * completion comes through the port, which keeps the accept path one shape.
  * Accepted sockets do, when the provider returns IFS handles. */
@@ -38,6 +46,7 @@ typedef struct ps_accept_op {
   ps_listener *l;
   SOCKET sock; /* the socket the next connection is accepted into */
   int idle;    /* not posted: waiting for ps_listener_retry */
+  int held;    /* not posted: waiting for an admission token (ps_listener_resume) */
   char addrs[2 * PS_ACCEPT_ADDR_LEN];
 } ps_accept_op;
 
@@ -57,6 +66,7 @@ struct ps_listener {
   int closing;
   unsigned pending;      /* AcceptEx posted and not completed */
   unsigned idle_count;   /* slots not posted, waiting for a retry */
+  unsigned held_count;   /* slots not posted, waiting for an admission token */
   ULONGLONG retry_at;    /* when ps_listener_retry re-posts them (GetTickCount64); 0 = not scheduled */
   unsigned backoff_ms;   /* the current retry delay; 0 after a retry posted every slot */
   unsigned op_count;
@@ -79,16 +89,23 @@ static void listener__endgame(ps_listener *l) {
   ps_engine__signal(e);
 }
 
-/* Posts one AcceptEx (lock held). 0, or a WSA error (the op stays idle). */
+/* Posts one AcceptEx (lock held), taking an admission token for it. 0, a
+ * WSA error (the op stays idle), or PS_LISTENER_NO_TOKEN. */
+#define PS_LISTENER_NO_TOKEN (-1)
 static int listener__post_accept(ps_listener *l, ps_accept_op *op) {
   DWORD bytes = 0, err = 0, fault;
   if (l->closing) return WSAESHUTDOWN;
+  if (!ps_engine__admit(l->eng)) return PS_LISTENER_NO_TOKEN;
   op->sock = ps_sock_open(l->eng, l->family, SOCK_STREAM, IPPROTO_TCP, &err);
-  if (op->sock == INVALID_SOCKET) return (int)err;
+  if (op->sock == INVALID_SOCKET) {
+    ps_engine__unadmit(l->eng, 0);
+    return (int)err;
+  }
   memset(&op->op.ov, 0, sizeof(op->op.ov));
   fault = ps_fault_hit(l->eng->cfg.faults, PS_FAULT_ACCEPTEX);
   if (fault != 0) {
     ps_sock_close(l->eng, &op->sock);
+    ps_engine__unadmit(l->eng, 0);
     return (int)fault;
   }
   l->pending++;
@@ -100,6 +117,9 @@ static int listener__post_accept(ps_listener *l, ps_accept_op *op) {
     if (wsa != ERROR_IO_PENDING) {
       l->pending--;
       ps_sock_close(l->eng, &op->sock);
+      /* No resume here: this listener's lock is held, and resume takes
+       * listeners' locks. The slot goes idle and its retry takes a token. */
+      ps_engine__unadmit(l->eng, 0);
       return wsa;
     }
   }
@@ -116,6 +136,24 @@ static int listener__arm(ps_listener *l, ps_accept_op *op, ULONGLONG now, int *s
   int err, resets = 0;
   for (;;) {
     err = listener__post_accept(l, op);
+    if (err == PS_LISTENER_NO_TOKEN && !op->held) {
+      /* Hold the slot, then look again: a token given back between the
+       * first look and accepts_held rising would otherwise find no held
+       * slot to resume (ps_engine__unadmit reads accepts_held after it). */
+      if (op->idle) l->idle_count--; /* waiting for a token now, not for a retry */
+      op->idle = 0;
+      op->held = 1;
+      l->held_count++;
+      InterlockedIncrement64(&l->eng->accepts_held);
+      InterlockedIncrement64(&l->eng->limit_waits);
+      continue;
+    }
+    if (err == PS_LISTENER_NO_TOKEN) return 0; /* held: not an error */
+    if (op->held) {
+      op->held = 0;
+      l->held_count--;
+      InterlockedDecrement64(&l->eng->accepts_held);
+    }
     if (err == 0) {
       if (op->idle) l->idle_count--;
       op->idle = 0;
@@ -169,21 +207,67 @@ ULONGLONG ps_listener_retry(ps_engine *e, ULONGLONG now) {
   return next;
 }
 
-void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err) {
+void ps_listener_resume(ps_engine *e) {
+  int pass, out_of_tokens = 0;
+  unsigned n = 0, start, k;
+  ps_listener *l;
+  /* First the listeners with nothing posted (their clients wait for sure),
+   * then any with a held slot; each time starting one listener further on,
+   * so a listener that keeps winning the first look cannot starve the
+   * others. Locks: the engine's (shared), then one listener's at a time, as
+   * ps_listener_retry. */
+  AcquireSRWLockShared(&e->lock);
+  for (l = e->listeners; l != NULL; l = l->next) n++;
+  start = n > 0 ? (unsigned)InterlockedIncrement(&e->resume_turn) % n : 0;
+  for (pass = 0; pass < 2 && !out_of_tokens; pass++) {
+    for (k = 0; k < n && !out_of_tokens; k++) {
+      unsigned i, skip = (start + k) % n;
+      int scheduled = 0;
+      for (l = e->listeners; skip > 0; skip--) l = l->next;
+      AcquireSRWLockExclusive(&l->lock);
+      if (!l->closing && l->held_count > 0 && (pass == 1 || l->pending == 0)) {
+        for (i = 0; i < l->op_count && l->held_count > 0; i++) {
+          ps_accept_op *op = &l->ops[i];
+          if (!op->held) continue;
+          listener__arm(l, op, GetTickCount64(), &scheduled);
+          if (op->held) {
+            out_of_tokens = 1;
+            break;
+          }
+          if (pass == 0) break; /* one each first: spread the tokens */
+        }
+      }
+      ReleaseSRWLockExclusive(&l->lock);
+      if (scheduled) ps_engine__wake(e);
+    }
+  }
+  ReleaseSRWLockShared(&e->lock);
+}
+
+void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker *w) {
   ps_accept_op *op = ps_container_of(op_base, ps_accept_op, op);
   ps_listener *l = op->l;
   ps_engine *e = l->eng;
   SOCKET accepted = INVALID_SOCKET;
   SOCKADDR_STORAGE peer;
-  int dead, repost_err = 0, scheduled = 0;
-  unsigned backoff = 0, posted = 0;
-  char msg[160];
+  const ps_handler *handler;
+  void *ctx;
+  int ifs, dead, closing, released = 0, repost_err = 0, scheduled = 0;
+  unsigned backoff = 0, posted = 0, op_count;
+  char name[sizeof(l->name)], msg[160];
   PS_UNUSED(bytes);
 
   memset(&peer, 0, sizeof(peer));
   AcquireSRWLockExclusive(&l->lock);
   l->pending--;
   InterlockedDecrement64(&e->accepts_posted);
+  /* Copied under the lock: once it is released and this op re-posted (or
+   * not), a concurrent close may end the listener and free it. */
+  handler = l->handler;
+  ctx = l->ctx;
+  ifs = l->ifs;
+  op_count = l->op_count;
+  memcpy(name, l->name, sizeof(name));
   if (err == 0 && !l->closing) {
     struct sockaddr *local = NULL, *remote = NULL;
     int local_len = 0, remote_len = 0;
@@ -198,26 +282,36 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err) {
                                    &remote, &remote_len);
     if (remote != NULL && remote_len > 0 && (size_t)remote_len <= sizeof(peer)) memcpy(&peer, remote, (size_t)remote_len);
     else peer.ss_family = (ADDRESS_FAMILY)l->family;
-    accepted = op->sock;
+    accepted = op->sock; /* its admission token goes with it */
     op->sock = INVALID_SOCKET;
   } else {
     /* Aborted by our own close, or the client reset before the accept
-     * finished: either way the slot is re-armed. */
-    if (err != 0 && err != ERROR_OPERATION_ABORTED && !l->closing)
-      ps_log(PS_LOG_DEBUG, "accept on %s: %s", l->name, ps_errstr(err, msg, sizeof(msg)));
+     * finished: either way the slot is re-armed (with a new token). */
     ps_sock_close(e, &op->sock);
+    ps_engine__unadmit(e, 0);
+    released = 1;
   }
   /* Re-armed before the new connection is handled; a slot that cannot be
    * posted now waits for the housekeeper's retry, it is never dropped. */
   if (!l->closing) repost_err = listener__arm(l, op, GetTickCount64(), &scheduled);
   backoff = l->backoff_ms;
-  posted = l->op_count - l->idle_count;
-  dead = l->closing && l->pending == 0;
+  posted = op_count - l->idle_count - l->held_count;
+  closing = l->closing;
+  dead = closing && l->pending == 0;
   ReleaseSRWLockExclusive(&l->lock);
 
+  /* A token this slot gave back and did not take again may be another
+   * listener's turn. */
+  if (released && closing && e->accepts_held > 0) ps_listener_resume(e);
+  if (err != 0 && err != ERROR_OPERATION_ABORTED && !dead)
+    ps_log(PS_LOG_DEBUG, "accept on %s: %s", name, ps_errstr(err, msg, sizeof(msg)));
   if (scheduled) ps_engine__wake(e);
-  if (repost_err != 0 && repost_err != WSAESHUTDOWN) listener__log_post_failure(l, repost_err, backoff, posted);
-  if (accepted != INVALID_SOCKET) ps_conn_accepted(e, l->handler, l->ctx, accepted, (const struct sockaddr *)&peer, l->ifs);
+  if (repost_err != 0 && repost_err != WSAESHUTDOWN) {
+    ps_log_limited(&e->warn[PS_WARN_ACCEPT_POST], PS_LOG_WARN,
+                   "accept on %s: posting AcceptEx failed: %s; %u of %u accepts posted, retrying in %u ms", name,
+                   ps_errstr((unsigned long)repost_err, msg, sizeof(msg)), posted, op_count, backoff);
+  }
+  if (accepted != INVALID_SOCKET) ps_conn_accepted(e, handler, ctx, accepted, (const struct sockaddr *)&peer, ifs, w);
   if (dead) listener__endgame(l);
 }
 
@@ -229,6 +323,9 @@ static void listener__close(ps_listener *l) {
     return;
   }
   l->closing = 1;
+  /* Held slots have no AcceptEx to abort: they simply end. */
+  InterlockedAdd64(&l->eng->accepts_held, -(LONG64)l->held_count);
+  l->held_count = 0;
   /* Closing the listening socket aborts its pending AcceptEx; each completes
    * through the port and closes its own accept socket. */
   ps_sock_close(l->eng, &l->sock);
@@ -327,17 +424,17 @@ static ps_listener *listener__open(ps_engine *e, const ps_listen_spec *spec, con
     l->ops[i].l = l;
     l->ops[i].sock = INVALID_SOCKET;
     r = listener__arm(l, &l->ops[i], GetTickCount64(), &scheduled);
-    if (r == 0) posted++;
+    if (r == 0 && !l->ops[i].held) posted++;
     else err = (DWORD)r;
   }
   ReleaseSRWLockExclusive(&l->lock);
-  if (posted == 0) {
+  if (posted == 0 && l->held_count == 0) {
     ps_log(PS_LOG_ERROR, "listen %s on %s/tcp: AcceptEx failed: %s", spec->service, where,
            ps_errstr(err, msg, sizeof(msg)));
     listener__close(l);
     return NULL;
   }
-  if ((unsigned)posted < l->op_count) {
+  if ((unsigned)posted + l->held_count < l->op_count) {
     ps_log(PS_LOG_WARN, "listen %s on %s/tcp: only %d of %u accepts posted: %s; retrying the others", spec->service,
            where, posted, l->op_count, ps_errstr(err, msg, sizeof(msg)));
     if (scheduled) ps_engine__wake(e);

@@ -15,7 +15,11 @@ int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_han
                           unsigned *port_out);
 
 /* An AcceptEx completed (or was aborted). */
-void ps_listener_on_completion(ps_op *op, DWORD bytes, DWORD err);
+void ps_listener_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w);
+
+/* Posts held accept slots again while admission tokens are free
+ * (max_connections): called when a connection ends. No lock held. */
+void ps_listener_resume(ps_engine *e);
 
 /* Stop accepting: close every listening socket. Pending accepts complete as
  * aborted and the listener is freed when the last one has. */

@@ -133,6 +133,9 @@ void ps_log_limit_init(ps_log_limit *l, const char *what, unsigned window_ms) {
   l->window_ms = window_ms;
   l->window_start = 0;
   l->suppressed = 0;
+  l->slot = 0;
+  l->level = PS_LOG_WARN;
+  l->line[0] = '\0';
 }
 
 /* Claims the right to log a line now: 1 if no line was logged in the last
@@ -144,27 +147,40 @@ static int log__limit_claim(ps_log_limit *l, LONG64 now) {
   return InterlockedCompareExchange64((volatile LONG64 *)&l->window_start, now, start) == start;
 }
 
+/* The line slot: 0 empty, 1 being written or read, 2 holds a line. */
+enum { LOG_SLOT_EMPTY = 0, LOG_SLOT_BUSY = 1, LOG_SLOT_FULL = 2 };
+
 int ps_log_limited(ps_log_limit *l, ps_log_level level, const char *fmt, ...) {
-  char text[800];
   va_list ap;
   LONG held;
-  if (!log__limit_claim(l, (LONG64)GetTickCount64())) {
+  /* The line is only formatted here; ps_log_limit_flush writes it. Callers
+   * are often inside a connection's or a listener's lock, and writing can
+   * take long (the Event Log is an RPC; a file can stall). */
+  if (!log__limit_claim(l, (LONG64)GetTickCount64()) ||
+      InterlockedCompareExchange((volatile LONG *)&l->slot, LOG_SLOT_BUSY, LOG_SLOT_EMPTY) != LOG_SLOT_EMPTY) {
     InterlockedIncrement((volatile LONG *)&l->suppressed);
     return 0;
   }
   held = InterlockedExchange((volatile LONG *)&l->suppressed, 0);
   va_start(ap, fmt);
-  vsnprintf(text, sizeof(text), fmt, ap);
+  vsnprintf(l->line, sizeof(l->line), fmt, ap);
   va_end(ap);
-  if (held > 0)
-    ps_log(level, "%s (%ld more like this in the last %u s)", text, (long)held, (l->window_ms + 999) / 1000);
-  else
-    ps_log(level, "%s", text);
+  if (held > 0) {
+    size_t n = strlen(l->line);
+    snprintf(l->line + n, sizeof(l->line) - n, " (%ld more like this in the last %u s)", (long)held,
+             (l->window_ms + 999) / 1000);
+  }
+  l->level = (int)level;
+  InterlockedExchange((volatile LONG *)&l->slot, LOG_SLOT_FULL);
   return 1;
 }
 
 void ps_log_limit_flush(ps_log_limit *l, ps_log_level level) {
   LONG held;
+  if (InterlockedCompareExchange((volatile LONG *)&l->slot, LOG_SLOT_BUSY, LOG_SLOT_FULL) == LOG_SLOT_FULL) {
+    ps_log((ps_log_level)l->level, "%s", l->line);
+    InterlockedExchange((volatile LONG *)&l->slot, LOG_SLOT_EMPTY);
+  }
   if (l->suppressed == 0 || !log__limit_claim(l, (LONG64)GetTickCount64())) return;
   held = InterlockedExchange((volatile LONG *)&l->suppressed, 0);
   if (held > 0) ps_log(level, "%ld more like this in the last %u s: %s", (long)held, (l->window_ms + 999) / 1000, l->what);

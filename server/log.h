@@ -65,21 +65,31 @@ void ps_log_event(ps_log_level level, ps_log_event_id id, const char *fmt, ...) 
 
 /* A rate limit for one repeated warning (one per call site, kept by its
  * owner: the engine holds one per ps_warn, since there are no mutable
- * globals). The first line of a window is logged; the others within
- * window_ms are counted, and the next line logged says how many there were
- * ("... (12 more like this in the last 60 s)"). ps_log_limit_flush, from a
- * timer, reports a count still held once its window is over. */
+ * globals). The first line of a window is kept; the others within
+ * window_ms are counted, and the next line kept says how many there were
+ * ("... (12 more like this in the last 60 s)").
+ *
+ * ps_log_limited never writes: it formats the line into the limit's slot,
+ * and ps_log_limit_flush, from a timer (the engine's housekeeper, at least
+ * once a second) or after the threads stopped, writes it and reports a
+ * count still held once its window is over. So a warning raised inside a
+ * connection's lock costs no Event Log RPC and no file write there. */
 typedef struct ps_log_limit {
   const char *what;               /* for the flush line: "accept on a listener failed" */
   unsigned window_ms;
-  volatile long long window_start; /* GetTickCount64 of the last line logged; 0 = none yet */
-  volatile long suppressed;        /* lines not logged since */
+  volatile long long window_start; /* GetTickCount64 of the last line kept; 0 = none yet */
+  volatile long suppressed;        /* lines not kept since */
+  volatile long slot;              /* the line below: 0 empty, 1 busy, 2 waiting for the flush */
+  int level;
+  char line[800];
 } ps_log_limit;
 
 void ps_log_limit_init(ps_log_limit *l, const char *what, unsigned window_ms);
-/* Logs the line unless one was logged less than window_ms ago. 1 if logged. */
+/* Keeps the line for the next flush unless one was kept less than
+ * window_ms ago. 1 if kept. */
 int ps_log_limited(ps_log_limit *l, ps_log_level level, const char *fmt, ...) PS_PRINTF(3, 4);
-/* If lines were held back and the window is over: one line with their count. */
+/* Writes the kept line, if any; if lines were held back and the window is
+ * over, one line with their count. */
 void ps_log_limit_flush(ps_log_limit *l, ps_log_level level);
 
 /* Writes UTF-8 text to stdout or stderr: as UTF-16 (WriteConsoleW) when the

@@ -56,7 +56,6 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   cfg.max_connections = o->max_connections;
   cfg.drain_timeout_ms = o->drain_timeout_ms;
   cfg.udp_receives = o->udp_receives;
-  cfg.buffer_idle_ms = o->buffer_idle_ms;
   cfg.idle_timeout_ms = o->idle_timeout_s * 1000u;
   cfg.linger_timeout_ms = o->linger_timeout_s * 1000u;
   cfg.send_timeout_ms = o->send_timeout_s * 1000u;

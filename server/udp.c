@@ -218,7 +218,9 @@ static void udp__log_post_failure(ps_udp *u, int err, unsigned backoff_ms, unsig
 /* Re-posts d after its completion was handled, or retires it when closing. */
 static void udp__rearm(ps_udp *u, ps_datagram *d) {
   int dead = 0, err = 0, scheduled = 0;
-  unsigned backoff, posted;
+  unsigned backoff, posted, total;
+  ps_engine *e = u->eng;
+  char name[sizeof(u->name)], msg[160];
   AcquireSRWLockExclusive(&u->lock);
   u->pending--;
   InterlockedDecrement64(&u->eng->udp_receives_posted);
@@ -226,9 +228,16 @@ static void udp__rearm(ps_udp *u, ps_datagram *d) {
   dead = u->closing && u->pending == 0;
   backoff = u->backoff_ms;
   posted = u->recv_count - u->idle_count;
+  total = u->recv_count;
+  /* Copied under the lock: once it is released, a concurrent close may end
+   * the socket and free it (this receive was its last pending op). */
+  memcpy(name, u->name, sizeof(name));
   ReleaseSRWLockExclusive(&u->lock);
-  if (scheduled) ps_engine__wake(u->eng);
-  if (err != 0) udp__log_post_failure(u, err, backoff, posted);
+  if (scheduled) ps_engine__wake(e);
+  if (err != 0)
+    ps_log_limited(&e->warn[PS_WARN_UDP_POST], PS_LOG_WARN,
+                   "udp %s: posting WSARecvFrom failed: %s; %u of %u receives posted, retrying in %u ms", name,
+                   ps_errstr((unsigned long)err, msg, sizeof(msg)), posted, total, backoff);
   if (dead) udp__endgame(u);
 }
 
@@ -303,7 +312,7 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
 
 void *ps_datagram_context(ps_datagram *d) { return d->u->ctx; }
 
-void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
+void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
   if (op->kind == PS_OP_UDP_SEND) {
     ps_udp_send *s = ps_container_of(op, ps_udp_send, op);
     ps_udp *u = s->u;
@@ -323,7 +332,6 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key) {
   } else {
     ps_datagram *d = ps_container_of(op, ps_datagram, op);
     ps_udp *u = d->u;
-    PS_UNUSED(key);
     if (err == 0) {
       InterlockedIncrement64(&u->eng->dgrams_in);
       InterlockedAdd64(&u->eng->bytes_in, (LONG64)bytes);

@@ -14,7 +14,7 @@
 int ps_udp_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx, unsigned port);
 
 /* A WSARecvFrom or WSASendTo completed (or was aborted). */
-void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ULONG_PTR key);
+void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err);
 
 /* Closes every UDP socket; each is freed when its last op has completed. */
 void ps_udp_close_all(ps_engine *e);

@@ -256,7 +256,6 @@ TEST(Faults, ReceiveBufferAllocationFailureIsRetried) {
 // connection (only that one) is reset, and counted.
 TEST(Faults, SendBufferAllocationFailureResetsOnlyThatConnection) {
   ps_engine_config cfg = default_config();
-  cfg.buffer_idle_ms = 60000;  // x keeps its receive buffer: the next allocation is the send's
   FaultServer fs;
   ASSERT_TRUE(fs.start(cfg));
   SOCKET x = connect_to("127.0.0.1", fs.srv.port());
@@ -278,9 +277,6 @@ TEST(Faults, SendBufferAllocationFailureResetsOnlyThatConnection) {
 TEST(Faults, PostsFailingLongerThanTheRetryLimitAbortTheConnection) {
   ps_engine_config cfg = default_config();
   cfg.retry_limit_ms = 1000;
-  // The good client keeps its pending read: parking it would post a new
-  // WSARecv, which the fault would fail too.
-  cfg.buffer_idle_ms = 60000;
   FaultServer fs;
   ASSERT_TRUE(fs.start(cfg));
   SOCKET x = connect_to("127.0.0.1", fs.srv.port());

@@ -71,6 +71,9 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   now.timeouts_idle = 5;
   now.timeouts_linger = 2;
   now.timeouts_send = 1;
+  now.limit_waits = 6;
+  now.accepts_held = 3;
+  now.conns_refused_source = 2;
   now.accepts_posted = 32;
   now.udp_receives_posted = 16;
   now.accept_errors = 9;
@@ -79,7 +82,7 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   EXPECT_EQ(Line(now, prev, 2.0),
             "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | "
             "udp 7 in 6 out 1 dropped | guard 7 port 24 rate | buffers 4/32 | timeouts 5 idle 2 linger 1 send | "
-            "posted 32 accept 16 udp | errors 9 accept 8 udp 4 out-of-resources");
+            "limits 6 waits 3 held 2 per-source | posted 32 accept 16 udp | errors 9 accept 8 udp 4 out-of-resources");
 }
 
 TEST(Stats, RateIsDifferenceOverElapsed) {

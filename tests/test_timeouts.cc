@@ -47,7 +47,7 @@ TEST(Timeouts, IdleConnectionsAreClosedGracefullyWhileBusyOnesStay) {
 TEST(Timeouts, IdleTimeoutZeroNeverCloses) {
   ps_engine_config cfg = default_config();
   cfg.idle_timeout_ms = 0;
-  cfg.buffer_idle_ms = 100;  // sweeps ten times a second
+  cfg.sweep_ms = 100;  // sweeps ten times a second
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp", &cfg));
   SOCKET s = connect_to("127.0.0.1", srv.port());

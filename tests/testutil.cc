@@ -130,13 +130,22 @@ static void set_timeouts(SOCKET s, int timeout_ms) {
   setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, reinterpret_cast<const char *>(&t), sizeof(t));
 }
 
-SOCKET connect_to(const char *address, unsigned port, int timeout_ms) {
+SOCKET connect_from(const char *local, const char *address, unsigned port, int timeout_ms) {
   addrinfo hints{}, *res = nullptr;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICHOST;
   std::string p = std::to_string(port);
   if (getaddrinfo(address, p.c_str(), &hints, &res) != 0) return INVALID_SOCKET;
   SOCKET s = socket(res->ai_family, SOCK_STREAM, IPPROTO_TCP);
+  if (s != INVALID_SOCKET && local != nullptr) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, local, &from.sin_addr) != 1 ||
+        bind(s, reinterpret_cast<const sockaddr *>(&from), sizeof(from)) != 0) {
+      closesocket(s);
+      s = INVALID_SOCKET;
+    }
+  }
   if (s != INVALID_SOCKET) {
     set_timeouts(s, timeout_ms);
     if (connect(s, res->ai_addr, static_cast<int>(res->ai_addrlen)) != 0) {
@@ -146,6 +155,20 @@ SOCKET connect_to(const char *address, unsigned port, int timeout_ms) {
   }
   freeaddrinfo(res);
   return s;
+}
+
+SOCKET connect_to(const char *address, unsigned port, int timeout_ms) {
+  return connect_from(nullptr, address, port, timeout_ms);
+}
+
+int wait_readable(SOCKET s, int timeout_ms) {
+  fd_set r;
+  FD_ZERO(&r);
+  FD_SET(s, &r);
+  timeval tv;
+  tv.tv_sec = timeout_ms / 1000;
+  tv.tv_usec = (timeout_ms % 1000) * 1000;
+  return select(0, &r, nullptr, nullptr, &tv) > 0 ? 1 : 0;
 }
 
 std::vector<SOCKET> connect_many(const Server &srv, int count) {

@@ -74,6 +74,10 @@ class LogCapture {
 
 // A connected blocking client socket with send/recv timeouts, or INVALID_SOCKET.
 SOCKET connect_to(const char *address, unsigned port, int timeout_ms = 10000);
+// The same from local address `local` (an IPv4 literal such as "127.0.0.2").
+SOCKET connect_from(const char *local, const char *address, unsigned port, int timeout_ms = 10000);
+// 1 if data (or EOF, or a reset) is waiting within timeout_ms, else 0.
+int wait_readable(SOCKET s, int timeout_ms);
 // `count` connected clients of the server's IPv4 listener (a failure is
 // reported and the vector holds INVALID_SOCKET for it).
 std::vector<SOCKET> connect_many(const Server &srv, int count);

@@ -1,0 +1,94 @@
+// connlimit: open connections per source address in a fixed table
+// (--max-connections-per-source).
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <vector>
+
+extern "C" {
+#include "connlimit.h"
+}
+
+namespace {
+
+ps_ratelimit_key Source(uint32_t a) {
+  uint8_t b[4] = {static_cast<uint8_t>(a >> 24), static_cast<uint8_t>(a >> 16), static_cast<uint8_t>(a >> 8),
+                  static_cast<uint8_t>(a)};
+  ps_ratelimit_key k;
+  ps_ratelimit_key_v4(&k, b);
+  return k;
+}
+
+TEST(ConnLimit, RefusesTheConnectionOverTheLimitAndTakesOneAfterARelease) {
+  ps_connlimit cl;
+  ASSERT_EQ(0, ps_connlimit_init(&cl, 2, 16, 1));
+  ps_ratelimit_key a = Source(0x7f000001), b = Source(0x7f000002);
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&cl, &a));
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&cl, &a));
+  EXPECT_EQ(PS_CONNLIMIT_SOURCE, ps_connlimit_acquire(&cl, &a));
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&cl, &b)) << "another source is not affected";
+  EXPECT_EQ(2u, ps_connlimit_count(&cl, &a));
+  ps_connlimit_release(&cl, &a);
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&cl, &a));
+  ps_connlimit_release(&cl, &a);
+  ps_connlimit_release(&cl, &a);
+  ps_connlimit_release(&cl, &b);
+  EXPECT_EQ(0u, ps_connlimit_count(&cl, &a));
+  EXPECT_EQ(0u, cl.used);
+  ps_connlimit_close(&cl);
+}
+
+TEST(ConnLimit, ANewSourceIsRefusedWhenTheTableIsFullAndMemoryStaysFixed) {
+  ps_connlimit cl;
+  ASSERT_EQ(0, ps_connlimit_init(&cl, 1, 1000, 7));
+  size_t memory = ps_connlimit_memory(&cl);
+  EXPECT_LE(memory, 2048u * sizeof(ps_connlimit_entry));
+  int refused = 0;
+  for (uint32_t i = 0; i < 100000; i++) {
+    ps_ratelimit_key k = Source(0x0a000000 + i);
+    if (ps_connlimit_acquire(&cl, &k) == PS_CONNLIMIT_FULL) refused++;
+  }
+  EXPECT_EQ(100000 - 1000, refused);
+  EXPECT_EQ(memory, ps_connlimit_memory(&cl));
+  ps_connlimit_close(&cl);
+}
+
+// Random acquires and releases against a std::map: after every step each
+// touched source's count matches, so backward-shift deletion never loses a
+// key behind a hole.
+TEST(ConnLimit, MatchesAModelUnderRandomChurn) {
+  ps_connlimit cl;
+  ASSERT_EQ(0, ps_connlimit_init(&cl, 3, 256, 42));
+  std::map<uint32_t, unsigned> model;
+  std::mt19937 rng(1234);
+  for (int step = 0; step < 200000; step++) {
+    uint32_t src = rng() % 400;
+    ps_ratelimit_key k = Source(src);
+    if (rng() % 2 == 0) {
+      ps_connlimit_verdict v = ps_connlimit_acquire(&cl, &k);
+      unsigned have = model.count(src) ? model[src] : 0;
+      if (have >= 3) {
+        ASSERT_EQ(PS_CONNLIMIT_SOURCE, v);
+      } else if (have == 0 && model.size() >= 256) {
+        ASSERT_EQ(PS_CONNLIMIT_FULL, v);
+      } else {
+        ASSERT_EQ(PS_CONNLIMIT_OK, v);
+        model[src] = have + 1;
+      }
+    } else if (model.count(src)) {
+      ps_connlimit_release(&cl, &k);
+      if (--model[src] == 0) model.erase(src);
+    }
+    ASSERT_EQ(model.count(src) ? model[src] : 0u, ps_connlimit_count(&cl, &k)) << "step " << step;
+    ASSERT_EQ(model.size(), cl.used);
+  }
+  for (auto &m : model) {
+    ps_ratelimit_key k = Source(m.first);
+    ASSERT_EQ(m.second, ps_connlimit_count(&cl, &k));
+  }
+  ps_connlimit_close(&cl);
+}
+
+}  // namespace
