@@ -43,6 +43,10 @@ typedef struct ps_stats {
   uint64_t udp_recv_errors;        /* WSARecvFrom failed at once (re-posted) */
   uint64_t conn_retries;           /* connection posts retried after a resource error */
   uint64_t conns_out_of_resources; /* connections aborted: resources missing too long */
+  /* The process (GetProcessHandleCount, GetProcessMemoryInfo): what a soak
+   * watches for leaks. */
+  uint64_t process_handles;       /* open handles of the whole process */
+  uint64_t process_private_bytes; /* committed private memory */
   /* Which engine paths ran (totals since start). Not in the stats line: they
    * say how the engine worked, not what it served; tests assert on them. */
   uint64_t conns_skip;       /* accepted connections with skip-on-success on */

@@ -79,10 +79,13 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   now.accept_errors = 9;
   now.udp_recv_errors = 8;
   now.conns_out_of_resources = 4;
+  now.process_handles = 77;
+  now.process_private_bytes = 3 * 1024 * 1024;
   EXPECT_EQ(Line(now, prev, 2.0),
             "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | "
             "udp 7 in 6 out 1 dropped | guard 7 port 24 rate | buffers 4/32 | timeouts 5 idle 2 linger 1 send | "
-            "limits 6 waits 3 held 2 per-source | posted 32 accept 16 udp | errors 9 accept 8 udp 4 out-of-resources");
+            "limits 6 waits 3 held 2 per-source | posted 32 accept 16 udp | errors 9 accept 8 udp 4 out-of-resources | "
+            "process 77 handles 3.0 MiB");
 }
 
 TEST(Stats, RateIsDifferenceOverElapsed) {
