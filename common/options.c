@@ -109,15 +109,21 @@ static int opt__same_listener(const ps_listen_spec *a, const ps_listen_spec *b) 
          strcmp(a->host, b->host) == 0;
 }
 
+const ps_registry *ps_options_services(const ps_options *o) {
+  return o->services != NULL ? o->services : ps_registry_builtin();
+}
+
 int ps_options_add_listen(ps_options *o, const char *value, char *err, size_t errsize) {
   ps_listen_spec spec;
   char msg[300];
   size_t i;
   if (o->listen_count == PS_MAX_LISTENS) return ps_fail(err, errsize, "more than %d listeners", PS_MAX_LISTENS);
   if (ps_listen_spec_parse(value, &spec, msg, sizeof(msg)) != 0) return ps_fail(err, errsize, "%s", msg);
-  if (ps_service_find(spec.service) == NULL)
+  if (ps_registry_find(ps_options_services(o), spec.service) == NULL) {
+    char names[300];
     return ps_fail(err, errsize, "'%.60s': unknown service '%s' (known: %s)", value, spec.service,
-                     ps_service_names());
+                   ps_registry_names(ps_options_services(o), names, sizeof(names)));
+  }
   for (i = 0; i < o->listen_count; i++)
     if (opt__same_listener(&o->listens[i], &spec))
       return ps_fail(err, errsize, "'%.60s': duplicate of listener %u", value, (unsigned)i + 1);
@@ -255,9 +261,15 @@ static const struct {
 };
 
 int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize) {
+  return ps_options_parse_for(NULL, argc, argv, o, err, errsize);
+}
+
+int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err,
+                         size_t errsize) {
   int i;
   size_t k;
   ps_options_defaults(o);
+  o->services = services;
 
   if (argc < 2) return ps_fail(err, errsize, "missing command (try: portserve run)");
   for (k = 0; k < PS_COUNTOF(opt__commands); k++)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "listen_spec.h"
+#include "ps_services.h"
 
 #define PS_MAX_LISTENS 64
 #define PS_PATH_MAX 520
@@ -48,6 +49,9 @@ typedef enum ps_level_option {
 } ps_level_option;
 
 typedef struct ps_options {
+  /* The services --listen may name; NULL = the built-in ones
+   * (ps_options_parse_for sets it). */
+  const ps_registry *services;
   ps_command command;
   ps_listen_spec listens[PS_MAX_LISTENS];
   size_t listen_count;
@@ -79,6 +83,10 @@ typedef struct ps_options {
  * flags after --config FILE override the file. Returns 0, or -1 with a
  * message naming the bad argument in err (callers print usage and exit 2). */
 int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize);
+/* The same for a program that serves its own services: --listen may name
+ * those in `services` (NULL: the built-in ones). */
+int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err,
+                         size_t errsize);
 
 /* The defaults, as ps_options_parse starts from them. */
 void ps_options_defaults(ps_options *o);
@@ -91,6 +99,9 @@ int ps_options_set(ps_options *o, const char *name, const char *value, char *err
 /* Adds a listener (SERVICE=[HOST]:PORT...), rejecting unknown services and
  * duplicates. 0, or -1 with a message. */
 int ps_options_add_listen(ps_options *o, const char *spec, char *err, size_t errsize);
+
+/* o->services, or the built-in registry. */
+const ps_registry *ps_options_services(const ps_options *o);
 
 /* Seconds a bind refused with WSAEADDRINUSE is retried: --bind-retry if set,
  * else PS_BIND_RETRY_SERVICE_S for the service and PS_BIND_RETRY_CONSOLE_S

@@ -1,5 +1,5 @@
-/* The registry of built-in services (protocol handlers) by name, and the
- * pieces of them that are worth testing on their own. */
+/* The built-in services' internals worth testing on their own, and the
+ * short forms of the built-in registry (ps_services.h has the registry). */
 #ifndef PS_SERVICES_H
 #define PS_SERVICES_H
 
@@ -7,17 +7,11 @@
 #include <stdint.h>
 
 #include "ps_handler.h"
+#include "ps_services.h"
 
-/* The handler for `name` ("echo"), or NULL. */
+/* The built-in handler for `name` ("echo"), or NULL:
+ * ps_registry_find(ps_registry_builtin(), name). */
 const ps_handler *ps_service_find(const char *name);
-/* Comma-separated names, for messages ("echo, discard, ..."). */
-const char *ps_service_names(void);
-
-extern const ps_handler ps_svc_echo;    /* RFC 862 */
-extern const ps_handler ps_svc_discard; /* RFC 863 */
-extern const ps_handler ps_svc_chargen; /* RFC 864 */
-extern const ps_handler ps_svc_daytime; /* RFC 867 */
-extern const ps_handler ps_svc_qotd;    /* RFC 865 */
 
 /* chargen: bytes of the RFC 864 pattern starting at stream offset *pos
  * (lines of 72 printable characters rotating through ASCII 32..126, each

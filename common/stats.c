@@ -1,5 +1,5 @@
 /* Formatting of ps_stats for the console and the logs. */
-#include "stats.h"
+#include "ps_stats.h"
 
 #include <stdio.h>
 

@@ -34,12 +34,6 @@ static void chargen__send_chunk(ps_session *s) {
   (void)ps_session_send(s, chunk, sizeof(chunk));
 }
 
-static void chargen__on_data(ps_session *s, const void *data, size_t len) {
-  (void)s;
-  (void)data;
-  (void)len;
-}
-
 static void chargen__on_datagram(ps_datagram *d, const void *data, size_t len) {
   char reply[PS_CHARGEN_DATAGRAM_MAX];
   uint64_t pos = 0;
@@ -50,14 +44,9 @@ static void chargen__on_datagram(ps_datagram *d, const void *data, size_t len) {
 }
 
 const ps_handler ps_svc_chargen = {
-  "chargen",
-  sizeof(chargen_state),
-  chargen__send_chunk,  /* on_open: start streaming */
-  chargen__on_data,     /* input is discarded */
-  chargen__send_chunk,  /* on_drained: the next chunk */
-  NULL,                 /* on_eof: the peer is done, close */
-  NULL,
-  chargen__on_datagram,
-  NULL,
-  NULL,
+  .name = "chargen",
+  .state_size = sizeof(chargen_state),
+  .on_open = chargen__send_chunk,    /* start streaming; no on_data: input is discarded */
+  .on_drained = chargen__send_chunk, /* the next chunk; no on_eof: the peer is done, close */
+  .on_datagram = chargen__on_datagram,
 };

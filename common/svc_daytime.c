@@ -42,12 +42,6 @@ static void daytime__on_open(ps_session *s) {
   ps_session_close(s);
 }
 
-static void daytime__on_data(ps_session *s, const void *data, size_t len) {
-  (void)s;
-  (void)data;
-  (void)len;
-}
-
 static void daytime__on_datagram(ps_datagram *d, const void *data, size_t len) {
   char line[96];
   size_t n = daytime__now(line, sizeof(line));
@@ -57,5 +51,7 @@ static void daytime__on_datagram(ps_datagram *d, const void *data, size_t len) {
 }
 
 const ps_handler ps_svc_daytime = {
-  "daytime", 0, daytime__on_open, daytime__on_data, NULL, NULL, NULL, daytime__on_datagram, NULL, NULL,
+  .name = "daytime",
+  .on_open = daytime__on_open, /* no on_data: input is read and dropped while the reply goes out */
+  .on_datagram = daytime__on_datagram,
 };

@@ -15,14 +15,7 @@ static void echo__on_datagram(ps_datagram *d, const void *data, size_t len) {
 }
 
 const ps_handler ps_svc_echo = {
-  "echo", /* name */
-  0,      /* state_size */
-  NULL,   /* on_open */
-  echo__on_data,
-  NULL,   /* on_drained */
-  NULL,   /* on_eof: engine default, close once the echo is sent */
-  NULL,   /* on_close */
-  echo__on_datagram,
-  NULL,   /* on_start */
-  NULL,   /* on_stop */
+  .name = "echo",
+  .on_data = echo__on_data, /* no on_eof: the engine closes once the echo is sent */
+  .on_datagram = echo__on_datagram,
 };

@@ -132,27 +132,29 @@ static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, s
   char *text;
   size_t n;
   int rc;
-  if (cfg == NULL || cfg->quotes_file == NULL || cfg->quotes_file[0] == '\0')
+  const ps_qotd_options *opt = cfg != NULL ? (const ps_qotd_options *)cfg->options : NULL;
+  const char *path = opt != NULL ? opt->quotes_file : NULL;
+  if (path == NULL || path[0] == '\0')
     return ps_qotd_parse(qotd__builtin, "built-in quotes", ctx, err, errsize);
-  f = ps_fopen(cfg->quotes_file, "rb");
-  if (f == NULL) return ps_fail(err, errsize, "cannot open quotes file '%s'", cfg->quotes_file);
+  f = ps_fopen(path, "rb");
+  if (f == NULL) return ps_fail(err, errsize, "cannot open quotes file '%s'", path);
   text = (char *)malloc(PS_QOTD_FILE_MAX + 1);
   if (text == NULL) {
     fclose(f);
-    return ps_fail(err, errsize, "out of memory reading '%s'", cfg->quotes_file);
+    return ps_fail(err, errsize, "out of memory reading '%s'", path);
   }
   n = fread(text, 1, PS_QOTD_FILE_MAX + 1, f);
   fclose(f);
   if (n > PS_QOTD_FILE_MAX) {
     free(text);
-    return ps_fail(err, errsize, "%s: larger than %d bytes", cfg->quotes_file, PS_QOTD_FILE_MAX);
+    return ps_fail(err, errsize, "%s: larger than %d bytes", path, PS_QOTD_FILE_MAX);
   }
   if (memchr(text, '\0', n) != NULL) {
     free(text);
-    return ps_fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", cfg->quotes_file);
+    return ps_fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", path);
   }
   text[n] = '\0';
-  rc = ps_qotd_parse(text, cfg->quotes_file, ctx, err, errsize);
+  rc = ps_qotd_parse(text, path, ctx, err, errsize);
   free(text);
   return rc;
 }
@@ -165,12 +167,6 @@ static void qotd__on_open(ps_session *s) {
   ps_session_close(s);
 }
 
-static void qotd__on_data(ps_session *s, const void *data, size_t len) {
-  (void)s;
-  (void)data;
-  (void)len;
-}
-
 static void qotd__on_datagram(ps_datagram *d, const void *data, size_t len) {
   const char *quote = qotd__today(ps_datagram_context(d));
   (void)data;
@@ -179,5 +175,9 @@ static void qotd__on_datagram(ps_datagram *d, const void *data, size_t len) {
 }
 
 const ps_handler ps_svc_qotd = {
-  "qotd", 0, qotd__on_open, qotd__on_data, NULL, NULL, NULL, qotd__on_datagram, qotd__on_start, ps_qotd_free,
+  .name = "qotd",
+  .on_open = qotd__on_open, /* no on_data: input is read and dropped */
+  .on_datagram = qotd__on_datagram,
+  .on_start = qotd__on_start,
+  .on_stop = ps_qotd_free,
 };

@@ -97,10 +97,10 @@ struct ps_session {
   ULONGLONG send_ms;         /* last send posted or progressed (send timeout) */
   ULONGLONG shut_ms;         /* when our FIN went out (linger timeout) */
   ULONGLONG retry_since;     /* first failed post of the current streak (retry limit); 0 = none */
-  unsigned backoff_ms;       /* the current retry delay */
+
   /* On the engine's retry list (engine->retry_lock guards these three). */
   int retry_listed;
-  ULONGLONG retry_at;
+  ps_retry retry;            /* when ps_conn_retry pumps it again */
   ps_conn *retry_next;
   ps_conn *retry_due_next;   /* ps_conn_retry's own list of due connections (housekeeper only) */
   SOCKADDR_STORAGE peer;
@@ -189,6 +189,15 @@ void ps_session_abort(ps_session *c) { conn__close_socket(c, 1); }
 void *ps_session_state(ps_session *c) { return (char *)c + CONN_STATE_OFFSET; }
 
 void *ps_session_context(ps_session *c) { return c->ctx; }
+
+const struct sockaddr *ps_session_peer(const ps_session *c, int *len) {
+  *len = c->peer.ss_family == AF_INET6 ? (int)sizeof(SOCKADDR_IN6) : (int)sizeof(SOCKADDR_IN);
+  return (const struct sockaddr *)&c->peer;
+}
+
+char *ps_session_peer_name(const ps_session *c, char *buf, size_t size) {
+  return ps_sockaddr_format((const struct sockaddr *)&c->peer, buf, size);
+}
 
 /* ---- closing ----------------------------------------------------------- */
 
@@ -279,14 +288,13 @@ static void conn__defer(ps_conn *c, unsigned wait, const char *what, DWORD err) 
   AcquireSRWLockExclusive(&e->retry_lock);
   listed = c->retry_listed;
   if (!listed) {
-    c->backoff_ms = ps_retry_backoff(c->backoff_ms);
-    c->retry_at = now + c->backoff_ms;
+    ps_retry_schedule(&c->retry, now);
     c->retry_listed = 1;
     c->retry_next = e->retry_conns;
     e->retry_conns = c;
     c->refs++; /* the list's */
   }
-  backoff = c->backoff_ms;
+  backoff = c->retry.backoff_ms;
   ReleaseSRWLockExclusive(&e->retry_lock);
   if (!listed) ps_engine__wake(e);
   ps_log_limited(&e->warn[PS_WARN_CONN_RETRY], PS_LOG_WARN, "connection from %s: %s failed: %s; retrying in %u ms",
@@ -473,7 +481,8 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   InterlockedAdd64(&c->eng->bytes_in, (LONG64)bytes);
   InterlockedIncrement64(&c->eng->msgs_in);
   c->last_io_ms = GetTickCount64();
-  if (!(c->flags & C_CLOSING)) c->handler->on_data(c, b->data, bytes);
+  /* Without on_data the service only talks: input is read and dropped. */
+  if (!(c->flags & C_CLOSING) && c->handler->on_data != NULL) c->handler->on_data(c, b->data, bytes);
   /* Keep the buffer and read into it again (see the top of the file). */
   if (c->flags & C_CLOSED) conn__release_rbuf(c);
   if (!(c->flags & C_SHUT) && c->sq_bytes >= c->eng->cfg.send_queue_max) c->flags |= C_PAUSED;
@@ -737,13 +746,13 @@ ULONGLONG ps_conn_retry(ps_engine *e, ULONGLONG now) {
    * then pump each under its own lock, as a completion would. */
   AcquireSRWLockExclusive(&e->retry_lock);
   for (pp = &e->retry_conns; (c = *pp) != NULL;) {
-    if (now >= c->retry_at) {
+    if (ps_retry_take(&c->retry, now)) {
       *pp = c->retry_next;
       c->retry_listed = 0;
       c->retry_due_next = due;
       due = c;
     } else {
-      if (next == 0 || c->retry_at < next) next = c->retry_at;
+      ps_retry_earliest(&c->retry, &next);
       pp = &c->retry_next;
     }
   }
@@ -759,7 +768,7 @@ ULONGLONG ps_conn_retry(ps_engine *e, ULONGLONG now) {
      * re-listed it and woke the housekeeper, which recomputes `next`. */
     if (!(c->flags & (C_RECV_WAIT | C_SEND_WAIT))) {
       c->retry_since = 0;
-      c->backoff_ms = 0;
+      ps_retry_reset(&c->retry);
     }
     conn__unlock_release(c);
   }

@@ -16,6 +16,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "ntstatus.h"
 #include "services.h"
 #include "udp.h"
 #include "wsx.h"
@@ -44,7 +45,7 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->linger_timeout_ms = 30000;
   cfg->send_timeout_ms = 60000;
   cfg->keepalive_ms = 60000;
-  cfg->quotes_file = NULL;
+  cfg->services = NULL;
   cfg->bind_retry_ms = 0;
   cfg->bind_cancel = NULL;
   cfg->retry_limit_ms = 10000;
@@ -123,6 +124,25 @@ void ps_engine__unadmit(ps_engine *e, int resume) {
 unsigned ps_retry_backoff(unsigned prev) {
   if (prev == 0) return PS_RETRY_FIRST_MS;
   return prev >= PS_RETRY_MAX_MS / 2 ? PS_RETRY_MAX_MS : prev * 2;
+}
+
+int ps_retry_schedule(ps_retry *r, ULONGLONG now) {
+  if (r->at != 0) return 0;
+  r->backoff_ms = ps_retry_backoff(r->backoff_ms);
+  r->at = now + r->backoff_ms;
+  return 1;
+}
+
+int ps_retry_take(ps_retry *r, ULONGLONG now) {
+  if (r->at == 0 || now < r->at) return 0;
+  r->at = 0;
+  return 1;
+}
+
+void ps_retry_reset(ps_retry *r) { r->backoff_ms = 0; }
+
+void ps_retry_earliest(const ps_retry *r, ULONGLONG *next) {
+  if (r->at != 0 && (*next == 0 || r->at < *next)) *next = r->at;
 }
 
 int ps_err_is_resource(unsigned long err) {
@@ -413,58 +433,71 @@ fail_call_reply:
   return engine__new_failed("allocating the UDP reply-rate table", err);
 }
 
-/* The service context for `h`, made by its on_start on first use. */
-static int engine__service_ctx(ps_engine *e, const ps_handler *h, void **ctx) {
+/* The service context for `h` with `options`, made by its on_start on
+ * first use. */
+static int engine__service_ctx(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, const void *options,
+                               void **ctx) {
   ps_service_config sc;
   char msg[300];
   unsigned i;
   *ctx = NULL;
   if (h->on_start == NULL) return 0;
   for (i = 0; i < e->service_count; i++)
-    if (e->services[i].handler == h) {
+    if (e->services[i].handler == h && e->services[i].options == options) {
       *ctx = e->services[i].ctx;
       return 0;
     }
   if (e->service_count == PS_MAX_SERVICE_CTX) {
-    ps_log(PS_LOG_ERROR, "listen %s: more than %u services with a context in one engine", h->name,
+    ps_log(PS_LOG_ERROR, "listen %s: more than %u service contexts in one engine", spec->service,
            (unsigned)PS_MAX_SERVICE_CTX);
     return -1;
   }
   memset(&sc, 0, sizeof(sc));
-  sc.quotes_file = e->cfg.quotes_file;
+  sc.name = spec->service;
+  sc.options = options;
   if (h->on_start(&sc, ctx, msg, sizeof(msg)) != 0) {
-    ps_log(PS_LOG_ERROR, "listen %s: %s", h->name, msg);
+    ps_log(PS_LOG_ERROR, "listen %s: %s", spec->service, msg);
     return -1;
   }
   e->services[e->service_count].handler = h;
+  e->services[e->service_count].options = options;
   e->services[e->service_count].ctx = *ctx;
   e->service_count++;
   return 0;
 }
 
-int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec) {
-  const ps_handler *h = ps_service_find(spec->service);
+int ps_engine_serve(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, const void *options) {
   unsigned port = spec->port;
   void *ctx;
-  if (h == NULL) {
-    ps_log(PS_LOG_ERROR, "listen: unknown service '%s' (known: %s)", spec->service, ps_service_names());
+  if (h->on_open == NULL && h->on_data == NULL && h->on_datagram == NULL) {
+    ps_log(PS_LOG_ERROR, "listen %s: the handler has no on_open, on_data or on_datagram", spec->service);
     return -1;
   }
-  if (engine__service_ctx(e, h, &ctx) != 0) return -1;
-  if ((spec->transports & PS_TRANSPORT_TCP) && ps_listener_open_spec(e, spec, h, ctx, &port) != 0) return -1;
-  if (spec->transports & PS_TRANSPORT_UDP) {
-    if (h->on_datagram == NULL) {
-      if (spec->transports == PS_TRANSPORT_UDP) {
-        ps_log(PS_LOG_ERROR, "listen %s: the service has no UDP form", spec->service);
-        return -1;
-      }
-      return 0;
-    }
-    /* Port 0 with both transports: UDP takes the port TCP was given. */
-    if (ps_udp_open_spec(e, spec, h, ctx, port) != 0) return -1;
+  if ((spec->transports & PS_TRANSPORT_UDP) && h->on_datagram == NULL && spec->transports == PS_TRANSPORT_UDP) {
+    ps_log(PS_LOG_ERROR, "listen %s: the service has no UDP form", spec->service);
+    return -1;
   }
+  if (engine__service_ctx(e, spec, h, options, &ctx) != 0) return -1;
+  if ((spec->transports & PS_TRANSPORT_TCP) && ps_listener_open_spec(e, spec, h, ctx, &port) != 0) return -1;
+  /* Port 0 with both transports: UDP takes the port TCP was given. */
+  if ((spec->transports & PS_TRANSPORT_UDP) && h->on_datagram != NULL && ps_udp_open_spec(e, spec, h, ctx, port) != 0)
+    return -1;
   return 0;
 }
+
+int ps_engine_listen_with(ps_engine *e, const ps_listen_spec *spec, const void *options) {
+  const ps_registry *reg = e->cfg.services != NULL ? e->cfg.services : ps_registry_builtin();
+  const ps_handler *h = ps_registry_find(reg, spec->service);
+  if (h == NULL) {
+    char names[300];
+    ps_log(PS_LOG_ERROR, "listen: unknown service '%s' (known: %s)", spec->service,
+           ps_registry_names(reg, names, sizeof(names)));
+    return -1;
+  }
+  return ps_engine_serve(e, spec, h, options);
+}
+
+int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec) { return ps_engine_listen_with(e, spec, NULL); }
 
 size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
   size_t n;

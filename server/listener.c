@@ -67,8 +67,7 @@ struct ps_listener {
   unsigned pending;      /* AcceptEx posted and not completed */
   unsigned idle_count;   /* slots not posted, waiting for a retry */
   unsigned held_count;   /* slots not posted, waiting for an admission token */
-  ULONGLONG retry_at;    /* when ps_listener_retry re-posts them (GetTickCount64); 0 = not scheduled */
-  unsigned backoff_ms;   /* the current retry delay; 0 after a retry posted every slot */
+  ps_retry retry;        /* when ps_listener_retry re-posts the idle slots */
   unsigned op_count;
   ps_accept_op *ops;
 };
@@ -168,11 +167,7 @@ static int listener__arm(ps_listener *l, ps_accept_op *op, ULONGLONG now, int *s
   }
   if (!op->idle) l->idle_count++;
   op->idle = 1;
-  if (l->retry_at == 0) {
-    l->backoff_ms = ps_retry_backoff(l->backoff_ms);
-    l->retry_at = now + l->backoff_ms;
-    *scheduled = 1;
-  }
+  if (ps_retry_schedule(&l->retry, now)) *scheduled = 1;
   return err;
 }
 
@@ -191,15 +186,14 @@ ULONGLONG ps_listener_retry(ps_engine *e, ULONGLONG now) {
     int err = 0, scheduled = 0;
     unsigned i, backoff = 0, posted = 0;
     AcquireSRWLockExclusive(&l->lock);
-    if (!l->closing && l->idle_count > 0 && now >= l->retry_at) {
-      l->retry_at = 0;
+    if (!l->closing && l->idle_count > 0 && ps_retry_take(&l->retry, now)) {
       for (i = 0; i < l->op_count && err == 0; i++)
         if (l->ops[i].idle) err = listener__arm(l, &l->ops[i], now, &scheduled);
-      if (l->idle_count == 0) l->backoff_ms = 0; /* the pool is full again */
-      backoff = l->backoff_ms;
+      if (l->idle_count == 0) ps_retry_reset(&l->retry); /* the pool is full again */
+      backoff = l->retry.backoff_ms;
       posted = l->op_count - l->idle_count;
     }
-    if (!l->closing && l->idle_count > 0 && (next == 0 || l->retry_at < next)) next = l->retry_at;
+    if (!l->closing && l->idle_count > 0) ps_retry_earliest(&l->retry, &next);
     ReleaseSRWLockExclusive(&l->lock);
     if (err != 0 && err != WSAESHUTDOWN) listener__log_post_failure(l, err, backoff, posted);
   }
@@ -294,7 +288,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   /* Re-armed before the new connection is handled; a slot that cannot be
    * posted now waits for the housekeeper's retry, it is never dropped. */
   if (!l->closing) repost_err = listener__arm(l, op, GetTickCount64(), &scheduled);
-  backoff = l->backoff_ms;
+  backoff = l->retry.backoff_ms;
   posted = op_count - l->idle_count - l->held_count;
   closing = l->closing;
   dead = closing && l->pending == 0;

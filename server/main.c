@@ -11,7 +11,7 @@
 #include "ps_win.h"
 #include "run.h"
 #include "service.h"
-#include "stats.h"
+#include "ps_stats.h"
 
 #include "version.h"
 

@@ -2,8 +2,7 @@
  * leaves an op's final status in OVERLAPPED.Internal as an NTSTATUS; calling
  * WSAGetOverlappedResult to translate it would need the socket, which a
  * closed connection no longer has. The table follows what AFD reports. */
-#define PS_ENGINE_INTERNAL
-#include "engine.h"
+#include "ntstatus.h"
 
 #include <winternl.h>
 

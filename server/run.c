@@ -10,7 +10,7 @@
 #include "options.h"
 #include "ps_win.h"
 #include "run.h"
-#include "stats.h"
+#include "ps_stats.h"
 #include "version.h"
 
 const char *ps_run_status_text(ps_run_status status) {
@@ -37,6 +37,7 @@ unsigned ps_run_console_drain_ms(DWORD ctrl_type, unsigned drain_timeout_ms) {
 
 ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   ps_engine_config cfg;
+  ps_qotd_options qotd; /* qotd's own options; the other built-ins have none */
   ps_engine *e = NULL;
   ps_endpoint eps[64];
   ps_stats prev, now;
@@ -45,7 +46,6 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   unsigned reset, drain_ms;
   int err;
   ps_run_status status = PS_RUN_OK;
-  char msg[200];
   char line[512]; /* the stats line */
 
   ps_engine_config_default(&cfg);
@@ -60,7 +60,8 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   cfg.linger_timeout_ms = o->linger_timeout_s * 1000u;
   cfg.send_timeout_ms = o->send_timeout_s * 1000u;
   cfg.keepalive_ms = o->keepalive_s * 1000u;
-  cfg.quotes_file = o->quotes_file[0] ? o->quotes_file : NULL;
+  qotd.quotes_file = o->quotes_file[0] ? o->quotes_file : NULL;
+  cfg.services = o->services;
   cfg.bind_retry_ms = ps_options_bind_retry_s(o) * 1000u;
   cfg.bind_cancel = hooks->stop_event;
   cfg.udp_reply_rate = o->udp_reply_rate;
@@ -70,12 +71,10 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   drain_ms = cfg.drain_timeout_ms;
 
   err = ps_engine_new(&cfg, &e);
-  if (err != 0) {
-    ps_log(PS_LOG_ERROR, "starting the engine failed: %s", ps_errstr((unsigned long)err, msg, sizeof(msg)));
-    return PS_RUN_ENGINE_FAILED;
-  }
+  if (err != 0) return PS_RUN_ENGINE_FAILED; /* it logged the call that failed */
   for (i = 0; i < o->listen_count && status == PS_RUN_OK; i++)
-    if (ps_engine_listen(e, &o->listens[i]) != 0) status = PS_RUN_LISTEN_FAILED;
+    if (ps_engine_listen_with(e, &o->listens[i], strcmp(o->listens[i].service, "qotd") == 0 ? &qotd : NULL) != 0)
+      status = PS_RUN_LISTEN_FAILED;
 
   if (status == PS_RUN_OK) {
     n = ps_engine_endpoints(e, eps, PS_COUNTOF(eps));

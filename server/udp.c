@@ -80,8 +80,7 @@ struct ps_udp {
   unsigned pending;         /* receive ops posted + sends in flight */
   unsigned sends_in_flight;
   unsigned idle_count;      /* receive ops not posted, waiting for a retry */
-  ULONGLONG retry_at;       /* when ps_udp_retry re-posts them; 0 = not scheduled */
-  unsigned backoff_ms;      /* the current retry delay; 0 after a retry posted them all */
+  ps_retry retry;           /* when ps_udp_retry re-posts the idle receives */
   unsigned recv_count;
   ps_datagram **recvs;
 };
@@ -200,11 +199,7 @@ static int udp__arm(ps_udp *u, ps_datagram *d, ULONGLONG now, int *scheduled) {
   }
   if (!d->idle) u->idle_count++;
   d->idle = 1;
-  if (u->retry_at == 0) {
-    u->backoff_ms = ps_retry_backoff(u->backoff_ms);
-    u->retry_at = now + u->backoff_ms;
-    *scheduled = 1;
-  }
+  if (ps_retry_schedule(&u->retry, now)) *scheduled = 1;
   return err;
 }
 
@@ -226,7 +221,7 @@ static void udp__rearm(ps_udp *u, ps_datagram *d) {
   InterlockedDecrement64(&u->eng->udp_receives_posted);
   if (!u->closing) err = udp__arm(u, d, GetTickCount64(), &scheduled);
   dead = u->closing && u->pending == 0;
-  backoff = u->backoff_ms;
+  backoff = u->retry.backoff_ms;
   posted = u->recv_count - u->idle_count;
   total = u->recv_count;
   /* Copied under the lock: once it is released, a concurrent close may end
@@ -249,15 +244,14 @@ ULONGLONG ps_udp_retry(ps_engine *e, ULONGLONG now) {
     int err = 0, scheduled = 0;
     unsigned i, backoff = 0, posted = 0;
     AcquireSRWLockExclusive(&u->lock);
-    if (!u->closing && u->idle_count > 0 && now >= u->retry_at) {
-      u->retry_at = 0;
+    if (!u->closing && u->idle_count > 0 && ps_retry_take(&u->retry, now)) {
       for (i = 0; i < u->recv_count && err == 0; i++)
         if (u->recvs[i]->idle) err = udp__arm(u, u->recvs[i], now, &scheduled);
-      if (u->idle_count == 0) u->backoff_ms = 0;
-      backoff = u->backoff_ms;
+      if (u->idle_count == 0) ps_retry_reset(&u->retry);
+      backoff = u->retry.backoff_ms;
       posted = u->recv_count - u->idle_count;
     }
-    if (!u->closing && u->idle_count > 0 && (next == 0 || u->retry_at < next)) next = u->retry_at;
+    if (!u->closing && u->idle_count > 0) ps_retry_earliest(&u->retry, &next);
     ReleaseSRWLockExclusive(&u->lock);
     if (err != 0) udp__log_post_failure(u, err, backoff, posted);
   }
@@ -311,6 +305,11 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
 }
 
 void *ps_datagram_context(ps_datagram *d) { return d->u->ctx; }
+
+const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len) {
+  *len = d->from_len;
+  return (const struct sockaddr *)&d->from;
+}
 
 void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
   if (op->kind == PS_OP_UDP_SEND) {

@@ -6,6 +6,23 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+/* 192.0.2.7:40000 (TEST-NET-1) as a sockaddr_in, into a fake's peer bytes:
+ * sa_family (AF_INET = 2, host order) then the port and the address in
+ * network order, the layout of both Winsock's and POSIX's sockaddr_in
+ * (written by hand: common_tests links no socket library). */
+static int fake__peer(unsigned char *out) {
+  const uint16_t family = 2;
+  const unsigned char rest[6] = {0x9c, 0x40, 192, 0, 2, 7};
+  memset(out, 0, 16);
+  memcpy(out, &family, sizeof(family));
+  memcpy(out + 2, rest, sizeof(rest));
+  return 16;
+}
+
 static bool fake__usable(const ps_session *s, const char *call) {
   if (s->ended) {
     ADD_FAILURE() << call << " called after on_close";
@@ -53,6 +70,23 @@ void *ps_session_context(ps_session *s) {
   return s->context;
 }
 
+const struct sockaddr *ps_session_peer(const ps_session *s, int *len) {
+  if (!fake__usable(s, "ps_session_peer")) return nullptr;
+  *len = s->peer_len;
+  return reinterpret_cast<const struct sockaddr *>(s->peer);
+}
+
+char *ps_session_peer_name(const ps_session *s, char *buf, size_t size) {
+  if (fake__usable(s, "ps_session_peer_name")) snprintf(buf, size, "192.0.2.7:40000");
+  return buf;
+}
+
+const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len) {
+  if (!d->in_call) ADD_FAILURE() << "ps_datagram_peer called outside on_datagram";
+  *len = d->peer_len;
+  return reinterpret_cast<const struct sockaddr *>(d->peer);
+}
+
 int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
   if (!d->in_call) {
     ADD_FAILURE() << "ps_datagram_reply called outside on_datagram";
@@ -75,6 +109,7 @@ FakeSession::FakeSession(const ps_handler *handler, void *context) {
   session_.handler = handler;
   session_.context = context;
   session_.state.assign(handler->state_size, 0);
+  session_.peer_len = fake__peer(session_.peer);
   if (handler->on_open != nullptr) handler->on_open(&session_);
 }
 
@@ -82,6 +117,7 @@ FakeSession::~FakeSession() { End(); }
 
 void FakeSession::Receive(const void *data, size_t len) {
   if (session_.ended || session_.closing) return;
+  if (session_.handler->on_data == nullptr) return; /* the engine reads and drops it */
   session_.handler->on_data(&session_, data, len);
 }
 
@@ -105,6 +141,7 @@ void FakeSession::End() {
 
 FakeDatagram::FakeDatagram(const ps_handler *handler, void *context) : handler_(handler) {
   datagram_.context = context;
+  datagram_.peer_len = fake__peer(datagram_.peer);
 }
 
 void FakeDatagram::Receive(const void *data, size_t len) {

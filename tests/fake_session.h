@@ -24,6 +24,9 @@ struct ps_session {
   int abort_calls = 0;
   bool closing = false; /* after ps_session_close/abort: sends are refused */
   bool ended = false;   /* on_close delivered: no ps_session_* call is allowed */
+  /* What ps_session_peer/ps_session_peer_name report: 192.0.2.7:40000. */
+  unsigned char peer[16] = {0};
+  int peer_len = 0;
   /* The peer's FIN reached a handler without on_eof: the engine's default (a
    * graceful close) applies. The fake does not act it out, so a test sees
    * only what the handler itself did; the default is tested against the real
@@ -67,6 +70,8 @@ struct ps_datagram {
   int reply_calls = 0;              /* accepted or refused */
   bool refuse_replies = false;      /* ps_datagram_reply returns -1, as when out of memory */
   bool in_call = false;             /* a datagram is valid only during on_datagram */
+  unsigned char peer[16] = {0};     /* the source ps_datagram_peer reports: 192.0.2.7:40000 */
+  int peer_len = 0;
 };
 
 /* Delivers datagrams to `handler` and records its replies. The handler's

@@ -20,9 +20,15 @@ extern "C" {
 
 namespace {
 
+// The built-in registry's name list, as messages print it.
+static std::string BuiltinNames() {
+  char buf[300];
+  return ps_registry_names(ps_registry_builtin(), buf, sizeof buf);
+}
+
 std::vector<std::string> ServiceNames() {
   std::vector<std::string> names;
-  std::string all = ps_service_names();
+  std::string all = BuiltinNames();
   size_t start = 0;
   for (;;) {
     size_t comma = all.find(", ", start);
@@ -129,7 +135,8 @@ struct QotdStart {
   int rc = -1;
   char err[512] = "";
   explicit QotdStart(const char *quotes_file) {
-    ps_service_config cfg = {quotes_file};
+    ps_qotd_options opts = {quotes_file};
+    ps_service_config cfg = {"qotd", &opts};
     rc = ps_svc_qotd.on_start(&cfg, &ctx, err, sizeof err);
   }
   ~QotdStart() {
@@ -194,7 +201,7 @@ TEST(Services, FindReturnsEachBuiltInByName) {
 
 TEST(Services, EveryListedNameResolvesToAHandlerOfThatName) {
   std::vector<std::string> names = ServiceNames();
-  EXPECT_EQ(names.size(), sizeof(kBuiltIns) / sizeof(kBuiltIns[0])) << ps_service_names();
+  EXPECT_EQ(names.size(), sizeof(kBuiltIns) / sizeof(kBuiltIns[0])) << BuiltinNames();
   for (const std::string &name : names) {
     const ps_handler *h = ps_service_find(name.c_str());
     ASSERT_NE(h, nullptr) << "'" << name << "' is listed but not found";
@@ -209,9 +216,57 @@ TEST(Services, UnknownNamesAreNotFound) {
     EXPECT_EQ(ps_service_find(name), nullptr) << "'" << name << "'";
 }
 
+// The registry a program fills: built-ins plus its own; names are checked.
+TEST(Registry, TakesAUserServiceAndRefusesBadOrDuplicateNames) {
+  // C++17 has no designated initialisers (the C handlers use them).
+  auto handler = [](const char *name, void (*on_open)(ps_session *)) {
+    ps_handler h;
+    memset(&h, 0, sizeof h);
+    h.name = name;
+    h.on_open = on_open;
+    return h;
+  };
+  void (*talk)(ps_session *) = [](ps_session *) {};
+  const ps_handler mine = handler("mine-1", nullptr);
+  const ps_handler upper_case = handler("Mine", talk);
+  const ps_handler talker = handler("talker", talk);
+  char err[200] = "";
+  ps_registry reg;
+  ps_registry_init(&reg);
+  ps_registry_add_builtins(&reg);
+  EXPECT_EQ(ps_registry_add(&reg, &talker, err, sizeof err), 0) << err;
+  EXPECT_EQ(ps_registry_find(&reg, "talker"), &talker);
+  EXPECT_EQ(ps_registry_find(&reg, "echo"), &ps_svc_echo);
+  EXPECT_EQ(ps_registry_add(&reg, &ps_svc_echo, err, sizeof err), -1);
+  EXPECT_NE(std::string(err).find("already registered"), std::string::npos) << err;
+  EXPECT_EQ(ps_registry_add(&reg, &mine, err, sizeof err), -1) << "no callback at all";
+  EXPECT_EQ(ps_registry_add(&reg, &upper_case, err, sizeof err), -1) << "listen specs are lower-cased";
+  char names[300];
+  EXPECT_STREQ(ps_registry_names(&reg, names, sizeof names), "echo, discard, chargen, daytime, qotd, talker");
+  // Fill it up: the handlers and their names must outlive the registry.
+  std::vector<std::string> extra_names;
+  std::vector<ps_handler> extras;
+  extra_names.reserve(PS_REGISTRY_MAX);
+  extras.reserve(PS_REGISTRY_MAX);
+  for (int i = 0; reg.count < PS_REGISTRY_MAX; i++) {
+    extra_names.push_back("extra" + std::to_string(i) + std::string(20, 'x'));  // no small-string storage
+    extras.push_back(talker);
+    extras.back().name = extra_names.back().c_str();
+    ASSERT_EQ(ps_registry_add(&reg, &extras.back(), err, sizeof err), 0) << err;
+  }
+  ps_handler one_more = talker;
+  one_more.name = "overflow";
+  EXPECT_EQ(ps_registry_add(&reg, &one_more, err, sizeof err), -1) << "the registry is full";
+}
+
 TEST(Services, EveryBuiltInServesTcpAndUdp) {
+  ps_registry reg;
+  ps_registry_init(&reg);
+  ps_registry_add_builtins(&reg);
+  EXPECT_EQ(reg.count, sizeof(kBuiltIns) / sizeof(kBuiltIns[0]));
   for (const ps_handler *h : kBuiltIns) {
-    EXPECT_NE(h->on_data, nullptr) << h->name;
+    // Every handler serves TCP (without on_data the engine drops input);
+    // UDP needs on_datagram.
     EXPECT_NE(h->on_datagram, nullptr) << h->name;
     EXPECT_EQ(h->on_start == nullptr, h->on_stop == nullptr) << h->name << ": a context made must be freed";
   }

@@ -6,7 +6,7 @@
 #include <string>
 
 extern "C" {
-#include "stats.h"
+#include "ps_stats.h"
 }
 
 static std::string Bytes(double bytes) {

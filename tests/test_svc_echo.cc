@@ -10,6 +10,13 @@
 
 extern "C" {
 #include "services.h"
+
+}
+
+// The built-in registry's name list, as messages print it.
+static std::string BuiltinNames() {
+  char buf[300];
+  return ps_registry_names(ps_registry_builtin(), buf, sizeof buf);
 }
 
 TEST(SvcEcho, IsNamedEchoAndLeavesEverythingButDataToTheEngine) {
@@ -24,7 +31,7 @@ TEST(SvcEcho, IsNamedEchoAndLeavesEverythingButDataToTheEngine) {
 
 TEST(SvcEcho, ServiceFindReturnsEchoByName) {
   EXPECT_EQ(ps_service_find("echo"), &ps_svc_echo);
-  EXPECT_PRED_FORMAT2(testing::IsSubstring, "echo", ps_service_names());
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "echo", BuiltinNames());
 }
 
 TEST(SvcEcho, ServiceFindReturnsNullForUnknownNames) {

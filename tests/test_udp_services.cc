@@ -357,9 +357,10 @@ TEST(Services, QotdServesQuotesFromTheConfiguredFile) {
   fputs("Only quote in the file.\n  -- the test\n", f);
   fclose(f);
   ps_engine_config cfg = default_config();
-  cfg.quotes_file = path;
+  ps_qotd_options opts = {path};  // qotd's own options, given with its listener
   Server srv;
-  ASSERT_TRUE(srv.start("qotd=127.0.0.1:0", &cfg));
+  ASSERT_EQ(ps_engine_new(&cfg, &srv.engine), 0);
+  ASSERT_TRUE(srv.listen("qotd=127.0.0.1:0", &opts));
   EXPECT_EQ(tcp_read_all(*find_ep(srv, "qotd", PS_TRANSPORT_TCP, AF_INET)), "Only quote in the file.\r\n  -- the test\r\n");
   srv.stop_and_check();
   DeleteFileA(path);
@@ -368,11 +369,11 @@ TEST(Services, QotdServesQuotesFromTheConfiguredFile) {
 TEST(Services, MissingQuotesFileFailsTheListenerNamingTheFile) {
   LogCapture log;
   ps_engine_config cfg = default_config();
-  cfg.quotes_file = "C:\\no\\such\\quotes.txt";
+  ps_qotd_options opts = {"C:\\no\\such\\quotes.txt"};
   {
     Server srv;
     ASSERT_EQ(ps_engine_new(&cfg, &srv.engine), 0);
-    EXPECT_FALSE(srv.listen("qotd=127.0.0.1:0"));
+    EXPECT_FALSE(srv.listen("qotd=127.0.0.1:0", &opts));
     EXPECT_TRUE(srv.listen("echo=127.0.0.1:0")) << "other services are unaffected";
     srv.stop_and_check();
   }

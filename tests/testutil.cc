@@ -87,14 +87,14 @@ bool Server::start(const char *spec, const ps_engine_config *cfg) {
   return listen(spec);
 }
 
-bool Server::listen(const char *text) {
+bool Server::listen(const char *text, const void *options) {
   ps_listen_spec spec;
   char msg[300];
   if (ps_listen_spec_parse(text, &spec, msg, sizeof(msg)) != 0) {
     ADD_FAILURE() << msg;
     return false;
   }
-  if (ps_engine_listen(engine, &spec) != 0) return false;
+  if (ps_engine_listen_with(engine, &spec, options) != 0) return false;
   endpoints.resize(64);
   size_t n = ps_engine_endpoints(engine, endpoints.data(), endpoints.size());
   endpoints.resize(n);

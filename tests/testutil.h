@@ -46,7 +46,9 @@ struct Server {
   // Creates an engine with `cfg` and opens `spec` ("echo=127.0.0.1:0").
   // Returns false (with a gtest failure) if that fails.
   bool start(const char *spec, const ps_engine_config *cfg = nullptr);
-  bool listen(const char *spec);  // another listener on the same engine
+  // Another listener on the same engine; `options` are the service's own
+  // (ps_engine_listen_with), e.g. a ps_qotd_options.
+  bool listen(const char *spec, const void *options = nullptr);
   unsigned port(int family = AF_INET) const;
   ps_stats stats() const;
   // Stops the engine; asserts sockets, connections and buffers are zero.

@@ -39,6 +39,8 @@ PROJECTS = {  # CMake target: (folder of its .vcxproj, GUID)
     "portload": ("bench", "{AE5C9D34-B1D7-4A08-83A1-8F5ED1A27066}"),
     "portload_tests": ("bench", "{BF6DAE45-C2E8-4B19-94B2-906FE2B38177}"),
     "naive_iocp_echo": ("bench", "{C07EBF56-D3F9-4C2A-A5C3-A170F3C49288}"),
+    "upper_proto": ("examples", "{D18FC067-E40A-4D3B-B6D4-B281A4D5A399}"),
+    "upper": ("examples", "{E290D178-F51B-4E4C-87E5-C392B5E6B4AA}"),
 }
 
 CONFIGS = ("Debug", "Release")

@@ -24,10 +24,22 @@
  * Service context: on_start runs once when a listener for the service opens
  * (before any traffic) and returns a context every session and datagram of
  * that listener can read (ps_session_context, ps_datagram_context); on_stop
- * frees it after the engine stopped.
+ * frees it after the engine stopped. A service's own settings reach on_start
+ * as `cfg->options`, a pointer to a struct its header defines (qotd's is
+ * ps_qotd_options), given to ps_engine_serve (ps_engine.h).
  *
- * The built-in services (echo, discard, chargen, daytime, qotd) are written
- * against this header only. */
+ * Write a table with designated initialisers and leave out what you do not
+ * need; every callback is optional, but a service needs at least one of
+ * on_open, on_data and on_datagram:
+ *
+ *   const ps_handler my_proto = {
+ *     .name = "upper",
+ *     .state_size = sizeof(struct my_state),
+ *     .on_data = my_on_data,
+ *   };
+ *
+ * The built-in services (echo, discard, chargen, daytime, qotd) and the
+ * example in examples/upper are written against this header only. */
 #ifndef PS_HANDLER_H
 #define PS_HANDLER_H
 
@@ -36,9 +48,13 @@
 typedef struct ps_session ps_session;
 typedef struct ps_datagram ps_datagram;
 
-/* What a service may read from the configuration at start. */
+struct sockaddr; /* <winsock2.h> or <sys/socket.h>; only pointers here */
+
+/* What on_start gets. */
 typedef struct ps_service_config {
-  const char *quotes_file; /* qotd: quotes separated by blank lines; NULL = built-in */
+  const char *name;    /* the name the service is served under ("echo") */
+  const void *options; /* the service's own settings as given to ps_engine_serve
+                        * (the type its header documents), or NULL: defaults */
 } ps_service_config;
 
 typedef struct ps_handler {
@@ -47,7 +63,8 @@ typedef struct ps_handler {
 
   /* A connection was accepted. Optional. */
   void (*on_open)(ps_session *s);
-  /* Bytes arrived. `data` is valid only during the call. Required. */
+  /* Bytes arrived. `data` is valid only during the call. Optional: without
+   * it input is read and dropped (the service only talks, like daytime). */
   void (*on_data)(ps_session *s, const void *data, size_t len);
   /* Everything queued with ps_session_send has been handed to the network.
    * Optional; a streaming protocol uses it to queue the next chunk, so the
@@ -103,6 +120,14 @@ void *ps_session_state(ps_session *s);
 /* The service context from on_start (NULL without on_start). */
 void *ps_session_context(ps_session *s);
 
+/* The peer's address (sockaddr_in or sockaddr_in6) and its length in *len.
+ * Valid for the session's life. */
+const struct sockaddr *ps_session_peer(const ps_session *s, int *len);
+
+/* The peer as text, "192.0.2.1:5000" or "[2001:db8::1]:5000", into buf;
+ * returns buf. 64 bytes are enough. */
+char *ps_session_peer_name(const ps_session *s, char *buf, size_t size);
+
 /* Sends `len` bytes (0 allowed) as one datagram to the sender of `d`. 0, or
  * -1 if it could not be queued (out of memory, too many replies in flight,
  * or over the sender's reply rate or the global one: the reply is dropped
@@ -111,5 +136,9 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len);
 
 /* The service context from on_start (NULL without on_start). */
 void *ps_datagram_context(ps_datagram *d);
+
+/* The datagram's source address and its length in *len (valid during the
+ * on_datagram call). */
+const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len);
 
 #endif

@@ -1,0 +1,139 @@
+/* The engine's public API: what a program that serves protocols with
+ * portserve's engine calls (portserve.exe's main.c, examples/upper, the
+ * tests). One I/O completion port, a pool of worker threads servicing it
+ * with GetQueuedCompletionStatusEx, the listeners and connections whose
+ * completions arrive there, and the teardown procedure that ends them all.
+ * See docs/design.md for the picture. Link the static library psengine. */
+#ifndef PS_ENGINE_PUBLIC_H
+#define PS_ENGINE_PUBLIC_H
+
+#include "listen_spec.h"
+#include "ps_handler.h"
+#include "ps_services.h"
+#include "ps_stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ps_engine ps_engine;
+
+/* Fault injection, for tests (docs/design.md, "Resource errors"): each site
+ * counts its calls once armed, and the calls numbered nth .. nth+count-1
+ * fail at once with `error`, as if the Win32 call had returned it (a buffer
+ * allocation returns NULL). A field of ps_engine_config, NULL in production:
+ * the tests exercise the same psengine library portserve.exe links. */
+typedef enum ps_fault_site {
+  PS_FAULT_BUFFER = 0, /* ps_buf_get (I/O buffer for a receive or a send) */
+  PS_FAULT_WSASOCKET,  /* ps_sock_open (the socket an AcceptEx accepts into, ...) */
+  PS_FAULT_ACCEPTEX,
+  PS_FAULT_WSARECV,
+  PS_FAULT_WSASEND,
+  PS_FAULT_WSARECVFROM,
+  PS_FAULT_SITES
+} ps_fault_site;
+
+typedef struct ps_fault {
+  volatile long nth;   /* first call that fails (1 = the next); 0 = not armed */
+  volatile long count; /* how many calls in a row fail; -1 = every one from nth on */
+  volatile long calls; /* calls since armed */
+  volatile long fired; /* calls failed */
+  unsigned long error; /* Win32/Winsock error the failed call returns */
+} ps_fault;
+
+typedef struct ps_faults {
+  ps_fault site[PS_FAULT_SITES];
+} ps_faults;
+
+/* Arms `site`: calls nth .. nth+count-1 from now on fail with `error`. */
+void ps_faults_arm(ps_faults *f, ps_fault_site site, long nth, long count, unsigned long error);
+/* Disarms `site`; returns how many calls failed. */
+long ps_faults_disarm(ps_faults *f, ps_fault_site site);
+
+typedef struct ps_engine_config {
+  unsigned threads;          /* worker threads; 0 = one per processor */
+  unsigned accepts;          /* AcceptEx kept posted per TCP listener */
+  unsigned buffer_size;      /* bytes in one pooled I/O buffer */
+  unsigned send_queue_max;   /* unsent bytes per connection before reading pauses */
+  unsigned max_connections;  /* open connections plus posted AcceptEx, at most (0 = no limit); listener.c */
+  unsigned max_connections_per_source; /* open connections per source address (0 = no limit) */
+  unsigned drain_timeout_ms; /* graceful stop deadline */
+  unsigned inline_max;       /* inline completions per event; shared out per dequeued batch (conn.c) */
+  int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
+  unsigned udp_receives;     /* WSARecvFrom kept posted per UDP socket */
+  unsigned idle_timeout_ms;  /* no byte either way this long: graceful close (0 = off) */
+  unsigned linger_timeout_ms;/* after our FIN, the peer's FIN is awaited this long (0 = forever) */
+  unsigned send_timeout_ms;  /* a send making no progress this long: abortive close (0 = off) */
+  unsigned keepalive_ms;     /* TCP keep-alive idle time (SIO_KEEPALIVE_VALS; 0 = off) */
+  const ps_registry *services; /* what ps_engine_listen may name (NULL = the built-in services) */
+  unsigned bind_retry_ms;    /* a bind refused with WSAEADDRINUSE is retried this long (sock.c); 0 = not */
+  void *bind_cancel;         /* HANDLE of an event that ends a bind retry at once; NULL for none */
+  unsigned retry_limit_ms;   /* a connection whose posts fail for lack of resources this long is aborted */
+  unsigned warn_interval_ms; /* a repeated warning is logged at most once per this (ps_log_limited) */
+  ps_faults *faults;         /* tests only: fault injection; NULL in production */
+  /* The UDP reflection guard (udp.c, docs/design.md). Source ports 0 and the
+   * engine's own UDP ports are always refused; ports 1-1023 unless this is set. */
+  int udp_allow_low_ports;
+  unsigned udp_reply_rate;       /* replies per second per source address (0 = no limit) */
+  unsigned udp_reply_burst;      /* replies a source may get at once (its bucket) */
+  unsigned udp_reply_rate_total; /* replies per second from all sources (0 = no cap) */
+  unsigned udp_reply_sources;    /* source addresses the rate table remembers (fixed memory) */
+  unsigned sweep_ms;             /* timer sweep period (deadlines are checked this often; tests shorten it) */
+} ps_engine_config;
+
+/* The bound address of one listening socket. */
+typedef struct ps_endpoint {
+  char service[32];
+  char address[64];     /* "127.0.0.1" or "::1" */
+  unsigned port;
+  int family;           /* AF_INET or AF_INET6 */
+  unsigned transport;   /* PS_TRANSPORT_TCP or PS_TRANSPORT_UDP */
+} ps_endpoint;
+
+void ps_engine_config_default(ps_engine_config *cfg);
+
+/* Creates the completion port and starts the workers. 0 or a Win32 error. */
+int ps_engine_new(const ps_engine_config *cfg, ps_engine **out);
+
+/* Serves handler `h` on `spec` (as uv_listen takes its callback): resolves
+ * spec->host with getaddrinfo(AI_PASSIVE) and opens one listening socket per
+ * address for each transport in spec->transports (TCP: bound, listening, on
+ * the engine's port, AcceptEx posted; UDP if h has on_datagram). spec->service
+ * names the service in logs and stats; `options` is the handler's own
+ * settings (the type its header documents; NULL: its defaults), passed to
+ * its on_start, which runs once per handler and options. May be called
+ * before or while the engine serves. On failure logs the cause (naming the
+ * address) and returns -1; listeners opened by this call are closed again. */
+int ps_engine_serve(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, const void *options);
+
+/* ps_engine_serve with the handler cfg.services names spec->service, and
+ * default options (or `options`, when the service's own). -1 if unknown. */
+int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec);
+int ps_engine_listen_with(ps_engine *e, const ps_listen_spec *spec, const void *options);
+
+/* Copies up to `max` bound endpoints; returns how many there are. */
+size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
+
+/* Graceful stop: close the listeners, close every connection gracefully,
+ * wait for them up to drain_timeout_ms, reset the rest, drain every
+ * completion, join the workers. Returns the number of connections that had
+ * to be reset. Idempotent. */
+unsigned ps_engine_stop(ps_engine *e);
+
+/* ps_engine_stop with another drain deadline than cfg.drain_timeout_ms (the
+ * console's close event leaves the process only a few seconds). */
+unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms);
+
+void ps_engine_stats(ps_engine *e, ps_stats *out);
+
+/* Number of worker threads servicing the port. */
+unsigned ps_engine_threads(ps_engine *e);
+
+/* Frees the engine; stops it first if needed. */
+void ps_engine_delete(ps_engine *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
