@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bound.h"
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
@@ -502,8 +503,7 @@ int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec) { return ps_engin
 size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
   size_t n;
   AcquireSRWLockShared(&e->lock);
-  n = ps_listener_endpoints(e, out, max);
-  n += ps_udp_endpoints(e, n < max ? out + n : out, n < max ? max - n : 0);
+  n = ps_bound_endpoints(e, out, max);
   ReleaseSRWLockShared(&e->lock);
   return n;
 }
@@ -545,8 +545,7 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
    * posts, which a draining connection may wait for, until step 4. */
 
   /* 1. Take no new work: close the listening and the UDP sockets. */
-  ps_listener_close_all(e);
-  ps_udp_close_all(e);
+  ps_bound_close_all(e);
 
   /* 2. Close every connection gracefully, and give them the drain time. */
   ps_conn_close_all(e, 0);

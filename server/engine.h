@@ -136,8 +136,7 @@ struct ps_engine {
   SRWLOCK lock;
   CONDITION_VARIABLE changed; /* live_conns or live_listeners fell */
   ps_conn *conns;             /* live connections, doubly linked */
-  ps_listener *listeners;     /* listeners not yet freed */
-  ps_udp *udps;               /* UDP sockets not yet freed */
+  struct ps_bound *bound;     /* TCP listeners and UDP sockets not yet freed (bound.h) */
   ps_service_ctx services[PS_MAX_SERVICE_CTX];
   unsigned service_count;
   int stopping; /* ps_engine_stop has begun: no new connections, no sweeps */

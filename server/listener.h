@@ -21,16 +21,9 @@ void ps_listener_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w);
  * (max_connections): called when a connection ends. No lock held. */
 void ps_listener_resume(ps_engine *e);
 
-/* Stop accepting: close every listening socket. Pending accepts complete as
- * aborted and the listener is freed when the last one has. */
-void ps_listener_close_all(ps_engine *e);
-
 /* The housekeeper's retry pass (GetTickCount64 `now`): re-posts the idle
  * accept slots of every listener whose retry is due. Returns when the next
  * retry is due, or 0 if none is scheduled. */
 ULONGLONG ps_listener_retry(ps_engine *e, ULONGLONG now);
-
-/* Bound endpoints of the open listeners (engine lock held by the caller). */
-size_t ps_listener_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
 
 #endif

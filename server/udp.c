@@ -1,10 +1,10 @@
 /* UDP sockets and their receive and send operations.
  *
  * Concurrency rule: a UDP socket's `closing` flag, its socket handle and its
- * `pending` count change only under u->lock, and every WSARecvFrom and
+ * `pending` count change only under u->b.lock, and every WSARecvFrom and
  * WSASendTo is posted under it, so no op is ever posted on a closed handle.
  * Receive completions for one socket run concurrently on any worker; the
- * handler is called outside the lock. The socket is freed in udp__endgame
+ * handler is called outside the lock. The socket is freed in ps_bound_endgame
  * by whoever sees closing set and pending at zero.
  *
  * Receive ops are counted in `pending` while posted: each completion
@@ -34,8 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bound.h"
 #include "log.h"
-#include "resolve.h"
 #include "sock.h"
 
 #ifndef SIO_UDP_CONNRESET
@@ -66,23 +66,24 @@ typedef struct ps_udp_send {
 } ps_udp_send;
 
 struct ps_udp {
-  ps_engine *eng;
-  ps_udp *next; /* engine->udps (engine lock) */
-  const ps_handler *handler;
-  void *ctx;
-  char service[PS_SERVICE_NAME_MAX];
-  SRWLOCK lock;
-  SOCKET sock;
-  int family;
-  SOCKADDR_STORAGE addr;
-  char name[80];
-  int closing;
-  unsigned pending;         /* receive ops posted + sends in flight */
+  ps_bound b;               /* first: the socket, lock, pending, retry (bound.h) */
   unsigned sends_in_flight;
-  unsigned idle_count;      /* receive ops not posted, waiting for a retry */
-  ps_retry retry;           /* when ps_udp_retry re-posts the idle receives */
   unsigned recv_count;
   ps_datagram **recvs;
+};
+
+/* The bound-socket kind (bound.h); the functions are at the end of the file. */
+static ps_bound *udp__create(ps_engine *e);
+static DWORD udp__prepare(ps_bound *b, const char **step);
+static unsigned udp__arm_all(ps_bound *b, DWORD *err, int *scheduled);
+static unsigned udp__pool_size(const ps_bound *b);
+static void udp__closing(ps_bound *b);
+static void udp__linked(ps_bound *b, int linked);
+static void udp__destroy(ps_bound *b);
+
+static const ps_bound_kind ps_udp_kind = {
+  PS_TRANSPORT_UDP, "udp", "WSARecvFrom", SOCK_DGRAM, IPPROTO_UDP, udp__create, udp__prepare, udp__arm_all,
+  udp__pool_size, udp__closing, udp__linked, udp__destroy, NULL,
 };
 
 /* Sets or clears `port` (host order) in the engine's own-port bitmap (engine lock held):
@@ -92,9 +93,9 @@ static void udp__mark_port(ps_engine *e, unsigned short port, int on) {
   if (on) {
     InterlockedOr(&e->udp_ports[port >> 5], bit);
   } else {
-    ps_udp *other;
-    for (other = e->udps; other != NULL; other = other->next)
-      if (ntohs(ps_sockaddr_port(&other->addr)) == port) return;
+    ps_bound *other;
+    for (other = e->bound; other != NULL; other = other->next)
+      if (other->kind == &ps_udp_kind && ntohs(ps_sockaddr_port(&other->addr)) == port) return;
     InterlockedAnd(&e->udp_ports[port >> 5], ~bit);
   }
 }
@@ -141,41 +142,22 @@ static int udp__reply_refused(ps_engine *e, const ps_datagram *d) {
   return 0;
 }
 
-static void udp__endgame(ps_udp *u) {
-  ps_engine *e = u->eng;
-  ps_udp **pp;
-  unsigned i;
-  AcquireSRWLockExclusive(&e->lock);
-  for (pp = &e->udps; *pp != NULL; pp = &(*pp)->next)
-    if (*pp == u) {
-      *pp = u->next;
-      break;
-    }
-  udp__mark_port(e, ntohs(ps_sockaddr_port(&u->addr)), 0);
-  ReleaseSRWLockExclusive(&e->lock);
-  for (i = 0; i < u->recv_count; i++) free(u->recvs[i]);
-  free(u->recvs);
-  free(u);
-  InterlockedDecrement64(&e->live_listeners);
-  ps_engine__signal(e);
-}
-
 /* Posts a receive (lock held). 0 if pending (a packet will come), else the error. */
 static int udp__post_recv(ps_udp *u, ps_datagram *d) {
   WSABUF b;
-  int err = (int)ps_fault_hit(u->eng->cfg.faults, PS_FAULT_WSARECVFROM);
+  int err = (int)ps_fault_hit(u->b.eng->cfg.faults, PS_FAULT_WSARECVFROM);
   if (err != 0) return err;
   b.buf = d->data;
-  b.len = (ULONG)u->eng->cfg.buffer_size;
+  b.len = (ULONG)u->b.eng->cfg.buffer_size;
   memset(&d->op.ov, 0, sizeof(d->op.ov));
   d->from_len = (INT)sizeof(d->from);
   d->flags = 0;
-  if (WSARecvFrom(u->sock, &b, 1, NULL, &d->flags, (struct sockaddr *)&d->from, &d->from_len, &d->op.ov, NULL) != 0) {
+  if (WSARecvFrom(u->b.sock, &b, 1, NULL, &d->flags, (struct sockaddr *)&d->from, &d->from_len, &d->op.ov, NULL) != 0) {
     err = WSAGetLastError();
     /* WSAEMSGSIZE at once is a completed (truncated) receive: its packet comes. */
     if (err != WSA_IO_PENDING && err != WSAEMSGSIZE) return err;
   }
-  InterlockedIncrement64(&u->eng->udp_receives_posted);
+  InterlockedIncrement64(&u->b.eng->udp_receives_posted);
   return 0;
 }
 
@@ -187,76 +169,70 @@ static int udp__arm(ps_udp *u, ps_datagram *d, ULONGLONG now, int *scheduled) {
   for (;;) {
     err = udp__post_recv(u, d);
     if (err == 0) {
-      u->pending++;
-      if (d->idle) u->idle_count--;
+      u->b.pending++;
+      if (d->idle) u->b.idle_count--;
       d->idle = 0;
       return 0;
     }
-    InterlockedIncrement64(&u->eng->udp_recv_errors);
+    InterlockedIncrement64(&u->b.eng->udp_recv_errors);
     /* A port-unreachable from an earlier reply, where SIO_UDP_CONNRESET could
      * not be turned off: it concerns another peer, so post again. */
     if ((err != WSAECONNRESET && err != WSAENETRESET) || ++resets > PS_RETRY_IMMEDIATE) break;
   }
-  if (!d->idle) u->idle_count++;
+  if (!d->idle) u->b.idle_count++;
   d->idle = 1;
-  if (ps_retry_schedule(&u->retry, now)) *scheduled = 1;
+  if (ps_retry_schedule(&u->b.retry, now)) *scheduled = 1;
   return err;
 }
 
-static void udp__log_post_failure(ps_udp *u, int err, unsigned backoff_ms, unsigned posted) {
+/* `name` and the counts are copies made under the socket's lock. */
+static void udp__log_post_failure(ps_engine *e, const char *name, int err, unsigned backoff_ms, unsigned posted,
+                                  unsigned total) {
   char msg[160];
-  ps_log_limited(&u->eng->warn[PS_WARN_UDP_POST], PS_LOG_WARN,
-                 "udp %s: posting WSARecvFrom failed: %s; %u of %u receives posted, retrying in %u ms", u->name,
-                 ps_errstr((unsigned long)err, msg, sizeof(msg)), posted, u->recv_count, backoff_ms);
+  ps_log_limited(&e->warn[PS_WARN_UDP_POST], PS_LOG_WARN,
+                 "udp %s: posting WSARecvFrom failed: %s; %u of %u receives posted, retrying in %u ms", name,
+                 ps_errstr((unsigned long)err, msg, sizeof(msg)), posted, total, backoff_ms);
 }
 
 /* Re-posts d after its completion was handled, or retires it when closing. */
 static void udp__rearm(ps_udp *u, ps_datagram *d) {
   int dead = 0, err = 0, scheduled = 0;
   unsigned backoff, posted, total;
-  ps_engine *e = u->eng;
-  char name[sizeof(u->name)], msg[160];
-  AcquireSRWLockExclusive(&u->lock);
-  u->pending--;
-  InterlockedDecrement64(&u->eng->udp_receives_posted);
-  if (!u->closing) err = udp__arm(u, d, GetTickCount64(), &scheduled);
-  dead = u->closing && u->pending == 0;
-  backoff = u->retry.backoff_ms;
-  posted = u->recv_count - u->idle_count;
+  ps_engine *e = u->b.eng;
+  char name[sizeof(u->b.name)];
+  AcquireSRWLockExclusive(&u->b.lock);
+  u->b.pending--;
+  InterlockedDecrement64(&u->b.eng->udp_receives_posted);
+  if (!u->b.closing) err = udp__arm(u, d, GetTickCount64(), &scheduled);
+  dead = u->b.closing && u->b.pending == 0;
+  backoff = u->b.retry.backoff_ms;
+  posted = u->recv_count - u->b.idle_count;
   total = u->recv_count;
   /* Copied under the lock: once it is released, a concurrent close may end
    * the socket and free it (this receive was its last pending op). */
-  memcpy(name, u->name, sizeof(name));
-  ReleaseSRWLockExclusive(&u->lock);
+  memcpy(name, u->b.name, sizeof(name));
+  ReleaseSRWLockExclusive(&u->b.lock);
   if (scheduled) ps_engine__wake(e);
-  if (err != 0)
-    ps_log_limited(&e->warn[PS_WARN_UDP_POST], PS_LOG_WARN,
-                   "udp %s: posting WSARecvFrom failed: %s; %u of %u receives posted, retrying in %u ms", name,
-                   ps_errstr((unsigned long)err, msg, sizeof(msg)), posted, total, backoff);
-  if (dead) udp__endgame(u);
+  if (err != 0) udp__log_post_failure(e, name, err, backoff, posted, total);
+  if (dead) ps_bound_endgame(&u->b);
+}
+
+/* ps_bound_retry's re-arm: posts the idle receives (lock held). */
+static int udp__rearm_idle(ps_bound *b, ULONGLONG now, int *scheduled) {
+  ps_udp *u = (ps_udp *)b;
+  unsigned i;
+  int err = 0;
+  for (i = 0; i < u->recv_count && err == 0; i++)
+    if (u->recvs[i]->idle) err = udp__arm(u, u->recvs[i], now, scheduled);
+  return err;
+}
+
+static void udp__log_retry_failure(ps_bound *b, int err, unsigned backoff_ms, unsigned posted) {
+  udp__log_post_failure(b->eng, b->name, err, backoff_ms, posted, ((ps_udp *)b)->recv_count);
 }
 
 ULONGLONG ps_udp_retry(ps_engine *e, ULONGLONG now) {
-  ps_udp *u;
-  ULONGLONG next = 0;
-  AcquireSRWLockShared(&e->lock);
-  for (u = e->udps; u != NULL; u = u->next) {
-    int err = 0, scheduled = 0;
-    unsigned i, backoff = 0, posted = 0;
-    AcquireSRWLockExclusive(&u->lock);
-    if (!u->closing && u->idle_count > 0 && ps_retry_take(&u->retry, now)) {
-      for (i = 0; i < u->recv_count && err == 0; i++)
-        if (u->recvs[i]->idle) err = udp__arm(u, u->recvs[i], now, &scheduled);
-      if (u->idle_count == 0) ps_retry_reset(&u->retry);
-      backoff = u->retry.backoff_ms;
-      posted = u->recv_count - u->idle_count;
-    }
-    if (!u->closing && u->idle_count > 0) ps_retry_earliest(&u->retry, &next);
-    ReleaseSRWLockExclusive(&u->lock);
-    if (err != 0) udp__log_post_failure(u, err, backoff, posted);
-  }
-  ReleaseSRWLockShared(&e->lock);
-  return next;
+  return ps_bound_retry(e, &ps_udp_kind, now, udp__rearm_idle, udp__log_retry_failure);
 }
 
 int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
@@ -264,10 +240,10 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
   ps_udp_send *op;
   WSABUF b;
   int err = 0, dropped = 0;
-  if (udp__reply_refused(u->eng, d)) return -1;
+  if (udp__reply_refused(u->b.eng, d)) return -1;
   op = (ps_udp_send *)malloc(sizeof(*op) + (len ? len : 1));
   if (op == NULL) {
-    InterlockedIncrement64(&u->eng->dgrams_dropped);
+    InterlockedIncrement64(&u->b.eng->dgrams_dropped);
     return -1;
   }
   memset(op, 0, sizeof(*op));
@@ -278,33 +254,33 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
   if (len) memcpy(op->data, data, len);
   b.buf = op->data;
   b.len = (ULONG)len;
-  AcquireSRWLockExclusive(&u->lock);
-  if (u->closing || u->sends_in_flight >= PS_UDP_SENDS_MAX) {
+  AcquireSRWLockExclusive(&u->b.lock);
+  if (u->b.closing || u->sends_in_flight >= PS_UDP_SENDS_MAX) {
     dropped = 1;
   } else {
-    u->pending++;
+    u->b.pending++;
     u->sends_in_flight++;
-    if (WSASendTo(u->sock, &b, 1, NULL, 0, (const struct sockaddr *)&op->to, op->to_len, &op->op.ov, NULL) != 0) {
+    if (WSASendTo(u->b.sock, &b, 1, NULL, 0, (const struct sockaddr *)&op->to, op->to_len, &op->op.ov, NULL) != 0) {
       err = WSAGetLastError();
       if (err == WSA_IO_PENDING) {
         err = 0;
       } else {
-        u->pending--;
+        u->b.pending--;
         u->sends_in_flight--;
         dropped = 1;
       }
     }
   }
-  ReleaseSRWLockExclusive(&u->lock);
+  ReleaseSRWLockExclusive(&u->b.lock);
   if (dropped) {
-    InterlockedIncrement64(&u->eng->dgrams_dropped);
+    InterlockedIncrement64(&u->b.eng->dgrams_dropped);
     free(op);
     return -1;
   }
   return 0;
 }
 
-void *ps_datagram_context(ps_datagram *d) { return d->u->ctx; }
+void *ps_datagram_context(ps_datagram *d) { return d->u->b.ctx; }
 
 const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len) {
   *len = d->from_len;
@@ -317,200 +293,107 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
     ps_udp *u = s->u;
     int dead;
     if (err == 0) {
-      InterlockedIncrement64(&u->eng->dgrams_out);
-      InterlockedAdd64(&u->eng->bytes_out, (LONG64)bytes);
+      InterlockedIncrement64(&u->b.eng->dgrams_out);
+      InterlockedAdd64(&u->b.eng->bytes_out, (LONG64)bytes);
     }
     free(s);
-    AcquireSRWLockExclusive(&u->lock);
-    u->pending--;
+    AcquireSRWLockExclusive(&u->b.lock);
+    u->b.pending--;
     u->sends_in_flight--;
-    dead = u->closing && u->pending == 0;
-    ReleaseSRWLockExclusive(&u->lock);
-    if (dead) udp__endgame(u);
+    dead = u->b.closing && u->b.pending == 0;
+    ReleaseSRWLockExclusive(&u->b.lock);
+    if (dead) ps_bound_endgame(&u->b);
     return;
   } else {
     ps_datagram *d = ps_container_of(op, ps_datagram, op);
     ps_udp *u = d->u;
     if (err == 0) {
-      InterlockedIncrement64(&u->eng->dgrams_in);
-      InterlockedAdd64(&u->eng->bytes_in, (LONG64)bytes);
-      if (u->handler->on_datagram != NULL && !udp__source_refused(u->eng, d))
-        u->handler->on_datagram(d, d->data, bytes);
+      InterlockedIncrement64(&u->b.eng->dgrams_in);
+      InterlockedAdd64(&u->b.eng->bytes_in, (LONG64)bytes);
+      if (u->b.handler->on_datagram != NULL && !udp__source_refused(u->b.eng, d))
+        u->b.handler->on_datagram(d, d->data, bytes);
     } else if (err == WSAEMSGSIZE) {
       /* Larger than the receive buffer: dropped and counted, never fatal. */
-      InterlockedIncrement64(&u->eng->dgrams_dropped);
+      InterlockedIncrement64(&u->b.eng->dgrams_dropped);
     } else if (err != ERROR_OPERATION_ABORTED && err != WSAECONNRESET && err != WSAENETRESET) {
       char msg[160];
-      ps_log_limited(&u->eng->warn[PS_WARN_UDP_RECV], PS_LOG_WARN, "udp %s: receive failed: %s", u->name,
+      ps_log_limited(&u->b.eng->warn[PS_WARN_UDP_RECV], PS_LOG_WARN, "udp %s: receive failed: %s", u->b.name,
                      ps_errstr(err, msg, sizeof(msg)));
     }
     udp__rearm(u, d);
   }
 }
 
-static void udp__close(ps_udp *u) {
-  int dead;
-  AcquireSRWLockExclusive(&u->lock);
-  if (u->closing) {
-    ReleaseSRWLockExclusive(&u->lock);
-    return;
+/* ---- the bound-socket kind (bound.h) ------------------------------------ */
+
+static ps_bound *udp__create(ps_engine *e) {
+  ps_udp *u = (ps_udp *)calloc(1, sizeof(*u));
+  unsigned i;
+  if (u == NULL) return NULL;
+  u->recvs = (ps_datagram **)calloc(e->cfg.udp_receives, sizeof(*u->recvs));
+  if (u->recvs == NULL) {
+    free(u);
+    return NULL;
   }
-  u->closing = 1;
-  /* Aborts the posted receives and sends; their completions retire them. */
-  CancelIoEx((HANDLE)u->sock, NULL);
-  ps_sock_close(u->eng, &u->sock);
-  dead = u->pending == 0;
-  ReleaseSRWLockExclusive(&u->lock);
-  if (dead) udp__endgame(u);
-}
-
-void ps_udp_close_all(ps_engine *e) {
-  for (;;) {
-    ps_udp *u;
-    AcquireSRWLockExclusive(&e->lock);
-    for (u = e->udps; u != NULL; u = u->next)
-      if (!u->closing) break; /* only ever goes 0 -> 1; udp__close checks again */
-    ReleaseSRWLockExclusive(&e->lock);
-    if (u == NULL) return;
-    udp__close(u);
-  }
-}
-
-size_t ps_udp_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
-  ps_udp *u;
-  size_t n = 0;
-  for (u = e->udps; u != NULL; u = u->next) {
-    if (u->closing) continue;
-    if (n < max) ps_endpoint_set(&out[n], u->service, &u->addr, PS_TRANSPORT_UDP);
-    n++;
-  }
-  return n;
-}
-
-static ps_udp *udp__open(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx,
-                         const struct addrinfo *ai) {
-  char where[80], msg[160];
-  const char *step;
-  SOCKET s;
-  DWORD err = 0, bytes = 0;
-  BOOL off = FALSE;
-  unsigned i, posted = 0;
-  int scheduled = 0;
-  ps_udp *u = NULL;
-  SOCKADDR_STORAGE bound;
-
-  ps_sockaddr_format(ai->ai_addr, where, sizeof(where));
-  s = ps_sock_open_bound(e, ai, &bound, &step, &err);
-  if (s == INVALID_SOCKET) goto fail;
-  ps_sockaddr_format((const struct sockaddr *)&bound, where, sizeof(where));
-  /* An ICMP port-unreachable caused by a reply to one peer must not fail the
-   * next receive for everyone (Windows reports it as WSAECONNRESET). */
-  if (WSAIoctl(s, SIO_UDP_CONNRESET, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0)
-    InterlockedIncrement64(&e->udp_connreset_off);
-  else
-    ps_log(PS_LOG_WARN, "udp %s: WSAIoctl(SIO_UDP_CONNRESET) failed: %s; port-unreachable errors are ignored instead",
-           where, ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
-  step = "CreateIoCompletionPort";
-  if (CreateIoCompletionPort((HANDLE)s, e->port, PS_KEY_IO, 0) == NULL) {
-    err = GetLastError();
-    goto fail;
-  }
-
-  step = "allocating the socket's receive buffers";
-  u = (ps_udp *)calloc(1, sizeof(*u));
-  if (u != NULL) u->recvs = (ps_datagram **)calloc(e->cfg.udp_receives, sizeof(*u->recvs));
-  if (u == NULL || u->recvs == NULL) goto fail_mem;
   for (i = 0; i < e->cfg.udp_receives; i++) {
     u->recvs[i] = (ps_datagram *)calloc(1, sizeof(ps_datagram) + e->cfg.buffer_size);
-    if (u->recvs[i] == NULL) goto fail_mem;
+    if (u->recvs[i] == NULL) {
+      udp__destroy(&u->b);
+      return NULL;
+    }
     u->recvs[i]->op.kind = PS_OP_UDP_RECV;
     u->recvs[i]->u = u;
     u->recv_count++;
   }
-  u->eng = e;
-  u->handler = h;
-  u->ctx = ctx;
-  snprintf(u->service, sizeof(u->service), "%s", spec->service);
-  InitializeSRWLock(&u->lock);
-  u->sock = s;
-  u->family = ai->ai_family;
-  memcpy(&u->addr, &bound, sizeof(bound));
-  snprintf(u->name, sizeof(u->name), "%s", where);
+  return &u->b;
+}
 
-  AcquireSRWLockExclusive(&e->lock);
-  u->next = e->udps;
-  e->udps = u;
-  udp__mark_port(e, ntohs(ps_sockaddr_port(&u->addr)), 1);
-  ReleaseSRWLockExclusive(&e->lock);
-  InterlockedIncrement64(&e->live_listeners);
+static DWORD udp__prepare(ps_bound *b, const char **step) {
+  DWORD bytes = 0;
+  BOOL off = FALSE;
+  char msg[160];
+  PS_UNUSED(step);
+  /* An ICMP port-unreachable caused by a reply to one peer must not fail the
+   * next receive for everyone (Windows reports it as WSAECONNRESET). */
+  if (WSAIoctl(b->sock, SIO_UDP_CONNRESET, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0)
+    InterlockedIncrement64(&b->eng->udp_connreset_off);
+  else
+    ps_log(PS_LOG_WARN, "udp %s: WSAIoctl(SIO_UDP_CONNRESET) failed: %s; port-unreachable errors are ignored instead",
+           b->name, ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
+  return 0;
+}
 
-  AcquireSRWLockExclusive(&u->lock);
+static unsigned udp__arm_all(ps_bound *b, DWORD *err, int *scheduled) {
+  ps_udp *u = (ps_udp *)b;
+  unsigned i, posted = 0;
   for (i = 0; i < u->recv_count; i++) {
-    int r = udp__arm(u, u->recvs[i], GetTickCount64(), &scheduled);
+    int r = udp__arm(u, u->recvs[i], GetTickCount64(), scheduled);
     if (r == 0) posted++;
-    else err = (DWORD)r;
+    else *err = (DWORD)r;
   }
-  ReleaseSRWLockExclusive(&u->lock);
-  if (posted == 0) {
-    ps_log(PS_LOG_ERROR, "listen %s on %s/udp: WSARecvFrom failed: %s", spec->service, where,
-           ps_errstr(err, msg, sizeof(msg)));
-    udp__close(u);
-    return NULL;
-  }
-  if (posted < u->recv_count) {
-    ps_log(PS_LOG_WARN, "listen %s on %s/udp: only %u of %u receives posted: %s; retrying the others",
-           spec->service, where, posted, u->recv_count, ps_errstr(err, msg, sizeof(msg)));
-    if (scheduled) ps_engine__wake(e);
-  }
-  ps_log(PS_LOG_INFO, "listening on udp %s (%s)", where, spec->service);
-  return u;
-
-fail_mem:
-  if (u != NULL) {
-    for (i = 0; i < u->recv_count; i++) free(u->recvs[i]);
-    free(u->recvs);
-    free(u);
-  }
-  err = ERROR_NOT_ENOUGH_MEMORY;
-  goto fail;
-fail:
-  ps_log(PS_LOG_ERROR, "listen %s on %s/udp: %s failed: %s", spec->service, where, step,
-         ps_errstr(err, msg, sizeof(msg)));
-  ps_sock_close(e, &s);
-  return NULL;
+  return posted;
 }
 
-typedef struct udp__open_arg {
-  ps_engine *e;
-  const ps_listen_spec *spec;
-  const ps_handler *h;
-  void *ctx;
-} udp__open_arg;
+static unsigned udp__pool_size(const ps_bound *b) { return ((const ps_udp *)b)->recv_count; }
 
-static void *udp__open_one(void *arg, const struct addrinfo *ai, unsigned short *bound_port) {
-  const udp__open_arg *a = (const udp__open_arg *)arg;
-  ps_udp *u = udp__open(a->e, a->spec, a->h, a->ctx, ai);
-  if (u != NULL) *bound_port = ps_sockaddr_port(&u->addr);
-  return u;
+static void udp__closing(ps_bound *b) {
+  /* Aborts the posted receives and sends; their completions retire them. */
+  CancelIoEx((HANDLE)b->sock, NULL);
 }
 
-static void udp__close_one(void *opened) { udp__close((ps_udp *)opened); }
+static void udp__linked(ps_bound *b, int linked) {
+  udp__mark_port(b->eng, ntohs(ps_sockaddr_port(&b->addr)), linked);
+}
+
+static void udp__destroy(ps_bound *b) {
+  ps_udp *u = (ps_udp *)b;
+  unsigned i;
+  for (i = 0; i < u->recv_count; i++) free(u->recvs[i]);
+  free(u->recvs);
+  free(u);
+}
 
 int ps_udp_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx, unsigned port) {
-  udp__open_arg arg;
-  ps_resolve_req req;
   unsigned bound_port;
-  arg.e = e;
-  arg.spec = spec;
-  arg.h = h;
-  arg.ctx = ctx;
-  req.spec = spec;
-  req.socktype = SOCK_DGRAM;
-  req.protocol = IPPROTO_UDP;
-  req.transport = "udp";
-  req.port = port;
-  req.open = udp__open_one;
-  req.close = udp__close_one;
-  req.arg = &arg;
-  return ps_resolve_open(&req, &bound_port);
+  return ps_bound_open_spec(e, &ps_udp_kind, spec, h, ctx, port, &bound_port);
 }

@@ -16,14 +16,8 @@ int ps_udp_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler 
 /* A WSARecvFrom or WSASendTo completed (or was aborted). */
 void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err);
 
-/* Closes every UDP socket; each is freed when its last op has completed. */
-void ps_udp_close_all(ps_engine *e);
-
 /* The housekeeper's retry pass: re-posts the idle receives of every UDP
  * socket whose retry is due. Returns when the next is due, or 0 if none. */
 ULONGLONG ps_udp_retry(ps_engine *e, ULONGLONG now);
-
-/* Bound endpoints of the open UDP sockets (engine lock held by the caller). */
-size_t ps_udp_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
 
 #endif
