@@ -117,3 +117,8 @@ char *ps_listen_spec_format(const ps_listen_spec *spec, char *buf, size_t bufsiz
            spec->port, transport, spec->optional ? ",optional" : "");
   return buf;
 }
+
+int ps_listen_spec_equal(const ps_listen_spec *a, const ps_listen_spec *b) {
+  return strcmp(a->service, b->service) == 0 && strcmp(a->host, b->host) == 0 && a->port == b->port &&
+         a->transports == b->transports && (a->optional != 0) == (b->optional != 0);
+}

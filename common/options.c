@@ -15,6 +15,7 @@
 static const char ps_usage_commands[] =
   "usage: portserve run [--config FILE] [--listen SERVICE=[HOST]:PORT[/tcp|/udp][,optional]]... [options]\n"
   "       portserve install [--config FILE] | uninstall | start | stop | status\n"
+  "       portserve reload [PID]\n"
   "       portserve --help | --version\n"
   "\n"
   "Commands:\n"
@@ -23,6 +24,9 @@ static const char ps_usage_commands[] =
   "                           NT AUTHORITY\\LocalService) to run with --config FILE\n"
   "  uninstall                stop and remove the service\n"
   "  start | stop | status    drive the installed service through the SCM\n"
+  "  reload [PID]             re-read the configuration without dropping connections:\n"
+  "                           the service (SERVICE_CONTROL_PARAMCHANGE), or the console\n"
+  "                           instance with that process ID (its ready line names it)\n"
   "  service                  (used by the SCM) run as the service\n"
   "\n"
   "Listeners (--listen may be repeated; default " PS_DEFAULT_LISTEN "):\n"
@@ -255,7 +259,7 @@ static const struct {
 } opt__commands[] = {
   {"run", PS_CMD_RUN},         {"service", PS_CMD_SERVICE}, {"install", PS_CMD_INSTALL},
   {"uninstall", PS_CMD_UNINSTALL}, {"start", PS_CMD_START}, {"stop", PS_CMD_STOP},
-  {"status", PS_CMD_STATUS},   {"help", PS_CMD_HELP},       {"--help", PS_CMD_HELP},
+  {"status", PS_CMD_STATUS},   {"reload", PS_CMD_RELOAD},   {"help", PS_CMD_HELP},       {"--help", PS_CMD_HELP},
   {"-h", PS_CMD_HELP},         {"/?", PS_CMD_HELP},         {"--version", PS_CMD_VERSION},
   {"version", PS_CMD_VERSION},
 };
@@ -288,6 +292,11 @@ int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_
       o->command = PS_CMD_HELP;
       return 0;
     }
+    if (o->command == PS_CMD_RELOAD && o->reload_pid == 0 && arg[0] >= '1' && arg[0] <= '9' &&
+        strspn(arg, "0123456789") == strlen(arg) && strlen(arg) <= 9) {
+      o->reload_pid = (unsigned)strtoul(arg, NULL, 10);
+      continue;
+    }
     if (strncmp(arg, "--", 2) != 0) return ps_fail(err, errsize, "unexpected argument '%s'", arg);
     eq = strchr(arg, '=');
     if (eq != NULL) {
@@ -306,7 +315,7 @@ int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_
     if (o->command == PS_CMD_INSTALL && strcmp(flag, "--config") != 0)
       return ps_fail(err, errsize, "install takes only --config FILE (put '%s' in the configuration file)", flag);
     if (o->command == PS_CMD_UNINSTALL || o->command == PS_CMD_START || o->command == PS_CMD_STOP ||
-        o->command == PS_CMD_STATUS)
+        o->command == PS_CMD_STATUS || o->command == PS_CMD_RELOAD)
       return ps_fail(err, errsize, "%s takes no options ('%s')", argv[1], flag);
     if (value == NULL) {
       if (i + 1 >= argc) return ps_fail(err, errsize, "%s needs a value", flag);

@@ -38,7 +38,8 @@ typedef enum ps_command {
   PS_CMD_UNINSTALL, /* remove the service */
   PS_CMD_START,     /* ask the SCM to start the service */
   PS_CMD_STOP,      /* ask the SCM to stop the service */
-  PS_CMD_STATUS     /* print the service's state */
+  PS_CMD_STATUS,    /* print the service's state */
+  PS_CMD_RELOAD     /* ask the service (or the console instance with reload_pid) to re-read its configuration */
 } ps_command;
 
 typedef enum ps_level_option {
@@ -53,6 +54,7 @@ typedef struct ps_options {
    * (ps_options_parse_for sets it). */
   const ps_registry *services;
   ps_command command;
+  unsigned reload_pid; /* reload: the console instance's process ID (0: the service) */
   ps_listen_spec listens[PS_MAX_LISTENS];
   size_t listen_count;
   unsigned threads;            /* worker threads; 0 = one per processor */

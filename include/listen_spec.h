@@ -30,6 +30,10 @@ typedef struct ps_listen_spec {
 /* Parses `text`. Returns 0, or -1 with a message naming the problem in err. */
 int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_t errsize);
 
+/* Whether a and b are the same listener: every field equal (a reload
+ * keeps a listener whose spec is unchanged, closes the others). */
+int ps_listen_spec_equal(const ps_listen_spec *a, const ps_listen_spec *b);
+
 /* Formats the spec back in the syntax above (canonical form). Returns buf. */
 char *ps_listen_spec_format(const ps_listen_spec *spec, char *buf, size_t bufsize);
 

@@ -111,6 +111,19 @@ int ps_engine_serve(ps_engine *e, const ps_listen_spec *spec, const ps_handler *
 int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec);
 int ps_engine_listen_with(ps_engine *e, const ps_listen_spec *spec, const void *options);
 
+/* Closes the listening sockets opened for `spec` (TCP and UDP); the
+ * connections they accepted carry on until they end (a reload that removes
+ * a listener drains it this way). Returns how many sockets it closed. */
+size_t ps_engine_unlisten(ps_engine *e, const ps_listen_spec *spec);
+
+/* Applies a changed configuration to a running engine (a reload): the
+ * limits and timeouts (max_connections, max_connections_per_source if it was
+ * on at start, send_queue_max, the timeouts, keep-alive, drain), for every
+ * connection from now on; the pool sizes (accepts, udp_receives) for
+ * listeners opened from now on. threads, buffer_size and the UDP reply
+ * rates need a restart: a change is logged and not applied. */
+void ps_engine_reconfigure(ps_engine *e, const ps_engine_config *cfg);
+
 /* Copies up to `max` bound endpoints; returns how many there are. */
 size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
 

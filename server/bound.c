@@ -42,16 +42,17 @@ void ps_bound_close(ps_bound *b) {
   if (dead) ps_bound_endgame(b);
 }
 
-void ps_bound_close_all(ps_engine *e) {
-  for (;;) {
+size_t ps_bound_close_all(ps_engine *e, const ps_listen_spec *spec) {
+  size_t closed = 0;
+  for (;; closed++) {
     ps_bound *b;
     AcquireSRWLockExclusive(&e->lock);
     /* closing is read without b->lock: it only ever goes 0 -> 1, and
      * ps_bound_close checks it again under the lock. */
     for (b = e->bound; b != NULL; b = b->next)
-      if (!b->closing) break;
+      if (!b->closing && (spec == NULL || ps_listen_spec_equal(&b->spec, spec))) break;
     ReleaseSRWLockExclusive(&e->lock);
-    if (b == NULL) return;
+    if (b == NULL) return closed;
     ps_bound_close(b);
   }
 }
@@ -122,6 +123,7 @@ static ps_bound *bound__open(ps_engine *e, const ps_bound_kind *kind, const ps_l
   b->handler = h;
   b->ctx = ctx;
   snprintf(b->service, sizeof(b->service), "%s", spec->service);
+  b->spec = *spec;
   InitializeSRWLock(&b->lock);
   b->sock = s;
   b->family = ai->ai_family;

@@ -52,6 +52,7 @@ struct ps_bound {
   const ps_handler *handler;
   void *ctx; /* the service context */
   char service[PS_SERVICE_NAME_MAX];
+  ps_listen_spec spec; /* the listener it was opened for (ps_engine_unlisten) */
   SRWLOCK lock;
   SOCKET sock;
   int family;
@@ -77,8 +78,9 @@ void ps_bound_close(ps_bound *b);
  * and frees it. */
 void ps_bound_endgame(ps_bound *b);
 
-/* Closes every bound socket of the engine (step 1 of the stop). */
-void ps_bound_close_all(ps_engine *e);
+/* Closes every bound socket of the engine (step 1 of the stop), or with
+ * `spec` only those opened for it; returns how many it closed. */
+size_t ps_bound_close_all(ps_engine *e, const ps_listen_spec *spec);
 
 /* Bound endpoints of the open sockets, TCP and UDP (engine lock held by the
  * caller); returns how many there are. */

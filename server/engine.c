@@ -500,6 +500,51 @@ int ps_engine_listen_with(ps_engine *e, const ps_listen_spec *spec, const void *
 
 int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec) { return ps_engine_listen_with(e, spec, NULL); }
 
+size_t ps_engine_unlisten(ps_engine *e, const ps_listen_spec *spec) {
+  char text[PS_HOST_MAX + 64];
+  size_t n = ps_bound_close_all(e, spec);
+  ps_log(PS_LOG_INFO, "closed %u socket(s) of listener %s; their connections carry on until they end", (unsigned)n,
+         ps_listen_spec_format(spec, text, sizeof(text)));
+  return n;
+}
+
+void ps_engine_reconfigure(ps_engine *e, const ps_engine_config *cfg) {
+  ps_engine_config *c = &e->cfg;
+  unsigned raised = cfg->max_connections == 0 || (c->max_connections != 0 && cfg->max_connections > c->max_connections);
+  /* Plain stores of aligned unsigned fields, read by the workers and the
+   * housekeeper without a lock: each reader sees the old or the new value,
+   * and every one is only compared against. */
+  c->max_connections = cfg->max_connections;
+  if (e->src_limit.entries != NULL && cfg->max_connections_per_source != 0) {
+    c->max_connections_per_source = cfg->max_connections_per_source;
+    AcquireSRWLockExclusive(&e->src_lock);
+    e->src_limit.limit = cfg->max_connections_per_source;
+    ReleaseSRWLockExclusive(&e->src_lock);
+  } else if (cfg->max_connections_per_source != c->max_connections_per_source) {
+    ps_log(PS_LOG_WARN, "reload: --max-connections-per-source %u -> %u needs a restart (its table is made at start); "
+                        "keeping %u", c->max_connections_per_source, cfg->max_connections_per_source,
+           c->max_connections_per_source);
+  }
+  c->send_queue_max = cfg->send_queue_max;
+  c->drain_timeout_ms = cfg->drain_timeout_ms;
+  c->idle_timeout_ms = cfg->idle_timeout_ms;
+  c->linger_timeout_ms = cfg->linger_timeout_ms;
+  c->send_timeout_ms = cfg->send_timeout_ms;
+  c->keepalive_ms = cfg->keepalive_ms;
+  c->udp_allow_low_ports = cfg->udp_allow_low_ports;
+  c->accepts = cfg->accepts;           /* listeners opened from now on */
+  c->udp_receives = cfg->udp_receives; /* UDP sockets opened from now on */
+  if (c->threads != cfg->threads || c->buffer_size != cfg->buffer_size)
+    ps_log(PS_LOG_WARN, "reload: --threads and --buffer-size need a restart; keeping %u and %u", c->threads,
+           c->buffer_size);
+  if (c->udp_reply_rate != cfg->udp_reply_rate || c->udp_reply_burst != cfg->udp_reply_burst ||
+      c->udp_reply_rate_total != cfg->udp_reply_rate_total)
+    ps_log(PS_LOG_WARN, "reload: the UDP reply rates need a restart; keeping %u/s, burst %u, %u/s in total",
+           c->udp_reply_rate, c->udp_reply_burst, c->udp_reply_rate_total);
+  /* A higher limit frees tokens now: post the slots held for it. */
+  if (raised && e->accepts_held > 0) ps_listener_resume(e);
+}
+
 size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
   size_t n;
   AcquireSRWLockShared(&e->lock);
@@ -545,7 +590,7 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
    * posts, which a draining connection may wait for, until step 4. */
 
   /* 1. Take no new work: close the listening and the UDP sockets. */
-  ps_bound_close_all(e);
+  ps_bound_close_all(e, NULL);
 
   /* 2. Close every connection gracefully, and give them the drain time. */
   ps_conn_close_all(e, 0);

@@ -59,11 +59,49 @@ static unsigned main__stop_drain_ms(void *ctx, unsigned drain_timeout_ms) {
   return ps_run_console_drain_ms((DWORD)(main__stop_signal - 1), drain_timeout_ms);
 }
 
-static int main__run(const ps_options *o) {
+/* The command line, for a reload to parse again (ps_reload_fn). */
+typedef struct main__args {
+  int argc;
+  char **argv;
+} main__args;
+
+static int main__reparse(void *ctx, ps_options *out, char *err, size_t errsize) {
+  const main__args *a = (const main__args *)ctx;
+  return ps_options_parse(a->argc, a->argv, out, err, errsize);
+}
+
+/* The console's reload event, named after its process ID so that
+ * `portserve reload PID` reaches this instance and no other. */
+static void main__reload_event_name(unsigned pid, wchar_t *out, size_t n) {
+  swprintf(out, n, L"Local\\portserve-reload-%u", pid);
+}
+
+/* `portserve reload [PID]`. */
+static int main__reload(const ps_options *o) {
+  wchar_t name[64];
+  HANDLE ev;
+  char msg[200];
+  if (o->reload_pid == 0) return ps_service_reload(o);
+  main__reload_event_name(o->reload_pid, name, PS_COUNTOF(name));
+  ev = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
+  if (ev == NULL) {
+    fprintf(stderr, "portserve reload: no portserve console with process ID %u here (OpenEvent: %s)\n",
+            o->reload_pid, ps_errstr(GetLastError(), msg, sizeof(msg)));
+    return 1;
+  }
+  SetEvent(ev);
+  CloseHandle(ev);
+  printf("asked portserve (process %u) to re-read its configuration; its log says how it went\n", o->reload_pid);
+  return 0;
+}
+
+static int main__run(const ps_options *o, main__args *args) {
   ps_log_config log = {(ps_log_level)o->log_level, PS_LOG_TO_STDERR, o->log_file};
   ps_run_hooks hooks;
   ps_run_status status;
-  char msg[200];
+  HANDLE reload_event;
+  wchar_t reload_name[64];
+  char msg[200], hint[120];
   int err;
 
   err = ps_log_open(&log);
@@ -79,14 +117,25 @@ static int main__run(const ps_options *o) {
     return 1;
   }
   SetConsoleCtrlHandler(main__on_console_ctrl, TRUE);
+  main__reload_event_name((unsigned)GetCurrentProcessId(), reload_name, PS_COUNTOF(reload_name));
+  reload_event = CreateEventW(NULL, FALSE, FALSE, reload_name);
+  if (reload_event == NULL)
+    ps_log(PS_LOG_WARN, "CreateEvent(%ls) failed: %s; 'portserve reload' cannot reach this instance", reload_name,
+           ps_errstr(GetLastError(), msg, sizeof(msg)));
+  snprintf(hint, sizeof(hint), "Ctrl+C stops, 'portserve reload %u' re-reads the configuration",
+           (unsigned)GetCurrentProcessId());
 
   memset(&hooks, 0, sizeof(hooks));
   hooks.stop_event = main__stop_event;
-  hooks.stop_hint = "Ctrl+C stops";
+  hooks.stop_hint = hint;
+  hooks.reload_event = reload_event;
+  hooks.reload = main__reparse;
+  hooks.reload_ctx = args;
   hooks.stop_reason = main__signal_name;
   hooks.stop_drain_ms = main__stop_drain_ms;
   status = ps_run(o, &hooks);
 
+  if (reload_event != NULL) CloseHandle(reload_event);
   ps_log_close();
   SetEvent(main__stopped_event);
   return status == PS_RUN_OK ? 0 : 1;
@@ -94,14 +143,17 @@ static int main__run(const ps_options *o) {
 
 static int main__main(int argc, char **argv) {
   ps_options o;
+  main__args args;
   char err[512];
   char usage[PS_USAGE_MAX];
+  args.argc = argc;
+  args.argv = argv;
   if (ps_options_parse(argc, argv, &o, err, sizeof(err)) != 0) {
     /* Under the SCM nobody reads stderr: the service reports the error as
      * its exit code and in the Event Log instead. */
     if (argc >= 2 && strcmp(argv[1], "service") == 0) {
       ps_options_defaults(&o);
-      return ps_service_dispatch(&o, err);
+      return ps_service_dispatch(&o, err, main__reparse, &args);
     }
     ps_console_printf(stderr, "portserve: %s\n\n", err);
     ps_options_usage(usage, sizeof(usage));
@@ -117,9 +169,9 @@ static int main__main(int argc, char **argv) {
       printf("portserve %s\n", PS_VERSION);
       return 0;
     case PS_CMD_RUN:
-      return main__run(&o);
+      return main__run(&o, &args);
     case PS_CMD_SERVICE:
-      return ps_service_dispatch(&o, NULL);
+      return ps_service_dispatch(&o, NULL, main__reparse, &args);
     case PS_CMD_INSTALL:
       return ps_service_install(&o);
     case PS_CMD_UNINSTALL:
@@ -130,6 +182,8 @@ static int main__main(int argc, char **argv) {
       return ps_service_stop(&o);
     case PS_CMD_STATUS:
       return ps_service_status(&o);
+    case PS_CMD_RELOAD:
+      return main__reload(&o);
   }
   fprintf(stderr, "portserve: command not available in this build\n");
   return 2;

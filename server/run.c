@@ -3,6 +3,7 @@
  * stats while waiting for the stop event, stop gracefully, check the live
  * counters. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
@@ -35,10 +36,100 @@ unsigned ps_run_console_drain_ms(DWORD ctrl_type, unsigned drain_timeout_ms) {
   }
 }
 
-ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
+/* The engine configuration for options `o`: the one place options become
+ * engine settings (the start and every reload). */
+static void run__engine_config(const ps_options *o, const ps_run_hooks *hooks, ps_engine_config *cfg) {
+  ps_engine_config_default(cfg);
+  cfg->threads = o->threads;
+  cfg->accepts = o->accepts;
+  cfg->buffer_size = o->buffer_size;
+  cfg->send_queue_max = o->send_queue_max;
+  cfg->max_connections = o->max_connections;
+  cfg->drain_timeout_ms = o->drain_timeout_ms;
+  cfg->udp_receives = o->udp_receives;
+  cfg->idle_timeout_ms = o->idle_timeout_s * 1000u;
+  cfg->linger_timeout_ms = o->linger_timeout_s * 1000u;
+  cfg->send_timeout_ms = o->send_timeout_s * 1000u;
+  cfg->keepalive_ms = o->keepalive_s * 1000u;
+  cfg->services = o->services;
+  cfg->bind_retry_ms = ps_options_bind_retry_s(o) * 1000u;
+  cfg->bind_cancel = hooks->stop_event;
+  cfg->udp_reply_rate = o->udp_reply_rate;
+  cfg->udp_reply_burst = o->udp_reply_burst;
+  cfg->udp_reply_rate_total = o->udp_reply_rate_total;
+  cfg->udp_allow_low_ports = (int)o->udp_allow_low_ports;
+}
+
+/* Opens one listener; qotd gets its own options (the other built-ins have none). */
+static int run__listen(ps_engine *e, const ps_listen_spec *spec, const ps_qotd_options *qotd) {
+  return ps_engine_listen_with(e, spec, strcmp(spec->service, "qotd") == 0 ? qotd : NULL);
+}
+
+static int run__has_listener(const ps_options *o, const ps_listen_spec *spec) {
+  size_t i;
+  for (i = 0; i < o->listen_count; i++)
+    if (ps_listen_spec_equal(&o->listens[i], spec)) return 1;
+  return 0;
+}
+
+/* A reload (docs/design.md, "Reload"): the new configuration is read
+ * whole, then the listeners it adds are opened, and only if every one
+ * opened are the ones it drops closed (their connections drain on their
+ * own) and the changed limits applied. Anything wrong, and the running
+ * configuration stays as it was, with the reason in the log. */
+static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks, const ps_qotd_options *qotd) {
+  ps_options *next = (ps_options *)malloc(sizeof(*next));
+  ps_engine_config cfg;
+  char err[600], text[PS_HOST_MAX + 64];
+  unsigned char opened[PS_MAX_LISTENS];
+  size_t i, added = 0, removed = 0;
+  if (next == NULL) {
+    ps_log(PS_LOG_ERROR, "reload rejected: out of memory; the running configuration stays");
+    return;
+  }
+  ps_log(PS_LOG_INFO, "reload: reading the configuration again");
+  if (hooks->reload(hooks->reload_ctx, next, err, sizeof(err)) != 0) {
+    ps_log(PS_LOG_ERROR, "reload rejected: %s; the running configuration stays", err);
+    free(next);
+    return;
+  }
+  memset(opened, 0, sizeof(opened));
+  for (i = 0; i < next->listen_count; i++) {
+    if (run__has_listener(cur, &next->listens[i])) continue;
+    if (run__listen(e, &next->listens[i], qotd) != 0) {
+      size_t k;
+      for (k = 0; k < i; k++)
+        if (opened[k]) ps_engine_unlisten(e, &next->listens[k]);
+      ps_log(PS_LOG_ERROR, "reload rejected: listener %s could not open (the error above says why); the running "
+                           "configuration stays", ps_listen_spec_format(&next->listens[i], text, sizeof(text)));
+      free(next);
+      return;
+    }
+    opened[i] = 1;
+    added++;
+  }
+  for (i = 0; i < cur->listen_count; i++) {
+    if (run__has_listener(next, &cur->listens[i])) continue;
+    ps_engine_unlisten(e, &cur->listens[i]);
+    removed++;
+  }
+  run__engine_config(next, hooks, &cfg);
+  ps_engine_reconfigure(e, &cfg);
+  if (strcmp(next->quotes_file, cur->quotes_file) != 0)
+    ps_log(PS_LOG_WARN, "reload: --quotes-file needs a restart (qotd reads it at start); keeping %s",
+           cur->quotes_file[0] ? cur->quotes_file : "the built-in quotes");
+  ps_log(PS_LOG_INFO, "reload done: %u listener(s) added, %u removed, limits and timeouts applied to new connections",
+         (unsigned)added, (unsigned)removed);
+  memcpy(next->quotes_file, cur->quotes_file, sizeof(next->quotes_file));
+  *cur = *next;
+  free(next);
+}
+
+ps_run_status ps_run(const ps_options *options, const ps_run_hooks *hooks) {
   ps_engine_config cfg;
   ps_qotd_options qotd; /* qotd's own options; the other built-ins have none */
   ps_engine *e = NULL;
+  ps_options *o; /* the running configuration (a reload replaces it) */
   ps_endpoint eps[64];
   ps_stats prev, now;
   ULONGLONG prev_ms;
@@ -48,33 +139,23 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
   ps_run_status status = PS_RUN_OK;
   char line[512]; /* the stats line */
 
-  ps_engine_config_default(&cfg);
-  cfg.threads = o->threads;
-  cfg.accepts = o->accepts;
-  cfg.buffer_size = o->buffer_size;
-  cfg.send_queue_max = o->send_queue_max;
-  cfg.max_connections = o->max_connections;
-  cfg.drain_timeout_ms = o->drain_timeout_ms;
-  cfg.udp_receives = o->udp_receives;
-  cfg.idle_timeout_ms = o->idle_timeout_s * 1000u;
-  cfg.linger_timeout_ms = o->linger_timeout_s * 1000u;
-  cfg.send_timeout_ms = o->send_timeout_s * 1000u;
-  cfg.keepalive_ms = o->keepalive_s * 1000u;
+  o = (ps_options *)malloc(sizeof(*o));
+  if (o == NULL) {
+    ps_log(PS_LOG_ERROR, "starting: out of memory");
+    return PS_RUN_ENGINE_FAILED;
+  }
+  *o = *options;
+  run__engine_config(o, hooks, &cfg);
   qotd.quotes_file = o->quotes_file[0] ? o->quotes_file : NULL;
-  cfg.services = o->services;
-  cfg.bind_retry_ms = ps_options_bind_retry_s(o) * 1000u;
-  cfg.bind_cancel = hooks->stop_event;
-  cfg.udp_reply_rate = o->udp_reply_rate;
-  cfg.udp_reply_burst = o->udp_reply_burst;
-  cfg.udp_reply_rate_total = o->udp_reply_rate_total;
-  cfg.udp_allow_low_ports = (int)o->udp_allow_low_ports;
   drain_ms = cfg.drain_timeout_ms;
 
   err = ps_engine_new(&cfg, &e);
-  if (err != 0) return PS_RUN_ENGINE_FAILED; /* it logged the call that failed */
+  if (err != 0) {
+    free(o);
+    return PS_RUN_ENGINE_FAILED; /* it logged the call that failed */
+  }
   for (i = 0; i < o->listen_count && status == PS_RUN_OK; i++)
-    if (ps_engine_listen_with(e, &o->listens[i], strcmp(o->listens[i].service, "qotd") == 0 ? &qotd : NULL) != 0)
-      status = PS_RUN_LISTEN_FAILED;
+    if (run__listen(e, &o->listens[i], &qotd) != 0) status = PS_RUN_LISTEN_FAILED;
 
   if (status == PS_RUN_OK) {
     n = ps_engine_endpoints(e, eps, PS_COUNTOF(eps));
@@ -84,8 +165,16 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
     ps_engine_stats(e, &prev);
     prev_ms = GetTickCount64();
     for (;;) {
-      DWORD wait = o->stats_interval_s ? o->stats_interval_s * 1000u : INFINITE;
-      if (WaitForSingleObject(hooks->stop_event, wait) != WAIT_TIMEOUT) break;
+      HANDLE events[2];
+      DWORD wait = o->stats_interval_s ? o->stats_interval_s * 1000u : INFINITE, got;
+      events[0] = hooks->stop_event;
+      events[1] = hooks->reload_event;
+      got = WaitForMultipleObjects(hooks->reload_event != NULL ? 2 : 1, events, FALSE, wait);
+      if (got == WAIT_OBJECT_0 + 1) {
+        run__reload(e, o, hooks, &qotd);
+        continue;
+      }
+      if (got != WAIT_TIMEOUT) break;
       ps_engine_stats(e, &now);
       ps_stats_format(&now, &prev, (double)(GetTickCount64() - prev_ms) / 1000.0, line, sizeof(line));
       ps_log(PS_LOG_INFO, "stats: %s", line);
@@ -93,7 +182,8 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
       prev_ms = GetTickCount64();
     }
     ps_engine_stats(e, &now);
-    if (hooks->stop_drain_ms != NULL) drain_ms = hooks->stop_drain_ms(hooks->ctx, cfg.drain_timeout_ms);
+    drain_ms = o->drain_timeout_ms; /* a reload may have changed it */
+    if (hooks->stop_drain_ms != NULL) drain_ms = hooks->stop_drain_ms(hooks->ctx, drain_ms);
     ps_log(PS_LOG_INFO, "stopping (%s): closing listeners, draining %llu connection(s), deadline %u ms",
            hooks->stop_reason(hooks->ctx), (unsigned long long)now.conns_open, drain_ms);
   }
@@ -120,5 +210,6 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks) {
     if (status == PS_RUN_OK) status = PS_RUN_UNCLEAN_STOP;
   }
   ps_engine_delete(e);
+  free(o);
   return status;
 }

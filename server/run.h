@@ -24,6 +24,10 @@ typedef enum ps_run_status {
   PS_RUN_UNCLEAN_STOP = 4   /* live counters not zero after the stop: a bug */
 } ps_run_status;
 
+/* Makes the options of a reload: the command line parsed again, which reads
+ * the --config file again. 0, or -1 with a message in err. */
+typedef int (*ps_reload_fn)(void *ctx, ps_options *out, char *err, size_t errsize);
+
 typedef struct ps_run_hooks {
   HANDLE stop_event;                     /* signalled: begin the graceful stop (also ends a bind retry) */
   const char *stop_hint;                 /* ends the "ready:" line ("Ctrl+C stops") */
@@ -33,6 +37,13 @@ typedef struct ps_run_hooks {
    * one; NULL: the configured one. */
   unsigned (*stop_drain_ms)(void *ctx, unsigned drain_timeout_ms);
   void *ctx;
+  /* Reload (docs/design.md, "Reload"): when reload_event (auto-reset; NULL
+   * for none) is signalled, reload() makes the new options (reading the
+   * configuration file again); 0, or -1 with a message in err, and the
+   * running configuration stays. */
+  HANDLE reload_event;
+  ps_reload_fn reload;
+  void *reload_ctx;
 } ps_run_hooks;
 
 /* Serves `o->listens` until hooks->stop_event is signalled, then stops the

@@ -409,6 +409,23 @@ int ps_service_stop(const ps_options *o) {
   return st.dwWin32ExitCode == NO_ERROR ? 0 : 1;
 }
 
+int ps_service_reload(const ps_options *o) {
+  SC_HANDLE scm, svc;
+  SERVICE_STATUS ss;
+  PS_UNUSED(o);
+  /* SERVICE_CONTROL_PARAMCHANGE needs SERVICE_PAUSE_CONTINUE access (ControlService). */
+  if (service__open("reload", SERVICE_PAUSE_CONTINUE, &scm, &svc) != 0) return 1;
+  if (!ControlService(svc, SERVICE_CONTROL_PARAMCHANGE, &ss)) {
+    DWORD err = GetLastError();
+    service__close(scm, svc);
+    return service__fail("reload", "ControlService(SERVICE_CONTROL_PARAMCHANGE)", err);
+  }
+  service__close(scm, svc);
+  ps_console_printf(stdout, "asked the service '%s' to re-read its configuration; its log says how it went\n",
+                    PS_SERVICE_NAME);
+  return 0;
+}
+
 int ps_service_status(const ps_options *o) {
   SC_HANDLE scm, svc;
   SERVICE_STATUS_PROCESS st;
@@ -453,6 +470,9 @@ typedef struct service__state {
   SRWLOCK lock; /* guards status and the SetServiceStatus calls */
   SERVICE_STATUS status;
   HANDLE stop_event;         /* set by the control handler; ps_run waits on it */
+  HANDLE reload_event;       /* set by SERVICE_CONTROL_PARAMCHANGE (auto-reset) */
+  ps_reload_fn reload;       /* parses the command line again (main.c) */
+  void *reload_ctx;
   HANDLE pulse_quit;         /* ends the pulse thread */
   volatile LONG stop_control; /* the control that asked for the stop; 0 before */
   ps_run_status result;
@@ -471,7 +491,9 @@ static void service__report(service__state *s, DWORD state, DWORD exit_code, DWO
   s->status.dwWaitHint = wait_hint;
   /* No controls while pending; the SCM queues nothing for us then. */
   s->status.dwControlsAccepted =
-    state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_PRESHUTDOWN : 0;
+    state == SERVICE_RUNNING
+      ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE
+      : 0;
   if (state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING) s->status.dwCheckPoint++;
   else s->status.dwCheckPoint = 0;
   SetServiceStatus(s->handle, &s->status);
@@ -510,6 +532,11 @@ static DWORD WINAPI service__on_control(DWORD control, DWORD event_type, void *e
         SetEvent(s->stop_event);
       }
       return NO_ERROR;
+    case SERVICE_CONTROL_PARAMCHANGE:
+      /* "Notifies a service that its startup parameters have changed"
+       * (HandlerEx): re-read the configuration on the run loop's thread. */
+      if (s->reload_event != NULL) SetEvent(s->reload_event);
+      return NO_ERROR;
     case SERVICE_CONTROL_INTERROGATE:
       return NO_ERROR;
     default:
@@ -540,6 +567,7 @@ static void service__serve(service__state *s) {
   char msg[200];
 
   s->stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
+  s->reload_event = CreateEventW(NULL, FALSE, FALSE, NULL);
   s->pulse_quit = CreateEventW(NULL, TRUE, FALSE, NULL);
   pulse = s->stop_event && s->pulse_quit ? CreateThread(NULL, 0, service__pulse, s, 0, NULL) : NULL;
   if (pulse == NULL) {
@@ -552,12 +580,16 @@ static void service__serve(service__state *s) {
     hooks.stop_reason = service__stop_reason;
     hooks.on_ready = service__on_ready;
     hooks.ctx = s;
+    hooks.reload_event = s->reload_event;
+    hooks.reload = s->reload;
+    hooks.reload_ctx = s->reload_ctx;
     s->result = ps_run(s->options, &hooks);
     SetEvent(s->pulse_quit);
     WaitForSingleObject(pulse, INFINITE);
     CloseHandle(pulse);
   }
   if (s->stop_event != NULL) CloseHandle(s->stop_event);
+  if (s->reload_event != NULL) CloseHandle(s->reload_event);
   if (s->pulse_quit != NULL) CloseHandle(s->pulse_quit);
 }
 
@@ -597,7 +629,7 @@ static void WINAPI service__main(DWORD argc, LPWSTR *argv) {
   }
 }
 
-int ps_service_dispatch(const ps_options *o, const char *startup_error) {
+int ps_service_dispatch(const ps_options *o, const char *startup_error, ps_reload_fn reload, void *reload_ctx) {
   SERVICE_TABLE_ENTRYW table[2];
   service__state s;
   ps_log_config log;
@@ -607,6 +639,8 @@ int ps_service_dispatch(const ps_options *o, const char *startup_error) {
   memset(&s, 0, sizeof(s));
   s.options = o;
   s.startup_error = startup_error;
+  s.reload = reload;
+  s.reload_ctx = reload_ctx;
   InitializeSRWLock(&s.lock);
   service__the = &s;
 

@@ -6,6 +6,7 @@
 #define PS_SERVICE_H
 
 #include "options.h"
+#include "run.h"
 
 /* The service's name in the SCM, for `sc` and `net start`. */
 #define PS_SERVICE_NAME "portserve"
@@ -30,6 +31,9 @@ int ps_service_status(const ps_options *o);
  * until the SCM stops the service. If `startup_error` is not NULL the
  * command line could not be parsed: the service reports it (Event Log, exit
  * code PS_RUN_CONFIG_ERROR) and stops. Returns the process exit code. */
-int ps_service_dispatch(const ps_options *o, const char *startup_error);
+int ps_service_dispatch(const ps_options *o, const char *startup_error, ps_reload_fn reload, void *reload_ctx);
+
+/* `portserve reload`: sends SERVICE_CONTROL_PARAMCHANGE to the service. */
+int ps_service_reload(const ps_options *o);
 
 #endif

@@ -1,0 +1,133 @@
+"""Reload without dropping connections, in the console: `portserve reload PID`
+re-reads the configuration, opens the listeners it adds, closes the ones it
+drops (their open connections carry on), and keeps everything as it was
+when the new configuration is bad. A checked echo client on a listener that
+stays sees no error throughout. Clients: Python's socket."""
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import Server, free_port, run_exe, windows_path
+
+
+class EchoClient(threading.Thread):
+    """Echoes 64-byte messages on one connection until stopped; counts errors."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.port = port
+        self.stop = threading.Event()
+        self.rounds = 0
+        self.errors = []
+
+    def run(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+                s.settimeout(10)
+                i = 0
+                while not self.stop.is_set():
+                    msg = (b"%08d" % i) * 8
+                    s.sendall(msg)
+                    got = b""
+                    while len(got) < len(msg):
+                        chunk = s.recv(len(msg) - len(got))
+                        if not chunk:
+                            raise ConnectionError("EOF after %d rounds" % self.rounds)
+                        got += chunk
+                    if got != msg:
+                        raise ValueError("round %d: got %r" % (i, got[:16]))
+                    i += 1
+                    self.rounds = i
+        except Exception as e:  # recorded, asserted by the test
+            self.errors.append(repr(e))
+
+
+def echo_once(port, payload=b"ping"):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.settimeout(10)
+        s.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            chunk = s.recv(64)
+            if not chunk:
+                break
+            got += chunk
+        return got
+
+
+class Reload(unittest.TestCase):
+    def write_ini(self, path, text):
+        with open(path, "w") as f:
+            f.write(text)
+
+    def count(self, srv, needle):
+        return sum(1 for l in srv.output().splitlines() if needle in l)
+
+    def wait_count(self, srv, needle, n, timeout=30):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.count(srv, needle) >= n:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def test_adds_and_drops_listeners_keeps_connections_and_rejects_a_bad_config(self):
+        keep, drop, new = free_port(), free_port(), free_port()
+        d = tempfile.mkdtemp()
+        ini = os.path.join(d, "portserve.ini")
+        self.addCleanup(lambda: (os.path.exists(ini) and os.remove(ini), os.rmdir(d)))
+        self.write_ini(ini, "[server]\nstats_interval = 0\n\n[listeners]\n"
+                            "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (keep, drop))
+        with Server("--config", windows_path(ini)) as srv:
+            m = re.search(r"portserve reload (\d+)", srv.output())
+            self.assertIsNotNone(m, srv.output())
+            pid = m.group(1)
+            client = EchoClient(keep)
+            client.start()
+            self.addCleanup(client.stop.set)
+            # An established connection on the listener the reload drops.
+            old = socket.create_connection(("127.0.0.1", drop), timeout=10)
+            self.addCleanup(old.close)
+            old.settimeout(10)
+
+            self.write_ini(ini, "[server]\nstats_interval = 0\nmax_connections = 1000\n\n[listeners]\n"
+                                "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (keep, new))
+            rc, out, err = run_exe(["reload", pid])
+            self.assertEqual(rc, 0, out + err)
+            self.assertTrue(self.wait_count(srv, "reload done", 1), srv.output())
+            self.assertIn("1 listener(s) added, 1 removed", srv.output())
+            self.assertEqual(echo_once(new), b"ping", "the added listener serves")
+            with self.assertRaises(OSError, msg="the dropped listener is closed"):
+                echo_once(drop)
+            old.sendall(b"still here")
+            self.assertEqual(old.recv(64), b"still here", "its established connection carries on")
+
+            # A bad configuration: rejected, everything keeps serving.
+            self.write_ini(ini, "[server]\nthraeds = 3\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % keep)
+            rc, out, err = run_exe(["reload", pid])
+            self.assertEqual(rc, 0, out + err)
+            self.assertTrue(self.wait_count(srv, "reload rejected", 1), srv.output())
+            self.assertIn("unknown key 'thraeds'", srv.output())
+            self.assertEqual(echo_once(new), b"ping", "the running configuration stays")
+            time.sleep(0.5)  # a few more rounds for the checked client
+
+            client.stop.set()
+            client.join(20)
+            self.assertEqual(client.errors, [], srv.output())
+            self.assertGreater(client.rounds, 10)
+            old.close()
+            srv.interrupt()
+            self.assertEqual(srv.wait(30), 0, srv.output())
+
+    def test_reload_of_a_pid_that_is_not_portserve_fails_clearly(self):
+        rc, out, err = run_exe(["reload", "999999"])
+        self.assertEqual(rc, 1)
+        self.assertIn("no portserve console with process ID 999999", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
