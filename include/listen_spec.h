@@ -10,6 +10,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
   PS_TRANSPORT_TCP = 1,
   PS_TRANSPORT_UDP = 2,
@@ -36,5 +40,9 @@ int ps_listen_spec_equal(const ps_listen_spec *a, const ps_listen_spec *b);
 
 /* Formats the spec back in the syntax above (canonical form). Returns buf. */
 char *ps_listen_spec_format(const ps_listen_spec *spec, char *buf, size_t bufsize);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

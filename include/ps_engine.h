@@ -12,6 +12,8 @@
 #include "ps_services.h"
 #include "ps_stats.h"
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -138,6 +140,34 @@ unsigned ps_engine_stop(ps_engine *e);
 unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms);
 
 void ps_engine_stats(ps_engine *e, ps_stats *out);
+
+/* Per listening socket (one per address of a listener, TCP and UDP apart):
+ * what it served since it opened. A socket a reload closed keeps its row
+ * (open = 0) and its totals; one opened again for the same address goes on
+ * counting in the same row. */
+typedef struct ps_listener_stats {
+  ps_endpoint ep;
+  int open;
+  uint64_t conns_accepted;
+  uint64_t bytes_in, bytes_out; /* TCP payload, or UDP datagram payload */
+  uint64_t msgs_in, msgs_out;   /* TCP receives delivered / sends completed */
+  uint64_t dgrams_in, dgrams_out;
+} ps_listener_stats;
+
+/* Copies up to `max` rows; returns how many there are. */
+size_t ps_engine_listener_stats(ps_engine *e, ps_listener_stats *out, size_t max);
+
+/* Errors by where they happened and their Win32/Winsock code: AcceptEx
+ * posts and completions ("accept"), connection receives and sends that
+ * failed or were reset ("recv", "send"), UDP receives ("udp_recv"). */
+typedef struct ps_error_count {
+  const char *site;
+  unsigned long error;
+  uint64_t count;
+} ps_error_count;
+
+/* Copies up to `max` rows; returns how many there are. */
+size_t ps_engine_error_counts(ps_engine *e, ps_error_count *out, size_t max);
 
 /* Number of worker threads servicing the port. */
 unsigned ps_engine_threads(ps_engine *e);

@@ -45,6 +45,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ps_session ps_session;
 typedef struct ps_datagram ps_datagram;
 
@@ -140,5 +144,9 @@ void *ps_datagram_context(ps_datagram *d);
 /* The datagram's source address and its length in *len (valid during the
  * on_datagram call). */
 const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

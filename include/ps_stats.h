@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ps_stats {
   uint64_t conns_open;      /* connections accepted and not yet freed */
   uint64_t conns_total;     /* connections accepted since start */
@@ -60,5 +64,9 @@ char *ps_stats_format(const ps_stats *now, const ps_stats *prev, double elapsed_
 
 /* "1.5 KiB", "3.0 MiB", "12 B". Returns buf. */
 char *ps_format_bytes(double bytes, char *buf, size_t bufsize);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

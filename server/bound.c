@@ -20,6 +20,7 @@ void ps_bound_endgame(ps_bound *b) {
     }
   if (b->kind->linked != NULL) b->kind->linked(b, 0);
   ReleaseSRWLockExclusive(&e->lock);
+  if (b->stats != NULL) InterlockedDecrement64(&b->stats->open);
   b->kind->destroy(b);
   InterlockedDecrement64(&e->live_listeners);
   ps_engine__signal(e);
@@ -130,12 +131,18 @@ static ps_bound *bound__open(ps_engine *e, const ps_bound_kind *kind, const ps_l
   memcpy(&b->addr, &addr, sizeof(addr));
   snprintf(b->name, sizeof(b->name), "%s", where);
 
+  {
+    ps_endpoint ep;
+    ps_endpoint_set(&ep, spec->service, &addr, kind->transport);
+    b->stats = ps_engine__bound_stats(e, &ep);
+  }
   err = kind->prepare(b, &step);
   if (err == 0) {
     step = "CreateIoCompletionPort";
     if (CreateIoCompletionPort((HANDLE)s, e->port, PS_KEY_IO, 0) == NULL) err = GetLastError();
   }
   if (err != 0) {
+    if (b->stats != NULL) InterlockedDecrement64(&b->stats->open);
     kind->destroy(b);
     goto fail;
   }

@@ -62,6 +62,7 @@ struct ps_bound {
   unsigned pending;    /* ops posted and not completed */
   unsigned idle_count; /* ops not posted, waiting for a retry */
   ps_retry retry;      /* when the housekeeper re-posts them */
+  ps_bound_stats *stats; /* its row of per-listener totals; NULL if the table is full */
 };
 
 /* Resolves spec->host for `kind` and opens one bound socket per address on

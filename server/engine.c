@@ -356,6 +356,7 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   InitializeSRWLock(&e->lock);
   InitializeConditionVariable(&e->changed);
   InitializeSRWLock(&e->src_lock);
+  InitializeSRWLock(&e->stats_lock);
   InitializeSRWLock(&e->retry_lock);
   ps_bufpool_init(&e->pool, cfg->buffer_size, PS_POOL_MAX_FREE, cfg->faults);
   if (e->cfg.warn_interval_ms == 0) e->cfg.warn_interval_ms = 60000;
@@ -688,6 +689,76 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
 
 unsigned ps_engine_threads(ps_engine *e) { return e->worker_count; }
 
+ps_bound_stats *ps_engine__bound_stats(ps_engine *e, const ps_endpoint *ep) {
+  ps_bound_stats *st = NULL;
+  size_t i;
+  AcquireSRWLockExclusive(&e->stats_lock);
+  for (i = 0; i < e->bound_stats_count && st == NULL; i++) {
+    const ps_endpoint *x = &e->bound_stats[i]->ep;
+    if (x->port == ep->port && x->transport == ep->transport && strcmp(x->address, ep->address) == 0 &&
+        strcmp(x->service, ep->service) == 0)
+      st = e->bound_stats[i];
+  }
+  if (st == NULL && e->bound_stats_count < PS_MAX_BOUND_STATS) {
+    st = (ps_bound_stats *)calloc(1, sizeof(*st));
+    if (st != NULL) {
+      st->ep = *ep;
+      st->index = e->bound_stats_count;
+      e->bound_stats[e->bound_stats_count++] = st;
+    }
+  }
+  if (st != NULL) InterlockedIncrement64(&st->open);
+  ReleaseSRWLockExclusive(&e->stats_lock);
+  return st;
+}
+
+void ps_engine__count_error(ps_engine *e, const char *site, unsigned long error) {
+  size_t i;
+  AcquireSRWLockExclusive(&e->stats_lock);
+  for (i = 0; i < e->error_count; i++)
+    if (e->errors[i].error == error && strcmp(e->errors[i].site, site) == 0) break;
+  if (i == e->error_count && i < PS_MAX_ERROR_COUNTS) {
+    e->errors[i].site = site;
+    e->errors[i].error = error;
+    e->errors[i].count = 0;
+    e->error_count++;
+  }
+  if (i < e->error_count) e->errors[i].count++;
+  ReleaseSRWLockExclusive(&e->stats_lock);
+}
+
+size_t ps_engine_error_counts(ps_engine *e, ps_error_count *out, size_t max) {
+  size_t i, n;
+  AcquireSRWLockShared(&e->stats_lock);
+  n = e->error_count;
+  for (i = 0; i < n && i < max; i++) out[i] = e->errors[i];
+  ReleaseSRWLockShared(&e->stats_lock);
+  return n;
+}
+
+size_t ps_engine_listener_stats(ps_engine *e, ps_listener_stats *out, size_t max) {
+  size_t i, n;
+  AcquireSRWLockShared(&e->stats_lock);
+  n = e->bound_stats_count;
+  for (i = 0; i < n && i < max; i++) {
+    const ps_bound_stats *st = e->bound_stats[i];
+    out[i].ep = st->ep;
+    out[i].open = st->open > 0;
+    out[i].conns_accepted = (uint64_t)st->conns_accepted;
+    out[i].bytes_in = (uint64_t)st->bytes_in;
+    out[i].bytes_out = (uint64_t)st->bytes_out;
+    out[i].msgs_in = (uint64_t)st->msgs_in;
+    out[i].msgs_out = (uint64_t)st->msgs_out;
+    out[i].dgrams_in = (uint64_t)st->dgrams_in;
+    out[i].dgrams_out = (uint64_t)st->dgrams_out;
+  }
+  ReleaseSRWLockShared(&e->stats_lock);
+  /* The connections still open have not added theirs yet. */
+  if (n > max) n = max;
+  ps_conn_add_live_stats(e, out, n);
+  return e->bound_stats_count;
+}
+
 void ps_engine_delete(ps_engine *e) {
   unsigned i;
   if (e == NULL) return;
@@ -701,6 +772,7 @@ void ps_engine_delete(ps_engine *e) {
   if (e->port != NULL) CloseHandle(e->port);
   engine__reply_limit_close(e);
   ps_connlimit_close(&e->src_limit);
+  for (i = 0; i < e->bound_stats_count; i++) free(e->bound_stats[i]);
   free(e->worker_state);
   free(e->workers);
   free(e);

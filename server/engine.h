@@ -119,6 +119,22 @@ int ps_err_is_resource(unsigned long err);
 /* The fault hook: 0, or the error the call at `site` must fail with. */
 unsigned long ps_fault_hit(ps_faults *f, ps_fault_site site);
 
+/* A listening socket's totals (ps_listener_stats): found or made by
+ * address when the socket opens, kept for the engine's life. UDP and
+ * accept counts are interlocked; a connection counts its own bytes and
+ * messages and adds them here when it ends (live ones are added when the
+ * stats are read). */
+typedef struct ps_bound_stats {
+  ps_endpoint ep;
+  size_t index; /* its row in ps_engine_listener_stats */
+  volatile LONG64 open;
+  volatile LONG64 conns_accepted;
+  volatile LONG64 bytes_in, bytes_out, msgs_in, msgs_out, dgrams_in, dgrams_out;
+} ps_bound_stats;
+
+#define PS_MAX_BOUND_STATS 128
+#define PS_MAX_ERROR_COUNTS 32
+
 struct ps_engine {
   ps_engine_config cfg;
   HANDLE port;
@@ -168,6 +184,15 @@ struct ps_engine {
   volatile LONG64 conns_refused_source; /* reset at accept: the source had max_connections_per_source */
   SRWLOCK src_lock;
   ps_connlimit src_limit;
+
+  /* Per listening socket and per error (ps_engine_listener_stats,
+   * ps_engine_error_counts), guarded by stats_lock (innermost; rows are
+   * only ever added). */
+  SRWLOCK stats_lock;
+  ps_bound_stats *bound_stats[PS_MAX_BOUND_STATS];
+  size_t bound_stats_count;
+  ps_error_count errors[PS_MAX_ERROR_COUNTS];
+  size_t error_count;
 
   /* Live counters (Interlocked); they must all be zero after a stop. */
   volatile LONG64 live_sockets;
@@ -219,6 +244,14 @@ struct ps_engine {
  * posts held accept slots again: the caller must hold no lock. */
 int ps_engine__admit(ps_engine *e);
 void ps_engine__unadmit(ps_engine *e, int resume);
+
+
+/* The stats row for `ep` (NULL when the table is full: then only the
+ * engine's totals count it). */
+ps_bound_stats *ps_engine__bound_stats(ps_engine *e, const ps_endpoint *ep);
+
+/* Counts one error at `site` ("accept", "recv", ...; a string literal). */
+void ps_engine__count_error(ps_engine *e, const char *site, unsigned long error);
 
 /* Tells the housekeeping thread a retry was scheduled (it may sleep less). */
 void ps_engine__wake(ps_engine *e);

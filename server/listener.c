@@ -145,6 +145,7 @@ static int listener__arm(ps_listener *l, ps_accept_op *op, ULONGLONG now, int *s
     }
     if (err == WSAESHUTDOWN) return err; /* closing: the slot is retired */
     InterlockedIncrement64(&l->b.eng->accept_errors);
+    ps_engine__count_error(l->b.eng, "accept", (unsigned long)err);
     /* "If the error is WSAECONNRESET, an incoming connection was indicated,
      * but was subsequently terminated by the remote peer prior to accepting
      * the call" (AcceptEx): that peer is gone, the next may be fine. */
@@ -231,6 +232,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   SOCKADDR_STORAGE peer;
   const ps_handler *handler;
   void *ctx;
+  ps_bound_stats *stats;
   int ifs, dead, closing, released = 0, repost_err = 0, scheduled = 0;
   unsigned backoff = 0, posted = 0, op_count;
   char name[sizeof(l->b.name)], msg[160];
@@ -244,6 +246,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
    * not), a concurrent close may end the listener and free it. */
   handler = l->b.handler;
   ctx = l->b.ctx;
+  stats = l->b.stats;
   ifs = l->ifs;
   op_count = l->op_count;
   memcpy(name, l->b.name, sizeof(name));
@@ -287,7 +290,8 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   if (scheduled) ps_engine__wake(e);
   if (repost_err != 0 && repost_err != WSAESHUTDOWN)
     listener__log_post_failure(e, name, repost_err, backoff, posted, op_count);
-  if (accepted != INVALID_SOCKET) ps_conn_accepted(e, handler, ctx, accepted, (const struct sockaddr *)&peer, ifs, w);
+  if (accepted != INVALID_SOCKET)
+    ps_conn_accepted(e, stats, handler, ctx, accepted, (const struct sockaddr *)&peer, ifs, w);
   if (dead) ps_bound_endgame(&l->b);
 }
 

@@ -175,6 +175,7 @@ static int udp__arm(ps_udp *u, ps_datagram *d, ULONGLONG now, int *scheduled) {
       return 0;
     }
     InterlockedIncrement64(&u->b.eng->udp_recv_errors);
+    ps_engine__count_error(u->b.eng, "udp_recv", (unsigned long)err);
     /* A port-unreachable from an earlier reply, where SIO_UDP_CONNRESET could
      * not be turned off: it concerns another peer, so post again. */
     if ((err != WSAECONNRESET && err != WSAENETRESET) || ++resets > PS_RETRY_IMMEDIATE) break;
@@ -295,6 +296,10 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
     if (err == 0) {
       InterlockedIncrement64(&u->b.eng->dgrams_out);
       InterlockedAdd64(&u->b.eng->bytes_out, (LONG64)bytes);
+      if (u->b.stats != NULL) {
+        InterlockedIncrement64(&u->b.stats->dgrams_out);
+        InterlockedAdd64(&u->b.stats->bytes_out, (LONG64)bytes);
+      }
     }
     free(s);
     AcquireSRWLockExclusive(&u->b.lock);
@@ -310,6 +315,10 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
     if (err == 0) {
       InterlockedIncrement64(&u->b.eng->dgrams_in);
       InterlockedAdd64(&u->b.eng->bytes_in, (LONG64)bytes);
+      if (u->b.stats != NULL) {
+        InterlockedIncrement64(&u->b.stats->dgrams_in);
+        InterlockedAdd64(&u->b.stats->bytes_in, (LONG64)bytes);
+      }
       if (u->b.handler->on_datagram != NULL && !udp__source_refused(u->b.eng, d))
         u->b.handler->on_datagram(d, d->data, bytes);
     } else if (err == WSAEMSGSIZE) {
@@ -317,6 +326,7 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
       InterlockedIncrement64(&u->b.eng->dgrams_dropped);
     } else if (err != ERROR_OPERATION_ABORTED && err != WSAECONNRESET && err != WSAENETRESET) {
       char msg[160];
+      ps_engine__count_error(u->b.eng, "udp_recv", err);
       ps_log_limited(&u->b.eng->warn[PS_WARN_UDP_RECV], PS_LOG_WARN, "udp %s: receive failed: %s", u->b.name,
                      ps_errstr(err, msg, sizeof(msg)));
     }

@@ -582,3 +582,55 @@ TEST(Engine, StopResetsConnectionsThatMissTheDrainDeadline) {
   EXPECT_EQ(srv.stop_and_check(), 1u);
   close_socket(s);
 }
+
+// Per-listener totals: each listening socket counts its own connections,
+// bytes and messages (live connections included), and keeps them after a
+// reload-style unlisten; errors are counted by site and code.
+TEST(Engine, ListenerStatsCountEachListenerApartAndErrorsByCode) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp"));
+  ASSERT_TRUE(srv.listen("discard=127.0.0.1:0/tcp"));
+  unsigned echo_port = 0, discard_port = 0;
+  for (const ps_endpoint &ep : srv.endpoints) (strcmp(ep.service, "echo") == 0 ? echo_port : discard_port) = ep.port;
+  SOCKET a = connect_to("127.0.0.1", echo_port);
+  ByteStream stream(3);
+  ASSERT_TRUE(echo_round_trip(a, stream, 1000));
+  SOCKET d = connect_to("127.0.0.1", discard_port);
+  ASSERT_TRUE(send_all(d, "0123456789", 10));
+  ps_listener_stats rows[8];
+  auto row = [&](const char *service) -> ps_listener_stats {
+    size_t n = ps_engine_listener_stats(srv.engine, rows, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+      if (strcmp(rows[i].ep.service, service) == 0) return rows[i];
+    ADD_FAILURE() << "no row for " << service;
+    return ps_listener_stats{};
+  };
+  EXPECT_TRUE(wait_until([&] { return row("discard").bytes_in == 10; }, 5000)) << "live connections count";
+  ps_listener_stats echo = row("echo");
+  EXPECT_EQ(echo.conns_accepted, 1u);
+  EXPECT_EQ(echo.bytes_in, 1000u);
+  EXPECT_EQ(echo.bytes_out, 1000u);
+  EXPECT_TRUE(echo.open);
+  EXPECT_EQ(row("discard").bytes_out, 0u);
+  EXPECT_EQ(row("discard").conns_accepted, 1u);
+
+  // The client resets its echo connection: counted as a recv error by code.
+  reset_socket(a);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 5000));
+  ps_error_count errs[8];
+  size_t n = ps_engine_error_counts(srv.engine, errs, 8);
+  bool found = false;
+  for (size_t i = 0; i < n && i < 8; i++)
+    if (strcmp(errs[i].site, "recv") == 0 && errs[i].count >= 1) found = true;
+  EXPECT_TRUE(found) << n << " error rows";
+  EXPECT_EQ(row("echo").bytes_in, 1000u) << "an ended connection's totals stay";
+
+  ps_listen_spec spec;
+  char msg[200];
+  ASSERT_EQ(ps_listen_spec_parse("echo=127.0.0.1:0/tcp", &spec, msg, sizeof msg), 0);
+  EXPECT_EQ(ps_engine_unlisten(srv.engine, &spec), 1u);
+  EXPECT_TRUE(wait_until([&] { return !row("echo").open; }, 5000));
+  EXPECT_EQ(row("echo").bytes_out, 1000u) << "a closed listener keeps its row";
+  close_socket(d);
+  srv.stop_and_check();
+}
