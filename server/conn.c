@@ -759,17 +759,38 @@ void ps_conn_add_live_stats(ps_engine *e, ps_listener_stats *rows, size_t count)
 }
 
 void ps_conn_log_live(ps_engine *e) {
+  typedef struct live_line {
+    SOCKADDR_STORAGE peer;
+    unsigned flags, refs;
+    size_t unsent;
+  } live_line;
+  live_line *lines;
   ps_conn *c;
+  size_t n = 0, cap = 0, i;
   char peer[80];
-  AcquireSRWLockExclusive(&e->lock);
-  for (c = e->conns; c != NULL; c = c->next) {
+  /* Copied under the locks, logged after them: no write under a lock. */
+  AcquireSRWLockShared(&e->lock);
+  for (c = e->conns; c != NULL; c = c->next) cap++;
+  lines = (live_line *)calloc(cap ? cap : 1, sizeof(*lines));
+  for (c = e->conns; c != NULL && lines != NULL && n < cap; c = c->next) {
     AcquireSRWLockExclusive(&c->lock);
-    ps_log(PS_LOG_ERROR, "  connection from %s: flags 0x%x, references %u, %llu bytes unsent",
-           ps_sockaddr_format((const struct sockaddr *)&c->peer, peer, sizeof(peer)), c->flags, c->refs,
-           (unsigned long long)c->sq_bytes);
+    lines[n].peer = c->peer;
+    lines[n].flags = c->flags;
+    lines[n].refs = c->refs;
+    lines[n].unsent = c->sq_bytes;
+    n++;
     ReleaseSRWLockExclusive(&c->lock);
   }
-  ReleaseSRWLockExclusive(&e->lock);
+  ReleaseSRWLockShared(&e->lock);
+  if (lines == NULL) {
+    ps_log(PS_LOG_ERROR, "  (out of memory listing %u connections)", (unsigned)cap);
+    return;
+  }
+  for (i = 0; i < n; i++)
+    ps_log(PS_LOG_ERROR, "  connection from %s: flags 0x%x, references %u, %llu bytes unsent",
+           ps_sockaddr_format((const struct sockaddr *)&lines[i].peer, peer, sizeof(peer)), lines[i].flags,
+           lines[i].refs, (unsigned long long)lines[i].unsent);
+  free(lines);
 }
 
 ULONGLONG ps_conn_retry(ps_engine *e, ULONGLONG now) {
