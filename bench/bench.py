@@ -896,8 +896,8 @@ def main():
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
-    if soft != resource.RLIM_INFINITY and soft < 2 * a.idle + 256:
-        log("warning: open-files limit %d is below 2 x %d idle connections; raise ulimit -Hn" % (soft, a.idle))
+    if soft != resource.RLIM_INFINITY and soft < a.idle + 256:
+        log("warning: open-files limit %d is too low for %d idle connections; raise ulimit -Hn" % (soft, a.idle))
     os.makedirs(a.out, exist_ok=True)
     a.tmp = os.path.join(a.prefix_root, "tmp")
     os.makedirs(a.tmp, exist_ok=True)
