@@ -15,9 +15,16 @@ server and its wineserver on CPU 1, set with taskset on the running
 processes) and unpinned.
 
 Then, for the servers under Wine: Linux system calls per echoed message
-(strace -f -c on the server process and its wineserver) and memory per idle
-connection (VmRSS/RssAnon of both, before and after N idle connections, with
-a freshly started wineserver).
+(strace -f -c on the server process and its wineserver); UDP echo
+(datagrams/s, portload --mode udp) against a UDP instance of each Wine
+server: portserve.exe run --listen echo=127.0.0.1:0/udp --udp-reply-rate 0
+--udp-reply-rate-total 0 (its reflection guard would otherwise cap the replies
+at 100/s per source) and naive_iocp_echo.exe --udp, same --threads, each in its
+server's prefix; and memory per idle connection (VmRSS/RssAnon of both,
+before and after N idle connections, with a freshly started wineserver; the
+open-files limit is raised to its hard maximum first, as 10,000 connections
+need). The matrix includes the connection rate (--mode storm, 64 connectors
+and 256).
 
 Writes OUT/<date>-<host>.json (every run, each with the exact portload
 command line) and .md (medians, min-max spreads, ratios to the naive server,
@@ -34,6 +41,7 @@ import datetime
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -44,7 +52,8 @@ import sys
 import threading
 import time
 
-LISTEN_RE = re.compile(r"listening on tcp (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
+LISTEN_RE = re.compile(r"listening on (?:tcp|udp) (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
+UDP_SERVERS = ("portserve", "naive")  # epoll_echo has no UDP mode
 SERVERS = ("portserve", "naive", "epoll")
 LABEL = {"portserve": "portserve (Wine)", "naive": "naive IOCP (Wine)", "epoll": "epoll (native)"}
 
@@ -192,6 +201,7 @@ class Bench:
         self.a = args
         self.runs = []
         self.extra = {"syscalls": [], "memory": []}
+        self.udp_servers = {}
         self.prefixes = {}
         self.servers = {}
         self.children = []  # clients and stracers that might outlive an exception
@@ -228,6 +238,9 @@ class Bench:
             if p.poll() is None:
                 os.kill(p.pid, signal.SIGKILL)
                 p.wait(timeout=10)
+        for s in self.udp_servers.values():
+            s.stop()
+        self.udp_servers = {}
         for name in list(self.servers):
             self.stop_server(name)
         for p in self.prefixes.values():
@@ -276,8 +289,8 @@ class Bench:
             for pipeline in a.pipelines:
                 for conns in a.connections:
                     pts.append({"kind": "echo", "connections": conns, "size": size, "pipeline": pipeline})
-        if a.storm:
-            pts.append({"kind": "storm", "connections": a.storm, "size": 64, "pipeline": 1})
+        for connectors in a.storm:
+            pts.append({"kind": "storm", "connections": connectors, "size": 64, "pipeline": 1})
         return pts
 
     def run_matrix(self):
@@ -350,6 +363,48 @@ class Bench:
                     name, conns, pipeline, calls, msgs,
                     "%.1f" % entry["per_message"] if entry["per_message"] else "n/a"))
 
+    # ---- UDP echo ------------------------------------------------------------
+    def run_udp(self):
+        """UDP echo against a UDP instance of each Wine server, interleaved like
+        the matrix. The TCP servers are stopped first (their prefixes stay)."""
+        a = self.a
+        names = [n for n in a.servers if n in UDP_SERVERS]
+        if not names or not a.udp:
+            return
+        for name in names:
+            self.stop_server(name, keep_prefix=True)
+        try:
+            for name in names:
+                srv = Server(name, server_argv(a, name, udp=True), self.prefixes[name])
+                self.udp_servers[name] = srv
+                srv.start()
+            total = len(a.udp) * a.reps * len(names) * len(a.affinity)
+            done = 0
+            for affinity in a.affinity:
+                pinned = affinity == "pinned"
+                for name in names:
+                    self.udp_servers[name].pin("1" if pinned else a.all_cpus)
+                for sockets in a.udp:
+                    pt = {"kind": "udp", "connections": sockets, "size": 64, "pipeline": 1}
+                    args = ["--mode", "udp", "--connections", str(sockets), "--size", "64", "--pipeline", "1",
+                            "--loss-timeout", str(a.loss_timeout)]
+                    for rep in range(a.reps):
+                        order = names[rep % len(names):] + names[:rep % len(names)]
+                        for name in order:
+                            r = self.portload(self.udp_servers[name].port, args, pinned)
+                            done += 1
+                            self.runs.append({"affinity": affinity, "server": name, "rep": rep, "point": pt,
+                                              "result": r})
+                            log("[udp %d/%d] %-8s %-9s sockets=%-3d: %s" % (
+                                done, total, affinity, name, sockets, "%.0f datagrams/s, lost %s, errors %s%s" % (
+                                    r["msgs_per_s"], r.get("lost"), r["errors"],
+                                    "" if run_ok(r) else " (left out of the medians)")
+                                if "msgs_per_s" in r else r.get("error")))
+        finally:
+            for srv in self.udp_servers.values():
+                srv.stop()
+            self.udp_servers = {}
+
     # ---- memory per idle connection -----------------------------------------
     def run_memory(self):
         a = self.a
@@ -415,8 +470,16 @@ def parse_strace(path):
     return total, rows[:5]
 
 
-def server_argv(a, name):
-    """The exact command line each server runs with."""
+def server_argv(a, name, udp=False):
+    """The exact command line each server runs with (udp: its UDP echo instance)."""
+    if udp and name == "portserve":
+        # The reflection guard's default (100 replies/s per source, 10,000/s in
+        # all) would be what this row measures; a local load test turns it off.
+        return ["wine", os.path.join(a.win_bin, "portserve.exe"), "run", "--listen", "echo=127.0.0.1:0/udp",
+                "--threads", str(a.server_threads), "--udp-reply-rate", "0", "--udp-reply-rate-total", "0"]
+    if udp and name == "naive":
+        return ["wine", os.path.join(a.win_bin, "naive_iocp_echo.exe"), "--threads", str(a.server_threads), "--udp",
+                "127.0.0.1:0"]
     if name == "portserve":
         return ["wine", os.path.join(a.win_bin, "portserve.exe"), "run", "--listen", "echo=127.0.0.1:0",
                 "--threads", str(a.server_threads)]
@@ -471,7 +534,8 @@ def summarize(runs, affinity_modes, servers):
         cell = table.setdefault(key, {}).setdefault(run["server"], {"rates": [], "p50": [], "p99": [], "p999": [],
                                                                        "errors": 0, "stalls": 0, "failed": 0,
                                                                        "pmin": [], "pmax": [], "refused": 0,
-                                                                       "resets": 0})
+                                                                       "resets": 0, "lost": 0, "late": 0,
+                                                                       "msgs": 0})
         if "msgs_per_s" not in r:
             cell["failed"] += 1
             continue
@@ -484,6 +548,9 @@ def summarize(runs, affinity_modes, servers):
             cell["failed"] += 1
             continue
         cell["rates"].append(r["msgs_per_s"])
+        cell["lost"] += r.get("lost", 0)
+        cell["late"] += r.get("late", 0)
+        cell["msgs"] += r.get("messages", 0)
         lat = r.get("latency_us") or {}
         cell["p50"].append(lat.get("p50"))
         cell["p99"].append(lat.get("p99"))
@@ -536,8 +603,8 @@ def write_report(path_md, meta, table, extra, a, plots):
     w("")
     for name in a.servers:
         w("- %s: `%s`" % (LABEL[name], meta["server_commands"][name]))
-    w("- client: `%s` plus each point's `--connections`, `--size`, `--pipeline` (`--mode storm` for the "
-      "storm); every run's exact command line is in the JSON" % meta["client_command"])
+    w("- client: `%s` plus each point's `--connections`, `--size`, `--pipeline` (`--mode storm` for the connection rate, "
+      "`--mode udp` for UDP); every run's exact command line is in the JSON" % meta["client_command"])
     w("")
     w("Runs with errors or stalled connections are left out of the medians and counted in the "
       "\"errors, stalls\" column; \"failed\" runs produced no figure or had errors.")
@@ -579,20 +646,51 @@ def write_report(path_md, meta, table, extra, a, plots):
                 fmt(c["pmin_median"]), fmt(c["pmax_median"])))
     w("")
     storm = sorted(k for k in table if k[1] == "storm")
+    both = "portserve" in a.servers and "naive" in a.servers
     if storm:
-        w("## Connection storm (connect, one round trip, close; connections/s)")
+        w("## Connection rate (storm: connect, one 64-byte round trip, close; connections/s)")
         w("")
-        w("| affinity | connectors | server | connections/s [min–max] | refused | reset | errors | stalls | "
-          "p99 connect+echo µs |")
-        w("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+        w("| affinity | connectors | server | connections/s [min–max] | portserve ÷ naive | refused | reset | errors | "
+          "stalls | p99 connect+echo µs |")
+        w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for key in storm:
+            rt = ratio(table[key].get("portserve", {}).get("median"), table[key].get("naive", {}).get("median"))
             for s in a.servers:
                 c = table[key].get(s)
                 if c:
-                    w("| %s | %d | %s | %s [%s–%s]%s | %d | %d | %d | %d | %s |" % (
+                    w("| %s | %d | %s | %s [%s–%s]%s | %s | %d | %d | %d | %d | %s |" % (
                         key[0], key[2], LABEL[s], fmt(c["median"]), fmt(c["min"]), fmt(c["max"]),
-                        " (%d failed)" % c["failed"] if c["failed"] else "", c["refused"], c["resets"],
+                        " (%d failed)" % c["failed"] if c["failed"] else "",
+                        "**%s**" % fmt(rt, 2) if both and s == "portserve" else "", c["refused"], c["resets"],
                         c["errors"], c["stalls"], fmt(c["p99_median"], 0)))
+        w("")
+    udp = sorted(k for k in table if k[1] == "udp")
+    if udp:
+        w("## UDP echo (datagrams/s; 64-byte datagrams, one in flight per socket)")
+        w("")
+        w("portserve runs a UDP instance with its reflection guard off: `%s`; the naive server: `%s`. "
+          "portload `--mode udp --loss-timeout %s`: a datagram not echoed within that time is lost (and its "
+          "socket sends the next). Lost and late (echoed after being counted lost) are summed over the runs "
+          "in the medians; loss is lost ÷ (echoed + lost)." % (
+              meta.get("udp_server_commands", {}).get("portserve", "–"),
+              meta.get("udp_server_commands", {}).get("naive", "–"), fmt(a.loss_timeout, 2)))
+        w("")
+        w("| affinity | sockets | server | datagrams/s [min–max] | portserve ÷ naive | lost | loss | late | "
+          "errors, stalls | p50 µs | p99 µs |")
+        w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for key in udp:
+            rt = ratio(table[key].get("portserve", {}).get("median"), table[key].get("naive", {}).get("median"))
+            for s in a.servers:
+                c = table[key].get(s)
+                if not c:
+                    continue
+                loss = c["lost"] / float(c["msgs"] + c["lost"]) if c["msgs"] + c["lost"] else None
+                w("| %s | %d | %s | %s [%s–%s]%s | %s | %d | %s | %d | %d, %d | %s | %s |" % (
+                    key[0], key[2], LABEL[s], fmt(c["median"]), fmt(c["min"]), fmt(c["max"]),
+                    " (%d failed)" % c["failed"] if c["failed"] else "",
+                    "**%s**" % fmt(rt, 2) if both and s == "portserve" else "", c["lost"],
+                    "%.3f%%" % (100 * loss) if loss is not None else "–", c["late"], c["errors"], c["stalls"],
+                    fmt(c["p50_median"], 1), fmt(c["p99_median"], 1)))
         w("")
     if extra["syscalls"]:
         w("## Linux system calls per echoed message (strace -f -c, process + its wineserver, 64-byte messages)")
@@ -608,6 +706,9 @@ def write_report(path_md, meta, table, extra, a, plots):
         w("")
     if extra["memory"]:
         w("## Memory per idle connection (%d idle connections, fresh wineserver)" % a.idle)
+        w("")
+        w("Resident memory read from /proc/PID/status before and 2 s after the connections are open "
+          "(`portload --mode idle`), divided by their number. RssAnon is the process's private memory.")
         w("")
         w("| server | process RssAnon / conn | process VmRSS / conn | wineserver RssAnon / conn | all open |")
         w("|---|---:|---:|---:|---|")
@@ -663,7 +764,12 @@ def targets(table, extra, a):
         out.append(("fairness: p99 ≤ 3× p50 at 64 connections", "%s× (per-connection min/max %s/%s)" % (
             fmt(rt, 1), fmt(c["pmin_median"]), fmt(c["pmax_median"])),
             "–" if rt is None else ("yes" if rt <= 3 else "**no**")))
-    for key in (k for k in table if k[1] == "storm"):
+    for kind, what in (("storm", "connection rate (%d connectors)"), ("udp", "UDP datagrams/s (%d sockets)")):
+        for key in sorted(k for k in table if k[1] == kind):
+            rt = ratio(table[key].get("portserve", {}).get("median"), table[key].get("naive", {}).get("median"))
+            out.append(("%s ≥ 1.2× naive, %s" % (what % key[2], key[0]), fmt(rt, 2) + "×" if rt else "–",
+                        "–" if rt is None else ("yes" if rt >= 1.2 else "**no**")))
+    for key in (k for k in table if k[1] == "storm" and k[2] == 256):
         c = table[key].get("portserve")
         if c:
             out.append(("storm of %d connectors without refused/reset (%s)" % (key[2], key[0]),
@@ -744,14 +850,20 @@ def main():
     ap.add_argument("--prefix-root", required=True, help="Wine prefixes are made here, one per server")
     ap.add_argument("--out", required=True, help="results directory")
     ap.add_argument("--quick", action="store_true", help="a short run: 1 and 64 connections, 64 bytes, "
-                    "pipeline 1, a storm, 3 repetitions of 1 s, 2,000 idle connections")
+                    "pipeline 1, storms of 64 and 256 connectors, UDP echo on 1 and 64 sockets, 3 repetitions of "
+                    "1 s, 10,000 idle connections")
     ap.add_argument("--reps", type=int)
     ap.add_argument("--duration", type=float)
     ap.add_argument("--warmup", type=float)
     ap.add_argument("--connections", type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--pipelines", type=lambda s: [int(x) for x in s.split(",")])
-    ap.add_argument("--storm", type=int, help="connectors in the storm point (0: none)")
+    ap.add_argument("--storm", type=lambda s: [int(x) for x in s.split(",") if x.strip() not in ("", "0")],
+                    help="connectors of the storm (connection rate) points, e.g. 64,256 (0: none)")
+    ap.add_argument("--udp", type=lambda s: [int(x) for x in s.split(",") if x.strip() not in ("", "0")],
+                    help="sockets of the UDP echo points, e.g. 1,64 (0: none)")
+    ap.add_argument("--loss-timeout", type=float, default=0.5,
+                    help="portload --loss-timeout for the UDP points: a datagram not echoed this long is lost")
     ap.add_argument("--idle", type=int, help="idle connections for the memory figure")
     ap.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS))
     ap.add_argument("--affinity", type=lambda s: s.split(","), default=["pinned", "unpinned"])
@@ -762,10 +874,10 @@ def main():
     ap.add_argument("--no-syscalls", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
     a = ap.parse_args()
-    quick = dict(reps=3, duration=1.0, warmup=0.25, connections=[1, 64], sizes=[64], pipelines=[1], storm=256,
-                 idle=2000)
+    quick = dict(reps=3, duration=1.0, warmup=0.25, connections=[1, 64], sizes=[64], pipelines=[1], storm=[64, 256],
+                 udp=[1, 64], idle=10000)
     full = dict(reps=5, duration=2.0, warmup=0.5, connections=[1, 16, 64, 256], sizes=[64, 4096],
-                pipelines=[1, 8], storm=256, idle=10000)
+                pipelines=[1, 8], storm=[64, 256], udp=[1, 64], idle=10000)
     for k, v in (quick if a.quick else full).items():
         if getattr(a, k) is None:
             setattr(a, k, v)
@@ -778,6 +890,14 @@ def main():
         log("one CPU: pinned mode needs two; running unpinned only")
         a.affinity = [x for x in a.affinity if x != "pinned"]
     a.all_cpus = "0-%d" % (ncpu - 1)
+    # 10,000 idle connections: portload, the server's wineserver (which holds
+    # every socket's fd) and the server all inherit this limit.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and soft < a.idle + 256:
+        log("warning: open-files limit %d is too low for %d idle connections; raise ulimit -Hn" % (soft, a.idle))
     os.makedirs(a.out, exist_ok=True)
     a.tmp = os.path.join(a.prefix_root, "tmp")
     os.makedirs(a.tmp, exist_ok=True)
@@ -790,6 +910,8 @@ def main():
                 command=os.environ.get("PS_BENCH_COMMAND") or shell_join([sys.argv[0]] + sys.argv[1:]),
                 argv=shell_join([sys.executable] + sys.argv), server_threads=a.server_threads,
                 server_commands={name: shell_join(server_argv(a, name)) for name in a.servers},
+                udp_server_commands={name: shell_join(server_argv(a, name, udp=True))
+                                     for name in a.servers if name in UDP_SERVERS},
                 client_command=shell_join([os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:PORT",
                                            "--threads", "1", "--duration", str(a.duration), "--warmup",
                                            str(a.warmup), "--stall-timeout", str(a.stall_timeout), "--json"]))
@@ -801,6 +923,7 @@ def main():
         b.run_matrix()
         if not a.no_syscalls and shutil.which("strace"):
             b.run_syscalls()
+        b.run_udp()
         if not a.no_memory:
             b.run_memory()
     finally:
@@ -808,7 +931,7 @@ def main():
     table = summarize(b.runs, a.affinity, a.servers)
     meta["elapsed_s"] = round(time.monotonic() - started, 1)
     settings = {k: getattr(a, k) for k in ("quick", "reps", "duration", "warmup", "connections", "sizes",
-                                             "pipelines", "storm", "idle", "servers", "affinity", "server_threads",
+                                             "pipelines", "storm", "udp", "loss_timeout", "idle", "servers", "affinity", "server_threads",
                                              "stall_timeout")}
     with open(os.path.join(a.out, stem + ".json"), "w") as f:
         json.dump({"meta": meta, "settings": settings, "runs": b.runs, "syscalls": b.extra["syscalls"],

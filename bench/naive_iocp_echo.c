@@ -13,13 +13,19 @@
  *   - no skip-on-success, no batching, no buffer pool, no zero-byte reads.
  * The one addition to the textbook is TCP_NODELAY (see naive__on_accept).
  *
- *   naive_iocp_echo.exe [--threads N] [ADDRESS:PORT]
+ * With --udp it is the textbook UDP echo instead (issue 12): one UDP socket
+ * on the port, NAIVE_UDP_RECVS overlapped WSARecvFrom posted (as many as
+ * portserve's default --udp-receives), each datagram sent back with an
+ * overlapped WSASendTo from the same buffer, and the WSARecvFrom posted
+ * again when that send completes; the same workers, one completion per call.
+ *
+ *   naive_iocp_echo.exe [--threads N] [--udp] [ADDRESS:PORT]
  *                        ADDRESS:PORT defaults to 127.0.0.1:0 (any free port),
  *                        N to the number of processors
  *
- * Prints "listening on tcp ADDRESS:PORT" to stderr; Ctrl+C (SIGINT under
- * Wine) stops it: close the listener, cancel every connection, join the
- * threads, exit 0. */
+ * Prints "listening on tcp ADDRESS:PORT" (or "listening on udp ...") to
+ * stderr; Ctrl+C (SIGINT under Wine) stops it: close the listener, cancel
+ * every connection, join the threads, exit 0. */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -39,11 +45,14 @@
 #define NAIVE_BUF 8192
 #define NAIVE_ADDR_LEN ((DWORD)sizeof(SOCKADDR_STORAGE) + 16)
 #define NAIVE_STOP_WAIT_MS 5000
+#define NAIVE_UDP_RECVS 8
+#define NAIVE_UDP_BUF 65536 /* the largest datagram */
 
 /* Completion keys: the listener's, a quit request; any other key is the
  * naive_conn the completion belongs to (the textbook "per-handle data"). */
 #define KEY_LISTENER ((ULONG_PTR)1)
 #define KEY_QUIT ((ULONG_PTR)2)
+#define KEY_UDP ((ULONG_PTR)3)
 
 typedef struct naive_accept {
   OVERLAPPED ov; /* first: the OVERLAPPED* is the op */
@@ -60,9 +69,21 @@ typedef struct naive_conn {
   char buf[NAIVE_BUF];
 } naive_conn;
 
+/* One datagram's round: WSARecvFrom into buf, WSASendTo of it back to from. */
+typedef struct naive_dgram {
+  OVERLAPPED ov; /* first: the OVERLAPPED* is the op */
+  int sending;
+  SOCKADDR_STORAGE from;
+  INT from_len;
+  char buf[NAIVE_UDP_BUF];
+} naive_dgram;
+
 typedef struct naive_server {
   HANDLE port;
-  SOCKET listener;
+  SOCKET listener; /* the TCP listener, or with --udp the UDP socket */
+  int udp;
+  naive_dgram *dgrams; /* [NAIVE_UDP_RECVS] */
+  volatile LONG dgrams_pending;
   int family;
   LPFN_ACCEPTEX accept_ex;
   naive_accept accepts[NAIVE_ACCEPTS];
@@ -194,6 +215,43 @@ static void naive__on_conn(naive_server *s, naive_conn *c, BOOL ok, DWORD bytes)
   if (rc != 0) naive__close(s, c);
 }
 
+static int naive__post_recvfrom(naive_server *s, naive_dgram *d) {
+  WSABUF b;
+  DWORD flags = 0;
+  b.buf = d->buf;
+  b.len = NAIVE_UDP_BUF;
+  d->sending = 0;
+  d->from_len = (INT)sizeof(d->from);
+  memset(&d->ov, 0, sizeof(d->ov));
+  if (WSARecvFrom(s->listener, &b, 1, NULL, &flags, (struct sockaddr *)&d->from, &d->from_len, &d->ov, NULL) != 0 &&
+      WSAGetLastError() != WSA_IO_PENDING)
+    return -1;
+  return 0;
+}
+
+static void naive__on_dgram(naive_server *s, naive_dgram *d, BOOL ok, DWORD bytes) {
+  int rc;
+  if (s->stopping) {
+    InterlockedDecrement(&s->dgrams_pending);
+    return;
+  }
+  if (ok && !d->sending) {
+    WSABUF b;
+    b.buf = d->buf;
+    b.len = bytes;
+    d->sending = 1;
+    memset(&d->ov, 0, sizeof(d->ov));
+    rc = WSASendTo(s->listener, &b, 1, NULL, 0, (const struct sockaddr *)&d->from, d->from_len, &d->ov, NULL);
+    if (rc == 0 || WSAGetLastError() == WSA_IO_PENDING) return;
+  }
+  /* The send completed (or failed), or the receive failed (an ICMP
+   * port-unreachable from an earlier reply, say): receive again. */
+  if (naive__post_recvfrom(s, d) != 0) {
+    fprintf(stderr, "naive_iocp_echo: WSARecvFrom failed: error %d\n", WSAGetLastError());
+    InterlockedDecrement(&s->dgrams_pending);
+  }
+}
+
 static DWORD WINAPI naive__worker(LPVOID arg) {
   naive_server *s = (naive_server *)arg;
   for (;;) {
@@ -208,6 +266,7 @@ static DWORD WINAPI naive__worker(LPVOID arg) {
       abort();
     }
     if (key == KEY_LISTENER) naive__on_accept(s, (naive_accept *)(void *)ov, ok);
+    else if (key == KEY_UDP) naive__on_dgram(s, (naive_dgram *)(void *)ov, ok, bytes);
     else naive__on_conn(s, (naive_conn *)key, ok, bytes);
   }
 }
@@ -225,33 +284,44 @@ static int naive__listen(naive_server *s, const char *spec) {
   }
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_protocol = IPPROTO_TCP;
+  hints.ai_socktype = s->udp ? SOCK_DGRAM : SOCK_STREAM;
+  hints.ai_protocol = s->udp ? IPPROTO_UDP : IPPROTO_TCP;
   hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
   if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL) {
     fprintf(stderr, "naive_iocp_echo: '%s' is not ADDRESS:PORT\nusage: naive_iocp_echo [ADDRESS:PORT]\n", spec);
     return 2;
   }
   s->family = res->ai_family;
-  s->listener = WSASocketW(res->ai_family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
-  if (s->listener == INVALID_SOCKET || bind(s->listener, res->ai_addr, (int)res->ai_addrlen) != 0 ||
-      listen(s->listener, SOMAXCONN) != 0 || getsockname(s->listener, (struct sockaddr *)&bound, &len) != 0 ||
-      WSAIoctl(s->listener, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, (DWORD)sizeof(guid), &s->accept_ex,
-               (DWORD)sizeof(s->accept_ex), &bytes, NULL, NULL) != 0 ||
-      CreateIoCompletionPort((HANDLE)s->listener, s->port, KEY_LISTENER, 0) == NULL) {
-    fprintf(stderr, "naive_iocp_echo: listen on %s failed: error %d\n", spec, WSAGetLastError());
-    freeaddrinfo(res);
-    return 1;
+  if (s->udp) {
+    s->listener = WSASocketW(res->ai_family, SOCK_DGRAM, IPPROTO_UDP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (s->listener == INVALID_SOCKET || bind(s->listener, res->ai_addr, (int)res->ai_addrlen) != 0 ||
+        getsockname(s->listener, (struct sockaddr *)&bound, &len) != 0 ||
+        CreateIoCompletionPort((HANDLE)s->listener, s->port, KEY_UDP, 0) == NULL) {
+      fprintf(stderr, "naive_iocp_echo: bind udp %s failed: error %d\n", spec, WSAGetLastError());
+      freeaddrinfo(res);
+      return 1;
+    }
+  } else {
+    s->listener = WSASocketW(res->ai_family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (s->listener == INVALID_SOCKET || bind(s->listener, res->ai_addr, (int)res->ai_addrlen) != 0 ||
+        listen(s->listener, SOMAXCONN) != 0 || getsockname(s->listener, (struct sockaddr *)&bound, &len) != 0 ||
+        WSAIoctl(s->listener, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, (DWORD)sizeof(guid), &s->accept_ex,
+                 (DWORD)sizeof(s->accept_ex), &bytes, NULL, NULL) != 0 ||
+        CreateIoCompletionPort((HANDLE)s->listener, s->port, KEY_LISTENER, 0) == NULL) {
+      fprintf(stderr, "naive_iocp_echo: listen on %s failed: error %d\n", spec, WSAGetLastError());
+      freeaddrinfo(res);
+      return 1;
+    }
   }
   freeaddrinfo(res);
   if (bound.ss_family == AF_INET6) {
     SOCKADDR_IN6 *a = (SOCKADDR_IN6 *)&bound;
     inet_ntop(AF_INET6, &a->sin6_addr, name, sizeof(name));
-    fprintf(stderr, "listening on tcp [%s]:%u\n", name, (unsigned)ntohs(a->sin6_port));
+    fprintf(stderr, "listening on %s [%s]:%u\n", s->udp ? "udp" : "tcp", name, (unsigned)ntohs(a->sin6_port));
   } else {
     SOCKADDR_IN *a = (SOCKADDR_IN *)&bound;
     inet_ntop(AF_INET, &a->sin_addr, name, sizeof(name));
-    fprintf(stderr, "listening on tcp %s:%u\n", name, (unsigned)ntohs(a->sin_port));
+    fprintf(stderr, "listening on %s %s:%u\n", s->udp ? "udp" : "tcp", name, (unsigned)ntohs(a->sin_port));
   }
   return 0;
 }
@@ -265,8 +335,8 @@ static void naive__cancel_all(naive_server *s) {
 }
 
 static void naive__usage(FILE *f) {
-  fprintf(f, "usage: naive_iocp_echo [--threads N] [ADDRESS:PORT]   (defaults: one thread per processor, "
-             "127.0.0.1:0)\n");
+  fprintf(f, "usage: naive_iocp_echo [--threads N] [--udp] [ADDRESS:PORT]   (defaults: one thread per processor, "
+             "TCP, 127.0.0.1:0)\n");
 }
 
 int main(int argc, char **argv) {
@@ -275,7 +345,7 @@ int main(int argc, char **argv) {
   SYSTEM_INFO si;
   const char *spec = "127.0.0.1:0";
   unsigned long threads = 0;
-  int i, rc, waited, have_spec = 0;
+  int i, rc, waited, have_spec = 0, udp = 0;
 
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -290,6 +360,8 @@ int main(int argc, char **argv) {
                 NAIVE_THREADS_MAX);
         return 2;
       }
+    } else if (strcmp(argv[i], "--udp") == 0) {
+      udp = 1;
     } else if (argv[i][0] != '-' && !have_spec) {
       spec = argv[i];
       have_spec = 1;
@@ -300,6 +372,7 @@ int main(int argc, char **argv) {
   }
   memset(&s, 0, sizeof(s));
   s.listener = INVALID_SOCKET;
+  s.udp = udp;
   /* Sized as portserve sizes its workers (server/engine.c): one per
    * processor, concurrency equal to the thread count. */
   GetSystemInfo(&si);
@@ -330,11 +403,26 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  for (i = 0; i < NAIVE_ACCEPTS; i++)
-    if (naive__post_accept(&s, &s.accepts[i]) != 0) {
-      fprintf(stderr, "naive_iocp_echo: AcceptEx failed: error %d\n", WSAGetLastError());
+  if (s.udp) {
+    s.dgrams = (naive_dgram *)calloc(NAIVE_UDP_RECVS, sizeof(naive_dgram));
+    if (s.dgrams == NULL) {
+      fprintf(stderr, "naive_iocp_echo: out of memory\n");
       return 1;
     }
+    for (i = 0; i < NAIVE_UDP_RECVS; i++) {
+      InterlockedIncrement(&s.dgrams_pending);
+      if (naive__post_recvfrom(&s, &s.dgrams[i]) != 0) {
+        fprintf(stderr, "naive_iocp_echo: WSARecvFrom failed: error %d\n", WSAGetLastError());
+        return 1;
+      }
+    }
+  } else {
+    for (i = 0; i < NAIVE_ACCEPTS; i++)
+      if (naive__post_accept(&s, &s.accepts[i]) != 0) {
+        fprintf(stderr, "naive_iocp_echo: AcceptEx failed: error %d\n", WSAGetLastError());
+        return 1;
+      }
+  }
 
   WaitForSingleObject(naive__stop_event, INFINITE);
 
@@ -343,18 +431,20 @@ int main(int argc, char **argv) {
   fprintf(stderr, "stopping: closing the listener and %ld connection(s)\n", s.live);
   InterlockedExchange(&s.stopping, 1);
   closesocket(s.listener);
-  for (waited = 0; (s.live > 0 || s.accepts_pending > 0) && waited < NAIVE_STOP_WAIT_MS; waited += 50) {
+  for (waited = 0; (s.live > 0 || s.accepts_pending > 0 || s.dgrams_pending > 0) && waited < NAIVE_STOP_WAIT_MS;
+       waited += 50) {
     naive__cancel_all(&s);
     Sleep(50);
   }
-  rc = s.live == 0 && s.accepts_pending == 0 ? 0 : 1;
+  rc = s.live == 0 && s.accepts_pending == 0 && s.dgrams_pending == 0 ? 0 : 1;
   if (rc != 0)
-    fprintf(stderr, "naive_iocp_echo: %ld connection(s) and %ld accept(s) did not complete after %d ms\n", s.live,
-            s.accepts_pending, NAIVE_STOP_WAIT_MS);
+    fprintf(stderr, "naive_iocp_echo: %ld connection(s), %ld accept(s) and %ld datagram op(s) did not complete "
+            "after %d ms\n", s.live, s.accepts_pending, s.dgrams_pending, NAIVE_STOP_WAIT_MS);
   for (i = 0; i < (int)s.thread_count; i++) PostQueuedCompletionStatus(s.port, 0, KEY_QUIT, NULL);
   WaitForMultipleObjects(s.thread_count, s.threads, TRUE, INFINITE);
   for (i = 0; i < (int)s.thread_count; i++) CloseHandle(s.threads[i]);
   CloseHandle(s.port);
+  if (rc == 0) free(s.dgrams); /* else the system may still write into them */
   DeleteCriticalSection(&s.lock);
   WSACleanup();
   fprintf(stderr, "stopped: %ld connection(s) served\n", s.served);

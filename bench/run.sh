@@ -9,6 +9,9 @@
 #                           5 runs each, pinned and unpinned; about 25 minutes)
 #   bench/run.sh --quick    1 and 64 connections x 64 bytes, a storm, 3 runs of
 #                           1 s each, 2,000 idle connections (a few minutes)
+#   bench/run.sh --requests wineserver requests and Linux syscalls per echoed
+#                           message, portserve and naive at 1 and 64
+#                           connections (bench/requests.py; a markdown table)
 #   bench/run.sh --help     every option of bench/bench.py (reps, duration,
 #                           connections, servers, affinity, ...)
 #
@@ -24,7 +27,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 say() { printf '==> %s\n' "$*"; }
 
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   echo
   exec python3 "$ROOT/bench/bench.py" --help
 fi
@@ -40,6 +43,13 @@ cmake --build "$WIN" -j "$JOBS" --target portserve naive_iocp_echo
 say "building the native tools (portload, epoll_echo) Release in build/release-native"
 cmake -S bench -B "$NATIVE" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPS_TESTS=OFF >/dev/null
 cmake --build "$NATIVE" -j "$JOBS" --target portload epoll_echo
+
+if [ "${1:-}" = "--requests" ]; then
+  shift
+  say "counting wineserver requests and syscalls per message (bench/requests.py $*)"
+  exec python3 "$ROOT/bench/requests.py" --win-bin "$WIN/bin" --native-bin "$NATIVE/bin" \
+    --prefix-root "$PREFIXES" "$@"
+fi
 
 say "running the benchmark (bench/bench.py $*)"
 export PS_BENCH_COMMAND="bench/run.sh $*"

@@ -5,7 +5,14 @@
  * another, or bytes dropped, duplicated or reordered, all show as a
  * mismatch. Echo mode keeps `pipeline` messages in flight: a message is sent
  * when its bytes are handed to the backend, and completes when its last
- * byte has come back. */
+ * byte has come back.
+ *
+ * UDP: a socket keeps `pipeline` datagrams in flight, one slot each. A
+ * datagram is an 8-byte header (sequence number and slot, little-endian)
+ * followed by the pattern from an offset given by the socket's base and the
+ * sequence number; an echo must match what was sent byte for byte and in
+ * length. A datagram not echoed within --loss-timeout is lost and its slot
+ * reused; its echo arriving later is counted as late, not as an error. */
 #include "load_conn.h"
 
 #include <stdarg.h>
@@ -76,6 +83,8 @@ int load_stats_init(load_stats *st) {
   atomic_init(&st->refused, 0u);
   atomic_init(&st->resets, 0u);
   atomic_init(&st->conns_opened, 0u);
+  atomic_init(&st->lost, 0u);
+  atomic_init(&st->late, 0u);
   atomic_init(&st->open, 0);
   load_hist_init(&st->latency);
   return 0;
@@ -92,6 +101,9 @@ int load_conn_init(load_conn *c, load_run *run, unsigned id) {
   atomic_init(&c->waiting_since, 0u);
   if (o->mode == LOAD_MODE_IDLE) {
     c->r_cap = LOAD_RBUF_IDLE;
+  } else if (o->mode == LOAD_MODE_UDP) {
+    /* One byte more than a datagram: a longer echo shows as a wrong length. */
+    c->r_cap = (size_t)o->size + 1;
   } else {
     c->r_cap = (size_t)o->size * o->pipeline;
     if (c->r_cap < LOAD_RBUF_MIN) c->r_cap = LOAD_RBUF_MIN;
@@ -107,6 +119,16 @@ int load_conn_init(load_conn *c, load_run *run, unsigned id) {
       return -1;
     }
   }
+  if (o->mode == LOAD_MODE_UDP) {
+    c->s_cap = o->size;
+    c->sbuf = (unsigned char *)malloc(c->s_cap);
+    c->slots = (load_udp_slot *)calloc(o->pipeline, sizeof(load_udp_slot));
+    c->free_slots = (unsigned *)calloc(o->pipeline, sizeof(unsigned));
+    if (c->sbuf == NULL || c->slots == NULL || c->free_slots == NULL) {
+      load_conn_free(c);
+      return -1;
+    }
+  }
   if (c->rbuf == NULL) {
     load_conn_free(c);
     return -1;
@@ -118,8 +140,12 @@ void load_conn_free(load_conn *c) {
   free(c->rbuf);
   free(c->sbuf);
   free(c->t_sent);
+  free(c->slots);
+  free(c->free_slots);
   c->rbuf = c->sbuf = NULL;
   c->t_sent = NULL;
+  c->slots = NULL;
+  c->free_slots = NULL;
 }
 
 static void conn__waiting(load_conn *c, uint64_t since) {
@@ -154,6 +180,16 @@ void load_conn_connecting(load_conn *c, uint64_t now) {
   c->msgs_sent = c->msgs_done = 0;
   c->s_pos = c->s_len = 0;
   c->chargen_phase = -1;
+  if (c->slots != NULL) {
+    unsigned i, n = c->run->opt.pipeline;
+    /* Slot 0 on top of the stack: the first datagram uses it. */
+    for (i = 0; i < n; i++) {
+      c->slots[i].busy = 0;
+      c->free_slots[i] = n - 1 - i;
+    }
+    c->free_count = n;
+    c->next_seq = 0;
+  }
   conn__waiting(c, 0);
 }
 
@@ -216,9 +252,106 @@ static void conn__fill(const load_conn *c, unsigned char *dst, uint64_t off, siz
   }
 }
 
+/* ---- udp --------------------------------------------------------------- */
+
+static load_next conn__mismatch(load_conn *c, load_stats *st, uint64_t at, unsigned got, unsigned want);
+
+static void conn__put32(unsigned char *p, uint32_t v) {
+  p[0] = (unsigned char)v;
+  p[1] = (unsigned char)(v >> 8);
+  p[2] = (unsigned char)(v >> 16);
+  p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t conn__get32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Where datagram `seq`'s payload starts in the pattern (a window of up to
+ * LOAD_MAX_UDP_SIZE bytes is contiguous: the pattern is stored twice). */
+static const unsigned char *conn__udp_payload(const load_conn *c, uint32_t seq) {
+  return c->run->pattern + (size_t)((c->base + (uint64_t)seq * 8191u) % LOAD_PATTERN_LEN);
+}
+
+static int conn__udp_next(load_conn *c, uint64_t now) {
+  const load_options *o = &c->run->opt;
+  unsigned slot;
+  uint32_t seq;
+  if (c->free_count == 0) return 0;
+  slot = c->free_slots[--c->free_count];
+  seq = c->next_seq++;
+  c->slots[slot].seq = seq;
+  c->slots[slot].busy = 1;
+  c->slots[slot].t_sent = now;
+  conn__put32(c->sbuf, seq);
+  conn__put32(c->sbuf + 4, slot);
+  memcpy(c->sbuf + LOAD_UDP_HEADER, conn__udp_payload(c, seq), o->size - LOAD_UDP_HEADER);
+  c->s_pos = 0;
+  c->s_len = o->size;
+  c->tx_off += o->size;
+  c->msgs_sent++;
+  return 1;
+}
+
+unsigned load_conn_expire(load_conn *c, load_stats *st, uint64_t now) {
+  uint64_t timeout = (uint64_t)(c->run->opt.loss_timeout_s * 1e9);
+  unsigned i, freed = 0;
+  if (c->slots == NULL || !c->open) return 0;
+  for (i = 0; i < c->run->opt.pipeline; i++) {
+    load_udp_slot *s = &c->slots[i];
+    if (!s->busy || now < s->t_sent || now - s->t_sent <= timeout) continue;
+    s->busy = 0;
+    c->free_slots[c->free_count++] = i;
+    freed++;
+    if (conn__measured(c, now)) load_stat_add(&st->lost, 1);
+  }
+  return freed;
+}
+
+static load_next conn__udp_received(load_conn *c, load_stats *st, size_t bytes, uint64_t now) {
+  const load_options *o = &c->run->opt;
+  const unsigned char *want;
+  uint32_t seq, slot;
+  size_t i;
+  if (bytes != o->size) {
+    load_stat_add(&st->errors, 1);
+    load_stat_add(&st->mismatches, 1);
+    load_run_log(c->run, "socket %u: received a datagram of %llu bytes, sent %u", c->id, (unsigned long long)bytes,
+                 o->size);
+    return LOAD_DROP;
+  }
+  seq = conn__get32(c->rbuf);
+  slot = conn__get32(c->rbuf + 4);
+  if (slot >= o->pipeline || seq >= c->next_seq) {
+    load_stat_add(&st->errors, 1);
+    load_stat_add(&st->mismatches, 1);
+    load_run_log(c->run, "socket %u: received datagram %lu (slot %lu), never sent", c->id, (unsigned long)seq,
+                 (unsigned long)slot);
+    return LOAD_DROP;
+  }
+  want = conn__udp_payload(c, seq);
+  for (i = LOAD_UDP_HEADER; i < bytes; i++)
+    if (c->rbuf[i] != want[i - LOAD_UDP_HEADER])
+      return conn__mismatch(c, st, i, c->rbuf[i], want[i - LOAD_UDP_HEADER]);
+  c->rx_off += bytes;
+  if (!c->slots[slot].busy || c->slots[slot].seq != seq) {
+    /* Already counted lost (or echoed twice). */
+    if (conn__measured(c, now)) load_stat_add(&st->late, 1);
+    return LOAD_GO;
+  }
+  c->slots[slot].busy = 0;
+  c->free_slots[c->free_count++] = slot;
+  conn__complete(c, st, now, now - c->slots[slot].t_sent, 1);
+  c->msgs_done++;
+  return LOAD_GO;
+}
+
+/* ---- what to send ------------------------------------------------------- */
+
 int load_conn_next_send(load_conn *c, uint64_t now, const unsigned char **data, size_t *len) {
   const load_options *o = &c->run->opt;
   uint64_t count = 0, k;
+  if (o->mode == LOAD_MODE_UDP && c->s_pos == c->s_len && !conn__udp_next(c, now)) return 0;
   if (c->s_pos == c->s_len) {
     c->s_pos = c->s_len = 0;
     switch (o->mode) {
@@ -320,6 +453,8 @@ load_next load_conn_received(load_conn *c, load_stats *st, size_t bytes, uint64_
   size_t ok;
   load_stat_add(&st->bytes_in, bytes);
   switch (o->mode) {
+    case LOAD_MODE_UDP:
+      return conn__udp_received(c, st, bytes, now);
     case LOAD_MODE_DISCARD:
       c->rx_off += bytes;
       return LOAD_GO;

@@ -49,6 +49,8 @@ typedef struct load_stats {
   atomic_ullong refused;      /* connects refused */
   atomic_ullong resets;       /* connections reset or closed by the server */
   atomic_ullong conns_opened; /* connects that succeeded */
+  atomic_ullong lost;         /* udp: datagrams not echoed within --loss-timeout (measured window) */
+  atomic_ullong late;         /* udp: echoes that came after their datagram was counted lost */
   atomic_llong open;          /* connections open now */
   load_hist latency;          /* ns, measured window; owner thread only */
 } load_stats;
@@ -67,6 +69,14 @@ typedef enum load_end {
   LOAD_END_EOF,         /* the server closed the connection */
   LOAD_END_ERROR        /* anything else (named in the detail) */
 } load_end;
+
+/* udp: one datagram in flight. The datagram names its slot and sequence
+ * number in its header, so an echo finds its slot without a search. */
+typedef struct load_udp_slot {
+  uint32_t seq;
+  int busy;
+  uint64_t t_sent;
+} load_udp_slot;
 
 typedef struct load_conn {
   load_run *run;
@@ -87,6 +97,10 @@ typedef struct load_conn {
   uint64_t *t_sent;        /* [pipeline]: when message k was handed out, at k % pipeline */
   uint64_t msgs;           /* completed in the measured window */
   int chargen_phase;       /* RFC 864 line of the first byte, -1 until seen */
+  load_udp_slot *slots;    /* udp: [pipeline] */
+  unsigned *free_slots;    /* udp: stack of free slot indexes */
+  unsigned free_count;
+  uint32_t next_seq;       /* udp: sequence number of the next datagram */
   /* Since when this connection waits for a byte from the server (ns), 0 when
    * it expects none: set when a request goes out with none outstanding (or,
    * in chargen mode, at connect), moved on by every byte that arrives. The
@@ -118,13 +132,19 @@ load_next load_conn_failed(load_conn *c, load_stats *st, load_end why, const cha
 void load_conn_closed(load_conn *c, load_stats *st);
 
 /* The bytes to send next, or 0 when nothing is due. Until load_conn_sent
- * accounts for all of them, the same unsent tail is returned again. */
+ * accounts for all of them, the same unsent tail is returned again. In udp
+ * mode each call hands out one whole datagram, to be sent with one call. */
 int load_conn_next_send(load_conn *c, uint64_t now, const unsigned char **data, size_t *len);
 void load_conn_sent(load_conn *c, load_stats *st, size_t bytes, uint64_t now);
 
 /* Where to receive into; then load_conn_received with the byte count (> 0). */
 void load_conn_recv_buf(load_conn *c, unsigned char **buf, size_t *len);
 load_next load_conn_received(load_conn *c, load_stats *st, size_t bytes, uint64_t now);
+
+/* udp: counts every datagram sent more than --loss-timeout before `now`
+ * and not echoed as lost (in the measured window) and frees its slot.
+ * Returns how many slots it freed: the backend then sends again. */
+unsigned load_conn_expire(load_conn *c, load_stats *st, uint64_t now);
 
 /* Whether the connection has waited for the server for more than
  * `timeout_ns` at `now` (a request or a stream outstanding, no byte back).

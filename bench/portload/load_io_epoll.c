@@ -5,7 +5,11 @@
  * thread's connections, so there are no locks. A thread connects its
  * connections from a queue, keeping at most a window of connects in flight;
  * storm-mode reconnects go through the same queue. On stop each thread
- * closes its own sockets. */
+ * closes its own sockets.
+ *
+ * UDP mode: the same shape with connected datagram sockets (connect()
+ * completes at once); each thread also looks for datagrams past their loss
+ * timeout every few milliseconds and sends again into the freed slots. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "load_io.h"
@@ -26,6 +30,8 @@
 #define EP_EVENTS 256
 /* epoll_wait timeout: how late a thread may notice the stop. */
 #define EP_WAIT_MS 20
+/* udp: how often a thread looks for lost datagrams, at most. */
+#define EP_EXPIRE_MAX_NS 20000000u
 
 typedef struct ep_conn {
   load_conn lc;
@@ -44,6 +50,7 @@ typedef struct ep_thread {
   unsigned queue_cap, queue_head, queue_len;
   unsigned connecting; /* connects in flight */
   unsigned window;     /* ... at most */
+  uint64_t next_expire; /* udp: when to look for lost datagrams next */
 } ep_thread;
 
 struct load_io {
@@ -132,6 +139,7 @@ static void ep__write(ep_thread *t, ep_conn *c) {
 
 /* Reads once, or again while reads fill the buffer. 0 if c is still open. */
 static int ep__read(ep_thread *t, ep_conn *c) {
+  int udp = t->io->run->opt.mode == LOAD_MODE_UDP;
   for (;;) {
     unsigned char *buf;
     size_t cap;
@@ -139,13 +147,16 @@ static int ep__read(ep_thread *t, ep_conn *c) {
     load_next next;
     load_conn_recv_buf(&c->lc, &buf, &cap);
     n = recv(c->fd, buf, cap, 0);
-    if (n > 0) {
+    if (n > 0 || (n == 0 && udp)) {
+      /* (An empty datagram is not an end of stream: load_conn reports it.) */
       next = load_conn_received(&c->lc, &t->stats, (size_t)n, load_now_ns());
       if (next != LOAD_GO) {
         ep__finish(t, c, next);
         return -1;
       }
-      if ((size_t)n < cap) return 0;
+      /* A stream is drained when a read does not fill the buffer; datagrams
+       * come one per read, until EAGAIN. */
+      if ((size_t)n < cap && !udp) return 0;
       continue;
     }
     if (n == 0) {
@@ -171,15 +182,17 @@ static void ep__connected(ep_thread *t, ep_conn *c) {
 static void ep__connect(ep_thread *t, ep_conn *c) {
   const load_addr *a = &t->io->run->target;
   struct epoll_event ev;
-  int one = 1;
+  int one = 1, udp = t->io->run->opt.mode == LOAD_MODE_UDP;
   load_conn_connecting(&c->lc, load_now_ns());
-  c->fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+  /* udp: a connected datagram socket; its connect() succeeds at once. */
+  c->fd = socket(a->family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                 udp ? IPPROTO_UDP : IPPROTO_TCP);
   if (c->fd < 0) {
     ep__fail(t, c, LOAD_END_ERROR, errno);
     return;
   }
   /* Request/response: no Nagle delay on small messages. */
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (!udp) setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   c->connecting = 1;
   t->connecting++;
   memset(&ev, 0, sizeof(ev));
@@ -215,6 +228,20 @@ static void ep__on_event(ep_thread *t, ep_conn *c, unsigned events) {
   ep__write(t, c);
 }
 
+/* udp: counts this thread's overdue datagrams lost and fills their slots. */
+static void ep__expire(ep_thread *t) {
+  load_io *io = t->io;
+  uint64_t now = load_now_ns(), every = (uint64_t)(io->run->opt.loss_timeout_s * 1e9 / 10);
+  unsigned i;
+  if (now < t->next_expire) return;
+  t->next_expire = now + (every < EP_EXPIRE_MAX_NS ? every : EP_EXPIRE_MAX_NS);
+  for (i = 0; i < io->conn_count; i++) {
+    ep_conn *c = &io->conns[i];
+    if (ep__owner(io, c) == t && c->fd >= 0 && !c->connecting && load_conn_expire(&c->lc, &t->stats, now) > 0)
+      ep__write(t, c);
+  }
+}
+
 static void *ep__thread_main(void *arg) {
   ep_thread *t = (ep_thread *)arg;
   load_run *run = t->io->run;
@@ -238,6 +265,7 @@ static void *ep__thread_main(void *arg) {
       abort();
     }
     for (i = 0; i < (unsigned)n; i++) ep__on_event(t, (ep_conn *)evs[i].data.ptr, evs[i].events);
+    if (run->opt.mode == LOAD_MODE_UDP) ep__expire(t);
   }
   /* Teardown: this thread's sockets, by this thread. */
   for (i = 0; i < t->io->conn_count; i++) {

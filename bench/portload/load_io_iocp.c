@@ -11,7 +11,14 @@
  * Each worker passes its own load_stats. A connection's socket is closed only
  * under its lock, and the connection connects again (storm) or is finished
  * only when its pending count is zero, so no completion can arrive for a
- * socket that has been replaced. */
+ * socket that has been replaced.
+ *
+ * UDP mode: a connected datagram socket per connection (connect() on UDP
+ * only sets the default peer and completes at once; its result is queued
+ * through the port as the connect completion, so every connection starts on
+ * a worker the same way). One WSASend and one WSARecv outstanding as for
+ * TCP; the workers wake at least every IOCP_EXPIRE_MS to count overdue
+ * datagrams lost and send into the freed slots. */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #endif
@@ -33,12 +40,15 @@
 #define IOCP_CONNECT_WINDOW 128u
 /* How long the stop waits for cancelled operations to complete. */
 #define IOCP_STOP_WAIT_MS 5000u
+/* udp: how often the workers look for lost datagrams, at most. */
+#define IOCP_EXPIRE_MS 10u
 
-/* Completion keys. KEY_FAILED carries an operation that failed to post: its
- * error is in op->error, and it goes through the port like any completion
- * so that failure handling never recurses. */
+/* Completion keys. KEY_RESULT carries the result of an operation the system
+ * will not complete (one that failed to post, or a UDP connect, which is
+ * synchronous): its error (0: success) is in op->error, and it goes through
+ * the port like any completion so that failure handling never recurses. */
 #define KEY_IO ((ULONG_PTR)0)
-#define KEY_FAILED ((ULONG_PTR)1)
+#define KEY_RESULT ((ULONG_PTR)1)
 #define KEY_QUIT ((ULONG_PTR)2)
 
 typedef enum iocp_op_kind { OP_CONNECT = 1, OP_RECV, OP_SEND } iocp_op_kind;
@@ -46,7 +56,7 @@ typedef enum iocp_op_kind { OP_CONNECT = 1, OP_RECV, OP_SEND } iocp_op_kind;
 typedef struct iocp_op {
   OVERLAPPED ov; /* first: the OVERLAPPED* the port returns is the op */
   iocp_op_kind kind;
-  DWORD error;   /* KEY_FAILED packets only */
+  DWORD error;   /* KEY_RESULT packets only */
 } iocp_op;
 
 enum {
@@ -88,6 +98,7 @@ struct load_io {
   unsigned workers_started;
   volatile LONG next_start;     /* the next connection the window opens */
   volatile LONG64 pending_ops;  /* over all connections */
+  volatile LONG64 next_expire;  /* udp: when a worker looks for lost datagrams next (ns) */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -152,11 +163,11 @@ static void iocp__fail(iocp_conn *c, load_stats *st, load_end why, const char *c
   iocp__close(c, st, next);
 }
 
-/* Queues a KEY_FAILED packet for an op that could not be posted. */
-static void iocp__post_failure(iocp_conn *c, iocp_op *op, unsigned flag, DWORD err) {
+/* Queues a KEY_RESULT packet for an op the system will not complete. */
+static void iocp__post_result(iocp_conn *c, iocp_op *op, unsigned flag, DWORD err) {
   op->error = err;
   iocp__posted(c, flag);
-  if (!PostQueuedCompletionStatus(c->io->port, 0, KEY_FAILED, &op->ov)) {
+  if (!PostQueuedCompletionStatus(c->io->port, 0, KEY_RESULT, &op->ov)) {
     /* The port is gone: nothing can complete any more. */
     fprintf(stderr, "portload: fatal: PostQueuedCompletionStatus failed: error %lu\n",
             (unsigned long)GetLastError());
@@ -170,12 +181,27 @@ static void iocp__connect(iocp_conn *c) {
   SOCKADDR_STORAGE any;
   BOOL nodelay = TRUE;
   DWORD err = 0;
+  int udp = io->run->opt.mode == LOAD_MODE_UDP;
   load_conn_connecting(&c->lc, load_now_ns());
   c->flags = (c->flags & F_NEXT_DONE) | F_STARTED;
   memset(&c->connect_op.ov, 0, sizeof(c->connect_op.ov));
-  c->sock = WSASocketW(a->family, SOCK_STREAM, IPPROTO_TCP, NULL, 0, WSA_FLAG_OVERLAPPED);
+  c->sock = WSASocketW(a->family, udp ? SOCK_DGRAM : SOCK_STREAM, udp ? IPPROTO_UDP : IPPROTO_TCP, NULL, 0,
+                       WSA_FLAG_OVERLAPPED);
   if (c->sock == INVALID_SOCKET) {
-    iocp__post_failure(c, &c->connect_op, F_CONNECTING, (DWORD)WSAGetLastError());
+    iocp__post_result(c, &c->connect_op, F_CONNECTING, (DWORD)WSAGetLastError());
+    return;
+  }
+  if (udp) {
+    if (connect(c->sock, (const struct sockaddr *)(const void *)a->u.bytes, a->len) != 0)
+      err = (DWORD)WSAGetLastError();
+    else if (CreateIoCompletionPort((HANDLE)c->sock, io->port, KEY_IO, 0) == NULL)
+      err = GetLastError();
+    if (err != 0) {
+      closesocket(c->sock);
+      c->sock = INVALID_SOCKET;
+    }
+    /* Success or not, the result goes through the port (error 0: connected). */
+    iocp__post_result(c, &c->connect_op, F_CONNECTING, err);
     return;
   }
   /* ConnectEx needs a bound socket. */
@@ -189,7 +215,7 @@ static void iocp__connect(iocp_conn *c) {
   if (err != 0) {
     closesocket(c->sock);
     c->sock = INVALID_SOCKET;
-    iocp__post_failure(c, &c->connect_op, F_CONNECTING, err);
+    iocp__post_result(c, &c->connect_op, F_CONNECTING, err);
     return;
   }
   /* Request/response: no Nagle delay on small messages. */
@@ -202,7 +228,7 @@ static void iocp__connect(iocp_conn *c) {
       /* Not posted after all: undo, then report it through the port. */
       c->pending--;
       InterlockedDecrement64(&io->pending_ops);
-      iocp__post_failure(c, &c->connect_op, F_CONNECTING, err);
+      iocp__post_result(c, &c->connect_op, F_CONNECTING, err);
     }
   }
 }
@@ -286,7 +312,7 @@ static void iocp__on_completion(iocp_worker *w, iocp_op *op, DWORD bytes, ULONG_
   AcquireSRWLockExclusive(&c->lock);
   c->pending--;
   InterlockedDecrement64(&c->io->pending_ops);
-  if (key == KEY_FAILED) {
+  if (key == KEY_RESULT) {
     err = op->error;
   } else if (op->ov.Internal != 0 && !(c->flags & F_CLOSING)) {
     /* The WSA error for the op's NTSTATUS (only while the socket is ours). */
@@ -307,8 +333,9 @@ static void iocp__on_completion(iocp_worker *w, iocp_op *op, DWORD bytes, ULONG_
         iocp__fail(c, st, iocp__end_kind(err), "ConnectEx", err);
         break;
       }
-      /* Makes getpeername, shutdown and the like work on the socket. */
-      setsockopt(c->sock, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
+      /* Makes getpeername, shutdown and the like work on the socket (a
+       * ConnectEx socket; a UDP socket was connected with connect()). */
+      if (c->io->run->opt.mode != LOAD_MODE_UDP) setsockopt(c->sock, SOL_SOCKET, SO_UPDATE_CONNECT_CONTEXT, NULL, 0);
       c->flags |= F_OPEN;
       next = load_conn_connected(&c->lc, st, load_now_ns());
       if (next != LOAD_GO) iocp__close(c, st, next);
@@ -321,7 +348,8 @@ static void iocp__on_completion(iocp_worker *w, iocp_op *op, DWORD bytes, ULONG_
         iocp__fail(c, st, iocp__end_kind(err), "WSARecv", err);
         break;
       }
-      if (bytes == 0) {
+      if (bytes == 0 && c->io->run->opt.mode != LOAD_MODE_UDP) {
+        /* (An empty datagram is not an end of stream: load_conn reports it.) */
         iocp__fail(c, st, LOAD_END_EOF, NULL, 0);
         break;
       }
@@ -345,13 +373,35 @@ static void iocp__on_completion(iocp_worker *w, iocp_op *op, DWORD bytes, ULONG_
   if (start_next) iocp__start_next(c->io);
 }
 
+/* udp: one worker at a time counts overdue datagrams lost and fills the
+ * freed slots. */
+static void iocp__expire(iocp_worker *w) {
+  load_io *io = w->io;
+  uint64_t now = load_now_ns(), every = (uint64_t)IOCP_EXPIRE_MS * 1000000u;
+  LONG64 due = io->next_expire;
+  unsigned i;
+  if ((uint64_t)due > now || InterlockedCompareExchange64(&io->next_expire, (LONG64)(now + every), due) != due)
+    return;
+  for (i = 0; i < io->conn_count; i++) {
+    iocp_conn *c = &io->conns[i];
+    AcquireSRWLockExclusive(&c->lock);
+    if ((c->flags & (F_OPEN | F_CLOSING)) == F_OPEN && load_conn_expire(&c->lc, &w->stats, now) > 0)
+      iocp__pump(c, &w->stats);
+    ReleaseSRWLockExclusive(&c->lock);
+  }
+}
+
 static DWORD WINAPI iocp__worker_main(LPVOID arg) {
   iocp_worker *w = (iocp_worker *)arg;
   OVERLAPPED_ENTRY entries[IOCP_BATCH];
+  int udp = w->io->run->opt.mode == LOAD_MODE_UDP;
   for (;;) {
     ULONG count = 0, i;
     unsigned quits = 0;
-    if (!GetQueuedCompletionStatusEx(w->io->port, entries, IOCP_BATCH, &count, INFINITE, FALSE)) {
+    if (udp) iocp__expire(w);
+    if (!GetQueuedCompletionStatusEx(w->io->port, entries, IOCP_BATCH, &count, udp ? IOCP_EXPIRE_MS : INFINITE,
+                                     FALSE)) {
+      if (udp && GetLastError() == WAIT_TIMEOUT) continue;
       /* Only a closed port fails an infinite wait, and it is closed after
        * the workers are joined: a bug we cannot run past. */
       fprintf(stderr, "portload: fatal: GetQueuedCompletionStatusEx failed: error %lu\n",

@@ -37,7 +37,7 @@ static void main__scan_stalls(load_run *run, load_io *io, main_stalls *ms, uint6
 }
 
 typedef struct main_totals {
-  uint64_t msgs_total, msgs, bytes_out, bytes_in, errors, mismatches, refused, resets, conns_opened;
+  uint64_t msgs_total, msgs, bytes_out, bytes_in, errors, mismatches, refused, resets, conns_opened, lost, late;
   int64_t open;
 } main_totals;
 
@@ -55,6 +55,8 @@ static void main__sum(load_io *io, main_totals *t) {
     t->refused += load_stat_get(&st->refused);
     t->resets += load_stat_get(&st->resets);
     t->conns_opened += load_stat_get(&st->conns_opened);
+    t->lost += load_stat_get(&st->lost);
+    t->late += load_stat_get(&st->late);
     t->open += atomic_load_explicit(&st->open, memory_order_relaxed);
   }
 }
@@ -115,7 +117,8 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   uint64_t per_min = UINT64_MAX, per_max = 0;
   double secs = main__seconds(run->t_end - run->t_measure);
   double rate, mbps, p50, p99, p999, lmin, lmax;
-  int timed = o->mode == LOAD_MODE_ECHO || o->mode == LOAD_MODE_STORM;
+  int timed = o->mode == LOAD_MODE_ECHO || o->mode == LOAD_MODE_STORM || o->mode == LOAD_MODE_UDP;
+  int udp = o->mode == LOAD_MODE_UDP;
   FILE *out = o->json ? stderr : stdout;
   char lat_json[200];
 
@@ -140,13 +143,19 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   fprintf(out, "portload: %s to %s, %u connection(s) x %u bytes, pipeline %u, %u thread(s), %s backend, %.1f s measured\n",
           load_mode_name(o->mode), run->target_name, o->connections, o->size, o->pipeline, n, load_io_backend(),
           secs);
-  fprintf(out, "  %-14s %llu (%.0f/s, %.2f MB/s)\n", o->mode == LOAD_MODE_STORM ? "round trips" : "messages",
+  fprintf(out, "  %-14s %llu (%.0f/s, %.2f MB/s)\n",
+          o->mode == LOAD_MODE_STORM ? "round trips" : udp ? "datagrams" : "messages",
           (unsigned long long)tot.msgs, rate, mbps);
   if (timed && lat.count > 0)
     fprintf(out, "  %-14s p50 %.1f us, p99 %.1f us, p99.9 %.1f us (min %.1f, max %.1f)%s\n", "latency", p50, p99,
             p999, lmin, lmax, o->mode == LOAD_MODE_STORM ? ", connect to echo" : "");
   fprintf(out, "  %-14s min %llu, max %llu messages\n", "per connection", (unsigned long long)per_min,
           (unsigned long long)per_max);
+  if (udp)
+    fprintf(out, "  %-14s %llu (%.3f%% of those sent), %llu echoed after counted lost (loss timeout %.3f s)\n",
+            "lost", (unsigned long long)tot.lost,
+            tot.msgs + tot.lost ? 100.0 * (double)tot.lost / (double)(tot.msgs + tot.lost) : 0.0,
+            (unsigned long long)tot.late, o->loss_timeout_s);
   fprintf(out, "  %-14s %llu opened, %lld open at the end, %llu refused, %llu reset or closed by the server\n",
           "connections", (unsigned long long)tot.conns_opened, (long long)tot.open, (unsigned long long)tot.refused,
           (unsigned long long)tot.resets);
@@ -177,10 +186,12 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   if (all_open_ns) printf("%.3f", main__seconds(all_open_ns));
   else printf("null");
   printf(",\"bytes_out\":%llu,\"bytes_in\":%llu,\"errors\":%llu,\"mismatches\":%llu,\"refused\":%llu,"
-         "\"resets\":%llu,\"stalls\":%llu,\"stall_timeout_s\":%.3f}\n",
+         "\"resets\":%llu,\"stalls\":%llu,\"stall_timeout_s\":%.3f,\"lost\":%llu,\"late\":%llu,"
+         "\"loss_timeout_s\":%.3f}\n",
          (unsigned long long)tot.bytes_out, (unsigned long long)tot.bytes_in, (unsigned long long)tot.errors,
          (unsigned long long)tot.mismatches, (unsigned long long)tot.refused, (unsigned long long)tot.resets,
-         (unsigned long long)stalls, o->stall_timeout_s);
+         (unsigned long long)stalls, o->stall_timeout_s, (unsigned long long)tot.lost, (unsigned long long)tot.late,
+         o->loss_timeout_s);
   fflush(stdout);
 }
 
@@ -245,7 +256,7 @@ int main(int argc, char **argv) {
   main__report(&run, io, all_open, tot.open, stalls.count);
   main__sum(io, &tot);
   rc = tot.errors == 0 && stalls.count == 0 ? 0 : 1;
-  if (o.mode == LOAD_MODE_ECHO && tot.msgs == 0) {
+  if ((o.mode == LOAD_MODE_ECHO || o.mode == LOAD_MODE_UDP) && tot.msgs == 0) {
     fprintf(stderr, "portload: no message completed in the measured time\n");
     rc = 1;
   }

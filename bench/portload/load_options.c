@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const options__modes[] = {"echo", "discard", "chargen", "storm", "idle"};
+static const char *const options__modes[] = {"echo", "discard", "chargen", "storm", "idle", "udp"};
 
 const char *load_mode_name(load_mode m) {
   return (unsigned)m < sizeof(options__modes) / sizeof(options__modes[0]) ? options__modes[m] : "?";
@@ -16,7 +16,8 @@ const char *load_mode_name(load_mode m) {
 const char *load_options_usage(void) {
   return "usage: portload --target HOST:PORT [options]\n"
          "\n"
-         "Drives a TCP server with load and verifies every byte it echoes.\n"
+         "Drives a TCP (or, in udp mode, UDP) server with load and verifies every byte\n"
+         "it echoes.\n"
          "\n"
          "  --target HOST:PORT   server to load: 127.0.0.1:7007, [::1]:7007, localhost:7007\n"
          "  --mode MODE          echo     round trips, each echoed byte verified (default)\n"
@@ -25,7 +26,10 @@ const char *load_options_usage(void) {
          "                       storm    connect, one verified round trip, close, repeat;\n"
          "                                reports connections/s and refused/reset counts\n"
          "                       idle     open the connections and hold them for the duration\n"
-         "  --connections N      concurrent connections (default 1)\n"
+         "                       udp      UDP echo: each socket keeps --pipeline datagrams of\n"
+         "                                --size bytes (8 or more) in flight, verifies every\n"
+         "                                echo; reports datagrams/s and datagrams lost\n"
+         "  --connections N      concurrent connections (udp: sockets) (default 1)\n"
          "  --size BYTES         bytes per message (default 64)\n"
          "  --pipeline N         messages in flight per connection (default 1)\n"
          "  --duration SEC       measured time, may be fractional (default 10)\n"
@@ -34,6 +38,8 @@ const char *load_options_usage(void) {
          "  --stall-timeout SEC  a connection whose request (echo, storm) or stream (chargen)\n"
          "                       gets no byte back for this long is counted as stalled\n"
          "                       (default 2; checked while the load runs)\n"
+         "  --loss-timeout SEC   udp: a datagram not echoed within this time is counted as\n"
+         "                       lost and its slot reused (default 0.5)\n"
          "  --json               print one JSON line with the results on stdout\n"
          "                       (the human summary then goes to stderr)\n"
          "  --help               this text\n"
@@ -111,6 +117,7 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
   o->duration_s = 10;
   o->warmup_s = 0;
   o->stall_timeout_s = 2;
+  o->loss_timeout_s = 0.5;
   o->threads = 1;
   o->mode = LOAD_MODE_ECHO;
 
@@ -143,7 +150,8 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
     }
     if (strcmp(flag, "--target") != 0 && strcmp(flag, "--connections") != 0 && strcmp(flag, "--size") != 0 &&
         strcmp(flag, "--pipeline") != 0 && strcmp(flag, "--duration") != 0 && strcmp(flag, "--warmup") != 0 &&
-        strcmp(flag, "--threads") != 0 && strcmp(flag, "--mode") != 0 && strcmp(flag, "--stall-timeout") != 0) {
+        strcmp(flag, "--threads") != 0 && strcmp(flag, "--mode") != 0 && strcmp(flag, "--stall-timeout") != 0 &&
+        strcmp(flag, "--loss-timeout") != 0) {
       snprintf(err, err_size, "unknown option '%s'", arg);
       return -1;
     }
@@ -169,6 +177,8 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
       rc = options__seconds(flag, value, 0, 3600, &o->warmup_s, err, err_size);
     } else if (strcmp(flag, "--stall-timeout") == 0) {
       rc = options__seconds(flag, value, 0.01, 3600, &o->stall_timeout_s, err, err_size);
+    } else if (strcmp(flag, "--loss-timeout") == 0) {
+      rc = options__seconds(flag, value, 0.001, 3600, &o->loss_timeout_s, err, err_size);
     } else if (strcmp(flag, "--threads") == 0) {
       rc = options__unsigned(flag, value, 1, LOAD_MAX_THREADS, &o->threads, err, err_size);
     } else {
@@ -176,7 +186,7 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
       for (m = 0; m < sizeof(options__modes) / sizeof(options__modes[0]); m++)
         if (strcmp(value, options__modes[m]) == 0) break;
       if (m == sizeof(options__modes) / sizeof(options__modes[0])) {
-        snprintf(err, err_size, "--mode: unknown mode '%s' (echo, discard, chargen, storm or idle)", value);
+        snprintf(err, err_size, "--mode: unknown mode '%s' (echo, discard, chargen, storm, idle or udp)", value);
         return -1;
       }
       o->mode = (load_mode)m;
@@ -186,6 +196,11 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
   if (o->help) return 0;
   if (!have_target) {
     snprintf(err, err_size, "--target HOST:PORT is required");
+    return -1;
+  }
+  if (o->mode == LOAD_MODE_UDP && (o->size < LOAD_UDP_HEADER || o->size > LOAD_MAX_UDP_SIZE)) {
+    snprintf(err, err_size, "--size: udp datagrams carry an %u-byte header; give %u to %u bytes", LOAD_UDP_HEADER,
+             LOAD_UDP_HEADER, LOAD_MAX_UDP_SIZE);
     return -1;
   }
   if ((unsigned long long)o->size * o->pipeline > LOAD_MAX_WINDOW) {

@@ -89,6 +89,10 @@ static void test_options(void) {
   CHECK(test__parse("--target 127.0.0.1:7 --threads", &o, err, sizeof(err)) != 0 &&
         strstr(err, "--threads needs a value") != NULL);
   CHECK(test__parse("--target 127.0.0.1:7 --size 1048576 --pipeline 1024", &o, err, sizeof(err)) != 0);
+  CHECK(test__parse("--target 127.0.0.1:7 --mode udp --loss-timeout 0.25", &o, err, sizeof(err)) == 0 &&
+        o.mode == LOAD_MODE_UDP && o.loss_timeout_s == 0.25);
+  CHECK(test__parse("--target 127.0.0.1:7 --mode udp --size 4", &o, err, sizeof(err)) != 0 &&
+        strstr(err, "--size") != NULL);
 }
 
 static void test__run(load_run *run, load_stats *st, load_mode mode, unsigned size, unsigned pipeline) {
@@ -254,6 +258,52 @@ static void test_conn_errors_while_stopping_are_not_counted(void) {
   load_run_close(&run);
 }
 
+static void test_conn_udp_datagrams_verified_lost_and_late(void) {
+  load_run run;
+  load_stats st;
+  load_conn c;
+  const unsigned char *data;
+  unsigned char first[32], second[32];
+  size_t len;
+  unsigned char *buf;
+  size_t cap;
+  test__run(&run, &st, LOAD_MODE_UDP, 32, 2);
+  run.opt.loss_timeout_s = 0.000001; /* 1000 ns */
+  CHECK(load_conn_init(&c, &run, 4) == 0);
+  load_conn_connecting(&c, 0);
+  load_conn_connected(&c, &st, 0);
+  /* Two datagrams in flight, then the window is full. */
+  CHECK(load_conn_next_send(&c, 100, &data, &len) == 1 && len == 32);
+  memcpy(first, data, 32);
+  load_conn_sent(&c, &st, 32, 100);
+  CHECK(load_conn_next_send(&c, 100, &data, &len) == 1 && len == 32 && memcmp(data, first, 32) != 0);
+  memcpy(second, data, 32);
+  load_conn_sent(&c, &st, 32, 100);
+  CHECK(load_conn_next_send(&c, 100, &data, &len) == 0);
+  /* The second's echo completes it (out of order is fine), timed. */
+  load_conn_recv_buf(&c, &buf, &cap);
+  CHECK(cap > 32);
+  memcpy(buf, second, 32);
+  CHECK(load_conn_received(&c, &st, 32, 600) == LOAD_GO);
+  CHECK(load_stat_get(&st.msgs) == 1 && st.latency.min == 500);
+  /* The first is overdue at 1200: lost, its slot free again. */
+  CHECK(load_conn_expire(&c, &st, 1200) == 1 && load_stat_get(&st.lost) == 1);
+  CHECK(load_conn_next_send(&c, 1200, &data, &len) == 1);
+  load_conn_sent(&c, &st, 32, 1200);
+  /* Its echo arriving now is late, not an error. */
+  memcpy(buf, first, 32);
+  CHECK(load_conn_received(&c, &st, 32, 1300) == LOAD_GO);
+  CHECK(load_stat_get(&st.late) == 1 && load_stat_get(&st.errors) == 0 && load_stat_get(&st.msgs) == 1);
+  /* A changed byte, or a wrong length, is a mismatch. */
+  memcpy(buf, second, 32);
+  buf[20] ^= 1;
+  CHECK(load_conn_received(&c, &st, 32, 1400) == LOAD_DROP);
+  CHECK(load_conn_received(&c, &st, 31, 1400) == LOAD_DROP);
+  CHECK(load_stat_get(&st.mismatches) == 2);
+  load_conn_free(&c);
+  load_run_close(&run);
+}
+
 int main(void) {
   test_hist_buckets_cover_every_value_within_3_percent();
   test_hist_quantiles();
@@ -263,6 +313,7 @@ int main(void) {
   test_conn_storm_one_round_trip_per_connection();
   test_conn_chargen_verifies_rfc864();
   test_conn_errors_while_stopping_are_not_counted();
+  test_conn_udp_datagrams_verified_lost_and_late();
   printf("%d passed, %d failed\n", test__passed, test__failed);
   return test__failed == 0 ? 0 : 1;
 }
