@@ -44,6 +44,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import wine_env as tools_wine_env  # noqa: E402 (tools/wine_env.py: tools/wine-env.sh for Python)
+
 LISTEN_RE = re.compile(r"listening on tcp (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
 SERVERS = ("portserve", "naive", "epoll")
 LABEL = {"portserve": "portserve (Wine)", "naive": "naive IOCP (Wine)", "epoll": "epoll (native)"}
@@ -54,10 +57,7 @@ def log(msg):
 
 
 def wine_env(prefix):
-    env = dict(os.environ)
-    env.update(WINEPREFIX=prefix, WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
-    env.pop("DISPLAY", None)
-    return env
+    return tools_wine_env.wine_env(prefix)
 
 
 def quiet(argv, env=None, timeout=120):
