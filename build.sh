@@ -82,7 +82,10 @@ case "$cmd" in
   build)
     ensure_deps; build_win; build_native ;;
   test)
-    ensure_deps; build_win; build_native
+    ensure_deps
+    # Off until the tree has been reformatted once (tools/format.sh --fix).
+    if [ "${PS_FORMAT_CHECK:-0}" = 1 ]; then say "format check (tools/format.sh)"; tools/format.sh --check; fi
+    build_win; build_native
     say "native unit tests"
     ctest --test-dir "$NATIVE_BUILD" --output-on-failure -j "$JOBS" --timeout 120
     win_tests
