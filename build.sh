@@ -82,7 +82,10 @@ case "$cmd" in
   build)
     ensure_deps; build_win; build_native ;;
   test)
-    ensure_deps; build_win; build_native
+    ensure_deps
+    # Off until the tree has been reformatted once (tools/format.sh --fix).
+    if [ "${PS_FORMAT_CHECK:-0}" = 1 ]; then say "format check (tools/format.sh)"; tools/format.sh --check; fi
+    build_win; build_native
     say "native unit tests"
     ctest --test-dir "$NATIVE_BUILD" --output-on-failure -j "$JOBS" --timeout 120
     win_tests
@@ -92,9 +95,11 @@ case "$cmd" in
     win_tests ;;
   run)
     ensure_deps; build_win
-    export WINEPREFIX=${WINEPREFIX:-$ROOT/build/wineprefix-run}
-    export WINEDEBUG=${WINEDEBUG:--all} WINEDLLOVERRIDES="mscoree,mshtml="
-    if [ ! -d "$WINEPREFIX" ]; then say "creating Wine prefix $WINEPREFIX"; wineboot -i </dev/null >/dev/null 2>&1; fi
+    . "$ROOT/tools/wine-env.sh"
+    debug=${WINEDEBUG:-}
+    ps_wine_env "${WINEPREFIX:-$ROOT/build/wineprefix-run}"
+    [ -z "$debug" ] || export WINEDEBUG=$debug
+    if [ ! -d "$WINEPREFIX" ]; then say "creating Wine prefix $WINEPREFIX"; ps_wine_quiet wineboot -i; fi
     [ $# -gt 0 ] || set -- run --listen echo=127.0.0.1:7007
     say "wine portserve.exe $*   (Ctrl+C stops it)"
     exec wine "$WIN_BUILD/bin/portserve.exe" "$@"

@@ -52,6 +52,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import wine_env as tools_wine_env  # noqa: E402 (tools/wine_env.py: tools/wine-env.sh for Python)
+
 LISTEN_RE = re.compile(r"listening on (?:tcp|udp) (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
 UDP_SERVERS = ("portserve", "naive")  # epoll_echo has no UDP mode
 SERVERS = ("portserve", "naive", "epoll")
@@ -63,10 +66,7 @@ def log(msg):
 
 
 def wine_env(prefix):
-    env = dict(os.environ)
-    env.update(WINEPREFIX=prefix, WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
-    env.pop("DISPLAY", None)
-    return env
+    return tools_wine_env.wine_env(prefix)
 
 
 def quiet(argv, env=None, timeout=120):

@@ -18,12 +18,13 @@ HOLD=${3:-12}
 EXE=$ROOT/build/win/bin/portserve.exe
 LOAD=$ROOT/build/native/bin/portload
 [ -x "$LOAD" ] && [ -f "$EXE" ] || { echo "bench/idle10k.sh: run ./build.sh first" >&2; exit 1; }
-export WINEPREFIX=$ROOT/build/idle-prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+. "$ROOT/tools/wine-env.sh"
+ps_wine_env "$ROOT/build/idle-prefix"
 LOG=$ROOT/build/idle-server.log
 rm -rf "$WINEPREFIX"; mkdir -p "$WINEPREFIX"
-wineserver -p </dev/null >/dev/null 2>&1
-wineboot -i </dev/null >/dev/null 2>&1
-cleanup() { [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null; wineserver -k </dev/null >/dev/null 2>&1 || true; rm -rf "$WINEPREFIX"; }
+ps_wine_quiet wineserver -p
+ps_wine_quiet wineboot -i
+cleanup() { [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null; ps_wine_stop; rm -rf "$WINEPREFIX"; }
 trap cleanup EXIT
 wine "$EXE" run --listen echo=127.0.0.1:0/tcp --stats-interval 2 --accepts 64 --idle-timeout "$IDLE" \
   </dev/null >"$LOG" 2>&1 &

@@ -33,6 +33,9 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import wine_env  # noqa: E402 (tools/wine_env.py: tools/wine-env.sh for Python)
+
 LISTEN_RE = re.compile(r"listening on tcp (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
 SERVER_START_TIMEOUT = 30
 CLIENT_GRACE = 20      # seconds beyond the client's own --duration
@@ -40,11 +43,7 @@ STOP_TIMEOUT = 10
 
 
 def env():
-    e = dict(os.environ)
-    e.setdefault("WINEDEBUG", "-all")
-    e.setdefault("WINEDLLOVERRIDES", "mscoree,mshtml=")
-    e.pop("DISPLAY", None)
-    return e
+    return wine_env.wine_env(keep_callers=True)
 
 
 def fail(msg):

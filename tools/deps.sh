@@ -33,7 +33,8 @@ command:ps procps
 # Building: the cross compilers (posix thread model: googletest needs
 # std::mutex), googletest's source, cmake/ninja, a native compiler for
 # common/ with the sanitizers, and clang-cl for the MSVC-mode check of the
-# Visual Studio projects (tests/build_vcxproj.py).
+# Visual Studio projects (tests/build_vcxproj.py), clang-format for
+# tools/format.sh.
 ps__deps_build=$ps__deps_wintest'
 command:x86_64-w64-mingw32-gcc-posix gcc-mingw-w64-x86-64
 command:x86_64-w64-mingw32-g++-posix g++-mingw-w64-x86-64
@@ -44,6 +45,7 @@ command:ninja ninja-build
 command:gcc gcc
 command:g++ g++
 command:clang-cl-14 clang-tools-14
+command:clang-format clang-format
 '
 ps__deps_bench='
 command:strace strace

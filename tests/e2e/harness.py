@@ -8,19 +8,19 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import wine_env as tools_wine_env  # noqa: E402 (tools/wine_env.py: tools/wine-env.sh for Python)
 
 EXE = os.environ.get("PORTSERVE_EXE", "")
 LISTEN_RE = re.compile(r"listening on (tcp|udp) \[?([^\s\]]+?)\]?:(\d+) \((\w+)\)")
 
 
 def wine_env():
-    env = dict(os.environ)
-    env.setdefault("WINEDEBUG", "-all")
-    env.setdefault("WINEDLLOVERRIDES", "mscoree,mshtml=")
-    env.pop("DISPLAY", None)
-    return env
+    return tools_wine_env.wine_env(keep_callers=True)
 
 
 def run_exe(args, timeout=60):
