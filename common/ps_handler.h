@@ -26,8 +26,8 @@
  * that listener can read (ps_session_context, ps_datagram_context); on_stop
  * frees it after the engine stopped.
  *
- * The built-in services (echo, discard, chargen, daytime, qotd) are written
- * against this header only. */
+ * The built-in services (echo, discard, chargen, daytime, qotd, and admin,
+ * the HTTP metrics endpoint) are written against this header only. */
 #ifndef PS_HANDLER_H
 #define PS_HANDLER_H
 
@@ -36,9 +36,22 @@
 typedef struct ps_session ps_session;
 typedef struct ps_datagram ps_datagram;
 
+typedef struct ps_metrics ps_metrics; /* common/metrics.h */
+
 /* What a service may read from the configuration at start. */
 typedef struct ps_service_config {
   const char *quotes_file; /* qotd: quotes separated by blank lines; NULL = built-in */
+  /* admin: where its figures come from. The engine sets metrics_fill to a
+   * function that fills `out` (zeroed by the caller) with a consistent-enough
+   * snapshot of its counters, listener rows, error rows, worker count,
+   * version and state, and metrics_arg to what that function needs (the
+   * engine). It is called from inside admin's session callbacks, on any
+   * worker thread, concurrently for different sessions: it must be
+   * thread-safe, must not block for long, and must not call ps_session_*.
+   * The engine keeps metrics_arg valid until the admin service's on_stop.
+   * Without metrics_fill the admin service refuses to start. */
+  void (*metrics_fill)(void *metrics_arg, ps_metrics *out);
+  void *metrics_arg;
 } ps_service_config;
 
 typedef struct ps_handler {

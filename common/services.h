@@ -18,6 +18,11 @@ extern const ps_handler ps_svc_discard; /* RFC 863 */
 extern const ps_handler ps_svc_chargen; /* RFC 864 */
 extern const ps_handler ps_svc_daytime; /* RFC 867 */
 extern const ps_handler ps_svc_qotd;    /* RFC 865 */
+/* The HTTP admin endpoint (svc_admin.c). Not in the ps_service_find table:
+ * the engine opens it for --admin, with metrics_fill in its configuration. */
+extern const ps_handler ps_svc_admin;
+/* Requests answered on one admin connection before it is closed. */
+#define PS_ADMIN_REQUESTS_MAX 100
 
 /* chargen: bytes of the RFC 864 pattern starting at stream offset *pos
  * (lines of 72 printable characters rotating through ASCII 32..126, each
