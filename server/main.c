@@ -60,7 +60,8 @@ static unsigned main__stop_drain_ms(void *ctx, unsigned drain_timeout_ms) {
 }
 
 static int main__run(const ps_options *o) {
-  ps_log_config log = {(ps_log_level)o->log_level, PS_LOG_TO_STDERR, o->log_file};
+  /* No rotation, local time until --log-max-size/--log-files/--log-time exist. */
+  ps_log_config log = {(ps_log_level)o->log_level, PS_LOG_TO_STDERR, o->log_file, 0, 0, 0};
   ps_run_hooks hooks;
   ps_run_status status;
   char msg[200];
