@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_client.h"
 #include "engine.h"
 #include "log.h"
 #include "options.h"
@@ -97,6 +98,8 @@ static int main__main(int argc, char **argv) {
   ps_options o;
   char err[512];
   char usage[PS_USAGE_MAX];
+  /* A client of a running instance: none of the server's options apply. */
+  if (argc >= 2 && strcmp(argv[1], "stats") == 0) return ps_admin_client_main(argc - 1, argv + 1);
   if (ps_options_parse(argc, argv, &o, err, sizeof(err)) != 0) {
     /* Under the SCM nobody reads stderr: the service reports the error as
      * its exit code and in the Event Log instead. */
