@@ -94,7 +94,9 @@ TEST(LogRotation, KeepsTheNewestFilesWithinTheLimitAndDropsTheOldest) {
   for (unsigned i = 0; i <= 3; i++) {
     ASSERT_TRUE(log.Exists(i)) << "file ." << i;
     EXPECT_LE(log.Read(i).size(), 2000u) << "file ." << i;
-    if (i > 0) EXPECT_GT(log.Read(i).size(), 2000u - 120u) << "file ." << i << " was rotated only when nearly full";
+    if (i > 0) {
+      EXPECT_GT(log.Read(i).size(), 2000u - 120u) << "file ." << i << " was rotated only when nearly full";
+    }
   }
   EXPECT_FALSE(log.Exists(4)) << "only 3 old files are kept";
   // Oldest to newest: .3 .2 .1 FILE, one contiguous run ending at the last line.

@@ -92,7 +92,9 @@ TEST(Metrics, PrometheusHasEachFamilyOnceWithHelpAndTypeBeforeItsSamples) {
       EXPECT_EQ(rest.substr(0, rest.find(' ')), family);
       std::string type = rest.substr(rest.find(' ') + 1);
       EXPECT_TRUE(type == "counter" || type == "gauge") << line;
-      if (type == "counter") EXPECT_EQ(family.substr(family.size() - 6), "_total") << family;
+      if (type == "counter") {
+        EXPECT_EQ(family.substr(family.size() - 6), "_total") << family;
+      }
       continue;
     }
     std::string name = line.substr(0, line.find_first_of("{ "));

@@ -129,7 +129,7 @@ struct QotdStart {
   int rc = -1;
   char err[512] = "";
   explicit QotdStart(const char *quotes_file) {
-    ps_service_config cfg = {quotes_file};
+    ps_service_config cfg = {quotes_file, nullptr, nullptr};
     rc = ps_svc_qotd.on_start(&cfg, &ctx, err, sizeof err);
   }
   ~QotdStart() {

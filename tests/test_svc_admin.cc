@@ -186,7 +186,9 @@ TEST(SvcAdmin, EachMalformedKindGetsItsStatusThenClose) {
     EXPECT_NE(r[0].head.find("Connection: close\r\n"), std::string::npos);
     EXPECT_EQ(r[0].body.rfind(std::to_string(c.status) + " ", 0), 0u) << r[0].body;
     EXPECT_EQ(fake.record().close_calls, 1) << c.request.substr(0, 60);
-    if (c.status == 405) EXPECT_NE(r[0].head.find("Allow: GET, HEAD\r\n"), std::string::npos);
+    if (c.status == 405) {
+      EXPECT_NE(r[0].head.find("Allow: GET, HEAD\r\n"), std::string::npos);
+    }
   }
 }
 
