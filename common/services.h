@@ -12,6 +12,27 @@
 /* The built-in handler for `name` ("echo"), or NULL:
  * ps_registry_find(ps_registry_builtin(), name). */
 const ps_handler *ps_service_find(const char *name);
+/* The HTTP admin endpoint (svc_admin.c). Not in the built-in registry: the
+ * program opens it for --admin with ps_engine_serve and ps_admin_options. */
+extern const ps_handler ps_svc_admin;
+/* Requests answered on one admin connection before it is closed. */
+#define PS_ADMIN_REQUESTS_MAX 100
+
+typedef struct ps_metrics ps_metrics; /* common/metrics.h */
+
+/* admin's options (ps_engine_serve's `options`): where its figures come
+ * from. metrics_fill fills `out` (zeroed by the caller) with a
+ * consistent-enough snapshot of the engine's counters, listener rows, error
+ * rows, worker count, version and state; metrics_arg is what it needs. It is
+ * called from inside admin's session callbacks, on any worker thread,
+ * concurrently for different sessions: it must be thread-safe, must not
+ * block for long, and must not call ps_session_*. The options and
+ * metrics_arg must stay valid until the admin service's on_stop. Without
+ * metrics_fill the admin service refuses to start. */
+typedef struct ps_admin_options {
+  void (*metrics_fill)(void *metrics_arg, ps_metrics *out);
+  void *metrics_arg;
+} ps_admin_options;
 
 /* chargen: bytes of the RFC 864 pattern starting at stream offset *pos
  * (lines of 72 printable characters rotating through ASCII 32..126, each

@@ -38,8 +38,9 @@
  *     .on_data = my_on_data,
  *   };
  *
- * The built-in services (echo, discard, chargen, daytime, qotd) and the
- * example in examples/upper are written against this header only. */
+ * The built-in services (echo, discard, chargen, daytime, qotd, and admin,
+ * the HTTP metrics endpoint) and the example in examples/upper are written
+ * against this header only. */
 #ifndef PS_HANDLER_H
 #define PS_HANDLER_H
 

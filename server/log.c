@@ -1,7 +1,9 @@
-/* The log sink: timestamped lines to stderr and/or an append-only log file,
- * warnings, errors and key events to the Windows Event Log. Each line is
- * written with one call per destination so that lines from different
- * threads do not interleave. */
+/* The log sink: timestamped lines to stderr and/or an append-only log file
+ * (rotated by size), warnings, errors and key events to the Windows Event
+ * Log. Each line is written with one call per destination so that lines from
+ * different threads do not interleave; with rotation on, file writes and the
+ * rotation itself happen under one lock, so no line lands in a file being
+ * renamed. */
 #include "log.h"
 
 #include <stdarg.h>
@@ -13,36 +15,104 @@
 #include "path.h"
 #include "ps_win.h"
 
+/* Rotated files are FILE.1 .. FILE.<count>: at most three digits. */
+#define LOG__FILES_MAX 999
+
 typedef struct log__sink {
   ps_log_level level;
   unsigned sinks;
   HANDLE file;         /* opened for FILE_APPEND_DATA only; NULL for none */
   HANDLE event_source; /* RegisterEventSourceW; NULL for none */
+  int utc;
+  /* Rotation (all under `lock`; max_bytes 0 = off, and the lock unused). */
+  SRWLOCK lock;
+  unsigned long long max_bytes;
+  unsigned file_count;
+  unsigned long long size; /* of the file, as far as we know (another instance may append too) */
+  wchar_t path[PS_PATH_MAX];
 } log__sink;
 
 /* Process-wide by nature (like stderr itself): written by ps_log_open and
  * ps_log_close only, while no other thread logs; read by every thread. The
  * default lets code that never opens the log (unit tests) log to stderr. */
-static log__sink log__the = {PS_LOG_INFO, PS_LOG_TO_STDERR, NULL, NULL};
+static log__sink log__the = {PS_LOG_INFO, PS_LOG_TO_STDERR, NULL, NULL, 0, SRWLOCK_INIT, 0, 0, 0, {0}};
 
-/* Paths are UTF-8 (main.c converts the UTF-16 command line): CreateFileW,
+/* Paths are UTF-8 (main.c converts the UTF-16 command line): wide APIs,
  * so a name outside the ANSI code page opens; a path that is not valid UTF-8
- * came from a configuration file saved as ANSI and goes to CreateFileA, as
- * ps_fopen does for the files common/ opens. */
-static HANDLE log__create_file(const char *path) {
-  const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+ * came from a configuration file saved as ANSI and is read in the ANSI code
+ * page, as CreateFileA would (and ps_fopen does for the files common/ opens).
+ * The wide form is kept: rotation renames with MoveFileExW. 0 or -1. */
+static int log__wide_path(const char *path, wchar_t *wide, size_t cap) {
   uint16_t units[PS_PATH_MAX];
-  wchar_t wide[PS_PATH_MAX];
   int n = ps_utf8_to_utf16(path, units, PS_COUNTOF(units)), i;
-  if (n < 0) return CreateFileA(path, FILE_APPEND_DATA, share, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+  if (n < 0) return MultiByteToWideChar(CP_ACP, 0, path, -1, wide, (int)cap) > 0 ? 0 : -1;
+  if ((size_t)n >= cap) return -1;
   for (i = 0; i <= n; i++) wide[i] = (wchar_t)units[i];
-  return CreateFileW(wide, FILE_APPEND_DATA, share, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+  return 0;
+}
+
+static HANDLE log__create_file(const wchar_t *path) {
+  /* FILE_SHARE_DELETE: another instance may rotate (rename) the file while
+   * we have it open. */
+  const DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
+  return CreateFileW(path, FILE_APPEND_DATA, share, NULL, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+}
+
+static unsigned long long log__file_size(HANDLE h) {
+  LARGE_INTEGER size;
+  return GetFileSizeEx(h, &size) ? (unsigned long long)size.QuadPart : 0;
+}
+
+/* FILE.<index> (FILE itself for 0). */
+static void log__rotated_name(const wchar_t *path, unsigned index, wchar_t *out, size_t cap) {
+  if (index == 0) _snwprintf(out, cap, L"%ls", path);
+  else _snwprintf(out, cap, L"%ls.%u", path, index);
+  out[cap - 1] = L'\0';
+}
+
+/* Called with the lock held when the next line would pass max_bytes: shift
+ * FILE.(n-1) to FILE.n ... FILE to FILE.1 (replacing the oldest), then start
+ * a new FILE. Windows cannot rename a file over one that is open without
+ * FILE_SHARE_DELETE, and our handle is closed first so our own rename never
+ * meets it. Failures cannot be logged (we are the log): they go to stderr
+ * when that is a sink, and writing goes on in whatever FILE is. */
+static void log__rotate(log__sink *k) {
+  wchar_t from[PS_PATH_MAX + 8], to[PS_PATH_MAX + 8];
+  unsigned i;
+  DWORD failed = 0;
+  if (k->file != NULL) CloseHandle(k->file);
+  k->file = NULL;
+  if (k->file_count == 0) {
+    if (!DeleteFileW(k->path) && GetLastError() != ERROR_FILE_NOT_FOUND) failed = GetLastError();
+  } else {
+    for (i = k->file_count; i >= 1; i--) {
+      log__rotated_name(k->path, i - 1, from, PS_COUNTOF(from));
+      log__rotated_name(k->path, i, to, PS_COUNTOF(to));
+      if (!MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING) && GetLastError() != ERROR_FILE_NOT_FOUND && i == 1)
+        failed = GetLastError();
+    }
+  }
+  k->file = log__create_file(k->path);
+  if (k->file == INVALID_HANDLE_VALUE) {
+    if (failed == 0) failed = GetLastError();
+    k->file = NULL;
+  }
+  /* After a failed rename FILE is still big: count from 0 so the next try
+   * comes after another max_bytes, not at every line. */
+  k->size = failed != 0 || k->file == NULL ? 0 : log__file_size(k->file);
+  if (failed != 0 && (k->sinks & PS_LOG_TO_STDERR)) {
+    char msg[200];
+    ps_console_printf(stderr, "portserve: log file rotation failed: %s\n", ps_errstr(failed, msg, sizeof(msg)));
+  }
 }
 
 int ps_log_open(const ps_log_config *cfg) {
   int err = 0;
   log__the.level = cfg->level;
   log__the.sinks = cfg->sinks;
+  log__the.utc = cfg->utc;
+  log__the.max_bytes = 0;
+  log__the.file_count = cfg->file_count > LOG__FILES_MAX ? LOG__FILES_MAX : cfg->file_count;
   if (cfg->sinks & PS_LOG_TO_EVENTLOG)
     /* Succeeds even when the source is not registered (the events then go
      * to the Application log without message text): install registers it. */
@@ -52,9 +122,16 @@ int ps_log_open(const ps_log_config *cfg) {
      * current end of the file, atomically, even with another writer (a
      * second instance, a console run next to the service). No CRT buffer:
      * a line is in the file when ps_log returns. */
-    HANDLE h = log__create_file(cfg->file);
-    if (h == INVALID_HANDLE_VALUE) err = (int)GetLastError();
-    else log__the.file = h;
+    HANDLE h = INVALID_HANDLE_VALUE;
+    if (log__wide_path(cfg->file, log__the.path, PS_COUNTOF(log__the.path)) != 0) err = ERROR_FILENAME_EXCED_RANGE;
+    else h = log__create_file(log__the.path);
+    if (h == INVALID_HANDLE_VALUE) {
+      if (err == 0) err = (int)GetLastError();
+    } else {
+      log__the.file = h;
+      log__the.size = log__file_size(h);
+      log__the.max_bytes = cfg->file_max_bytes; /* rotation only with a file */
+    }
   }
   return err;
 }
@@ -65,6 +142,10 @@ void ps_log_close(void) {
   log__the.file = NULL;
   log__the.event_source = NULL;
   log__the.sinks = PS_LOG_TO_STDERR;
+  log__the.utc = 0;
+  log__the.max_bytes = 0;
+  log__the.file_count = 0;
+  log__the.size = 0;
 }
 
 static void log__report_event(ps_log_level level, ps_log_event_id id, const char *text) {
@@ -91,9 +172,10 @@ static void log__write(ps_log_level level, int event, ps_log_event_id id, const 
   DWORD written;
 
   if (!event && level > log__the.level) return;
-  GetLocalTime(&t);
-  n = snprintf(line, sizeof(line), "%04u-%02u-%02u %02u:%02u:%02u.%03u %-5s ", t.wYear, t.wMonth, t.wDay,
-               t.wHour, t.wMinute, t.wSecond, t.wMilliseconds, names[level]);
+  if (log__the.utc) GetSystemTime(&t);
+  else GetLocalTime(&t);
+  n = snprintf(line, sizeof(line), "%04u-%02u-%02u %02u:%02u:%02u.%03u%s %-5s ", t.wYear, t.wMonth, t.wDay,
+               t.wHour, t.wMinute, t.wSecond, t.wMilliseconds, log__the.utc ? "Z" : "", names[level]);
   text = line + n;
   /* Leave room for "\r\n". */
   vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
@@ -102,11 +184,22 @@ static void log__write(ps_log_level level, int event, ps_log_event_id id, const 
   if (log__the.event_source != NULL && (event || level <= PS_LOG_WARN))
     log__report_event(level, event ? id : PS_EVENT_MESSAGE, text);
 
-  if (log__the.file != NULL) {
-    /* CRLF in the file: operators read it with Windows tools. */
-    line[len] = '\r';
-    line[len + 1] = '\n';
-    WriteFile(log__the.file, line, (DWORD)(len + 2), &written, NULL);
+  /* CRLF in the file: operators read it with Windows tools. */
+  line[len] = '\r';
+  line[len + 1] = '\n';
+  if (log__the.max_bytes == 0) {
+    if (log__the.file != NULL) WriteFile(log__the.file, line, (DWORD)(len + 2), &written, NULL);
+  } else {
+    /* Rotation on: log__the.file changes under the lock only. */
+    AcquireSRWLockExclusive(&log__the.lock);
+    /* Another instance appending to the same file makes our count low:
+     * ask the file before deciding to rotate. */
+    if (log__the.size > 0 && log__the.size + len + 2 > log__the.max_bytes && log__the.file != NULL)
+      log__the.size = log__file_size(log__the.file);
+    if (log__the.size > 0 && log__the.size + len + 2 > log__the.max_bytes) log__rotate(&log__the);
+    if (log__the.file != NULL && WriteFile(log__the.file, line, (DWORD)(len + 2), &written, NULL))
+      log__the.size += written;
+    ReleaseSRWLockExclusive(&log__the.lock);
   }
   if (log__the.sinks & PS_LOG_TO_STDERR) {
     line[len] = '\n';

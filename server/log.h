@@ -45,6 +45,15 @@ typedef struct ps_log_config {
   ps_log_level level; /* lines above this level are dropped */
   unsigned sinks;     /* PS_LOG_TO_* */
   const char *file;   /* also append every line here; NULL or "" for none */
+  /* Rotation by size (--log-max-size, --log-files): when a line would take
+   * the file past file_max_bytes, FILE is renamed FILE.1 (FILE.1 to FILE.2,
+   * ..., FILE.<file_count> is replaced, so the oldest goes) and a new FILE
+   * is started. 0 = never rotate; file_count 0 = no old files kept. A file
+   * always takes at least one line, so a line longer than the limit still
+   * gets written. */
+  unsigned long long file_max_bytes;
+  unsigned file_count;
+  int utc; /* timestamps in UTC (ending in "Z") instead of local time (--log-time) */
 } ps_log_config;
 
 /* Sets the process-wide sink. Call once, before other threads start. If the

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin_client.h"
 #include "engine.h"
 #include "log.h"
 #include "options.h"
@@ -96,7 +97,8 @@ static int main__reload(const ps_options *o) {
 }
 
 static int main__run(const ps_options *o, main__args *args) {
-  ps_log_config log = {(ps_log_level)o->log_level, PS_LOG_TO_STDERR, o->log_file};
+  /* No rotation, local time until --log-max-size/--log-files/--log-time exist. */
+  ps_log_config log = {(ps_log_level)o->log_level, PS_LOG_TO_STDERR, o->log_file, 0, 0, 0};
   ps_run_hooks hooks;
   ps_run_status status;
   HANDLE reload_event;
@@ -148,6 +150,8 @@ static int main__main(int argc, char **argv) {
   char usage[PS_USAGE_MAX];
   args.argc = argc;
   args.argv = argv;
+  /* A client of a running instance: none of the server's options apply. */
+  if (argc >= 2 && strcmp(argv[1], "stats") == 0) return ps_admin_client_main(argc - 1, argv + 1);
   if (ps_options_parse(argc, argv, &o, err, sizeof(err)) != 0) {
     /* Under the SCM nobody reads stderr: the service reports the error as
      * its exit code and in the Event Log instead. */

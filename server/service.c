@@ -645,6 +645,7 @@ int ps_service_dispatch(const ps_options *o, const char *startup_error, ps_reloa
   service__the = &s;
 
   /* No console under the SCM: the Event Log, and the log file if set. */
+  memset(&log, 0, sizeof(log)); /* rotation off, local time: the lead wires the options */
   log.level = (ps_log_level)o->log_level;
   log.sinks = PS_LOG_TO_EVENTLOG;
   log.file = o->log_file;

@@ -29,6 +29,7 @@ command:wixl wixl
 command:msiinfo msitools
 command:msibuild msitools
 command:ps procps
+command:promtool prometheus
 '
 # Building: the cross compilers (posix thread model: googletest needs
 # std::mutex), googletest's source, cmake/ninja, a native compiler for

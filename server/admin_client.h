@@ -1,0 +1,14 @@
+/* `portserve stats [--admin HOST:PORT] [--json]`: asks a running portserve's
+ * admin endpoint (svc_admin) for its figures and prints them. */
+#ifndef PS_ADMIN_CLIENT_H
+#define PS_ADMIN_CLIENT_H
+
+#define PS_ADMIN_DEFAULT_ADDR "127.0.0.1:9100"
+#define PS_ADMIN_CLIENT_TIMEOUT_MS 5000 /* connect, and each receive */
+
+/* argv[0] is "stats". Prints GET /stats.txt (or /stats.json with --json)
+ * to stdout; 0, 1 when nothing (or no 200) answers, with the reason on
+ * stderr, 2 for a bad command line. */
+int ps_admin_client_main(int argc, char **argv);
+
+#endif
