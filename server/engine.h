@@ -9,6 +9,7 @@
 #define PS_ENGINE_H
 
 #include "listen_spec.h"
+#include "options.h"
 #include "stats.h"
 
 #ifdef __cplusplus
@@ -55,6 +56,7 @@ typedef struct ps_engine_config {
   unsigned buffer_size;      /* bytes in one pooled I/O buffer */
   unsigned send_queue_max;   /* unsent bytes per connection before reading pauses */
   unsigned max_connections;  /* 0 = no limit */
+  unsigned max_connections_per_source; /* open connections per source address (0 = no limit) */
   unsigned drain_timeout_ms; /* graceful stop deadline */
   unsigned inline_max;       /* inline completions per event; shared out per dequeued batch (conn.c) */
   int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
@@ -88,7 +90,13 @@ typedef struct ps_endpoint {
   unsigned transport;   /* PS_TRANSPORT_TCP or PS_TRANSPORT_UDP */
 } ps_endpoint;
 
+/* The defaults: the option table's (ps_options_defaults, mapped by
+ * ps_engine_config_set_options), and the engine-only knobs' own. */
 void ps_engine_config_default(ps_engine_config *cfg);
+
+/* Sets every field a user option governs from `o` (seconds to milliseconds
+ * and the like): the one copy of that mapping. quotes_file points into `o`. */
+void ps_engine_config_set_options(ps_engine_config *cfg, const ps_options *o);
 
 /* Creates the completion port and starts the workers. 0 or a Win32 error. */
 int ps_engine_new(const ps_engine_config *cfg, ps_engine **out);

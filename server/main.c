@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check.h"
 #include "engine.h"
 #include "log.h"
 #include "options.h"
@@ -130,6 +131,8 @@ static int main__main(int argc, char **argv) {
       return ps_service_stop(&o);
     case PS_CMD_STATUS:
       return ps_service_status(&o);
+    case PS_CMD_CHECK:
+      return ps_check(&o);
   }
   fprintf(stderr, "portserve: command not available in this build\n");
   return 2;
