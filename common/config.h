@@ -21,6 +21,10 @@
 
 #include "options.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Receives one error, "FILE:LINE: message" ("FILE: message" or "--config:
  * ..." for the file as a whole). Returns 0 to go on with the next line,
  * non-zero to stop at this error. */
@@ -43,5 +47,9 @@ int ps_config_load(const char *path, ps_options *o, char *err, size_t errsize);
 /* Applies INI `text` (named `name` in messages) to `o`, stopping at the
  * first error. 0, or -1 with "FILE:LINE: message". */
 int ps_config_parse(const char *text, const char *name, ps_options *o, char *err, size_t errsize);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 
 #include "listen_spec.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define PS_MAX_LISTENS 64
 #define PS_PATH_MAX 520
 #define PS_DEFAULT_LISTEN "echo=localhost:7007"
@@ -172,5 +176,9 @@ unsigned ps_options_bind_retry_s(const ps_options *o);
  * >= size means it was cut. */
 #define PS_USAGE_MAX 8192
 size_t ps_options_usage(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

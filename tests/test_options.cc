@@ -587,8 +587,12 @@ TEST(Options, UsageHasEveryTableRowWithItsDefault) {
     std::string row;  // whitespace runs (the wrapping) as one space
     for (char c : usage.substr(at, next - at))
       if (!(c == ' ' || c == '\n') || row.empty() || row.back() != ' ') row += (c == '\n' ? ' ' : c);
-    if (d->type != PS_OPT_CONFIG) EXPECT_PRED_FORMAT2(testing::IsSubstring, "(default", row) << d->flag;
-    if (def[0] != '\0') EXPECT_PRED_FORMAT2(testing::IsSubstring, def, row) << d->flag;
+    if (d->type != PS_OPT_CONFIG) {
+      EXPECT_PRED_FORMAT2(testing::IsSubstring, "(default", row) << d->flag;
+    }
+    if (def[0] != '\0') {
+      EXPECT_PRED_FORMAT2(testing::IsSubstring, def, row) << d->flag;
+    }
   }
   EXPECT_EQ(usage.find("buffer-idle"), std::string::npos);
 }
@@ -600,8 +604,9 @@ TEST(Options, UsageLinesFitEightyColumns) {
     size_t end = usage.find('\n', start);
     if (end == std::string::npos) end = usage.size();
     // The usage line itself is the one long line (the listen syntax cannot wrap).
-    if (usage.compare(start, 6, "usage:") != 0)
+    if (usage.compare(start, 6, "usage:") != 0) {
       EXPECT_LE(end - start, 80u) << usage.substr(start, end - start);
+    }
     start = end + 1;
   }
 }
