@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +36,40 @@ static void cfg__lower(char *s) {
   for (; *s != '\0'; s++) *s = (char)tolower((unsigned char)*s);
 }
 
-int ps_config_parse(const char *text, const char *name, ps_options *o, char *err, size_t errsize) {
-  enum { SEC_NONE, SEC_SERVER, SEC_LISTENERS } section = SEC_NONE;
+/* Reports one error of line `line_no` (0: of the whole file); returns
+ * non-zero when the caller wants no more. */
+typedef struct cfg__errors {
+  ps_config_error_fn on_error;
+  void *ctx;
+  unsigned count;
+} cfg__errors;
+
+static int cfg__error(cfg__errors *e, const char *name, unsigned line_no, const char *fmt, ...) PS_PRINTF(4, 5);
+
+static int cfg__error(cfg__errors *e, const char *name, unsigned line_no, const char *fmt, ...) {
+  char msg[700], full[800];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  if (line_no != 0) snprintf(full, sizeof(full), "%s:%u: %s", name, line_no, msg);
+  else snprintf(full, sizeof(full), "%s", msg);
+  e->count++;
+  return e->on_error(e->ctx, full);
+}
+
+unsigned ps_config_parse_each(const char *text, const char *name, ps_options *o, ps_config_error_fn on_error,
+                              void *ctx) {
+  /* SEC_UNKNOWN: after a bad section header; its lines are skipped, the
+   * header was the error. */
+  enum { SEC_NONE, SEC_SERVER, SEC_LISTENERS, SEC_UNKNOWN } section = SEC_NONE;
   const char *p = text;
   unsigned line_no = 0;
   char line[1024], msg[512];
+  cfg__errors errors;
+  errors.on_error = on_error;
+  errors.ctx = ctx;
+  errors.count = 0;
 
   /* A UTF-8 byte order mark, as Notepad writes it. */
   if ((unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF) p += 3;
@@ -48,8 +78,13 @@ int ps_config_parse(const char *text, const char *name, ps_options *o, char *err
     const char *nl = strchr(p, '\n');
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
     char *s, *eq, *key, *value;
+    int stop = 0;
     line_no++;
-    if (len >= sizeof(line)) return ps_fail(err, errsize, "%s:%u: line too long", name, line_no);
+    if (len >= sizeof(line)) {
+      p += len + (nl ? 1 : 0);
+      if (cfg__error(&errors, name, line_no, "line too long")) break;
+      continue;
+    }
     memcpy(line, p, len);
     line[len] = '\0';
     p += len + (nl ? 1 : 0);
@@ -60,74 +95,117 @@ int ps_config_parse(const char *text, const char *name, ps_options *o, char *err
 
     if (*s == '[') {
       char *close = strchr(s, ']');
-      if (close == NULL || close[1] != '\0')
-        return ps_fail(err, errsize, "%s:%u: bad section header '%s'", name, line_no, s);
+      section = SEC_UNKNOWN;
+      if (close == NULL || close[1] != '\0') {
+        if (cfg__error(&errors, name, line_no, "bad section header '%s'", s)) break;
+        continue;
+      }
       *close = '\0';
       s = cfg__trim(s + 1);
       cfg__lower(s);
       if (strcmp(s, "server") == 0) section = SEC_SERVER;
       else if (strcmp(s, "listeners") == 0) section = SEC_LISTENERS;
-      else
-        return ps_fail(err, errsize, "%s:%u: unknown section [%s] (known: [server], [listeners])", name,
-                         line_no, s);
+      else if (cfg__error(&errors, name, line_no, "unknown section [%s] (known: [server], [listeners])", s))
+        break;
       continue;
     }
 
     eq = strchr(s, '=');
-    if (eq == NULL) return ps_fail(err, errsize, "%s:%u: expected 'key = value', got '%s'", name, line_no, s);
+    if (eq == NULL) {
+      if (cfg__error(&errors, name, line_no, "expected 'key = value', got '%s'", s)) break;
+      continue;
+    }
     *eq = '\0';
     key = cfg__trim(s);
     value = cfg__trim(eq + 1);
     cfg__lower(key);
-    if (*key == '\0') return ps_fail(err, errsize, "%s:%u: missing key before '='", name, line_no);
-
-    if (section == SEC_NONE)
-      return ps_fail(err, errsize, "%s:%u: '%s' is outside a section (put it under [server] or [listeners])",
-                       name, line_no, key);
-    if (section == SEC_LISTENERS) {
+    if (*key == '\0') stop = cfg__error(&errors, name, line_no, "missing key before '='");
+    else if (section == SEC_NONE)
+      stop = cfg__error(&errors, name, line_no,
+                        "'%s' is outside a section (put it under [server] or [listeners])", key);
+    else if (section == SEC_UNKNOWN)
+      continue;
+    else if (section == SEC_LISTENERS) {
       char spec[600];
       snprintf(spec, sizeof(spec), "%s=%s", key, value);
       if (ps_options_add_listen(o, spec, msg, sizeof(msg)) != 0)
-        return ps_fail(err, errsize, "%s:%u: listener %s", name, line_no, msg);
-      continue;
+        stop = cfg__error(&errors, name, line_no, "listener %s", msg);
+    } else {
+      switch (ps_options_set_ini(o, key, value, msg, sizeof(msg))) {
+        case 0:
+          break;
+        case 1:
+          stop = cfg__error(&errors, name, line_no, "unknown key '%s' in [server]", key);
+          break;
+        default:
+          stop = cfg__error(&errors, name, line_no, "%s", msg);
+          break;
+      }
     }
-    if (strcmp(key, "listen") == 0 || strcmp(key, "config") == 0 || strncmp(key, "--", 2) == 0)
-      return ps_fail(err, errsize, "%s:%u: unknown key '%s' in [server]", name, line_no, key);
-    switch (ps_options_set(o, key, value, msg, sizeof(msg))) {
-      case 0:
-        break;
-      case 1:
-        return ps_fail(err, errsize, "%s:%u: unknown key '%s' in [server]", name, line_no, key);
-      default:
-        return ps_fail(err, errsize, "%s:%u: %s", name, line_no, msg);
-    }
+    if (stop) break;
   }
-  return 0;
+  return errors.count;
 }
 
-int ps_config_load(const char *path, ps_options *o, char *err, size_t errsize) {
+unsigned ps_config_load_each(const char *path, ps_options *o, ps_config_error_fn on_error, void *ctx) {
   FILE *f = ps_fopen(path, "rb");
   char *text;
   size_t n;
-  int rc;
-  if (f == NULL) return ps_fail(err, errsize, "--config: cannot open '%s'", path);
+  unsigned count;
+  cfg__errors errors;
+  errors.on_error = on_error;
+  errors.ctx = ctx;
+  errors.count = 0;
+  if (f == NULL) {
+    cfg__error(&errors, path, 0, "--config: cannot open '%s'", path);
+    return errors.count;
+  }
   text = (char *)malloc(PS_CONFIG_MAX_BYTES + 1);
   if (text == NULL) {
     fclose(f);
-    return ps_fail(err, errsize, "--config: out of memory");
+    cfg__error(&errors, path, 0, "--config: out of memory");
+    return errors.count;
   }
   n = fread(text, 1, PS_CONFIG_MAX_BYTES + 1, f);
   fclose(f);
   if (n > PS_CONFIG_MAX_BYTES) {
     free(text);
-    return ps_fail(err, errsize, "%s: larger than %d bytes", path, PS_CONFIG_MAX_BYTES);
+    cfg__error(&errors, path, 0, "%s: larger than %d bytes", path, PS_CONFIG_MAX_BYTES);
+    return errors.count;
   }
   text[n] = '\0';
   if (memchr(text, '\0', n) != NULL) {
     free(text);
-    return ps_fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", path);
+    cfg__error(&errors, path, 0, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", path);
+    return errors.count;
   }
-  rc = ps_config_parse(text, path, o, err, errsize);
+  count = ps_config_parse_each(text, path, o, on_error, ctx);
   free(text);
-  return rc;
+  return count;
+}
+
+/* The first error, into the caller's buffer; stop there. */
+typedef struct cfg__first {
+  char *err;
+  size_t errsize;
+} cfg__first;
+
+static int cfg__keep_first(void *ctx, const char *message) {
+  cfg__first *first = (cfg__first *)ctx;
+  snprintf(first->err, first->errsize, "%s", message);
+  return 1;
+}
+
+int ps_config_parse(const char *text, const char *name, ps_options *o, char *err, size_t errsize) {
+  cfg__first first;
+  first.err = err;
+  first.errsize = errsize;
+  return ps_config_parse_each(text, name, o, cfg__keep_first, &first) == 0 ? 0 : -1;
+}
+
+int ps_config_load(const char *path, ps_options *o, char *err, size_t errsize) {
+  cfg__first first;
+  first.err = err;
+  first.errsize = errsize;
+  return ps_config_load_each(path, o, cfg__keep_first, &first) == 0 ? 0 : -1;
 }

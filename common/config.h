@@ -11,8 +11,9 @@
  *   echo = [::1]:7007/tcp ; a service may be listed several times
  *
  * Keys in [server] are the command-line flags without "--" and with '_' for
- * '-'. Unknown sections and keys, bad values and duplicate listeners are
- * errors that name the file and line. See portserve.ini.example. */
+ * '-' (the option table, options.h). Unknown sections and keys, bad values
+ * and duplicate listeners are errors that name the file and line. See
+ * portserve.ini.example. */
 #ifndef PS_CONFIG_H
 #define PS_CONFIG_H
 
@@ -20,10 +21,35 @@
 
 #include "options.h"
 
-/* Applies the file at `path` to `o`. 0, or -1 with "FILE:LINE: message". */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Receives one error, "FILE:LINE: message" ("FILE: message" or "--config:
+ * ..." for the file as a whole). Returns 0 to go on with the next line,
+ * non-zero to stop at this error. */
+typedef int (*ps_config_error_fn)(void *ctx, const char *message);
+
+/* Applies every good line of INI `text` (named `name` in messages) to `o`
+ * and reports each bad one to on_error (a line under an unknown section is
+ * not reported again). Returns the number of errors reported. */
+unsigned ps_config_parse_each(const char *text, const char *name, ps_options *o, ps_config_error_fn on_error,
+                              void *ctx);
+
+/* ps_config_parse_each for the file at `path` (a file that cannot be read
+ * is one error). */
+unsigned ps_config_load_each(const char *path, ps_options *o, ps_config_error_fn on_error, void *ctx);
+
+/* Applies the file at `path` to `o`, stopping at the first error. 0, or -1
+ * with "FILE:LINE: message". */
 int ps_config_load(const char *path, ps_options *o, char *err, size_t errsize);
 
-/* Applies INI `text` (named `name` in messages) to `o`. */
+/* Applies INI `text` (named `name` in messages) to `o`, stopping at the
+ * first error. 0, or -1 with "FILE:LINE: message". */
 int ps_config_parse(const char *text, const char *name, ps_options *o, char *err, size_t errsize);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,23 +10,162 @@
 #include "config.h"
 #include "services.h"
 
-/* Two literals: C11 promises string literals of 4,095 characters only
- * (-Woverlength-strings), and the text is longer. */
+/* argv parsing for portserve.exe, and the table of every option (see
+ * options.h). A row of opt__table is the one description of an option: its
+ * flag and INI key, type and range, field, default and --help text. */
+#include "options.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errtab.h"
+#include "ps_compat.h"
+#include "config.h"
+#include "services.h"
+
+/* ENUM rows write their field through an unsigned*: the enum types must be
+ * that size (C11 6.7.2.2: compatible with an integer type; both are int or
+ * unsigned int on every compiler we build with, and signed/unsigned variants
+ * may alias). */
+typedef char opt__level_is_uint_sized[sizeof(ps_level_option) == sizeof(unsigned) ? 1 : -1];
+typedef char opt__time_is_uint_sized[sizeof(ps_log_time_option) == sizeof(unsigned) ? 1 : -1];
+
+static const char *const opt__levels[] = {"error", "warn", "info", "debug", NULL};   /* ps_level_option */
+static const char *const opt__log_times[] = {"local", "utc", NULL};                  /* ps_log_time_option */
+
+#define OPT_FIELD(f) offsetof(ps_options, f)
+
+static const ps_option_def opt__table[] = {
+  {"--config", NULL, PS_OPT_CONFIG, PS_UNIT_COUNT, OPT_FIELD(config_path), 0, 0, 0, "", NULL, "FILE",
+   "read options and listeners from an INI file (see portserve.ini.example)", NULL, NULL},
+  {"--listen", NULL, PS_OPT_LISTEN, PS_UNIT_COUNT, 0, 0, 0, 0, "", NULL, "SPEC",
+   "add a listener, as above; may be repeated ([listeners] in the file)", NULL, PS_DEFAULT_LISTEN},
+  {"--threads", "threads", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(threads), 0, 256, 0, NULL, NULL, NULL,
+   "worker threads", "one per processor", NULL},
+  {"--accepts", "accepts", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(accepts), 1, 4096, 16, NULL, NULL, NULL,
+   "AcceptEx kept posted per TCP listener", NULL, NULL},
+  {"--buffer-size", "buffer_size", PS_OPT_UINT, PS_UNIT_BYTES, OPT_FIELD(buffer_size), 512, 1048576, 8192, NULL,
+   NULL, NULL, "size of one pooled I/O buffer (and the largest datagram served)", NULL, NULL},
+  {"--send-queue-max", "send_queue_max", PS_OPT_UINT, PS_UNIT_BYTES, OPT_FIELD(send_queue_max), 1024, 1073741824,
+   262144, NULL, NULL, NULL, "unsent bytes per connection before the server stops reading from it", NULL, NULL},
+  {"--max-connections", "max_connections", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(max_connections), 0, 10000000, 0,
+   NULL, NULL, NULL,
+   "open connections the server holds; at the limit it stops posting AcceptEx, so further clients wait in "
+   "the listen backlog and are accepted once a connection closes (they are not reset)",
+   "no limit", NULL},
+  {"--max-connections-per-source", "max_connections_per_source", PS_OPT_UINT, PS_UNIT_COUNT,
+   OPT_FIELD(max_connections_per_source), 0, 10000000, 0, NULL, NULL, NULL,
+   "open connections one source IP address may hold; beyond it new connections from that address are refused",
+   "no limit", NULL},
+  {"--idle-timeout", "idle_timeout", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(idle_timeout_s), 0, 604800, 300, NULL, NULL,
+   NULL, "close a connection gracefully when no byte has moved either way for SEC seconds", "never", NULL},
+  {"--linger-timeout", "linger_timeout", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(linger_timeout_s), 0, 3600, 30, NULL,
+   NULL, NULL, "after the server's FIN, how long the peer gets to send its own before the server closes",
+   "forever", NULL},
+  {"--send-timeout", "send_timeout", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(send_timeout_s), 0, 3600, 60, NULL, NULL,
+   NULL, "reset a connection whose queued data made no progress for SEC seconds: the peer stopped reading",
+   "never", NULL},
+  {"--keepalive", "keepalive", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(keepalive_s), 0, 86400, 60, NULL, NULL, NULL,
+   "TCP keep-alive after SEC idle seconds, so vanished peers are found", "off", NULL},
+  {"--drain-timeout", "drain_timeout", PS_OPT_UINT, PS_UNIT_MS, OPT_FIELD(drain_timeout_ms), 0, 3600000, 5000, NULL,
+   NULL, NULL,
+   "on stop, time connections get to finish before they are reset (at most 3000 when the console is closed: "
+   "Windows ends the process 5 s after that)",
+   NULL, NULL},
+  {"--bind-retry", "bind_retry", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(bind_retry_s), 0, PS_BIND_RETRY_MAX_S,
+   PS_BIND_RETRY_DEFAULT, NULL, NULL, NULL,
+   "a port still held (WSAEADDRINUSE), e.g. by the previous instance's closing connections, is retried this "
+   "long before the start fails",
+   "fail at once", PS_STR(PS_BIND_RETRY_CONSOLE_S) " in the console, " PS_STR(PS_BIND_RETRY_SERVICE_S) " as a service"},
+  {"--stats-interval", "stats_interval", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(stats_interval_s), 0, 86400, 5, NULL,
+   NULL, NULL, "log a stats line every SEC seconds", "off", NULL},
+  {"--udp-receives", "udp_receives", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_receives), 1, 1024, 8, NULL, NULL,
+   NULL, "WSARecvFrom kept posted per UDP socket", NULL, NULL},
+  {"--udp-reply-rate", "udp_reply_rate", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_reply_rate), 0, 1000000, 100,
+   NULL, NULL, NULL,
+   "UDP replies per second to one source address, so the server cannot be used to flood a spoofed victim",
+   "no limit", NULL},
+  {"--udp-reply-burst", "udp_reply_burst", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_reply_burst), 1, 1000000, 200,
+   NULL, NULL, NULL, "UDP replies a source may get at once", NULL, NULL},
+  {"--udp-reply-rate-total", "udp_reply_rate_total", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_reply_rate_total), 0,
+   10000000, 10000, NULL, NULL, NULL, "UDP replies per second to all sources together", "no limit", NULL},
+  {"--udp-allow-low-ports", "udp_allow_low_ports", PS_OPT_BOOL, PS_UNIT_COUNT, OPT_FIELD(udp_allow_low_ports), 0, 1,
+   0, NULL, NULL, NULL,
+   "1: answer datagrams from source ports 1-1023 too (0: dropped, they are other hosts' services; port 0 and "
+   "this server's own UDP ports always are)",
+   NULL, NULL},
+  {"--admin", "admin", PS_OPT_ADDR, PS_UNIT_COUNT, OPT_FIELD(admin), 0, 0, 0, "", NULL, "ADDR",
+   "serve the admin HTTP endpoint (metrics, health) on HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100", "off", NULL},
+  {"--log-level", "log_level", PS_OPT_ENUM, PS_UNIT_COUNT, OPT_FIELD(log_level), 0, 0, PS_LEVEL_INFO, NULL,
+   opt__levels, "LEVEL", "log lines of this level and above: error, warn, info or debug", NULL, NULL},
+  {"--log-file", "log_file", PS_OPT_PATH, PS_UNIT_COUNT, OPT_FIELD(log_file), 0, 0, 0, "", NULL, "FILE",
+   "also append log lines to FILE", "none", NULL},
+  {"--log-max-size", "log_max_size", PS_OPT_UINT, PS_UNIT_BYTES, OPT_FIELD(log_max_size), 0, 1073741824, 10485760,
+   NULL, NULL, NULL, "rotate the log file when a line would take it past this size", "never rotate", NULL},
+  {"--log-files", "log_files", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(log_files), 1, 100, 5, NULL, NULL, NULL,
+   "old log files kept when the log file rotates", NULL, NULL},
+  {"--log-time", "log_time", PS_OPT_ENUM, PS_UNIT_COUNT, OPT_FIELD(log_time), 0, 0, PS_LOG_TIME_LOCAL, NULL,
+   opt__log_times, NULL, "time stamps of log lines in local time or UTC", NULL, NULL},
+  {"--quotes-file", "quotes_file", PS_OPT_PATH, PS_UNIT_COUNT, OPT_FIELD(quotes_file), 0, 0, 0, "", NULL, "FILE",
+   "quotes for qotd, separated by blank lines", "built-in quotes", NULL},
+};
+
+size_t ps_option_count(void) { return PS_COUNTOF(opt__table); }
+
+const ps_option_def *ps_option_at(size_t i) { return i < PS_COUNTOF(opt__table) ? &opt__table[i] : NULL; }
+
+const ps_option_def *ps_option_by_flag(const char *flag) {
+  size_t k;
+  for (k = 0; k < PS_COUNTOF(opt__table); k++)
+    if (strcmp(flag, opt__table[k].flag) == 0) return &opt__table[k];
+  return NULL;
+}
+
+const ps_option_def *ps_option_by_ini_key(const char *key) {
+  size_t k;
+  for (k = 0; k < PS_COUNTOF(opt__table); k++)
+    if (opt__table[k].ini_key != NULL && strcmp(key, opt__table[k].ini_key) == 0) return &opt__table[k];
+  return NULL;
+}
+
+char *ps_option_default_text(const ps_option_def *d, char *buf, size_t size) {
+  if (d->default_shown != NULL) snprintf(buf, size, "%s", d->default_shown);
+  else if (d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL) snprintf(buf, size, "%u", d->default_uint);
+  else if (d->type == PS_OPT_ENUM) snprintf(buf, size, "%s", d->names[d->default_uint]);
+  else snprintf(buf, size, "%s", d->default_str != NULL ? d->default_str : "");
+  return buf;
+}
+
+/* ---- --help ---------------------------------------------------------------- */
+
+/* Two literals around the generated option list: C11 promises string
+ * literals of 4,095 characters only (-Woverlength-strings). */
 static const char ps_usage_commands[] =
   "usage: portserve run [--config FILE] [--listen SERVICE=[HOST]:PORT[/tcp|/udp][,optional]]... [options]\n"
+  "       portserve check --config FILE [--bind]\n"
   "       portserve install [--config FILE] | uninstall | start | stop | status\n"
-  "       portserve reload [PID]\n"
+  "       portserve reload [PID] | stats [--admin HOST:PORT] [--json]\n"
   "       portserve --help | --version\n"
   "\n"
   "Commands:\n"
-  "  run                      serve in this console until Ctrl+C, Ctrl+Break or close\n"
-  "  install                  register the Windows service 'portserve' (automatic start,\n"
-  "                           NT AUTHORITY\\LocalService) to run with --config FILE\n"
+  "  run                      serve in this console until Ctrl+C, Ctrl+Break or\n"
+  "                           console close\n"
+  "  check                    report every error in FILE as FILE:LINE: message,\n"
+  "                           opening nothing; with --bind also bind each\n"
+  "                           listener's addresses and report every one in use\n"
+  "  install                  register the Windows service 'portserve' (automatic\n"
+  "                           start, NT AUTHORITY\\LocalService) to run with\n"
+  "                           --config FILE\n"
   "  uninstall                stop and remove the service\n"
   "  start | stop | status    drive the installed service through the SCM\n"
-  "  reload [PID]             re-read the configuration without dropping connections:\n"
-  "                           the service (SERVICE_CONTROL_PARAMCHANGE), or the console\n"
-  "                           instance with that process ID (its ready line names it)\n"
+  "  reload [PID]             re-read the configuration without dropping\n"
+  "                           connections: the service's (it gets\n"
+  "                           SERVICE_CONTROL_PARAMCHANGE), or the console instance\n"
+  "                           with that process ID (its ready line names it)\n"
+  "  stats                    print a running instance's figures from its --admin\n"
+  "                           endpoint (default 127.0.0.1:9100); --json for scripts\n"
   "  service                  (used by the SCM) run as the service\n"
   "\n"
   "Listeners (--listen may be repeated; default " PS_DEFAULT_LISTEN "):\n"
@@ -39,59 +178,118 @@ static const char ps_usage_commands[] =
   "  ',optional' to skip addresses that cannot be opened instead of failing.\n"
   "  Services (TCP and UDP): echo (RFC 862), discard (RFC 863), chargen (RFC 864),\n"
   "  daytime (RFC 867), qotd (RFC 865).\n"
-  "\n";
+  "\n"
+  "Options (applied in order: flags after --config override the file; in the file,\n"
+  "[server] keys are the flags without '--' and with '_' for '-'):\n";
 
-static const char ps_usage_options[] =
-  "Options (applied in order: flags after --config override the file):\n"
-  "  --config FILE            read options and listeners from an INI file\n"
-  "                           (see portserve.ini.example)\n"
-  "  --threads N              worker threads (default 0: one per processor)\n"
-  "  --accepts N              AcceptEx kept posted per TCP listener (default 16)\n"
-  "  --buffer-size BYTES      size of one pooled I/O buffer (default 8192)\n"
-  "  --buffer-idle-ms MS      a connection idle this long gives its receive buffer\n"
-  "                           back to the pool (default 1000)\n"
-  "  --send-queue-max BYTES   unsent bytes per connection before the server stops\n"
-  "                           reading from it (default 262144)\n"
-  "  --max-connections N      refuse connections beyond N open ones (default 0: no limit)\n"
-  "  --idle-timeout SEC       close a connection gracefully when no byte has moved\n"
-  "                           either way for SEC seconds (default 300; 0: never)\n"
-  "  --linger-timeout SEC     after the server's FIN, how long the peer gets to send\n"
-  "                           its own before the server closes (default 30; 0: forever)\n"
-  "  --send-timeout SEC       reset a connection whose queued data made no progress\n"
-  "                           for SEC seconds: the peer stopped reading (default 60; 0: never)\n"
-  "  --keepalive SEC          TCP keep-alive after SEC idle seconds, so vanished peers\n"
-  "                           are found (default 60; 0: off)\n"
-  "  --drain-timeout MS       on stop, time connections get to finish before they\n"
-  "                           are reset (default 5000; at most 3000 when the console\n"
-  "                           is closed: Windows ends the process 5 s after that)\n"
-  "  --bind-retry SEC         a port still held (WSAEADDRINUSE), e.g. by the previous\n"
-  "                           instance's closing connections, is retried this long\n"
-  "                           before the start fails (default " PS_STR(PS_BIND_RETRY_CONSOLE_S) " in the console,\n"
-  "                           " PS_STR(PS_BIND_RETRY_SERVICE_S) " as a service; 0: fail at once)\n"
-  "  --stats-interval SEC     log a stats line every SEC seconds (default 5; 0: off)\n"
-  "  --udp-receives N         WSARecvFrom kept posted per UDP socket (default 8)\n"
-  "  --udp-reply-rate N       UDP replies per second to one source address, so the\n"
-  "                           server cannot be used to flood a spoofed victim\n"
-  "                           (default 100; 0: no limit)\n"
-  "  --udp-reply-burst N      UDP replies a source may get at once (default 200)\n"
-  "  --udp-reply-rate-total N UDP replies per second to all sources together\n"
-  "                           (default 10000; 0: no limit)\n"
-  "  --udp-allow-low-ports 0|1  1: answer datagrams from source ports 1-1023 too\n"
-  "                           (default 0: dropped, they are other hosts' services;\n"
-  "                           port 0 and this server's own UDP ports always are)\n"
-  "  --log-level LEVEL        error, warn, info (default) or debug\n"
-  "  --log-file FILE          also append log lines to FILE\n"
-  "  --quotes-file FILE       quotes for qotd, separated by blank lines\n"
+static const char ps_usage_tail[] =
   "  -h, --help               this text\n"
   "  --version                print the version\n"
   "\n"
-  "Exit status: 0 after a clean stop, 1 if the server could not start or failed,\n"
-  "2 for a bad command line.\n";
+  "Exit status: 0 after a clean stop, 1 if the server could not start or failed\n"
+  "(check: the file has errors or an address is in use), 2 for a bad command line.\n";
+
+#define OPT__HELP_COLUMN 27
+#define OPT__HELP_WIDTH 79
+
+/* Text appended to a caller's buffer, counting what did not fit. */
+typedef struct opt__text {
+  char *buf;
+  size_t size, len;
+} opt__text;
+
+static void opt__put(opt__text *t, const char *s, size_t n) {
+  size_t k;
+  for (k = 0; k < n; k++, t->len++)
+    if (t->len + 1 < t->size) t->buf[t->len] = s[k];
+  if (t->size > 0) t->buf[t->len < t->size ? t->len : t->size - 1] = '\0';
+}
+
+static void opt__puts(opt__text *t, const char *s) { opt__put(t, s, strlen(s)); }
+
+static void opt__pad(opt__text *t, size_t n) {
+  while (n-- > 0) opt__put(t, " ", 1);
+}
+
+/* "  --flag META   help wrapped at OPT__HELP_WIDTH, indented to OPT__HELP_COLUMN". */
+static void opt__usage_row(opt__text *t, const char *left, const char *text) {
+  size_t col = strlen(left);
+  const char *w = text;
+  opt__puts(t, left);
+  if (col + 1 > OPT__HELP_COLUMN) {
+    opt__puts(t, "\n");
+    col = 0;
+  }
+  opt__pad(t, OPT__HELP_COLUMN - col);
+  col = OPT__HELP_COLUMN;
+  while (*w != '\0') {
+    size_t n = strcspn(w, " ");
+    if (col > OPT__HELP_COLUMN && col + 1 + n > OPT__HELP_WIDTH) {
+      opt__puts(t, "\n");
+      opt__pad(t, OPT__HELP_COLUMN);
+      col = OPT__HELP_COLUMN;
+    } else if (col > OPT__HELP_COLUMN) {
+      opt__puts(t, " ");
+      col++;
+    }
+    opt__put(t, w, n);
+    col += n;
+    w += n;
+    while (*w == ' ') w++;
+  }
+  opt__puts(t, "\n");
+}
+
+static const char *opt__metavar(const ps_option_def *d, char *buf, size_t size) {
+  size_t k, len = 0;
+  if (d->metavar != NULL) return d->metavar;
+  switch (d->type) {
+    case PS_OPT_BOOL: return "0|1";
+    case PS_OPT_ENUM:
+      buf[0] = '\0';
+      for (k = 0; d->names[k] != NULL; k++)
+        len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s", k ? "|" : "", d->names[k]);
+      return buf;
+    default:
+      break;
+  }
+  switch (d->unit) {
+    case PS_UNIT_S: return "SEC";
+    case PS_UNIT_MS: return "MS";
+    case PS_UNIT_BYTES: return "BYTES";
+    default: return "N";
+  }
+}
 
 size_t ps_options_usage(char *buf, size_t size) {
-  int n = snprintf(buf, size, "%s%s", ps_usage_commands, ps_usage_options);
-  return n < 0 ? 0 : (size_t)n;
+  opt__text t;
+  size_t k;
+  t.buf = buf;
+  t.size = size;
+  t.len = 0;
+  if (size > 0) buf[0] = '\0';
+  opt__puts(&t, ps_usage_commands);
+  for (k = 0; k < PS_COUNTOF(opt__table); k++) {
+    const ps_option_def *d = &opt__table[k];
+    char left[80], meta[64], def[64], text[700];
+    int zero_default = (d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL) ? d->default_uint == 0
+                       : (d->type == PS_OPT_PATH || d->type == PS_OPT_ADDR);
+    snprintf(left, sizeof(left), "  %s %s", d->flag, opt__metavar(d, meta, sizeof(meta)));
+    ps_option_default_text(d, def, sizeof(def));
+    if (d->type == PS_OPT_CONFIG) snprintf(text, sizeof(text), "%s", d->help);
+    else if (d->zero_means == NULL) snprintf(text, sizeof(text), "%s (default %s)", d->help, def);
+    else if (zero_default && d->default_shown == NULL && def[0] == '\0')
+      snprintf(text, sizeof(text), "%s (default: %s)", d->help, d->zero_means);
+    else if (zero_default && d->default_shown == NULL)
+      snprintf(text, sizeof(text), "%s (default 0: %s)", d->help, d->zero_means);
+    else snprintf(text, sizeof(text), "%s (default %s; 0: %s)", d->help, def, d->zero_means);
+    opt__usage_row(&t, left, text);
+  }
+  opt__puts(&t, ps_usage_tail);
+  return t.len;
 }
+
+/* ---- setting options ------------------------------------------------------- */
 
 static int opt__uint(const char *flag, const char *value, unsigned min, unsigned max, unsigned *out,
                      char *err, size_t errsize) {
@@ -99,9 +297,11 @@ static int opt__uint(const char *flag, const char *value, unsigned min, unsigned
   unsigned long v;
   if (value[0] < '0' || value[0] > '9')
     return ps_fail(err, errsize, "%s: '%s' is not a number", flag, value);
+  errno = 0;
   v = strtoul(value, &end, 10);
   if (*end != '\0') return ps_fail(err, errsize, "%s: '%s' is not a number", flag, value);
-  if (v < min || v > max)
+  /* strtoul saturates (ERANGE) instead of wrapping; unsigned long is 32 bits on Windows. */
+  if (errno == ERANGE || v < min || v > max)
     return ps_fail(err, errsize, "%s: %s is out of range (%u to %u)", flag, value, min, max);
   *out = (unsigned)v;
   return 0;
@@ -135,75 +335,29 @@ int ps_options_add_listen(ps_options *o, const char *value, char *err, size_t er
   return 0;
 }
 
-/* Numeric options: the flag, and the configuration key is the flag without
- * "--" and with '_' for '-'. */
-typedef struct opt__uint_flag {
-  const char *name;
-  size_t offset;
-  unsigned min, max;
-} opt__uint_flag;
-
-static const opt__uint_flag opt__uint_flags[] = {
-  {"--threads", offsetof(ps_options, threads), 0, 256},
-  {"--accepts", offsetof(ps_options, accepts), 1, 4096},
-  {"--buffer-size", offsetof(ps_options, buffer_size), 512, 1048576},
-  {"--send-queue-max", offsetof(ps_options, send_queue_max), 1024, 1073741824},
-  {"--max-connections", offsetof(ps_options, max_connections), 0, 10000000},
-  {"--drain-timeout", offsetof(ps_options, drain_timeout_ms), 0, 3600000},
-  {"--stats-interval", offsetof(ps_options, stats_interval_s), 0, 86400},
-  {"--udp-receives", offsetof(ps_options, udp_receives), 1, 1024},
-  {"--buffer-idle-ms", offsetof(ps_options, buffer_idle_ms), 10, 3600000},
-  {"--idle-timeout", offsetof(ps_options, idle_timeout_s), 0, 604800},
-  {"--linger-timeout", offsetof(ps_options, linger_timeout_s), 0, 3600},
-  {"--send-timeout", offsetof(ps_options, send_timeout_s), 0, 3600},
-  {"--keepalive", offsetof(ps_options, keepalive_s), 0, 86400},
-  {"--bind-retry", offsetof(ps_options, bind_retry_s), 0, PS_BIND_RETRY_MAX_S},
-  {"--udp-reply-rate", offsetof(ps_options, udp_reply_rate), 0, 1000000},
-  {"--udp-reply-burst", offsetof(ps_options, udp_reply_burst), 1, 1000000},
-  {"--udp-reply-rate-total", offsetof(ps_options, udp_reply_rate_total), 0, 10000000},
-  {"--udp-allow-low-ports", offsetof(ps_options, udp_allow_low_ports), 0, 1},
-};
-
-typedef struct opt__path_flag {
-  const char *name;
-  size_t offset;
-} opt__path_flag;
-
-static const opt__path_flag opt__path_flags[] = {
-  {"--log-file", offsetof(ps_options, log_file)},
-  {"--quotes-file", offsetof(ps_options, quotes_file)},
-};
-
-/* "buffer_size" -> "--buffer-size"; flags pass through. */
-static void opt__flag_name(const char *name, char *flag, size_t size) {
-  size_t i = 0, j = 0;
-  if (strncmp(name, "--", 2) != 0) {
-    flag[j++] = '-';
-    flag[j++] = '-';
-  }
-  for (; name[i] != '\0' && j + 1 < size; i++) flag[j++] = name[i] == '_' ? '-' : name[i];
-  flag[j] = '\0';
-}
-
 void ps_options_defaults(ps_options *o) {
+  size_t k;
   memset(o, 0, sizeof(*o));
-  o->accepts = 16;
-  o->buffer_size = 8192;
-  o->send_queue_max = 262144;
-  o->drain_timeout_ms = 5000;
-  o->stats_interval_s = 5;
-  o->udp_receives = 8;
-  o->buffer_idle_ms = 1000;
-  o->idle_timeout_s = 300;
-  o->linger_timeout_s = 30;
-  o->send_timeout_s = 60;
-  o->keepalive_s = 60;
-  o->log_level = PS_LEVEL_INFO;
-  o->bind_retry_s = PS_BIND_RETRY_DEFAULT;
-  o->udp_reply_rate = 100;
-  o->udp_reply_burst = 200;
-  o->udp_reply_rate_total = 10000;
-  o->udp_allow_low_ports = 0;
+  for (k = 0; k < PS_COUNTOF(opt__table); k++) {
+    const ps_option_def *d = &opt__table[k];
+    char *field = (char *)o + d->offset;
+    switch (d->type) {
+      case PS_OPT_UINT:
+      case PS_OPT_BOOL:
+      case PS_OPT_ENUM:
+        *(unsigned *)(void *)field = d->default_uint;
+        break;
+      case PS_OPT_PATH:
+        snprintf(field, PS_PATH_MAX, "%s", d->default_str);
+        break;
+      case PS_OPT_ADDR:
+        snprintf(field, PS_ADMIN_MAX, "%s", d->default_str);
+        break;
+      case PS_OPT_LISTEN: /* added after parsing when none is given (ps_options_parse) */
+      case PS_OPT_CONFIG:
+        break;
+    }
+  }
 }
 
 unsigned ps_options_bind_retry_s(const ps_options *o) {
@@ -211,46 +365,80 @@ unsigned ps_options_bind_retry_s(const ps_options *o) {
   return o->command == PS_CMD_SERVICE ? PS_BIND_RETRY_SERVICE_S : PS_BIND_RETRY_CONSOLE_S;
 }
 
-int ps_options_set(ps_options *o, const char *name, const char *value, char *err, size_t errsize) {
-  static const char *const levels[] = {"error", "warn", "info", "debug"};
-  char flag[64];
-  size_t k;
-  opt__flag_name(name, flag, sizeof(flag));
-  if (strcmp(flag, "--listen") == 0) return ps_options_add_listen(o, value, err, errsize);
-  if (strcmp(flag, "--log-level") == 0) {
-    for (k = 0; k < PS_COUNTOF(levels); k++)
-      if (strcmp(value, levels[k]) == 0) {
-        o->log_level = (ps_level_option)k;
-        return 0;
-      }
-    return ps_fail(err, errsize, "%s: '%s' is not one of error, warn, info, debug", flag, value);
+int ps_options_admin_spec(const char *text, ps_listen_spec *out, char *err, size_t errsize) {
+  char spec[PS_ADMIN_MAX + 8], msg[300];
+  const char *reason;
+  if (strlen(text) >= PS_ADMIN_MAX) return ps_fail(err, errsize, "'%.40s...': address too long", text);
+  snprintf(spec, sizeof(spec), "admin=%s", text);
+  if (ps_listen_spec_parse(spec, out, msg, sizeof(msg)) != 0) {
+    /* The listener parser quotes "admin=TEXT" first; keep only its reason. */
+    reason = strstr(msg, "': ");
+    return ps_fail(err, errsize, "'%s' is not HOST:PORT: %s", text, reason != NULL ? reason + 3 : msg);
   }
-  for (k = 0; k < PS_COUNTOF(opt__path_flags); k++)
-    if (strcmp(flag, opt__path_flags[k].name) == 0) {
-      char *dst = (char *)o + opt__path_flags[k].offset;
-      if (strlen(value) >= PS_PATH_MAX) return ps_fail(err, errsize, "%s: path too long", flag);
-      snprintf(dst, PS_PATH_MAX, "%s", value);
+  if (out->transports != PS_TRANSPORT_BOTH || out->optional)
+    return ps_fail(err, errsize, "'%s' is not HOST:PORT (the admin endpoint is HTTP over TCP: no /tcp, /udp or ,optional)",
+                   text);
+  out->transports = PS_TRANSPORT_TCP;
+  return 0;
+}
+
+/* Sets the option of row `d` named `name` (as the user wrote it: flag or key). */
+static int opt__set(ps_options *o, const ps_option_def *d, const char *name, const char *value, char *err,
+                    size_t errsize) {
+  char *field = (char *)o + d->offset;
+  size_t k;
+  switch (d->type) {
+    case PS_OPT_UINT:
+      return opt__uint(name, value, d->min, d->max, (unsigned *)(void *)field, err, errsize);
+    case PS_OPT_BOOL:
+      if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0)
+        return ps_fail(err, errsize, "%s: '%s' is not 0 or 1", name, value);
+      *(unsigned *)(void *)field = value[0] == '1';
+      return 0;
+    case PS_OPT_ENUM: {
+      char names[128];
+      size_t len = 0;
+      names[0] = '\0';
+      for (k = 0; d->names[k] != NULL; k++) {
+        if (strcmp(value, d->names[k]) == 0) {
+          *(unsigned *)(void *)field = (unsigned)k;
+          return 0;
+        }
+        len += (size_t)snprintf(names + len, len < sizeof(names) ? sizeof(names) - len : 0, "%s%s", k ? ", " : "",
+                                d->names[k]);
+      }
+      return ps_fail(err, errsize, "%s: '%s' is not one of %s", name, value, names);
+    }
+    case PS_OPT_PATH:
+      if (strlen(value) >= PS_PATH_MAX) return ps_fail(err, errsize, "%s: path too long", name);
+      snprintf(field, PS_PATH_MAX, "%s", value);
+      return 0;
+    case PS_OPT_ADDR: {
+      ps_listen_spec spec;
+      char msg[400];
+      if (value[0] != '\0' && ps_options_admin_spec(value, &spec, msg, sizeof(msg)) != 0)
+        return ps_fail(err, errsize, "%s: %s", name, msg);
+      snprintf(field, PS_ADMIN_MAX, "%s", value);
       return 0;
     }
-  for (k = 0; k < PS_COUNTOF(opt__uint_flags); k++)
-    if (strcmp(flag, opt__uint_flags[k].name) == 0)
-      return opt__uint(flag, value, opt__uint_flags[k].min, opt__uint_flags[k].max,
-                       (unsigned *)(void *)((char *)o + opt__uint_flags[k].offset), err, errsize);
+    case PS_OPT_LISTEN:
+      return ps_options_add_listen(o, value, err, errsize);
+    case PS_OPT_CONFIG:
+      break;
+  }
   return 1;
 }
 
-/* Whether `flag` names an option (so a bad flag is reported as unknown, not
- * as missing its value). */
-static int opt__known(const char *flag) {
-  static const char *const others[] = {"--listen", "--config", "--log-level"};
-  size_t k;
-  for (k = 0; k < PS_COUNTOF(others); k++)
-    if (strcmp(flag, others[k]) == 0) return 1;
-  for (k = 0; k < PS_COUNTOF(opt__path_flags); k++)
-    if (strcmp(flag, opt__path_flags[k].name) == 0) return 1;
-  for (k = 0; k < PS_COUNTOF(opt__uint_flags); k++)
-    if (strcmp(flag, opt__uint_flags[k].name) == 0) return 1;
-  return 0;
+int ps_options_set(ps_options *o, const char *name, const char *value, char *err, size_t errsize) {
+  const ps_option_def *d = strncmp(name, "--", 2) == 0 ? ps_option_by_flag(name) : ps_option_by_ini_key(name);
+  if (d == NULL) return 1;
+  return opt__set(o, d, name, value, err, errsize);
+}
+
+int ps_options_set_ini(ps_options *o, const char *key, const char *value, char *err, size_t errsize) {
+  const ps_option_def *d = ps_option_by_ini_key(key);
+  if (d == NULL) return 1;
+  return opt__set(o, d, key, value, err, errsize);
 }
 
 static const struct {
@@ -259,7 +447,8 @@ static const struct {
 } opt__commands[] = {
   {"run", PS_CMD_RUN},         {"service", PS_CMD_SERVICE}, {"install", PS_CMD_INSTALL},
   {"uninstall", PS_CMD_UNINSTALL}, {"start", PS_CMD_START}, {"stop", PS_CMD_STOP},
-  {"status", PS_CMD_STATUS},   {"reload", PS_CMD_RELOAD},   {"help", PS_CMD_HELP},       {"--help", PS_CMD_HELP},
+  {"status", PS_CMD_STATUS},   {"reload", PS_CMD_RELOAD},   {"check", PS_CMD_CHECK},
+  {"help", PS_CMD_HELP},       {"--help", PS_CMD_HELP},
   {"-h", PS_CMD_HELP},         {"/?", PS_CMD_HELP},         {"--version", PS_CMD_VERSION},
   {"version", PS_CMD_VERSION},
 };
@@ -309,7 +498,15 @@ int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_
       if (strlen(arg) >= sizeof(flag)) return ps_fail(err, errsize, "unknown option '%.60s'", arg);
       snprintf(flag, sizeof(flag), "%s", arg);
     }
-    if (!opt__known(flag)) return ps_fail(err, errsize, "unknown option '%s'", flag);
+    /* check's own switch: it takes no value and sets no option. */
+    if (o->command == PS_CMD_CHECK && strcmp(flag, "--bind") == 0 && value == NULL) {
+      o->check_bind = 1;
+      continue;
+    }
+    if (ps_option_by_flag(flag) == NULL) return ps_fail(err, errsize, "unknown option '%s'", flag);
+    /* check reads the file itself, reporting every error (ps_config_load_all). */
+    if (o->command == PS_CMD_CHECK && strcmp(flag, "--config") != 0)
+      return ps_fail(err, errsize, "check takes only --config FILE and --bind ('%s')", flag);
     /* The SCM commands take what the service will read, nothing else: a flag
      * they ignored would look applied and not be. */
     if (o->command == PS_CMD_INSTALL && strcmp(flag, "--config") != 0)
@@ -324,7 +521,7 @@ int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_
     if (strcmp(flag, "--config") == 0) {
       if (strlen(value) >= PS_PATH_MAX) return ps_fail(err, errsize, "--config: path too long");
       snprintf(o->config_path, sizeof(o->config_path), "%s", value);
-      if (ps_config_load(value, o, err, errsize) != 0) return -1;
+      if (o->command != PS_CMD_CHECK && ps_config_load(value, o, err, errsize) != 0) return -1;
       continue;
     }
     r = ps_options_set(o, flag, value, err, errsize);
@@ -339,6 +536,8 @@ int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_
     }
   }
 
+  if (o->command == PS_CMD_CHECK && o->config_path[0] == '\0')
+    return ps_fail(err, errsize, "check needs --config FILE");
   if ((o->command == PS_CMD_RUN || o->command == PS_CMD_SERVICE) && o->listen_count == 0)
     if (ps_options_add_listen(o, PS_DEFAULT_LISTEN, err, errsize) != 0) return -1;
   return 0;

@@ -1,7 +1,11 @@
 /* Command line of portserve.exe: the command, its flags and their defaults.
  * Portable so that every bad flag gets the same message on every platform
  * and the parser is unit-tested natively. The configuration file (config.h)
- * sets the same options by the same names. */
+ * sets the same options by the same names.
+ *
+ * Every option is one row of the table in options.c (ps_option_def): flag,
+ * INI key, type and range, field, default and --help text. Parsing, the
+ * defaults, --help, the INI keys and the documentation test all read it. */
 #ifndef PS_OPTIONS_H
 #define PS_OPTIONS_H
 
@@ -9,6 +13,10 @@
 
 #include "listen_spec.h"
 #include "ps_services.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define PS_MAX_LISTENS 64
 #define PS_PATH_MAX 520
@@ -39,7 +47,8 @@ typedef enum ps_command {
   PS_CMD_START,     /* ask the SCM to start the service */
   PS_CMD_STOP,      /* ask the SCM to stop the service */
   PS_CMD_STATUS,    /* print the service's state */
-  PS_CMD_RELOAD     /* ask the service (or the console instance with reload_pid) to re-read its configuration */
+  PS_CMD_RELOAD,    /* ask the service (or the console instance with reload_pid) to re-read its configuration */
+  PS_CMD_CHECK      /* validate a configuration file (--bind: try its addresses) */
 } ps_command;
 
 typedef enum ps_level_option {
@@ -48,6 +57,14 @@ typedef enum ps_level_option {
   PS_LEVEL_INFO,
   PS_LEVEL_DEBUG
 } ps_level_option;
+
+typedef enum ps_log_time_option {
+  PS_LOG_TIME_LOCAL = 0,
+  PS_LOG_TIME_UTC
+} ps_log_time_option;
+
+/* --admin HOST:PORT, as given ("" = off). */
+#define PS_ADMIN_MAX (PS_HOST_MAX + 8)
 
 typedef struct ps_options {
   /* The services --listen may name; NULL = the built-in ones
@@ -64,8 +81,8 @@ typedef struct ps_options {
   unsigned drain_timeout_ms;   /* graceful stop deadline */
   unsigned stats_interval_s;   /* stats line period; 0 = off */
   unsigned max_connections;    /* 0 = no limit */
+  unsigned max_connections_per_source; /* open connections per source address; 0 = no limit */
   unsigned udp_receives;       /* WSARecvFrom kept posted per UDP socket */
-  unsigned buffer_idle_ms;     /* idle connections give their read buffer back after this */
   unsigned idle_timeout_s;     /* no byte either way this long: graceful close; 0 = off */
   unsigned linger_timeout_s;   /* after our FIN, wait this long for the peer's; 0 = forever */
   unsigned send_timeout_s;     /* no send progress this long: reset; 0 = off */
@@ -76,10 +93,59 @@ typedef struct ps_options {
   unsigned udp_reply_rate_total; /* UDP replies per second, all sources; 0 = no cap */
   unsigned udp_allow_low_ports;  /* 1: serve datagrams from source ports 1-1023 */
   ps_level_option log_level;
+  ps_log_time_option log_time;   /* log line time stamps in UTC or local time */
+  unsigned log_max_size;         /* bytes; the log file rotates before passing it; 0 = never */
+  unsigned log_files;            /* rotated log files kept */
+  unsigned check_bind;           /* `check --bind`: also try to bind every address */
+  char admin[PS_ADMIN_MAX];       /* admin HTTP endpoint HOST:PORT ("" = off) */
   char config_path[PS_PATH_MAX];  /* --config, as given ("" = none) */
   char log_file[PS_PATH_MAX];     /* also log to this file ("" = none) */
   char quotes_file[PS_PATH_MAX];  /* qotd quotes ("" = built-in) */
 } ps_options;
+
+/* The kinds of option rows. */
+typedef enum ps_option_type {
+  PS_OPT_UINT = 1, /* unsigned, min..max; `unit` says what it counts */
+  PS_OPT_BOOL,     /* unsigned, 0 or 1 */
+  PS_OPT_ENUM,     /* an enum field; the value is one of `names` */
+  PS_OPT_PATH,     /* char[PS_PATH_MAX] */
+  PS_OPT_ADDR,     /* char[PS_ADMIN_MAX]: HOST:PORT, checked as a listener's address */
+  PS_OPT_LISTEN,   /* --listen: adds a listener ([listeners] in the file) */
+  PS_OPT_CONFIG    /* --config: reads a file (command line only) */
+} ps_option_type;
+
+typedef enum ps_option_unit {
+  PS_UNIT_COUNT = 0,
+  PS_UNIT_S,     /* a duration in seconds */
+  PS_UNIT_MS,    /* a duration in milliseconds */
+  PS_UNIT_BYTES  /* a size in bytes */
+} ps_option_unit;
+
+/* One option: the one place its name, key, range, default and help are written. */
+typedef struct ps_option_def {
+  const char *flag;      /* "--buffer-size" */
+  const char *ini_key;   /* "buffer_size" in [server]; NULL: command line only */
+  ps_option_type type;
+  ps_option_unit unit;
+  size_t offset;         /* offsetof(ps_options, field); unused for LISTEN */
+  unsigned min, max;     /* UINT */
+  unsigned default_uint; /* UINT, BOOL, ENUM (the index into names) */
+  const char *default_str;   /* PATH, ADDR: default text ("" = none) */
+  const char *const *names;  /* ENUM: the values, NULL-terminated */
+  const char *metavar;       /* in --help; NULL: from the type ("N", "SEC", "BYTES", ...) */
+  const char *help;          /* one paragraph, wrapped by ps_options_usage */
+  const char *zero_means;    /* what 0 (or "") means: "no limit"; NULL: nothing special */
+  const char *default_shown; /* --help's default when the value alone would mislead; NULL: the value */
+} ps_option_def;
+
+/* The table, in --help order. */
+size_t ps_option_count(void);
+const ps_option_def *ps_option_at(size_t i);
+/* The row of a flag ("--threads") or an INI key ("threads"); NULL if none. */
+const ps_option_def *ps_option_by_flag(const char *flag);
+const ps_option_def *ps_option_by_ini_key(const char *key);
+/* The default as --help shows it ("8192", "info", ""); returns buf. */
+char *ps_option_default_text(const ps_option_def *d, char *buf, size_t size);
 
 /* Fills `o` from argv (argv[0] is the program). Options apply in order, so
  * flags after --config FILE override the file. Returns 0, or -1 with a
@@ -94,9 +160,18 @@ int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_
 void ps_options_defaults(ps_options *o);
 
 /* Sets one option by name: the flag ("--buffer-size") or its configuration
- * file key ("buffer_size"). 0, or -1 with a message; 1 if `name` is unknown
- * (the caller words that error, naming its own context). */
+ * file key ("buffer_size"). 0, or -1 with a message naming `name` and the
+ * value; 1 if `name` is unknown (the caller words that error, naming its own
+ * context). --config is not set this way (ps_options_parse reads the file). */
 int ps_options_set(ps_options *o, const char *name, const char *value, char *err, size_t errsize);
+
+/* ps_options_set for a [server] key only (a flag, "listen" or "config" is
+ * unknown there: 1). */
+int ps_options_set_ini(ps_options *o, const char *key, const char *value, char *err, size_t errsize);
+
+/* Parses an --admin value (HOST:PORT, IPv6 in brackets, port 0 allowed) into
+ * a TCP listen spec named "admin". 0, or -1 with a message. */
+int ps_options_admin_spec(const char *text, ps_listen_spec *out, char *err, size_t errsize);
 
 /* Adds a listener (SERVICE=[HOST]:PORT...), rejecting unknown services and
  * duplicates. 0, or -1 with a message. */
@@ -114,5 +189,9 @@ unsigned ps_options_bind_retry_s(const ps_options *o);
  * >= size means it was cut. */
 #define PS_USAGE_MAX 8192
 size_t ps_options_usage(char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -30,32 +30,44 @@
  * accepts get to complete before stop gives up waiting and reports a leak. */
 #define PS_FINAL_WAIT_MS 30000
 
+void ps_engine_config_set_options(ps_engine_config *cfg, const ps_options *o) {
+  cfg->threads = o->threads;
+  cfg->accepts = o->accepts;
+  cfg->buffer_size = o->buffer_size;
+  cfg->send_queue_max = o->send_queue_max;
+  cfg->max_connections = o->max_connections;
+  cfg->max_connections_per_source = o->max_connections_per_source;
+  cfg->drain_timeout_ms = o->drain_timeout_ms;
+  cfg->udp_receives = o->udp_receives;
+  cfg->idle_timeout_ms = o->idle_timeout_s * 1000u;
+  cfg->linger_timeout_ms = o->linger_timeout_s * 1000u;
+  cfg->send_timeout_ms = o->send_timeout_s * 1000u;
+  cfg->keepalive_ms = o->keepalive_s * 1000u;
+  cfg->services = o->services;
+  cfg->bind_retry_ms = ps_options_bind_retry_s(o) * 1000u;
+  cfg->udp_allow_low_ports = (int)o->udp_allow_low_ports;
+  cfg->udp_reply_rate = o->udp_reply_rate;
+  cfg->udp_reply_burst = o->udp_reply_burst;
+  cfg->udp_reply_rate_total = o->udp_reply_rate_total;
+}
+
 void ps_engine_config_default(ps_engine_config *cfg) {
+  /* About 21 KB of stack (64 listen specs): called once per engine, and a
+   * static copy would be a mutable global. */
+  ps_options o;
   memset(cfg, 0, sizeof(*cfg));
-  cfg->threads = 0;
-  cfg->accepts = 16;
-  cfg->buffer_size = 8192;
-  cfg->send_queue_max = 262144;
-  cfg->max_connections = 0;
-  cfg->max_connections_per_source = 0;
-  cfg->drain_timeout_ms = 5000;
+  ps_options_defaults(&o);
+  ps_engine_config_set_options(cfg, &o);
+  /* An engine used as a library does not retry a refused bind unless asked:
+   * the retry window is a policy of the portserve commands (options.h). */
+  cfg->bind_retry_ms = 0;
+  /* Engine-only knobs, not user options. */
   cfg->inline_max = 16;
   cfg->skip_on_success = 1;
-  cfg->udp_receives = 8;
-  cfg->idle_timeout_ms = 300000;
-  cfg->linger_timeout_ms = 30000;
-  cfg->send_timeout_ms = 60000;
-  cfg->keepalive_ms = 60000;
-  cfg->services = NULL;
-  cfg->bind_retry_ms = 0;
   cfg->bind_cancel = NULL;
   cfg->retry_limit_ms = 10000;
   cfg->warn_interval_ms = 60000;
   cfg->faults = NULL;
-  cfg->udp_allow_low_ports = 0;
-  cfg->udp_reply_rate = 100;
-  cfg->udp_reply_burst = 200;
-  cfg->udp_reply_rate_total = 10000;
   cfg->udp_reply_sources = 4096;
   cfg->sweep_ms = 1000;
 }

@@ -3,7 +3,23 @@
 #ifndef PS_ENGINE_H
 #define PS_ENGINE_H
 
+#include "options.h"
 #include "ps_engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sets every field a portserve option governs from `o` (seconds to
+ * milliseconds and the like): the one copy of that mapping, used by the run
+ * loop and by ps_engine_config_default (whose defaults are the option
+ * table's). Not in the public header: ps_options is portserve's command
+ * line, not the library's. */
+void ps_engine_config_set_options(ps_engine_config *cfg, const ps_options *o);
+
+#ifdef __cplusplus
+}
+#endif
 
 /* ---------------------------------------------------------------------- */
 /* Internal to server/.                                                    */

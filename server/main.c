@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin_client.h"
+#include "check.h"
 #include "engine.h"
 #include "log.h"
 #include "options.h"
@@ -188,6 +189,8 @@ static int main__main(int argc, char **argv) {
       return ps_service_status(&o);
     case PS_CMD_RELOAD:
       return main__reload(&o);
+    case PS_CMD_CHECK:
+      return ps_check(&o);
   }
   fprintf(stderr, "portserve: command not available in this build\n");
   return 2;

@@ -36,28 +36,12 @@ unsigned ps_run_console_drain_ms(DWORD ctrl_type, unsigned drain_timeout_ms) {
   }
 }
 
-/* The engine configuration for options `o`: the one place options become
- * engine settings (the start and every reload). */
+/* The engine configuration for options `o` (ps_engine_config_set_options
+ * is the one mapping), at the start and at every reload. */
 static void run__engine_config(const ps_options *o, const ps_run_hooks *hooks, ps_engine_config *cfg) {
   ps_engine_config_default(cfg);
-  cfg->threads = o->threads;
-  cfg->accepts = o->accepts;
-  cfg->buffer_size = o->buffer_size;
-  cfg->send_queue_max = o->send_queue_max;
-  cfg->max_connections = o->max_connections;
-  cfg->drain_timeout_ms = o->drain_timeout_ms;
-  cfg->udp_receives = o->udp_receives;
-  cfg->idle_timeout_ms = o->idle_timeout_s * 1000u;
-  cfg->linger_timeout_ms = o->linger_timeout_s * 1000u;
-  cfg->send_timeout_ms = o->send_timeout_s * 1000u;
-  cfg->keepalive_ms = o->keepalive_s * 1000u;
-  cfg->services = o->services;
-  cfg->bind_retry_ms = ps_options_bind_retry_s(o) * 1000u;
+  ps_engine_config_set_options(cfg, o);
   cfg->bind_cancel = hooks->stop_event;
-  cfg->udp_reply_rate = o->udp_reply_rate;
-  cfg->udp_reply_burst = o->udp_reply_burst;
-  cfg->udp_reply_rate_total = o->udp_reply_rate_total;
-  cfg->udp_allow_low_ports = (int)o->udp_allow_low_ports;
 }
 
 /* Opens one listener; qotd gets its own options (the other built-ins have none). */

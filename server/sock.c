@@ -73,21 +73,53 @@ char *ps_sockaddr_format(const struct sockaddr *sa, char *buf, size_t bufsize) {
   return buf;
 }
 
+/* The options and the bind every listening or UDP socket gets (sock.h);
+ * 0, or -1 with the failing call in *step (WSAGetLastError has the error). */
+static int sock__bind_exclusive(SOCKET s, const struct addrinfo *ai, const char **step) {
+  int on = 1;
+  *step = "setsockopt(IPV6_V6ONLY)";
+  if (ai->ai_family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, (int)sizeof(on)) != 0)
+    return -1;
+  *step = "setsockopt(SO_EXCLUSIVEADDRUSE)";
+  if (setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&on, (int)sizeof(on)) != 0) return -1;
+  *step = "bind";
+  if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0) return -1;
+  return 0;
+}
+
+SOCKET ps_sock_probe_bind(const struct addrinfo *ai, const char **step, DWORD *err) {
+  SOCKET s;
+  *step = "WSASocketW";
+  s = WSASocketW(ai->ai_family, ai->ai_socktype, ai->ai_protocol, NULL, 0, WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL)
+    s = WSASocketW(ai->ai_family, ai->ai_socktype, ai->ai_protocol, NULL, 0, 0);
+  if (s == INVALID_SOCKET) {
+    *err = (DWORD)WSAGetLastError();
+    return INVALID_SOCKET;
+  }
+  if (sock__bind_exclusive(s, ai, step) != 0) {
+    *err = (DWORD)WSAGetLastError();
+    closesocket(s);
+    return INVALID_SOCKET;
+  }
+  return s;
+}
+
+void ps_sock_probe_close(SOCKET *s) {
+  if (*s == INVALID_SOCKET) return;
+  closesocket(*s);
+  *s = INVALID_SOCKET;
+}
+
 /* One attempt of ps_sock_open_bound. */
 static SOCKET sock__open_bound_once(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound,
                                     const char **step, DWORD *err) {
-  int on = 1, len = (int)sizeof(*bound);
+  int len = (int)sizeof(*bound);
   SOCKET s;
   *step = "WSASocketW";
   s = ps_sock_open(e, ai->ai_family, ai->ai_socktype, ai->ai_protocol, err);
   if (s == INVALID_SOCKET) return INVALID_SOCKET;
-  *step = "setsockopt(IPV6_V6ONLY)";
-  if (ai->ai_family == AF_INET6 && setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, (const char *)&on, (int)sizeof(on)) != 0)
-    goto fail;
-  *step = "setsockopt(SO_EXCLUSIVEADDRUSE)";
-  if (setsockopt(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, (const char *)&on, (int)sizeof(on)) != 0) goto fail;
-  *step = "bind";
-  if (bind(s, ai->ai_addr, (int)ai->ai_addrlen) != 0) goto fail;
+  if (sock__bind_exclusive(s, ai, step) != 0) goto fail;
   *step = "getsockname";
   if (getsockname(s, (struct sockaddr *)bound, &len) != 0) goto fail;
   return s;

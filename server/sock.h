@@ -33,6 +33,13 @@ int ps_sock_is_ifs(SOCKET s);
  * is free. No other error is retried. */
 SOCKET ps_sock_open_bound(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound, const char **step,
                           DWORD *err);
+/* `portserve check --bind`: a socket of ai's family and type with the same
+ * options and bind as ps_sock_open_bound's (one attempt, no retry), outside
+ * any engine and not counted in its live sockets. INVALID_SOCKET with the
+ * failing call in *step and its error in *err. Close it with
+ * ps_sock_probe_close. */
+SOCKET ps_sock_probe_bind(const struct addrinfo *ai, const char **step, DWORD *err);
+void ps_sock_probe_close(SOCKET *s);
 /* Fills an endpoint for ps_engine_endpoints. */
 void ps_endpoint_set(ps_endpoint *ep, const char *service, const SOCKADDR_STORAGE *addr, unsigned transport);
 /* The port of an IPv4 or IPv6 address, network order. */

@@ -52,9 +52,11 @@ testing::AssertionResult SameOptions(const ps_options &got, const ps_options &wa
   if (std::memcmp(&got.field, &want.field, sizeof got.field) != 0) r << " " #field;
   PS_DIFF(command) PS_DIFF(listens) PS_DIFF(listen_count) PS_DIFF(threads) PS_DIFF(accepts) PS_DIFF(buffer_size)
   PS_DIFF(send_queue_max) PS_DIFF(drain_timeout_ms) PS_DIFF(stats_interval_s) PS_DIFF(max_connections)
-  PS_DIFF(udp_receives) PS_DIFF(buffer_idle_ms) PS_DIFF(log_level) PS_DIFF(config_path) PS_DIFF(log_file)
-  PS_DIFF(quotes_file) PS_DIFF(udp_reply_rate) PS_DIFF(udp_reply_burst) PS_DIFF(udp_reply_rate_total)
-  PS_DIFF(udp_allow_low_ports)
+  PS_DIFF(max_connections_per_source) PS_DIFF(udp_receives) PS_DIFF(idle_timeout_s) PS_DIFF(linger_timeout_s)
+  PS_DIFF(send_timeout_s) PS_DIFF(keepalive_s) PS_DIFF(bind_retry_s) PS_DIFF(log_level) PS_DIFF(log_time)
+  PS_DIFF(log_max_size) PS_DIFF(log_files) PS_DIFF(check_bind) PS_DIFF(admin) PS_DIFF(config_path)
+  PS_DIFF(log_file) PS_DIFF(quotes_file) PS_DIFF(udp_reply_rate) PS_DIFF(udp_reply_burst)
+  PS_DIFF(udp_reply_rate_total) PS_DIFF(udp_allow_low_ports)
 #undef PS_DIFF
   r << " (if none is named: a field this list does not know, or padding)";
   return r;
@@ -317,6 +319,97 @@ TEST_F(Config, TooLongLineIsRejected) {
 
 TEST_F(Config, LineNumbersCountCrlfAndByteOrderMarkCorrectly) {
   ErrorAt(5, "\xEF\xBB\xBF; header\r\n[server]\r\n\r\nthreads = 1\r\nbogus = 2\r\n");
+}
+
+// ---- every error, not only the first (portserve check) ------------------------
+
+namespace {
+
+int Collect(void *ctx, const char *message) {
+  static_cast<std::vector<std::string> *>(ctx)->push_back(message);
+  return 0;
+}
+
+}  // namespace
+
+// One file with one bad line of each kind: each is reported with its own
+// line, in order, and the good lines around them still apply.
+TEST_F(Config, EachErrorIsReportedWithItsLine) {
+  const std::string text =
+      "threads = 1\n"                       // 1: outside a section
+      "[server]\n"                          // 2
+      "thraeds = 2\n"                       // 3: unknown key
+      "accepts = many\n"                    // 4: bad value
+      "buffer_size = 16384\n"               // 5: good
+      "log_level\n"                         // 6: no '='
+      "buffer_idle_ms = 1000\n"             // 7: an option that is gone
+      "[client]\n"                          // 8: unknown section
+      "whatever = 1\n"                      // 9: under it: not reported again
+      "[listeners\n"                        // 10: bad section header
+      "[listeners]\n"                       // 11
+      "echo = 127.0.0.1:7\n"                // 12: good
+      "echo = 127.0.0.1:99999\n"            // 13: bad listen spec
+      "echo = 127.0.0.1:7/tcp\n"            // 14: duplicate of line 12
+      "gopher = :70\n"                      // 15: unknown service
+      "[server]\n"                          // 16
+      "udp_allow_low_ports = 2\n"           // 17: bad boolean
+      "log_time = utc\n";                   // 18: good
+  std::vector<std::string> errors;
+  EXPECT_EQ(ps_config_parse_each(text.c_str(), "test.ini", &o, Collect, &errors), 11u);
+  const struct {
+    unsigned line;
+    const char *says;
+  } want[] = {{1, "outside a section"},   {3, "unknown key 'thraeds'"},      {4, "accepts: 'many' is not a number"},
+              {6, "expected 'key = value'"}, {7, "unknown key 'buffer_idle_ms'"}, {8, "unknown section [client]"},
+              {10, "bad section header"}, {13, "99999"},                     {14, "duplicate of listener 1"},
+              {15, "unknown service 'gopher'"}, {17, "udp_allow_low_ports: '2' is not 0 or 1"}};
+  ASSERT_EQ(errors.size(), sizeof want / sizeof want[0]);
+  for (size_t i = 0; i < errors.size(); i++) {
+    std::string where = "test.ini:" + std::to_string(want[i].line) + ": ";
+    EXPECT_EQ(errors[i].rfind(where, 0), 0u) << "expected '" << where << "' first: " << errors[i];
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, want[i].says, errors[i]);
+  }
+  EXPECT_EQ(o.buffer_size, 16384u) << "good lines between bad ones apply";
+  EXPECT_EQ(o.log_time, PS_LOG_TIME_UTC);
+  EXPECT_EQ(Listeners(), std::vector<std::string>{"echo=127.0.0.1:7"});
+}
+
+TEST_F(Config, CallbackCanStopAtTheFirstError) {
+  std::vector<std::string> errors;
+  auto stop = [](void *ctx, const char *message) {
+    static_cast<std::vector<std::string> *>(ctx)->push_back(message);
+    return 1;
+  };
+  EXPECT_EQ(ps_config_parse_each("[server]\nbogus = 1\nthreads = x\n", "test.ini", &o, stop, &errors), 1u);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("test.ini:2: ", 0), 0u) << errors[0];
+}
+
+TEST_F(Config, LoadEachReportsAFileItCannotRead) {
+  std::string path = testing::TempDir() + "portserve_no_such_config_each.ini";
+  std::remove(path.c_str());
+  std::vector<std::string> errors;
+  EXPECT_EQ(ps_config_load_each(path.c_str(), &o, Collect, &errors), 1u);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'" + path + "'", errors[0]);
+}
+
+TEST_F(Config, NewOptionsHaveKeys) {
+  ASSERT_TRUE(Parses("[server]\n"
+                     "max_connections_per_source = 10\n"
+                     "admin = [::1]:9100\n"
+                     "log_max_size = 0\n"
+                     "log_files = 100\n"
+                     "log_time = utc\n"));
+  EXPECT_EQ(o.max_connections_per_source, 10u);
+  EXPECT_STREQ(o.admin, "[::1]:9100");
+  EXPECT_EQ(o.log_max_size, 0u);
+  EXPECT_EQ(o.log_files, 100u);
+  EXPECT_EQ(o.log_time, PS_LOG_TIME_UTC);
+  std::string err = ErrorAt(2, "[server]\nlog_files = 0\n");
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "log_files: 0 is out of range (1 to 100)", err);
+  err = ErrorAt(2, "[server]\nadmin = 127.0.0.1\n");
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "admin: '127.0.0.1' is not HOST:PORT", err);
 }
 
 // ---- the shipped example ------------------------------------------------------

@@ -634,3 +634,34 @@ TEST(Engine, ListenerStatsCountEachListenerApartAndErrorsByCode) {
   close_socket(d);
   srv.stop_and_check();
 }
+
+// The engine's defaults are the option table's, through the one mapping
+// (ps_engine_config_set_options): seconds become milliseconds there, and the
+// bind retry follows the command.
+TEST(EngineConfig, DefaultsAreTheOptionTablesThroughTheOneMapping) {
+  static ps_options o;  // 64 listeners: off the stack
+  ps_engine_config cfg;
+  ps_engine_config_default(&cfg);
+  ps_options_defaults(&o);
+  EXPECT_EQ(cfg.accepts, o.accepts);
+  EXPECT_EQ(cfg.buffer_size, o.buffer_size);
+  EXPECT_EQ(cfg.idle_timeout_ms, o.idle_timeout_s * 1000u);
+  EXPECT_EQ(cfg.keepalive_ms, o.keepalive_s * 1000u);
+  EXPECT_EQ(cfg.max_connections_per_source, 0u);
+  EXPECT_EQ(cfg.udp_reply_rate, o.udp_reply_rate);
+  EXPECT_EQ(cfg.bind_retry_ms, 0u) << "a library engine retries no bind unless asked";
+  EXPECT_EQ(cfg.services, nullptr) << "the built-in services";
+
+  o.command = PS_CMD_SERVICE;
+  o.idle_timeout_s = 7;
+  o.linger_timeout_s = 8;
+  o.send_timeout_s = 9;
+  o.max_connections_per_source = 3;
+  ps_engine_config_set_options(&cfg, &o);
+  EXPECT_EQ(cfg.idle_timeout_ms, 7000u);
+  EXPECT_EQ(cfg.linger_timeout_ms, 8000u);
+  EXPECT_EQ(cfg.send_timeout_ms, 9000u);
+  EXPECT_EQ(cfg.max_connections_per_source, 3u);
+  EXPECT_EQ(cfg.bind_retry_ms, PS_BIND_RETRY_SERVICE_S * 1000u);
+  EXPECT_EQ(cfg.inline_max, 16u) << "engine-only knobs keep their own defaults";
+}

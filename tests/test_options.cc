@@ -77,12 +77,17 @@ const UintFlag kUintFlags[] = {
     {"--drain-timeout", &ps_options::drain_timeout_ms, 0, 3600000},
     {"--stats-interval", &ps_options::stats_interval_s, 0, 86400},
     {"--udp-receives", &ps_options::udp_receives, 1, 1024},
-    {"--buffer-idle-ms", &ps_options::buffer_idle_ms, 10, 3600000},
+    {"--max-connections-per-source", &ps_options::max_connections_per_source, 0, 10000000},
+    {"--idle-timeout", &ps_options::idle_timeout_s, 0, 604800},
+    {"--linger-timeout", &ps_options::linger_timeout_s, 0, 3600},
+    {"--send-timeout", &ps_options::send_timeout_s, 0, 3600},
+    {"--keepalive", &ps_options::keepalive_s, 0, 86400},
+    {"--log-max-size", &ps_options::log_max_size, 0, 1073741824},
+    {"--log-files", &ps_options::log_files, 1, 100},
     {"--bind-retry", &ps_options::bind_retry_s, 0, PS_BIND_RETRY_MAX_S},
     {"--udp-reply-rate", &ps_options::udp_reply_rate, 0, 1000000},
     {"--udp-reply-burst", &ps_options::udp_reply_burst, 1, 1000000},
     {"--udp-reply-rate-total", &ps_options::udp_reply_rate_total, 0, 10000000},
-    {"--udp-allow-low-ports", &ps_options::udp_allow_low_ports, 0, 1},
 };
 
 // The log levels, as --log-level takes them.
@@ -133,16 +138,99 @@ TEST(Options, RunHasDocumentedDefaults) {
   EXPECT_EQ(o.stats_interval_s, 5u);
   EXPECT_EQ(o.threads, 0u);
   EXPECT_EQ(o.max_connections, 0u);
+  EXPECT_EQ(o.max_connections_per_source, 0u);
+  EXPECT_EQ(o.idle_timeout_s, 300u);
+  EXPECT_EQ(o.linger_timeout_s, 30u);
+  EXPECT_EQ(o.send_timeout_s, 60u);
+  EXPECT_EQ(o.keepalive_s, 60u);
   EXPECT_EQ(o.udp_receives, 8u);
   EXPECT_EQ(o.udp_reply_rate, 100u) << "the reflection guard is on by default";
   EXPECT_EQ(o.udp_reply_burst, 200u);
   EXPECT_EQ(o.udp_reply_rate_total, 10000u);
   EXPECT_EQ(o.udp_allow_low_ports, 0u);
   EXPECT_EQ(o.log_level, PS_LEVEL_INFO);
+  EXPECT_EQ(o.log_time, PS_LOG_TIME_LOCAL);
+  EXPECT_EQ(o.log_max_size, 10485760u);
+  EXPECT_EQ(o.log_files, 5u);
   EXPECT_STREQ(o.log_file, "");
   EXPECT_STREQ(o.quotes_file, "");
+  EXPECT_STREQ(o.admin, "") << "the admin endpoint is off unless configured";
   EXPECT_STREQ(o.config_path, "");
+  EXPECT_EQ(o.check_bind, 0u);
   EXPECT_EQ(ps_options_bind_retry_s(&o), static_cast<unsigned>(PS_BIND_RETRY_CONSOLE_S));
+}
+
+// The feature went away with its option: a configuration that still sets it
+// is told so, like any unknown option.
+TEST(Options, BufferIdleMsIsGone) {
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "unknown option '--buffer-idle-ms'",
+                      ParseError({"run", "--buffer-idle-ms", "1000"}));
+  EXPECT_EQ(ps_option_by_ini_key("buffer_idle_ms"), nullptr);
+}
+
+TEST(Options, BoolFlagTakesOnlyZeroOrOne) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run", "--udp-allow-low-ports", "1"}, &o));
+  EXPECT_EQ(o.udp_allow_low_ports, 1u);
+  ASSERT_TRUE(Parses({"run", "--udp-allow-low-ports=0"}, &o));
+  EXPECT_EQ(o.udp_allow_low_ports, 0u);
+  for (const char *bad : {"2", "yes", "", "01", "true"}) {
+    std::string err = ParseError({"run", "--udp-allow-low-ports", bad});
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, "--udp-allow-low-ports", err) << bad;
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string("'") + bad + "' is not 0 or 1", err);
+  }
+}
+
+TEST(Options, LogTimeTakesUtcOrLocal) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"run", "--log-time", "utc"}, &o));
+  EXPECT_EQ(o.log_time, PS_LOG_TIME_UTC);
+  ASSERT_TRUE(Parses({"run", "--log-time=local"}, &o));
+  EXPECT_EQ(o.log_time, PS_LOG_TIME_LOCAL);
+  std::string err = ParseError({"run", "--log-time", "gmt"});
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "--log-time: 'gmt' is not one of local, utc", err);
+}
+
+TEST(Options, AdminTakesHostAndPort) {
+  ps_options &o = g_options;
+  for (const char *good : {"127.0.0.1:9100", "[::1]:9100", "localhost:0", ":9100"}) {
+    ASSERT_TRUE(Parses({"run", "--admin", good}, &o)) << good;
+    EXPECT_STREQ(o.admin, good);
+  }
+  ps_listen_spec spec;
+  char err[300];
+  ASSERT_EQ(ps_options_admin_spec("[::1]:9100", &spec, err, sizeof err), 0) << err;
+  EXPECT_STREQ(spec.host, "::1");
+  EXPECT_EQ(spec.port, 9100u);
+  EXPECT_EQ(spec.transports, static_cast<unsigned>(PS_TRANSPORT_TCP));
+  const struct {
+    const char *value, *says;
+  } bad[] = {{"127.0.0.1", "missing ':PORT'"},
+             {"::1:9100", "brackets"},
+             {"127.0.0.1:99999", "not a number from 0 to 65535"},
+             {"127.0.0.1:9100/udp", "no /tcp, /udp"},
+             {"127.0.0.1:9100,optional", "no /tcp, /udp"}};
+  for (const auto &b : bad) {
+    std::string e = ParseError({"run", "--admin", b.value});
+    EXPECT_EQ(e.rfind(std::string("--admin: '") + b.value + "'", 0), 0u) << e;
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, b.says, e);
+  }
+}
+
+TEST(Options, CheckTakesConfigAndBind) {
+  ps_options &o = g_options;
+  ASSERT_TRUE(Parses({"check", "--config", "no-such-file.ini"}, &o));
+  EXPECT_EQ(o.command, PS_CMD_CHECK);
+  EXPECT_STREQ(o.config_path, "no-such-file.ini") << "check reads the file itself, reporting every error";
+  EXPECT_EQ(o.check_bind, 0u);
+  EXPECT_EQ(o.listen_count, 0u) << "check adds no default listener";
+  ASSERT_TRUE(Parses({"check", "--bind", "--config=x.ini"}, &o));
+  EXPECT_EQ(o.check_bind, 1u);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "check needs --config FILE", ParseError({"check"}));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "check needs --config FILE", ParseError({"check", "--bind"}));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "check takes only --config FILE and --bind ('--threads')",
+                      ParseError({"check", "--config", "x.ini", "--threads", "2"}));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "unknown option '--bind'", ParseError({"run", "--bind"}));
 }
 
 // The service waits out the TIME_WAIT of its previous instance's connections
@@ -472,7 +560,12 @@ TEST(Options, UsageMentionsEveryAcceptedFlag) {
       {"stop", {"stop"}},
       {"status", {"status"}},
       {"service", {"service"}},
+      {"check", {"check", "--config", "x.ini"}},
+      {"--bind", {"check", "--config", "x.ini", "--bind"}},
       {"--log-level", {"run", "--log-level", "debug"}},
+      {"--log-time", {"run", "--log-time", "utc"}},
+      {"--udp-allow-low-ports", {"run", "--udp-allow-low-ports", "1"}},
+      {"--admin", {"run", "--admin", "127.0.0.1:9100"}},
   };
   for (const UintFlag &f : kUintFlags) accepted.push_back({f.name, {"run", f.name, std::to_string(f.max)}});
   for (const PathFlag &f : kPathFlags) accepted.push_back({f.name, {"run", f.name, "file.txt"}});
@@ -485,6 +578,71 @@ TEST(Options, UsageMentionsEveryAcceptedFlag) {
     EXPECT_PRED_FORMAT2(testing::IsSubstring, flag.first, usage);
   }
   EXPECT_PRED_FORMAT2(testing::IsSubstring, PS_DEFAULT_LISTEN, usage);
+}
+
+// --help reads the table: every row is there, with its default.
+TEST(Options, UsageHasEveryTableRowWithItsDefault) {
+  const std::string usage = Usage();
+  for (size_t i = 0; i < ps_option_count(); i++) {
+    const ps_option_def *d = ps_option_at(i);
+    size_t at = usage.find("  " + std::string(d->flag) + " ", usage.find("Options ("));
+    ASSERT_NE(at, std::string::npos) << d->flag;
+    char def[64];
+    ps_option_default_text(d, def, sizeof def);
+    size_t next = usage.find("\n  --", at + 2);
+    std::string row;  // whitespace runs (the wrapping) as one space
+    for (char c : usage.substr(at, next - at))
+      if (!(c == ' ' || c == '\n') || row.empty() || row.back() != ' ') row += (c == '\n' ? ' ' : c);
+    if (d->type != PS_OPT_CONFIG) {
+      EXPECT_PRED_FORMAT2(testing::IsSubstring, "(default", row) << d->flag;
+    }
+    if (def[0] != '\0') {
+      EXPECT_PRED_FORMAT2(testing::IsSubstring, def, row) << d->flag;
+    }
+  }
+  EXPECT_EQ(usage.find("buffer-idle"), std::string::npos);
+}
+
+TEST(Options, UsageLinesFitEightyColumns) {
+  const std::string usage = Usage();
+  size_t start = 0;
+  while (start < usage.size()) {
+    size_t end = usage.find('\n', start);
+    if (end == std::string::npos) end = usage.size();
+    // The usage line itself is the one long line (the listen syntax cannot wrap).
+    if (usage.compare(start, 6, "usage:") != 0) {
+      EXPECT_LE(end - start, 80u) << usage.substr(start, end - start);
+    }
+    start = end + 1;
+  }
+}
+
+// The rules the table keeps: one row per flag, the key is the flag without
+// "--" and with '_' for '-', and the default is inside the range.
+TEST(Options, TableRowsAreConsistent) {
+  ps_options &o = g_options;
+  ps_options_defaults(&o);
+  for (size_t i = 0; i < ps_option_count(); i++) {
+    const ps_option_def *d = ps_option_at(i);
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(ps_option_by_flag(d->flag), d) << d->flag << " appears twice";
+    EXPECT_NE(d->help, nullptr);
+    if (d->ini_key != nullptr) {
+      std::string key = std::string(d->flag).substr(2);
+      for (char &c : key) c = c == '-' ? '_' : c;
+      EXPECT_EQ(key, d->ini_key);
+      EXPECT_EQ(ps_option_by_ini_key(d->ini_key), d);
+    }
+    if (d->type == PS_OPT_UINT && !(d->default_uint == PS_BIND_RETRY_DEFAULT && d->default_shown != nullptr)) {
+      EXPECT_GE(d->default_uint, d->min) << d->flag;
+      EXPECT_LE(d->default_uint, d->max) << d->flag;
+      // The value --help shows as the default is the one a parse gives.
+      char def[64];
+      ps_option_default_text(d, def, sizeof def);
+      ASSERT_TRUE(Parses({"run", d->flag, def}, &o)) << d->flag;
+    }
+  }
+  EXPECT_EQ(ps_option_at(ps_option_count()), nullptr);
 }
 
 // An operator learns from --help which services --listen takes.

@@ -75,16 +75,18 @@ class CommandLine(unittest.TestCase):
         values = {
             "--config": [ini],  # first: the flags after it override the file
             "--listen": ["echo=127.0.0.1:0", "qotd=127.0.0.1:0"],
-            "--threads": ["2"], "--accepts": ["4"], "--buffer-size": ["4096"], "--buffer-idle-ms": ["500"],
+            "--threads": ["2"], "--accepts": ["4"], "--buffer-size": ["4096"],
             "--send-queue-max": ["65536"], "--max-connections": ["10"], "--drain-timeout": ["3000"],
             "--stats-interval": ["1"], "--udp-receives": ["2"], "--log-level": ["debug"], "--log-file": [log],
             "--quotes-file": [quotes],
             "--udp-reply-rate": ["50"], "--udp-reply-burst": ["60"], "--udp-reply-rate-total": ["5000"],
             "--udp-allow-low-ports": ["1"],
             "--idle-timeout": ["300"], "--linger-timeout": ["30"], "--send-timeout": ["60"], "--keepalive": ["60"],
-            "--bind-retry": ["5"],
+            "--bind-retry": ["5"], "--max-connections-per-source": ["5"], "--admin": ["127.0.0.1:0"],
+            "--log-max-size": ["1048576"], "--log-files": ["3"], "--log-time": ["utc"],
         }
-        commands = {"--help", "--version"}  # flags that are commands, tested on their own
+        # flags that are commands or belong to one, tested on their own (test_check.py: --bind)
+        commands = {"--help", "--version", "--bind"}
         flags = self.help_flags()
         self.assertEqual(flags - commands - set(values), set(), "flags in --help this test gives no value")
         self.assertEqual(set(values) - flags, set(), "flags this test passes that --help does not list")
