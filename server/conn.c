@@ -104,10 +104,7 @@ struct ps_session {
   ps_conn *retry_next;
   ps_conn *retry_due_next;   /* ps_conn_retry's own list of due connections (housekeeper only) */
   SOCKADDR_STORAGE peer;
-  /* Its listener's totals (may be NULL) and its own share, added there at
-   * the endgame (ps_conn_add_live_stats reads them before). */
-  ps_bound_stats *stats;
-  volatile LONG64 bytes_in, bytes_out, msgs_in, msgs_out;
+  ps_bound_stats *stats; /* its listener's totals (may be NULL) */
 };
 
 /* Handler state follows the struct, aligned for any type. */
@@ -357,8 +354,13 @@ static void conn__send_done(ps_conn *c, DWORD bytes, DWORD err) {
   }
   InterlockedAdd64(&c->eng->bytes_out, (LONG64)bytes);
   InterlockedIncrement64(&c->eng->msgs_out);
-  c->bytes_out += bytes; /* under c->lock; read without it by the stats (an aligned 64-bit value) */
-  c->msgs_out++;
+  if (c->stats != NULL) {
+    /* Counted as it happens, not at the end: the stats are read from inside
+     * the admin service's callbacks, which may not walk the connections
+     * (that needs the engine's lock, which comes before a connection's). */
+    InterlockedAdd64(&c->stats->bytes_out, (LONG64)bytes);
+    InterlockedIncrement64(&c->stats->msgs_out);
+  }
   if (bytes > 0) c->last_io_ms = c->send_ms = GetTickCount64();
   assert(sent <= c->sq_bytes);
   c->sq_bytes -= sent;
@@ -487,8 +489,10 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   }
   InterlockedAdd64(&c->eng->bytes_in, (LONG64)bytes);
   InterlockedIncrement64(&c->eng->msgs_in);
-  c->bytes_in += bytes;
-  c->msgs_in++;
+  if (c->stats != NULL) {
+    InterlockedAdd64(&c->stats->bytes_in, (LONG64)bytes);
+    InterlockedIncrement64(&c->stats->msgs_in);
+  }
   c->last_io_ms = GetTickCount64();
   /* Without on_data the service only talks: input is read and dropped. */
   if (!(c->flags & C_CLOSING) && c->handler->on_data != NULL) c->handler->on_data(c, b->data, bytes);
@@ -563,13 +567,6 @@ static void conn__endgame(ps_conn *c) {
   if (c->next != NULL) c->next->prev = c->prev;
   ReleaseSRWLockExclusive(&e->lock);
   if (c->flags & C_SOURCE) conn__source_release(e, &c->peer);
-  if (c->stats != NULL) {
-    /* Unlinked above: ps_conn_add_live_stats no longer counts it. */
-    InterlockedAdd64(&c->stats->bytes_in, c->bytes_in);
-    InterlockedAdd64(&c->stats->bytes_out, c->bytes_out);
-    InterlockedAdd64(&c->stats->msgs_in, c->msgs_in);
-    InterlockedAdd64(&c->stats->msgs_out, c->msgs_out);
-  }
   InterlockedDecrement64(&e->live_conns);
   free(c);
   /* Its admission token goes back, and a held accept slot may post. */
@@ -741,21 +738,6 @@ void ps_conn_close_all(ps_engine *e, int abort) {
     conn__unlock_release(c);
   }
   free(held);
-}
-
-void ps_conn_add_live_stats(ps_engine *e, ps_listener_stats *rows, size_t count) {
-  ps_conn *c;
-  AcquireSRWLockShared(&e->lock);
-  for (c = e->conns; c != NULL; c = c->next) {
-    ps_listener_stats *r;
-    if (c->stats == NULL || c->stats->index >= count) continue;
-    r = &rows[c->stats->index];
-    r->bytes_in += (uint64_t)c->bytes_in;
-    r->bytes_out += (uint64_t)c->bytes_out;
-    r->msgs_in += (uint64_t)c->msgs_in;
-    r->msgs_out += (uint64_t)c->msgs_out;
-  }
-  ReleaseSRWLockShared(&e->lock);
 }
 
 void ps_conn_log_live(ps_engine *e) {

@@ -16,11 +16,6 @@
 void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, void *ctx, SOCKET s,
                       const struct sockaddr *peer, int skip_ok, ps_worker *w);
 
-/* Adds the live connections' bytes and messages to the rows of
- * ps_engine_listener_stats (row i is the listening socket whose stats have
- * index i; rows at or past `count` are skipped). */
-void ps_conn_add_live_stats(ps_engine *e, ps_listener_stats *rows, size_t count);
-
 /* A completion (or a deferred inline result) for one of a connection's ops,
  * on worker `w`; `budget` is how many further completions it may handle
  * inline before deferring the next inline result to w's next pass. */

@@ -136,10 +136,9 @@ int ps_err_is_resource(unsigned long err);
 unsigned long ps_fault_hit(ps_faults *f, ps_fault_site site);
 
 /* A listening socket's totals (ps_listener_stats): found or made by
- * address when the socket opens, kept for the engine's life. UDP and
- * accept counts are interlocked; a connection counts its own bytes and
- * messages and adds them here when it ends (live ones are added when the
- * stats are read). */
+ * address when the socket opens, kept for the engine's life; every count is
+ * interlocked, made where it happens (a connection counts into its
+ * listener's row). Read under stats_lock only: safe from any callback. */
 typedef struct ps_bound_stats {
   ps_endpoint ep;
   size_t index; /* its row in ps_engine_listener_stats */

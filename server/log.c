@@ -324,3 +324,13 @@ char *ps_errstr(unsigned long err, char *buf, size_t bufsize) {
   else snprintf(buf, bufsize, "error %lu", err);
   return buf;
 }
+
+void ps_log_config_from_options(ps_log_config *cfg, const ps_options *o, unsigned sinks) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->level = (ps_log_level)o->log_level;
+  cfg->sinks = sinks;
+  cfg->file = o->log_file;
+  cfg->file_max_bytes = o->log_max_size;
+  cfg->file_count = o->log_files;
+  cfg->utc = o->log_time == PS_LOG_TIME_UTC;
+}

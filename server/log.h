@@ -56,6 +56,11 @@ typedef struct ps_log_config {
   int utc; /* timestamps in UTC (ending in "Z") instead of local time (--log-time) */
 } ps_log_config;
 
+/* The log configuration for portserve's options: level, file, rotation
+ * (--log-max-size, --log-files) and --log-time; `sinks` as given. */
+struct ps_options;
+void ps_log_config_from_options(ps_log_config *cfg, const struct ps_options *o, unsigned sinks);
+
 /* Sets the process-wide sink. Call once, before other threads start. If the
  * log file cannot be opened the other sinks are set anyway and its Win32
  * error is returned (the caller words the warning); 0 otherwise. */

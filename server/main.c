@@ -98,8 +98,7 @@ static int main__reload(const ps_options *o) {
 }
 
 static int main__run(const ps_options *o, main__args *args) {
-  /* No rotation, local time until --log-max-size/--log-files/--log-time exist. */
-  ps_log_config log = {(ps_log_level)o->log_level, PS_LOG_TO_STDERR, o->log_file, 0, 0, 0};
+  ps_log_config log;
   ps_run_hooks hooks;
   ps_run_status status;
   HANDLE reload_event;
@@ -107,6 +106,7 @@ static int main__run(const ps_options *o, main__args *args) {
   char msg[200], hint[120];
   int err;
 
+  ps_log_config_from_options(&log, o, PS_LOG_TO_STDERR);
   err = ps_log_open(&log);
   if (err != 0)
     ps_log(PS_LOG_WARN, "cannot open the log file %s: %s; logging to stderr only", o->log_file,

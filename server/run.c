@@ -6,8 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "engine.h"
+#include "errtab.h"
 #include "log.h"
+#include "metrics.h"
+#include "services.h"
 #include "options.h"
 #include "ps_win.h"
 #include "run.h"
@@ -44,6 +49,76 @@ static void run__engine_config(const ps_options *o, const ps_run_hooks *hooks, p
   cfg->bind_cancel = hooks->stop_event;
 }
 
+/* The admin endpoint's figures (ps_admin_options.metrics_fill): called from
+ * the admin service's callbacks on any worker, so it only reads counters
+ * and the engine's stats tables (their own innermost lock), never the
+ * connection list. */
+typedef struct run__admin {
+  ps_engine *e;
+  volatile LONG stopping;
+  uint64_t start_unix;
+  ps_admin_options options;
+} run__admin;
+
+static void run__metrics_fill(void *arg, ps_metrics *m) {
+  run__admin *a = (run__admin *)arg;
+  ps_listener_stats rows[PS_METRICS_LISTENERS_MAX];
+  ps_error_count errs[PS_METRICS_ERRORS_MAX];
+  size_t i, n;
+  ps_engine_stats(a->e, &m->stats);
+  n = ps_engine_listener_stats(a->e, rows, PS_COUNTOF(rows));
+  for (i = 0; i < n && i < PS_COUNTOF(rows); i++) {
+    ps_metrics_listener *l = &m->listeners[m->listener_count++];
+    snprintf(l->service, sizeof(l->service), "%s", rows[i].ep.service);
+    snprintf(l->address, sizeof(l->address), rows[i].ep.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+             rows[i].ep.address, rows[i].ep.port);
+    snprintf(l->transport, sizeof(l->transport), "%s", rows[i].ep.transport == PS_TRANSPORT_UDP ? "udp" : "tcp");
+    l->conns_accepted = rows[i].conns_accepted;
+    l->bytes_in = rows[i].bytes_in;
+    l->bytes_out = rows[i].bytes_out;
+    l->msgs_in = rows[i].msgs_in;
+    l->msgs_out = rows[i].msgs_out;
+    l->dgrams_in = rows[i].dgrams_in;
+    l->dgrams_out = rows[i].dgrams_out;
+  }
+  n = ps_engine_error_counts(a->e, errs, PS_COUNTOF(errs));
+  for (i = 0; i < n && i < PS_COUNTOF(errs); i++) {
+    const char *sym = ps_err_symbol(errs[i].error);
+    char name[24];
+    if (sym == NULL) {
+      snprintf(name, sizeof(name), "error_%lu", errs[i].error);
+      sym = name;
+    }
+    ps_metrics_add_error(m, errs[i].site, sym, errs[i].count);
+  }
+  m->worker_threads = ps_engine_threads(a->e);
+  snprintf(m->version, sizeof(m->version), "%s", PS_VERSION);
+  m->state = a->stopping ? PS_METRICS_STOPPING : PS_METRICS_SERVING;
+  m->start_time_unix = a->start_unix;
+}
+
+/* Opens the admin endpoint for --admin ADDR (0 without one). It is for the
+ * operator's own machine: a warning says so when it listens elsewhere. */
+static int run__admin_open(ps_engine *e, const char *addr, run__admin *a) {
+  ps_listen_spec spec;
+  ps_endpoint eps[64];
+  char err[300];
+  size_t i, n;
+  if (addr[0] == '\0') return 0;
+  if (ps_options_admin_spec(addr, &spec, err, sizeof(err)) != 0) {
+    ps_log(PS_LOG_ERROR, "--admin %s: %s", addr, err);
+    return -1;
+  }
+  if (ps_engine_serve(e, &spec, &ps_svc_admin, &a->options) != 0) return -1;
+  n = ps_engine_endpoints(e, eps, PS_COUNTOF(eps));
+  for (i = 0; i < n && i < PS_COUNTOF(eps); i++)
+    if (strcmp(eps[i].service, "admin") == 0 && strncmp(eps[i].address, "127.", 4) != 0 &&
+        strcmp(eps[i].address, "::1") != 0)
+      ps_log(PS_LOG_WARN, "the admin endpoint listens on %s port %u, not only on loopback: anyone who can reach "
+                          "it can read the server's figures", eps[i].address, eps[i].port);
+  return 0;
+}
+
 /* Opens one listener; qotd gets its own options (the other built-ins have none). */
 static int run__listen(ps_engine *e, const ps_listen_spec *spec, const ps_qotd_options *qotd) {
   return ps_engine_listen_with(e, spec, strcmp(spec->service, "qotd") == 0 ? qotd : NULL);
@@ -61,7 +136,8 @@ static int run__has_listener(const ps_options *o, const ps_listen_spec *spec) {
  * opened are the ones it drops closed (their connections drain on their
  * own) and the changed limits applied. Anything wrong, and the running
  * configuration stays as it was, with the reason in the log. */
-static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks, const ps_qotd_options *qotd) {
+static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks, const ps_qotd_options *qotd,
+                        run__admin *admin) {
   ps_options *next = (ps_options *)malloc(sizeof(*next));
   ps_engine_config cfg;
   char err[600], text[PS_HOST_MAX + 64];
@@ -91,6 +167,19 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
     }
     opened[i] = 1;
     added++;
+  }
+  if (strcmp(next->admin, cur->admin) != 0) {
+    ps_listen_spec old;
+    if (run__admin_open(e, next->admin, admin) != 0) {
+      for (i = 0; i < next->listen_count; i++)
+        if (opened[i]) ps_engine_unlisten(e, &next->listens[i]);
+      ps_log(PS_LOG_ERROR, "reload rejected: the admin endpoint %s could not open; the running configuration stays",
+             next->admin);
+      free(next);
+      return;
+    }
+    if (cur->admin[0] != '\0' && ps_options_admin_spec(cur->admin, &old, err, sizeof(err)) == 0)
+      ps_engine_unlisten(e, &old);
   }
   for (i = 0; i < cur->listen_count; i++) {
     if (run__has_listener(next, &cur->listens[i])) continue;
@@ -122,6 +211,7 @@ ps_run_status ps_run(const ps_options *options, const ps_run_hooks *hooks) {
   int err;
   ps_run_status status = PS_RUN_OK;
   char line[512]; /* the stats line */
+  run__admin admin;
 
   o = (ps_options *)malloc(sizeof(*o));
   if (o == NULL) {
@@ -140,6 +230,12 @@ ps_run_status ps_run(const ps_options *options, const ps_run_hooks *hooks) {
   }
   for (i = 0; i < o->listen_count && status == PS_RUN_OK; i++)
     if (run__listen(e, &o->listens[i], &qotd) != 0) status = PS_RUN_LISTEN_FAILED;
+  memset(&admin, 0, sizeof(admin));
+  admin.e = e;
+  admin.start_unix = (uint64_t)time(NULL);
+  admin.options.metrics_fill = run__metrics_fill;
+  admin.options.metrics_arg = &admin;
+  if (status == PS_RUN_OK && run__admin_open(e, o->admin, &admin) != 0) status = PS_RUN_LISTEN_FAILED;
 
   if (status == PS_RUN_OK) {
     n = ps_engine_endpoints(e, eps, PS_COUNTOF(eps));
@@ -155,7 +251,7 @@ ps_run_status ps_run(const ps_options *options, const ps_run_hooks *hooks) {
       events[1] = hooks->reload_event;
       got = WaitForMultipleObjects(hooks->reload_event != NULL ? 2 : 1, events, FALSE, wait);
       if (got == WAIT_OBJECT_0 + 1) {
-        run__reload(e, o, hooks, &qotd);
+        run__reload(e, o, hooks, &qotd, &admin);
         continue;
       }
       if (got != WAIT_TIMEOUT) break;
@@ -172,6 +268,7 @@ ps_run_status ps_run(const ps_options *options, const ps_run_hooks *hooks) {
            hooks->stop_reason(hooks->ctx), (unsigned long long)now.conns_open, drain_ms);
   }
 
+  InterlockedExchange(&admin.stopping, 1); /* /healthz says 503 on admin connections still open */
   reset = ps_engine_stop_within(e, drain_ms);
   ps_engine_stats(e, &now);
   ps_log(PS_LOG_INFO, "stopped: %llu connection(s) served, %llu bytes in, %llu bytes out, %u reset at the deadline",

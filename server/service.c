@@ -645,10 +645,7 @@ int ps_service_dispatch(const ps_options *o, const char *startup_error, ps_reloa
   service__the = &s;
 
   /* No console under the SCM: the Event Log, and the log file if set. */
-  memset(&log, 0, sizeof(log)); /* rotation off, local time: the lead wires the options */
-  log.level = (ps_log_level)o->log_level;
-  log.sinks = PS_LOG_TO_EVENTLOG;
-  log.file = o->log_file;
+  ps_log_config_from_options(&log, o, PS_LOG_TO_EVENTLOG);
   err = ps_log_open(&log);
   if (err != 0)
     ps_log(PS_LOG_WARN, "cannot open the log file %s: %s; logging to the Event Log only", o->log_file,
