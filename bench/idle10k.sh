@@ -7,9 +7,13 @@
 #     defaults: 10000 connections, idle timeout 0 (off), held 12 s
 #
 # Needs ./build.sh first (build/win/bin/portserve.exe, build/native/bin/portload)
-# and a file limit above 2 x CONNECTIONS (ulimit -n). Uses its own Wine prefix,
-# stopped and removed at the end.
+# and a file limit above 2 x CONNECTIONS (the soft limit is raised to the hard
+# one here). Uses its own Wine prefix, stopped and removed at the end.
+# Exits 1 unless all CONNECTIONS were held open, (with an idle timeout) the
+# sweep closed every one of them, and the stop left the live counters at zero:
+# ctest runs it as e2e.idle10k.
 set -euo pipefail
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 N=${1:-10000}
@@ -35,7 +39,8 @@ PORT=$(grep -o "listening on tcp 127.0.0.1:[0-9]*" "$LOG" | head -1 | sed 's/.*:
 before=$(ps -o rss= -p "$SRV")
 "$LOAD" --target "127.0.0.1:$PORT" --mode idle --connections "$N" --duration "$HOLD" --threads 2 >/dev/null 2>&1 &
 LOADER=$!
-for _ in $(seq 1 300); do grep -q "conns $N open" "$LOG" && break; sleep 0.2; done
+opened=0
+for _ in $(seq 1 300); do grep -q "conns $N open" "$LOG" && { opened=1; break; }; sleep 0.2; done
 held=$(ps -o rss= -p "$SRV")
 wait "$LOADER" || true   # idle mode counts the server's idle-timeout closes as errors
 kill -INT "$SRV"
@@ -45,3 +50,11 @@ echo "connections          $N (idle timeout ${IDLE}s, held ${HOLD}s)"
 echo "server RSS           ${before} KiB before, ${held} KiB with $N open"
 awk -v a="$before" -v b="$held" -v n="$N" 'BEGIN { printf "per idle connection  %.2f KiB\n", (b - a) / n }'
 grep -E "timeouts:|live counters" "$LOG" | sed 's/^.*info  //'
+fail=0
+[ "$opened" = 1 ] || { echo "FAIL: the server never had $N connections open" >&2; fail=1; }
+if [ "$IDLE" != 0 ]; then
+  grep -q "timeouts: $N idle" "$LOG" || { echo "FAIL: the idle timeout did not close all $N" >&2; fail=1; }
+fi
+grep -q "live counters: sockets 0, connections 0, buffers in use 0" "$LOG" ||
+  { echo "FAIL: live counters not zero after the stop" >&2; fail=1; }
+exit "$fail"

@@ -85,8 +85,9 @@ class CommandLine(unittest.TestCase):
             "--bind-retry": ["5"], "--max-connections-per-source": ["5"], "--admin": ["127.0.0.1:0"],
             "--log-max-size": ["1048576"], "--log-files": ["3"], "--log-time": ["utc"],
         }
-        # flags that are commands or belong to one, tested on their own (test_check.py: --bind)
-        commands = {"--help", "--version", "--bind"}
+        # flags that are commands or belong to one, tested on their own
+        # (test_check.py: --bind; test_admin.py, test_stats_client.py: stats --json)
+        commands = {"--help", "--version", "--bind", "--json"}
         flags = self.help_flags()
         self.assertEqual(flags - commands - set(values), set(), "flags in --help this test gives no value")
         self.assertEqual(set(values) - flags, set(), "flags this test passes that --help does not list")
