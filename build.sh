@@ -84,7 +84,7 @@ case "$cmd" in
   test)
     ensure_deps
     # Off until the tree has been reformatted once (tools/format.sh --fix).
-    if [ "${PS_FORMAT_CHECK:-0}" = 1 ]; then say "format check (tools/format.sh)"; tools/format.sh --check; fi
+    if [ "${PS_FORMAT_CHECK:-1}" = 1 ]; then say "format check (tools/format.sh)"; tools/format.sh --check; fi
     build_win; build_native
     say "native unit tests"
     ctest --test-dir "$NATIVE_BUILD" --output-on-failure -j "$JOBS" --timeout 120

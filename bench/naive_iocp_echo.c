@@ -63,7 +63,7 @@ typedef struct naive_accept {
 typedef struct naive_conn {
   OVERLAPPED ov; /* the one operation in flight */
   SOCKET sock;
-  int writing;   /* the op is a WSASend of buf[sent, len) */
+  int writing; /* the op is a WSASend of buf[sent, len) */
   DWORD len, sent;
   struct naive_conn *prev, *next;
   char buf[NAIVE_BUF];
@@ -356,8 +356,7 @@ int main(int argc, char **argv) {
       char *end = NULL;
       threads = strtoul(argv[++i], &end, 10);
       if (*end != '\0' || threads < 1 || threads > NAIVE_THREADS_MAX) {
-        fprintf(stderr, "naive_iocp_echo: --threads: '%s' is not a number from 1 to %d\n", argv[i],
-                NAIVE_THREADS_MAX);
+        fprintf(stderr, "naive_iocp_echo: --threads: '%s' is not a number from 1 to %d\n", argv[i], NAIVE_THREADS_MAX);
         return 2;
       }
     } else if (strcmp(argv[i], "--udp") == 0) {
@@ -438,8 +437,10 @@ int main(int argc, char **argv) {
   }
   rc = s.live == 0 && s.accepts_pending == 0 && s.dgrams_pending == 0 ? 0 : 1;
   if (rc != 0)
-    fprintf(stderr, "naive_iocp_echo: %ld connection(s), %ld accept(s) and %ld datagram op(s) did not complete "
-            "after %d ms\n", s.live, s.accepts_pending, s.dgrams_pending, NAIVE_STOP_WAIT_MS);
+    fprintf(stderr,
+            "naive_iocp_echo: %ld connection(s), %ld accept(s) and %ld datagram op(s) did not complete "
+            "after %d ms\n",
+            s.live, s.accepts_pending, s.dgrams_pending, NAIVE_STOP_WAIT_MS);
   for (i = 0; i < (int)s.thread_count; i++) PostQueuedCompletionStatus(s.port, 0, KEY_QUIT, NULL);
   WaitForMultipleObjects(s.thread_count, s.threads, TRUE, INFINITE);
   for (i = 0; i < (int)s.thread_count; i++) CloseHandle(s.threads[i]);

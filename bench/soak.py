@@ -164,6 +164,7 @@ def main():
     for path in (EXE, PORTLOAD):
         if not os.path.exists(path):
             sys.exit("soak: %s is missing: run ./build.sh first" % path)
+    a.out = os.path.abspath(a.out)  # Wine wants an absolute WINEPREFIX
     os.makedirs(a.out, exist_ok=True)
     prefix = os.path.join(a.out, "prefix")
     env = wine_env.wine_env(prefix)

@@ -105,8 +105,7 @@ unsigned ps_config_parse_each(const char *text, const char *name, ps_options *o,
       cfg__lower(s);
       if (strcmp(s, "server") == 0) section = SEC_SERVER;
       else if (strcmp(s, "listeners") == 0) section = SEC_LISTENERS;
-      else if (cfg__error(&errors, name, line_no, "unknown section [%s] (known: [server], [listeners])", s))
-        break;
+      else if (cfg__error(&errors, name, line_no, "unknown section [%s] (known: [server], [listeners])", s)) break;
       continue;
     }
 
@@ -121,10 +120,9 @@ unsigned ps_config_parse_each(const char *text, const char *name, ps_options *o,
     cfg__lower(key);
     if (*key == '\0') stop = cfg__error(&errors, name, line_no, "missing key before '='");
     else if (section == SEC_NONE)
-      stop = cfg__error(&errors, name, line_no,
-                        "'%s' is outside a section (put it under [server] or [listeners])", key);
-    else if (section == SEC_UNKNOWN)
-      continue;
+      stop =
+        cfg__error(&errors, name, line_no, "'%s' is outside a section (put it under [server] or [listeners])", key);
+    else if (section == SEC_UNKNOWN) continue;
     else if (section == SEC_LISTENERS) {
       char spec[600];
       snprintf(spec, sizeof(spec), "%s=%s", key, value);

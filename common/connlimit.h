@@ -33,10 +33,10 @@ typedef struct ps_connlimit_entry {
 
 typedef struct ps_connlimit {
   ps_connlimit_entry *entries;
-  size_t mask;     /* slots - 1 (slots: a power of two >= 2 x sources) */
-  size_t sources;  /* most addresses held at once */
-  size_t used;     /* addresses held now */
-  unsigned limit;  /* connections per address */
+  size_t mask;    /* slots - 1 (slots: a power of two >= 2 x sources) */
+  size_t sources; /* most addresses held at once */
+  size_t used;    /* addresses held now */
+  unsigned limit; /* connections per address */
   uint64_t seed;
 } ps_connlimit;
 

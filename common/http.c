@@ -117,8 +117,8 @@ static ps_http_result http__parse_head(ps_http_parser *p, ps_http_request *req, 
   /* asterisk-form (OPTIONS *) is well formed; OPTIONS then gets its 405. */
   if (t[0] != '/' && strcmp(t, "*") != 0) {
     const char *scheme_end = strstr(t, "://");
-    if (scheme_end == NULL || !(http__ieq(t, (size_t)(scheme_end - t), "http") ||
-                                http__ieq(t, (size_t)(scheme_end - t), "https")))
+    if (scheme_end == NULL ||
+        !(http__ieq(t, (size_t)(scheme_end - t), "http") || http__ieq(t, (size_t)(scheme_end - t), "https")))
       return http__fail(p, 400, "request target is neither a path nor an http URL", status, why);
     t = strchr(scheme_end + 3, '/');
     if (t == NULL) t = "/";
@@ -189,8 +189,8 @@ static ps_http_result http__parse_head(ps_http_parser *p, ps_http_request *req, 
   return PS_HTTP_DONE;
 }
 
-ps_http_result ps_http_parse(ps_http_parser *p, const void *data, size_t len, size_t *consumed,
-                             ps_http_request *req, int *status, const char **why) {
+ps_http_result ps_http_parse(ps_http_parser *p, const void *data, size_t len, size_t *consumed, ps_http_request *req,
+                             int *status, const char **why) {
   const unsigned char *in = (const unsigned char *)data;
   size_t i;
   for (i = 0; i < len; i++) {
@@ -236,19 +236,32 @@ ps_http_result ps_http_parse(ps_http_parser *p, const void *data, size_t len, si
 
 const char *ps_http_reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 
@@ -268,20 +281,19 @@ char *ps_http_date(int64_t unix_seconds, char *buf, size_t bufsize) {
   int64_t d = doy - (153 * mp + 2) / 5 + 1;
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   int64_t y = yoe + era * 400 + (m <= 2);
-  snprintf(buf, bufsize, "%s, %02d %s %04lld %02d:%02d:%02d GMT", days[((day % 7) + 7) % 7], (int)d,
-           months[m - 1], (long long)y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+  snprintf(buf, bufsize, "%s, %02d %s %04lld %02d:%02d:%02d GMT", days[((day % 7) + 7) % 7], (int)d, months[m - 1],
+           (long long)y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
   return buf;
 }
 
-size_t ps_http_response_head(char *buf, size_t bufsize, int status, const char *content_type,
-                             size_t content_length, int keep_alive, int64_t now_unix, const char *extra) {
+size_t ps_http_response_head(char *buf, size_t bufsize, int status, const char *content_type, size_t content_length,
+                             int keep_alive, int64_t now_unix, const char *extra) {
   char date[40];
   int n = snprintf(buf, bufsize,
                    "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %llu\r\n"
                    "Cache-Control: no-store\r\nConnection: %s\r\n%s\r\n",
                    status, ps_http_reason(status), ps_http_date(now_unix, date, sizeof(date)), content_type,
-                   (unsigned long long)content_length, keep_alive ? "keep-alive" : "close",
-                   extra != NULL ? extra : "");
+                   (unsigned long long)content_length, keep_alive ? "keep-alive" : "close", extra != NULL ? extra : "");
   if (n < 0 || (size_t)n >= bufsize) return 0;
   return (size_t)n;
 }

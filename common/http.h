@@ -25,9 +25,9 @@
 extern "C" {
 #endif
 
-#define PS_HTTP_HEAD_MAX 8192        /* request line + headers + blank line; more: 431 (or 414/400) */
-#define PS_HTTP_TARGET_MAX 2048      /* request-target bytes; more: 414 */
-#define PS_HTTP_EMPTY_LINES_MAX 4    /* CRLFs tolerated before the request line */
+#define PS_HTTP_HEAD_MAX 8192     /* request line + headers + blank line; more: 431 (or 414/400) */
+#define PS_HTTP_TARGET_MAX 2048   /* request-target bytes; more: 414 */
+#define PS_HTTP_EMPTY_LINES_MAX 4 /* CRLFs tolerated before the request line */
 
 typedef enum ps_http_method { PS_HTTP_GET = 1, PS_HTTP_HEAD = 2 } ps_http_method;
 
@@ -42,8 +42,8 @@ typedef struct ps_http_request {
 
 typedef struct ps_http_parser {
   char head[PS_HTTP_HEAD_MAX + 1]; /* + the NUL the head parser puts after it */
-  size_t len;          /* bytes of the current head buffered */
-  unsigned empty_lines; /* leading CRLFs skipped for the current request */
+  size_t len;                      /* bytes of the current head buffered */
+  unsigned empty_lines;            /* leading CRLFs skipped for the current request */
 } ps_http_parser;
 
 typedef enum ps_http_result {
@@ -59,8 +59,8 @@ void ps_http_parser_init(ps_http_parser *p);
  * request). On ERROR, *status is the HTTP status to answer (400, 405, 411,
  * 413, 414, 431, 505) and *why a short reason for the body and the log; the
  * parser must be re-initialised before it is used again. */
-ps_http_result ps_http_parse(ps_http_parser *p, const void *data, size_t len, size_t *consumed,
-                             ps_http_request *req, int *status, const char **why);
+ps_http_result ps_http_parse(ps_http_parser *p, const void *data, size_t len, size_t *consumed, ps_http_request *req,
+                             int *status, const char **why);
 
 /* "OK", "Not Found", ...; "Unknown" for a status we never send. */
 const char *ps_http_reason(int status);
@@ -72,8 +72,8 @@ char *ps_http_date(int64_t unix_seconds, char *buf, size_t bufsize);
  * Cache-Control: no-store, Connection: keep-alive or close, then `extra`
  * header lines (each ending in CRLF; NULL for none) and the blank line.
  * Returns its length, or 0 if it does not fit in bufsize. */
-size_t ps_http_response_head(char *buf, size_t bufsize, int status, const char *content_type,
-                             size_t content_length, int keep_alive, int64_t now_unix, const char *extra);
+size_t ps_http_response_head(char *buf, size_t bufsize, int status, const char *content_type, size_t content_length,
+                             int keep_alive, int64_t now_unix, const char *extra);
 
 /* Reads a complete response (as a client that sent Connection: close):
  * the status code, and where the body is. A Content-Length, when present,

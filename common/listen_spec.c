@@ -32,13 +32,12 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
   out->transports = PS_TRANSPORT_BOTH;
 
   eq = strchr(text, '=');
-  if (eq == NULL)
-    return ps_fail(err, errsize, "'%s': expected SERVICE=[HOST]:PORT, e.g. echo=127.0.0.1:7007", shown);
+  if (eq == NULL) return ps_fail(err, errsize, "'%s': expected SERVICE=[HOST]:PORT, e.g. echo=127.0.0.1:7007", shown);
   svc_len = (size_t)(eq - text);
   if (svc_len == 0) return ps_fail(err, errsize, "'%s': missing service name before '='", shown);
   if (svc_len >= sizeof(out->service))
     return ps_fail(err, errsize, "'%s': service name longer than %u characters", shown,
-                      (unsigned)sizeof(out->service) - 1);
+                   (unsigned)sizeof(out->service) - 1);
   for (i = 0; i < svc_len; i++) {
     unsigned char c = (unsigned char)text[i];
     if (!isalnum(c) && c != '-' && c != '_')
@@ -61,7 +60,10 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
   /* Transport suffix: "/tcp" or "/udp". */
   suffix = NULL;
   for (host = addr; host < end; host++)
-    if (*host == '/') { suffix = host; break; }
+    if (*host == '/') {
+      suffix = host;
+      break;
+    }
   if (suffix != NULL) {
     size_t n = (size_t)(end - suffix);
     if (n == 4 && (strncmp(suffix, "/tcp", 4) == 0 || strncmp(suffix, "/TCP", 4) == 0))
@@ -69,8 +71,8 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
     else if (n == 4 && (strncmp(suffix, "/udp", 4) == 0 || strncmp(suffix, "/UDP", 4) == 0))
       out->transports = PS_TRANSPORT_UDP;
     else
-      return ps_fail(err, errsize, "'%s': unknown transport '%.*s' (use /tcp or /udp)", shown,
-                        (int)(n - 1), suffix + 1);
+      return ps_fail(err, errsize, "'%s': unknown transport '%.*s' (use /tcp or /udp)", shown, (int)(n - 1),
+                     suffix + 1);
     end = suffix;
   }
 
@@ -83,8 +85,7 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
     host = addr + 1;
     host_len = (size_t)(close - host);
     if (host_len == 0) return ps_fail(err, errsize, "'%s': empty IPv6 address in brackets", shown);
-    if (close + 1 == end || close[1] != ':')
-      return ps_fail(err, errsize, "'%s': expected ':PORT' after ']'", shown);
+    if (close + 1 == end || close[1] != ':') return ps_fail(err, errsize, "'%s': expected ':PORT' after ']'", shown);
     port = close + 2;
   } else {
     colon = NULL;
@@ -103,8 +104,7 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
   out->host[host_len] = '\0';
 
   if (spec__parse_port(port, (size_t)(end - port), &out->port) != 0)
-    return ps_fail(err, errsize, "'%s': port '%.*s' is not a number from 0 to 65535", shown,
-                      (int)(end - port), port);
+    return ps_fail(err, errsize, "'%s': port '%.*s' is not a number from 0 to 65535", shown, (int)(end - port), port);
   return 0;
 }
 
@@ -113,8 +113,8 @@ char *ps_listen_spec_format(const ps_listen_spec *spec, char *buf, size_t bufsiz
                           : spec->transports == PS_TRANSPORT_UDP ? "/udp"
                                                                  : "";
   int v6 = strchr(spec->host, ':') != NULL;
-  snprintf(buf, bufsize, "%s=%s%s%s:%u%s%s", spec->service, v6 ? "[" : "", spec->host, v6 ? "]" : "",
-           spec->port, transport, spec->optional ? ",optional" : "");
+  snprintf(buf, bufsize, "%s=%s%s%s:%u%s%s", spec->service, v6 ? "[" : "", spec->host, v6 ? "]" : "", spec->port,
+           transport, spec->optional ? ",optional" : "");
   return buf;
 }
 

@@ -42,7 +42,7 @@ void ps_metrics_add_error(ps_metrics *m, const char *site, const char *error, ui
  * reason is one row here (and one in docs/metrics.md). */
 typedef struct metrics__reason {
   const char *reason;
-  size_t offset; /* of the uint64_t in ps_stats */
+  size_t offset;    /* of the uint64_t in ps_stats */
   const char *text; /* for the human summary */
 } metrics__reason;
 
@@ -128,24 +128,22 @@ void ps_metrics_prometheus(const ps_metrics *m, ps_strbuf *out) {
   ps_prom_single(&p, "portserve_worker_threads", "gauge", "Worker threads serving the completion port.",
                  m->worker_threads);
 
-  ps_prom_single(&p, "portserve_connections_accepted_total", "counter", "TCP connections accepted.",
-                 s->conns_total);
+  ps_prom_single(&p, "portserve_connections_accepted_total", "counter", "TCP connections accepted.", s->conns_total);
   ps_prom_single(&p, "portserve_connections_open", "gauge", "TCP connections accepted and not yet freed.",
                  s->conns_open);
   metrics__reasons(&p, s, "portserve_connections_closed_total",
                    "TCP connections that ended other than by an orderly close, by reason.", metrics__closed,
                    METRICS__COUNTOF(metrics__closed));
-  ps_prom_single(&p, "portserve_received_bytes_total", "counter", "Payload bytes received, TCP and UDP.",
-                 s->bytes_in);
+  ps_prom_single(&p, "portserve_received_bytes_total", "counter", "Payload bytes received, TCP and UDP.", s->bytes_in);
   ps_prom_single(&p, "portserve_sent_bytes_total", "counter", "Payload bytes sent, TCP and UDP.", s->bytes_out);
-  ps_prom_single(&p, "portserve_received_messages_total", "counter",
-                 "TCP receives that delivered data to a handler.", s->msgs_in);
+  ps_prom_single(&p, "portserve_received_messages_total", "counter", "TCP receives that delivered data to a handler.",
+                 s->msgs_in);
   ps_prom_single(&p, "portserve_sent_messages_total", "counter", "TCP sends completed (one WSASend each).",
                  s->msgs_out);
   ps_prom_single(&p, "portserve_datagrams_received_total", "counter", "UDP datagrams received.", s->dgrams_in);
   ps_prom_single(&p, "portserve_datagrams_sent_total", "counter", "UDP datagrams sent.", s->dgrams_out);
-  metrics__reasons(&p, s, "portserve_datagrams_dropped_total", "UDP datagrams dropped, by reason.",
-                   metrics__dropped, METRICS__COUNTOF(metrics__dropped));
+  metrics__reasons(&p, s, "portserve_datagrams_dropped_total", "UDP datagrams dropped, by reason.", metrics__dropped,
+                   METRICS__COUNTOF(metrics__dropped));
 
   metrics__listener_family(&p, m, "portserve_listener_connections_accepted_total",
                            "TCP connections accepted, per listener.", "tcp", METRICS__LFIELD(conns_accepted));
@@ -159,8 +157,8 @@ void ps_metrics_prometheus(const ps_metrics *m, ps_strbuf *out) {
                            "TCP sends queued by the handler, per listener.", "tcp", METRICS__LFIELD(msgs_out));
   metrics__listener_family(&p, m, "portserve_listener_received_datagrams_total",
                            "UDP datagrams received, per listener.", "udp", METRICS__LFIELD(dgrams_in));
-  metrics__listener_family(&p, m, "portserve_listener_sent_datagrams_total", "UDP datagrams sent, per listener.",
-                           "udp", METRICS__LFIELD(dgrams_out));
+  metrics__listener_family(&p, m, "portserve_listener_sent_datagrams_total", "UDP datagrams sent, per listener.", "udp",
+                           METRICS__LFIELD(dgrams_out));
 
   if (m->error_count > 0) {
     ps_prom_family(&p, "portserve_errors_total", "counter",
@@ -194,8 +192,7 @@ void ps_metrics_prometheus(const ps_metrics *m, ps_strbuf *out) {
                  s->process_private_bytes);
   ps_prom_single(&p, "portserve_udp_receives_posted", "gauge", "WSARecvFrom operations posted, all UDP sockets.",
                  s->udp_receives_posted);
-  ps_prom_single(&p, "portserve_buffers_in_use", "gauge", "Pooled I/O buffers held by connections.",
-                 s->buffers_in_use);
+  ps_prom_single(&p, "portserve_buffers_in_use", "gauge", "Pooled I/O buffers held by connections.", s->buffers_in_use);
   ps_prom_single(&p, "portserve_buffers_allocated", "gauge", "Pooled I/O buffers allocated, free or in use.",
                  s->buffers_live);
   ps_prom_single(&p, "portserve_sockets_open", "gauge", "Sockets open, listeners included.", s->sockets_live);
@@ -227,19 +224,44 @@ typedef struct metrics__stat {
   const char *name;
   size_t offset;
 } metrics__stat;
-#define METRICS__STAT(f) {#f, offsetof(ps_stats, f)}
+#define METRICS__STAT(f) \
+  { #f, offsetof(ps_stats, f) }
 static const metrics__stat metrics__stats[] = {
-  METRICS__STAT(conns_open), METRICS__STAT(conns_total), METRICS__STAT(conns_reset),
-  METRICS__STAT(conns_refused_source), METRICS__STAT(accepts_held), METRICS__STAT(limit_waits),
-  METRICS__STAT(bytes_in), METRICS__STAT(bytes_out), METRICS__STAT(msgs_in), METRICS__STAT(msgs_out),
-  METRICS__STAT(process_handles), METRICS__STAT(process_private_bytes), METRICS__STAT(sockets_live), METRICS__STAT(buffers_live),
-  METRICS__STAT(buffers_in_use), METRICS__STAT(dgrams_in), METRICS__STAT(dgrams_out),
-  METRICS__STAT(dgrams_dropped), METRICS__STAT(dgrams_dropped_port0), METRICS__STAT(dgrams_dropped_lowport),
-  METRICS__STAT(dgrams_dropped_loop), METRICS__STAT(dgrams_dropped_rate), METRICS__STAT(dgrams_dropped_rate_total),
-  METRICS__STAT(timeouts_idle), METRICS__STAT(timeouts_linger), METRICS__STAT(timeouts_send),
-  METRICS__STAT(sweep_us_max), METRICS__STAT(accepts_posted), METRICS__STAT(udp_receives_posted),
-  METRICS__STAT(accept_errors), METRICS__STAT(udp_recv_errors), METRICS__STAT(conn_retries),
-  METRICS__STAT(conns_out_of_resources), METRICS__STAT(conns_skip), METRICS__STAT(inline_deferred),
+  METRICS__STAT(conns_open),
+  METRICS__STAT(conns_total),
+  METRICS__STAT(conns_reset),
+  METRICS__STAT(conns_refused_source),
+  METRICS__STAT(accepts_held),
+  METRICS__STAT(limit_waits),
+  METRICS__STAT(bytes_in),
+  METRICS__STAT(bytes_out),
+  METRICS__STAT(msgs_in),
+  METRICS__STAT(msgs_out),
+  METRICS__STAT(process_handles),
+  METRICS__STAT(process_private_bytes),
+  METRICS__STAT(sockets_live),
+  METRICS__STAT(buffers_live),
+  METRICS__STAT(buffers_in_use),
+  METRICS__STAT(dgrams_in),
+  METRICS__STAT(dgrams_out),
+  METRICS__STAT(dgrams_dropped),
+  METRICS__STAT(dgrams_dropped_port0),
+  METRICS__STAT(dgrams_dropped_lowport),
+  METRICS__STAT(dgrams_dropped_loop),
+  METRICS__STAT(dgrams_dropped_rate),
+  METRICS__STAT(dgrams_dropped_rate_total),
+  METRICS__STAT(timeouts_idle),
+  METRICS__STAT(timeouts_linger),
+  METRICS__STAT(timeouts_send),
+  METRICS__STAT(sweep_us_max),
+  METRICS__STAT(accepts_posted),
+  METRICS__STAT(udp_receives_posted),
+  METRICS__STAT(accept_errors),
+  METRICS__STAT(udp_recv_errors),
+  METRICS__STAT(conn_retries),
+  METRICS__STAT(conns_out_of_resources),
+  METRICS__STAT(conns_skip),
+  METRICS__STAT(inline_deferred),
   METRICS__STAT(udp_connreset_off),
 };
 
@@ -266,9 +288,8 @@ void ps_metrics_json(const ps_metrics *m, ps_strbuf *out) {
                      ",\"conns_accepted\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,\"msgs_in\":%llu,"
                      "\"msgs_out\":%llu,\"dgrams_in\":%llu,\"dgrams_out\":%llu}",
                      (unsigned long long)l->conns_accepted, (unsigned long long)l->bytes_in,
-                     (unsigned long long)l->bytes_out, (unsigned long long)l->msgs_in,
-                     (unsigned long long)l->msgs_out, (unsigned long long)l->dgrams_in,
-                     (unsigned long long)l->dgrams_out);
+                     (unsigned long long)l->bytes_out, (unsigned long long)l->msgs_in, (unsigned long long)l->msgs_out,
+                     (unsigned long long)l->dgrams_in, (unsigned long long)l->dgrams_out);
   }
   ps_strbuf_puts(out, "],\"errors\":[");
   for (i = 0; i < m->error_count; i++) {
@@ -307,8 +328,9 @@ void ps_metrics_text(const ps_metrics *m, uint64_t now_unix, ps_strbuf *out) {
                      (unsigned long long)(up / 3600 % 24), (unsigned long long)(up / 60 % 60),
                      (unsigned long long)(up % 60));
   }
-  ps_strbuf_printf(out, "\nconnections  %llu open, %llu accepted; ended abnormally: ",
-                   (unsigned long long)s->conns_open, (unsigned long long)s->conns_total);
+  ps_strbuf_printf(out,
+                   "\nconnections  %llu open, %llu accepted; ended abnormally: ", (unsigned long long)s->conns_open,
+                   (unsigned long long)s->conns_total);
   metrics__reason_list(out, s, metrics__closed, METRICS__COUNTOF(metrics__closed));
   ps_strbuf_printf(out, "\ntraffic      in %s, out %s, %llu messages in\n",
                    ps_format_bytes((double)s->bytes_in, a, sizeof(a)),
@@ -338,8 +360,7 @@ void ps_metrics_text(const ps_metrics *m, uint64_t now_unix, ps_strbuf *out) {
       ps_strbuf_printf(out, ", %llu datagrams in, %llu out\n", (unsigned long long)l->dgrams_in,
                        (unsigned long long)l->dgrams_out);
     else
-      ps_strbuf_printf(out, ", %llu connections, %llu messages in, %llu out\n",
-                       (unsigned long long)l->conns_accepted, (unsigned long long)l->msgs_in,
-                       (unsigned long long)l->msgs_out);
+      ps_strbuf_printf(out, ", %llu connections, %llu messages in, %llu out\n", (unsigned long long)l->conns_accepted,
+                       (unsigned long long)l->msgs_in, (unsigned long long)l->msgs_out);
   }
 }

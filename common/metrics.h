@@ -47,7 +47,7 @@ typedef struct ps_metrics {
   ps_metrics_error errors[PS_METRICS_ERRORS_MAX];
   size_t error_count;
   unsigned worker_threads;
-  char version[32];         /* PS_VERSION */
+  char version[32]; /* PS_VERSION */
   ps_metrics_state state;
   uint64_t start_time_unix; /* when the engine started (seconds since 1970, UTC); 0 = unknown */
 } ps_metrics;

@@ -32,8 +32,8 @@
 typedef char opt__level_is_uint_sized[sizeof(ps_level_option) == sizeof(unsigned) ? 1 : -1];
 typedef char opt__time_is_uint_sized[sizeof(ps_log_time_option) == sizeof(unsigned) ? 1 : -1];
 
-static const char *const opt__levels[] = {"error", "warn", "info", "debug", NULL};   /* ps_level_option */
-static const char *const opt__log_times[] = {"local", "utc", NULL};                  /* ps_log_time_option */
+static const char *const opt__levels[] = {"error", "warn", "info", "debug", NULL}; /* ps_level_option */
+static const char *const opt__log_times[] = {"local", "utc", NULL};                /* ps_log_time_option */
 
 #define OPT_FIELD(f) offsetof(ps_options, f)
 
@@ -46,12 +46,12 @@ static const ps_option_def opt__table[] = {
    "worker threads", "one per processor", NULL},
   {"--accepts", "accepts", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(accepts), 1, 4096, 16, NULL, NULL, NULL,
    "AcceptEx kept posted per TCP listener", NULL, NULL},
-  {"--buffer-size", "buffer_size", PS_OPT_UINT, PS_UNIT_BYTES, OPT_FIELD(buffer_size), 512, 1048576, 8192, NULL,
-   NULL, NULL, "size of one pooled I/O buffer (and the largest datagram served)", NULL, NULL},
+  {"--buffer-size", "buffer_size", PS_OPT_UINT, PS_UNIT_BYTES, OPT_FIELD(buffer_size), 512, 1048576, 8192, NULL, NULL,
+   NULL, "size of one pooled I/O buffer (and the largest datagram served)", NULL, NULL},
   {"--send-queue-max", "send_queue_max", PS_OPT_UINT, PS_UNIT_BYTES, OPT_FIELD(send_queue_max), 1024, 1073741824,
    262144, NULL, NULL, NULL, "unsent bytes per connection before the server stops reading from it", NULL, NULL},
-  {"--max-connections", "max_connections", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(max_connections), 0, 10000000, 0,
-   NULL, NULL, NULL,
+  {"--max-connections", "max_connections", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(max_connections), 0, 10000000, 0, NULL,
+   NULL, NULL,
    "open connections the server holds; at the limit it stops posting AcceptEx, so further clients wait in "
    "the listen backlog and are accepted once a connection closes (they are not reset)",
    "no limit", NULL},
@@ -61,12 +61,10 @@ static const ps_option_def opt__table[] = {
    "no limit", NULL},
   {"--idle-timeout", "idle_timeout", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(idle_timeout_s), 0, 604800, 300, NULL, NULL,
    NULL, "close a connection gracefully when no byte has moved either way for SEC seconds", "never", NULL},
-  {"--linger-timeout", "linger_timeout", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(linger_timeout_s), 0, 3600, 30, NULL,
-   NULL, NULL, "after the server's FIN, how long the peer gets to send its own before the server closes",
-   "forever", NULL},
-  {"--send-timeout", "send_timeout", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(send_timeout_s), 0, 3600, 60, NULL, NULL,
-   NULL, "reset a connection whose queued data made no progress for SEC seconds: the peer stopped reading",
-   "never", NULL},
+  {"--linger-timeout", "linger_timeout", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(linger_timeout_s), 0, 3600, 30, NULL, NULL,
+   NULL, "after the server's FIN, how long the peer gets to send its own before the server closes", "forever", NULL},
+  {"--send-timeout", "send_timeout", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(send_timeout_s), 0, 3600, 60, NULL, NULL, NULL,
+   "reset a connection whose queued data made no progress for SEC seconds: the peer stopped reading", "never", NULL},
   {"--keepalive", "keepalive", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(keepalive_s), 0, 86400, 60, NULL, NULL, NULL,
    "TCP keep-alive after SEC idle seconds, so vanished peers are found", "off", NULL},
   {"--drain-timeout", "drain_timeout", PS_OPT_UINT, PS_UNIT_MS, OPT_FIELD(drain_timeout_ms), 0, 3600000, 5000, NULL,
@@ -79,31 +77,30 @@ static const ps_option_def opt__table[] = {
    "a port still held (WSAEADDRINUSE), e.g. by the previous instance's closing connections, is retried this "
    "long before the start fails",
    "fail at once", PS_STR(PS_BIND_RETRY_CONSOLE_S) " in the console, " PS_STR(PS_BIND_RETRY_SERVICE_S) " as a service"},
-  {"--stats-interval", "stats_interval", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(stats_interval_s), 0, 86400, 5, NULL,
-   NULL, NULL, "log a stats line every SEC seconds", "off", NULL},
-  {"--udp-receives", "udp_receives", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_receives), 1, 1024, 8, NULL, NULL,
-   NULL, "WSARecvFrom kept posted per UDP socket", NULL, NULL},
-  {"--udp-reply-rate", "udp_reply_rate", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_reply_rate), 0, 1000000, 100,
-   NULL, NULL, NULL,
-   "UDP replies per second to one source address, so the server cannot be used to flood a spoofed victim",
+  {"--stats-interval", "stats_interval", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(stats_interval_s), 0, 86400, 5, NULL, NULL,
+   NULL, "log a stats line every SEC seconds", "off", NULL},
+  {"--udp-receives", "udp_receives", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_receives), 1, 1024, 8, NULL, NULL, NULL,
+   "WSARecvFrom kept posted per UDP socket", NULL, NULL},
+  {"--udp-reply-rate", "udp_reply_rate", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_reply_rate), 0, 1000000, 100, NULL,
+   NULL, NULL, "UDP replies per second to one source address, so the server cannot be used to flood a spoofed victim",
    "no limit", NULL},
   {"--udp-reply-burst", "udp_reply_burst", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_reply_burst), 1, 1000000, 200,
    NULL, NULL, NULL, "UDP replies a source may get at once", NULL, NULL},
   {"--udp-reply-rate-total", "udp_reply_rate_total", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(udp_reply_rate_total), 0,
    10000000, 10000, NULL, NULL, NULL, "UDP replies per second to all sources together", "no limit", NULL},
-  {"--udp-allow-low-ports", "udp_allow_low_ports", PS_OPT_BOOL, PS_UNIT_COUNT, OPT_FIELD(udp_allow_low_ports), 0, 1,
-   0, NULL, NULL, NULL,
+  {"--udp-allow-low-ports", "udp_allow_low_ports", PS_OPT_BOOL, PS_UNIT_COUNT, OPT_FIELD(udp_allow_low_ports), 0, 1, 0,
+   NULL, NULL, NULL,
    "1: answer datagrams from source ports 1-1023 too (0: dropped, they are other hosts' services; port 0 and "
    "this server's own UDP ports always are)",
    NULL, NULL},
   {"--admin", "admin", PS_OPT_ADDR, PS_UNIT_COUNT, OPT_FIELD(admin), 0, 0, 0, "", NULL, "ADDR",
    "serve the admin HTTP endpoint (metrics, health) on HOST:PORT, e.g. 127.0.0.1:9100 or [::1]:9100", "off", NULL},
-  {"--log-level", "log_level", PS_OPT_ENUM, PS_UNIT_COUNT, OPT_FIELD(log_level), 0, 0, PS_LEVEL_INFO, NULL,
-   opt__levels, "LEVEL", "log lines of this level and above: error, warn, info or debug", NULL, NULL},
+  {"--log-level", "log_level", PS_OPT_ENUM, PS_UNIT_COUNT, OPT_FIELD(log_level), 0, 0, PS_LEVEL_INFO, NULL, opt__levels,
+   "LEVEL", "log lines of this level and above: error, warn, info or debug", NULL, NULL},
   {"--log-file", "log_file", PS_OPT_PATH, PS_UNIT_COUNT, OPT_FIELD(log_file), 0, 0, 0, "", NULL, "FILE",
    "also append log lines to FILE", "none", NULL},
-  {"--log-max-size", "log_max_size", PS_OPT_UINT, PS_UNIT_BYTES, OPT_FIELD(log_max_size), 0, 1073741824, 10485760,
-   NULL, NULL, NULL, "rotate the log file when a line would take it past this size", "never rotate", NULL},
+  {"--log-max-size", "log_max_size", PS_OPT_UINT, PS_UNIT_BYTES, OPT_FIELD(log_max_size), 0, 1073741824, 10485760, NULL,
+   NULL, NULL, "rotate the log file when a line would take it past this size", "never rotate", NULL},
   {"--log-files", "log_files", PS_OPT_UINT, PS_UNIT_COUNT, OPT_FIELD(log_files), 1, 100, 5, NULL, NULL, NULL,
    "old log files kept when the log file rotates", NULL, NULL},
   {"--log-time", "log_time", PS_OPT_ENUM, PS_UNIT_COUNT, OPT_FIELD(log_time), 0, 0, PS_LOG_TIME_LOCAL, NULL,
@@ -182,12 +179,11 @@ static const char ps_usage_commands[] =
   "Options (applied in order: flags after --config override the file; in the file,\n"
   "[server] keys are the flags without '--' and with '_' for '-'):\n";
 
-static const char ps_usage_tail[] =
-  "  -h, --help               this text\n"
-  "  --version                print the version\n"
-  "\n"
-  "Exit status: 0 after a clean stop, 1 if the server could not start or failed\n"
-  "(check: the file has errors or an address is in use), 2 for a bad command line.\n";
+static const char ps_usage_tail[] = "  -h, --help               this text\n"
+                                    "  --version                print the version\n"
+                                    "\n"
+                                    "Exit status: 0 after a clean stop, 1 if the server could not start or failed\n"
+                                    "(check: the file has errors or an address is in use), 2 for a bad command line.\n";
 
 #define OPT__HELP_COLUMN 27
 #define OPT__HELP_WIDTH 79
@@ -244,7 +240,8 @@ static const char *opt__metavar(const ps_option_def *d, char *buf, size_t size) 
   size_t k, len = 0;
   if (d->metavar != NULL) return d->metavar;
   switch (d->type) {
-    case PS_OPT_BOOL: return "0|1";
+    case PS_OPT_BOOL:
+      return "0|1";
     case PS_OPT_ENUM:
       buf[0] = '\0';
       for (k = 0; d->names[k] != NULL; k++)
@@ -254,10 +251,14 @@ static const char *opt__metavar(const ps_option_def *d, char *buf, size_t size) 
       break;
   }
   switch (d->unit) {
-    case PS_UNIT_S: return "SEC";
-    case PS_UNIT_MS: return "MS";
-    case PS_UNIT_BYTES: return "BYTES";
-    default: return "N";
+    case PS_UNIT_S:
+      return "SEC";
+    case PS_UNIT_MS:
+      return "MS";
+    case PS_UNIT_BYTES:
+      return "BYTES";
+    default:
+      return "N";
   }
 }
 
@@ -272,8 +273,9 @@ size_t ps_options_usage(char *buf, size_t size) {
   for (k = 0; k < PS_COUNTOF(opt__table); k++) {
     const ps_option_def *d = &opt__table[k];
     char left[80], meta[64], def[64], text[700];
-    int zero_default = (d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL) ? d->default_uint == 0
-                       : (d->type == PS_OPT_PATH || d->type == PS_OPT_ADDR);
+    int zero_default = (d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL)
+                         ? d->default_uint == 0
+                         : (d->type == PS_OPT_PATH || d->type == PS_OPT_ADDR);
     snprintf(left, sizeof(left), "  %s %s", d->flag, opt__metavar(d, meta, sizeof(meta)));
     ps_option_default_text(d, def, sizeof(def));
     if (d->type == PS_OPT_CONFIG) snprintf(text, sizeof(text), "%s", d->help);
@@ -291,12 +293,11 @@ size_t ps_options_usage(char *buf, size_t size) {
 
 /* ---- setting options ------------------------------------------------------- */
 
-static int opt__uint(const char *flag, const char *value, unsigned min, unsigned max, unsigned *out,
-                     char *err, size_t errsize) {
+static int opt__uint(const char *flag, const char *value, unsigned min, unsigned max, unsigned *out, char *err,
+                     size_t errsize) {
   char *end = NULL;
   unsigned long v;
-  if (value[0] < '0' || value[0] > '9')
-    return ps_fail(err, errsize, "%s: '%s' is not a number", flag, value);
+  if (value[0] < '0' || value[0] > '9') return ps_fail(err, errsize, "%s: '%s' is not a number", flag, value);
   errno = 0;
   v = strtoul(value, &end, 10);
   if (*end != '\0') return ps_fail(err, errsize, "%s: '%s' is not a number", flag, value);
@@ -309,8 +310,7 @@ static int opt__uint(const char *flag, const char *value, unsigned min, unsigned
 
 /* Two specs collide when they name the same host and port on a shared transport. */
 static int opt__same_listener(const ps_listen_spec *a, const ps_listen_spec *b) {
-  return a->port != 0 && a->port == b->port && (a->transports & b->transports) != 0 &&
-         strcmp(a->host, b->host) == 0;
+  return a->port != 0 && a->port == b->port && (a->transports & b->transports) != 0 && strcmp(a->host, b->host) == 0;
 }
 
 const ps_registry *ps_options_services(const ps_options *o) {
@@ -376,8 +376,8 @@ int ps_options_admin_spec(const char *text, ps_listen_spec *out, char *err, size
     return ps_fail(err, errsize, "'%s' is not HOST:PORT: %s", text, reason != NULL ? reason + 3 : msg);
   }
   if (out->transports != PS_TRANSPORT_BOTH || out->optional)
-    return ps_fail(err, errsize, "'%s' is not HOST:PORT (the admin endpoint is HTTP over TCP: no /tcp, /udp or ,optional)",
-                   text);
+    return ps_fail(err, errsize,
+                   "'%s' is not HOST:PORT (the admin endpoint is HTTP over TCP: no /tcp, /udp or ,optional)", text);
   out->transports = PS_TRANSPORT_TCP;
   return 0;
 }
@@ -445,20 +445,17 @@ static const struct {
   const char *name;
   ps_command command;
 } opt__commands[] = {
-  {"run", PS_CMD_RUN},         {"service", PS_CMD_SERVICE}, {"install", PS_CMD_INSTALL},
-  {"uninstall", PS_CMD_UNINSTALL}, {"start", PS_CMD_START}, {"stop", PS_CMD_STOP},
-  {"status", PS_CMD_STATUS},   {"reload", PS_CMD_RELOAD},   {"check", PS_CMD_CHECK},
-  {"help", PS_CMD_HELP},       {"--help", PS_CMD_HELP},
-  {"-h", PS_CMD_HELP},         {"/?", PS_CMD_HELP},         {"--version", PS_CMD_VERSION},
-  {"version", PS_CMD_VERSION},
+  {"run", PS_CMD_RUN},     {"service", PS_CMD_SERVICE},   {"install", PS_CMD_INSTALL}, {"uninstall", PS_CMD_UNINSTALL},
+  {"start", PS_CMD_START}, {"stop", PS_CMD_STOP},         {"status", PS_CMD_STATUS},   {"reload", PS_CMD_RELOAD},
+  {"check", PS_CMD_CHECK}, {"help", PS_CMD_HELP},         {"--help", PS_CMD_HELP},     {"-h", PS_CMD_HELP},
+  {"/?", PS_CMD_HELP},     {"--version", PS_CMD_VERSION}, {"version", PS_CMD_VERSION},
 };
 
 int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize) {
   return ps_options_parse_for(NULL, argc, argv, o, err, errsize);
 }
 
-int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err,
-                         size_t errsize) {
+int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err, size_t errsize) {
   int i;
   size_t k;
   ps_options_defaults(o);

@@ -51,17 +51,9 @@ typedef enum ps_command {
   PS_CMD_CHECK      /* validate a configuration file (--bind: try its addresses) */
 } ps_command;
 
-typedef enum ps_level_option {
-  PS_LEVEL_ERROR = 0,
-  PS_LEVEL_WARN,
-  PS_LEVEL_INFO,
-  PS_LEVEL_DEBUG
-} ps_level_option;
+typedef enum ps_level_option { PS_LEVEL_ERROR = 0, PS_LEVEL_WARN, PS_LEVEL_INFO, PS_LEVEL_DEBUG } ps_level_option;
 
-typedef enum ps_log_time_option {
-  PS_LOG_TIME_LOCAL = 0,
-  PS_LOG_TIME_UTC
-} ps_log_time_option;
+typedef enum ps_log_time_option { PS_LOG_TIME_LOCAL = 0, PS_LOG_TIME_UTC } ps_log_time_option;
 
 /* --admin HOST:PORT, as given ("" = off). */
 #define PS_ADMIN_MAX (PS_HOST_MAX + 8)
@@ -74,33 +66,33 @@ typedef struct ps_options {
   unsigned reload_pid; /* reload: the console instance's process ID (0: the service) */
   ps_listen_spec listens[PS_MAX_LISTENS];
   size_t listen_count;
-  unsigned threads;            /* worker threads; 0 = one per processor */
-  unsigned accepts;            /* AcceptEx kept posted per TCP listener */
-  unsigned buffer_size;        /* bytes in one pooled I/O buffer */
-  unsigned send_queue_max;     /* per-connection unsent bytes before reading pauses */
-  unsigned drain_timeout_ms;   /* graceful stop deadline */
-  unsigned stats_interval_s;   /* stats line period; 0 = off */
-  unsigned max_connections;    /* 0 = no limit */
+  unsigned threads;                    /* worker threads; 0 = one per processor */
+  unsigned accepts;                    /* AcceptEx kept posted per TCP listener */
+  unsigned buffer_size;                /* bytes in one pooled I/O buffer */
+  unsigned send_queue_max;             /* per-connection unsent bytes before reading pauses */
+  unsigned drain_timeout_ms;           /* graceful stop deadline */
+  unsigned stats_interval_s;           /* stats line period; 0 = off */
+  unsigned max_connections;            /* 0 = no limit */
   unsigned max_connections_per_source; /* open connections per source address; 0 = no limit */
-  unsigned udp_receives;       /* WSARecvFrom kept posted per UDP socket */
-  unsigned idle_timeout_s;     /* no byte either way this long: graceful close; 0 = off */
-  unsigned linger_timeout_s;   /* after our FIN, wait this long for the peer's; 0 = forever */
-  unsigned send_timeout_s;     /* no send progress this long: reset; 0 = off */
-  unsigned keepalive_s;        /* TCP keep-alive idle time; 0 = off */
-  unsigned bind_retry_s;       /* see PS_BIND_RETRY_*; PS_BIND_RETRY_DEFAULT = not set */
-  unsigned udp_reply_rate;       /* UDP replies per second per source address; 0 = no limit */
-  unsigned udp_reply_burst;      /* UDP replies a source may get at once */
-  unsigned udp_reply_rate_total; /* UDP replies per second, all sources; 0 = no cap */
-  unsigned udp_allow_low_ports;  /* 1: serve datagrams from source ports 1-1023 */
+  unsigned udp_receives;               /* WSARecvFrom kept posted per UDP socket */
+  unsigned idle_timeout_s;             /* no byte either way this long: graceful close; 0 = off */
+  unsigned linger_timeout_s;           /* after our FIN, wait this long for the peer's; 0 = forever */
+  unsigned send_timeout_s;             /* no send progress this long: reset; 0 = off */
+  unsigned keepalive_s;                /* TCP keep-alive idle time; 0 = off */
+  unsigned bind_retry_s;               /* see PS_BIND_RETRY_*; PS_BIND_RETRY_DEFAULT = not set */
+  unsigned udp_reply_rate;             /* UDP replies per second per source address; 0 = no limit */
+  unsigned udp_reply_burst;            /* UDP replies a source may get at once */
+  unsigned udp_reply_rate_total;       /* UDP replies per second, all sources; 0 = no cap */
+  unsigned udp_allow_low_ports;        /* 1: serve datagrams from source ports 1-1023 */
   ps_level_option log_level;
   ps_log_time_option log_time;   /* log line time stamps in UTC or local time */
   unsigned log_max_size;         /* bytes; the log file rotates before passing it; 0 = never */
   unsigned log_files;            /* rotated log files kept */
   unsigned check_bind;           /* `check --bind`: also try to bind every address */
-  char admin[PS_ADMIN_MAX];       /* admin HTTP endpoint HOST:PORT ("" = off) */
-  char config_path[PS_PATH_MAX];  /* --config, as given ("" = none) */
-  char log_file[PS_PATH_MAX];     /* also log to this file ("" = none) */
-  char quotes_file[PS_PATH_MAX];  /* qotd quotes ("" = built-in) */
+  char admin[PS_ADMIN_MAX];      /* admin HTTP endpoint HOST:PORT ("" = off) */
+  char config_path[PS_PATH_MAX]; /* --config, as given ("" = none) */
+  char log_file[PS_PATH_MAX];    /* also log to this file ("" = none) */
+  char quotes_file[PS_PATH_MAX]; /* qotd quotes ("" = built-in) */
 } ps_options;
 
 /* The kinds of option rows. */
@@ -116,20 +108,20 @@ typedef enum ps_option_type {
 
 typedef enum ps_option_unit {
   PS_UNIT_COUNT = 0,
-  PS_UNIT_S,     /* a duration in seconds */
-  PS_UNIT_MS,    /* a duration in milliseconds */
-  PS_UNIT_BYTES  /* a size in bytes */
+  PS_UNIT_S,    /* a duration in seconds */
+  PS_UNIT_MS,   /* a duration in milliseconds */
+  PS_UNIT_BYTES /* a size in bytes */
 } ps_option_unit;
 
 /* One option: the one place its name, key, range, default and help are written. */
 typedef struct ps_option_def {
-  const char *flag;      /* "--buffer-size" */
-  const char *ini_key;   /* "buffer_size" in [server]; NULL: command line only */
+  const char *flag;    /* "--buffer-size" */
+  const char *ini_key; /* "buffer_size" in [server]; NULL: command line only */
   ps_option_type type;
   ps_option_unit unit;
-  size_t offset;         /* offsetof(ps_options, field); unused for LISTEN */
-  unsigned min, max;     /* UINT */
-  unsigned default_uint; /* UINT, BOOL, ENUM (the index into names) */
+  size_t offset;             /* offsetof(ps_options, field); unused for LISTEN */
+  unsigned min, max;         /* UINT */
+  unsigned default_uint;     /* UINT, BOOL, ENUM (the index into names) */
   const char *default_str;   /* PATH, ADDR: default text ("" = none) */
   const char *const *names;  /* ENUM: the values, NULL-terminated */
   const char *metavar;       /* in --help; NULL: from the type ("N", "SEC", "BYTES", ...) */
@@ -153,8 +145,7 @@ char *ps_option_default_text(const ps_option_def *d, char *buf, size_t size);
 int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize);
 /* The same for a program that serves its own services: --listen may name
  * those in `services` (NULL: the built-in ones). */
-int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err,
-                         size_t errsize);
+int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err, size_t errsize);
 
 /* The defaults, as ps_options_parse starts from them. */
 void ps_options_defaults(ps_options *o);

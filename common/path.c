@@ -32,8 +32,7 @@ int ps_utf8_to_utf16(const char *utf8, uint16_t *out, size_t cap) {
       if ((p[i] & 0xC0u) != 0x80u) return -1; /* also stops at the NUL */
       cp = (cp << 6) | (p[i] & 0x3Fu);
     }
-    if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
+    if ((more == 2 && cp < 0x800) || (more == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
       return -1;
     p += more + 1;
     if (cp >= 0x10000) {

@@ -26,8 +26,8 @@ typedef struct ps_prom_label {
 
 typedef struct ps_prom {
   ps_strbuf *out;
-  const char *family;                          /* the family samples now belong to */
-  const char *families[PS_PROM_FAMILIES_MAX];  /* written so far: each only once */
+  const char *family;                         /* the family samples now belong to */
+  const char *families[PS_PROM_FAMILIES_MAX]; /* written so far: each only once */
   size_t family_count;
 } ps_prom;
 

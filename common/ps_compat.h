@@ -18,7 +18,6 @@
 #define PS_STR(x) PS_STR_(x)
 
 /* Recover the structure that embeds `ptr` as its member `member`. */
-#define ps_container_of(ptr, type, member) \
-  ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#define ps_container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

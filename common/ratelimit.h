@@ -30,12 +30,12 @@ extern "C" {
 #define PS_RATELIMIT_WAYS 8
 
 typedef struct ps_ratelimit_config {
-  unsigned rate;        /* replies per second per source; 0 = no per-source limit */
-  unsigned burst;       /* bucket size per source (tokens a new source starts with); >= 1 */
-  unsigned rate_total;  /* replies per second from all sources; 0 = no global cap.
-                         * The global bucket holds one second's worth. */
-  unsigned sources;     /* table entries, rounded up to a power of two >= PS_RATELIMIT_WAYS */
-  uint64_t seed;        /* hash seed, so senders cannot aim at one set */
+  unsigned rate;       /* replies per second per source; 0 = no per-source limit */
+  unsigned burst;      /* bucket size per source (tokens a new source starts with); >= 1 */
+  unsigned rate_total; /* replies per second from all sources; 0 = no global cap.
+                        * The global bucket holds one second's worth. */
+  unsigned sources;    /* table entries, rounded up to a power of two >= PS_RATELIMIT_WAYS */
+  uint64_t seed;       /* hash seed, so senders cannot aim at one set */
 } ps_ratelimit_config;
 
 /* The caller's locks (see the top of this file). */
@@ -53,9 +53,9 @@ typedef struct ps_ratelimit_key {
 
 typedef struct ps_ratelimit_entry {
   ps_ratelimit_key key;
-  uint64_t last_ms;       /* time the bucket was last refilled (and used) */
-  uint32_t milli_tokens;  /* tokens x 1000 */
-  uint32_t used;          /* 0: free slot */
+  uint64_t last_ms;      /* time the bucket was last refilled (and used) */
+  uint32_t milli_tokens; /* tokens x 1000 */
+  uint32_t used;         /* 0: free slot */
 } ps_ratelimit_entry;
 
 typedef struct ps_ratelimit {

@@ -24,15 +24,15 @@ static int services__name_ok(const char *name) {
   for (; name[n] != '\0'; n++) {
     char c = name[n];
     /* Lower case: listen specs are lower-cased when parsed. */
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
-      return 0;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) return 0;
   }
   return n > 0 && n < PS_SERVICE_NAME_MAX;
 }
 
 int ps_registry_add(ps_registry *r, const ps_handler *h, char *err, size_t errsize) {
   if (h == NULL || h->name == NULL || !services__name_ok(h->name))
-    return ps_fail(err, errsize, "service name '%s' is not a word of lower-case letters, digits, '-' or '_' (at most %d)",
+    return ps_fail(err, errsize,
+                   "service name '%s' is not a word of lower-case letters, digits, '-' or '_' (at most %d)",
                    h != NULL && h->name != NULL ? h->name : "", PS_SERVICE_NAME_MAX - 1);
   if (h->on_open == NULL && h->on_data == NULL && h->on_datagram == NULL)
     return ps_fail(err, errsize, "service '%s' has no on_open, on_data or on_datagram", h->name);

@@ -34,19 +34,17 @@ char *ps_stats_format(const ps_stats *now, const ps_stats *prev, double elapsed_
            " | timeouts %llu idle %llu linger %llu send | limits %llu waits %llu held %llu per-source"
            " | posted %llu accept %llu udp | errors %llu accept %llu udp %llu out-of-resources"
            " | process %llu handles %s",
-           (unsigned long long)now->conns_open, (unsigned long long)now->conns_total, in_total, in_rate,
-           out_total, out_rate, stats__rate(now->msgs_in, prev->msgs_in, elapsed_s),
-           (unsigned long long)now->dgrams_in, (unsigned long long)now->dgrams_out,
-           (unsigned long long)now->dgrams_dropped,
+           (unsigned long long)now->conns_open, (unsigned long long)now->conns_total, in_total, in_rate, out_total,
+           out_rate, stats__rate(now->msgs_in, prev->msgs_in, elapsed_s), (unsigned long long)now->dgrams_in,
+           (unsigned long long)now->dgrams_out, (unsigned long long)now->dgrams_dropped,
            (unsigned long long)(now->dgrams_dropped_port0 + now->dgrams_dropped_lowport + now->dgrams_dropped_loop),
            (unsigned long long)(now->dgrams_dropped_rate + now->dgrams_dropped_rate_total),
            (unsigned long long)now->buffers_in_use, (unsigned long long)now->buffers_live,
            (unsigned long long)now->timeouts_idle, (unsigned long long)now->timeouts_linger,
            (unsigned long long)now->timeouts_send, (unsigned long long)now->limit_waits,
            (unsigned long long)now->accepts_held, (unsigned long long)now->conns_refused_source,
-           (unsigned long long)now->accepts_posted,
-           (unsigned long long)now->udp_receives_posted, (unsigned long long)now->accept_errors,
-           (unsigned long long)now->udp_recv_errors, (unsigned long long)now->conns_out_of_resources,
-           (unsigned long long)now->process_handles, mem);
+           (unsigned long long)now->accepts_posted, (unsigned long long)now->udp_receives_posted,
+           (unsigned long long)now->accept_errors, (unsigned long long)now->udp_recv_errors,
+           (unsigned long long)now->conns_out_of_resources, (unsigned long long)now->process_handles, mem);
   return buf;
 }

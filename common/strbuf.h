@@ -13,12 +13,12 @@ extern "C" {
 #endif
 
 typedef struct ps_strbuf {
-  char *data;     /* always NUL-terminated once anything was appended (or after init) */
-  size_t len;     /* bytes before the NUL */
-  size_t cap;     /* bytes allocated (or given), NUL included */
-  size_t max;     /* cap never grows past this */
-  int owned;      /* data is ours (malloc), grown on demand */
-  int overflow;   /* an append did not fit: the text is incomplete */
+  char *data;   /* always NUL-terminated once anything was appended (or after init) */
+  size_t len;   /* bytes before the NUL */
+  size_t cap;   /* bytes allocated (or given), NUL included */
+  size_t max;   /* cap never grows past this */
+  int owned;    /* data is ours (malloc), grown on demand */
+  int overflow; /* an append did not fit: the text is incomplete */
 } ps_strbuf;
 
 /* Over caller storage of `size` bytes (at least 1): never grows. */

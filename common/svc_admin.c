@@ -56,8 +56,8 @@ static void admin__on_open(ps_session *s) {
 static void admin__respond(ps_session *s, int status, const char *content_type, const char *body, size_t body_len,
                            int head_only, int keep_alive, const char *extra) {
   char head[512];
-  size_t n = ps_http_response_head(head, sizeof(head), status, content_type, body_len, keep_alive,
-                                   (int64_t)time(NULL), extra);
+  size_t n =
+    ps_http_response_head(head, sizeof(head), status, content_type, body_len, keep_alive, (int64_t)time(NULL), extra);
   if (n == 0) { /* cannot happen with our own header values; fail closed */
     ps_session_abort(s);
     return;
@@ -71,8 +71,7 @@ static void admin__error(ps_session *s, admin_session *st, int status, const cha
   size_t n;
   n = (size_t)snprintf(body, sizeof(body), "%d %s: %s\n", status, ps_http_reason(status), why);
   if (n >= sizeof(body)) n = sizeof(body) - 1;
-  admin__respond(s, status, "text/plain; charset=utf-8", body, n, 0, 0,
-                 status == 405 ? "Allow: GET, HEAD\r\n" : NULL);
+  admin__respond(s, status, "text/plain; charset=utf-8", body, n, 0, 0, status == 405 ? "Allow: GET, HEAD\r\n" : NULL);
   st->done = 1;
   ps_session_close(s);
 }

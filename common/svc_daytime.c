@@ -9,10 +9,9 @@
 #include "services.h"
 
 size_t ps_daytime_format(int64_t t, char *buf, size_t bufsize) {
-  static const char *const weekdays[] = {"Thursday", "Friday", "Saturday", "Sunday",
-                                         "Monday", "Tuesday", "Wednesday"};
-  static const char *const months[] = {"January", "February", "March", "April", "May", "June", "July",
-                                       "August", "September", "October", "November", "December"};
+  static const char *const weekdays[] = {"Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"};
+  static const char *const months[] = {"January", "February", "March",     "April",   "May",      "June",
+                                       "July",    "August",   "September", "October", "November", "December"};
   int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
   int64_t secs = t - days * 86400;
   /* Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */

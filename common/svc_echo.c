@@ -10,9 +10,7 @@ static void echo__on_data(ps_session *s, const void *data, size_t len) {
   (void)ps_session_send(s, data, len);
 }
 
-static void echo__on_datagram(ps_datagram *d, const void *data, size_t len) {
-  (void)ps_datagram_reply(d, data, len);
-}
+static void echo__on_datagram(ps_datagram *d, const void *data, size_t len) { (void)ps_datagram_reply(d, data, len); }
 
 const ps_handler ps_svc_echo = {
   .name = "echo",

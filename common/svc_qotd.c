@@ -19,24 +19,23 @@ typedef struct qotd_ctx {
   char **quotes; /* CR LF line ends, ending with CR LF */
 } qotd_ctx;
 
-static const char qotd__builtin[] =
-  "The most effective debugging tool is still careful thought, coupled with\n"
-  "judiciously placed print statements.\n"
-  "    -- Brian Kernighan\n"
-  "\n"
-  "Simplicity is prerequisite for reliability.\n"
-  "    -- Edsger W. Dijkstra\n"
-  "\n"
-  "Be conservative in what you do, be liberal in what you accept from others.\n"
-  "    -- Jon Postel, RFC 793\n"
-  "\n"
-  "Premature optimization is the root of all evil.\n"
-  "    -- Donald Knuth\n"
-  "\n"
-  "There are two ways of constructing a software design: one way is to make it\n"
-  "so simple that there are obviously no deficiencies, and the other way is to\n"
-  "make it so complicated that there are no obvious deficiencies.\n"
-  "    -- C. A. R. Hoare\n";
+static const char qotd__builtin[] = "The most effective debugging tool is still careful thought, coupled with\n"
+                                    "judiciously placed print statements.\n"
+                                    "    -- Brian Kernighan\n"
+                                    "\n"
+                                    "Simplicity is prerequisite for reliability.\n"
+                                    "    -- Edsger W. Dijkstra\n"
+                                    "\n"
+                                    "Be conservative in what you do, be liberal in what you accept from others.\n"
+                                    "    -- Jon Postel, RFC 793\n"
+                                    "\n"
+                                    "Premature optimization is the root of all evil.\n"
+                                    "    -- Donald Knuth\n"
+                                    "\n"
+                                    "There are two ways of constructing a software design: one way is to make it\n"
+                                    "so simple that there are obviously no deficiencies, and the other way is to\n"
+                                    "make it so complicated that there are no obvious deficiencies.\n"
+                                    "    -- C. A. R. Hoare\n";
 
 void ps_qotd_free(void *ctx) {
   qotd_ctx *q = (qotd_ctx *)ctx;
@@ -48,8 +47,8 @@ void ps_qotd_free(void *ctx) {
 }
 
 /* Appends the paragraph [start, end) (LF or CRLF lines) as a CRLF quote. */
-static int qotd__add(qotd_ctx *q, const char *start, const char *end, const char *name, unsigned first_line,
-                     char *err, size_t errsize) {
+static int qotd__add(qotd_ctx *q, const char *start, const char *end, const char *name, unsigned first_line, char *err,
+                     size_t errsize) {
   char *quote, *out, **grown;
   const char *p;
   size_t len = 0;
@@ -58,7 +57,7 @@ static int qotd__add(qotd_ctx *q, const char *start, const char *end, const char
   len += 2; /* final CR LF */
   if (len > PS_QOTD_MAX)
     return ps_fail(err, errsize, "%s:%u: quote is %u characters; RFC 865 asks for under 512", name, first_line,
-                      (unsigned)len);
+                   (unsigned)len);
   quote = (char *)malloc(len + 1);
   grown = (char **)realloc(q->quotes, (q->count + 1) * sizeof(*q->quotes));
   if (quote == NULL || grown == NULL) {
@@ -134,8 +133,7 @@ static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, s
   int rc;
   const ps_qotd_options *opt = cfg != NULL ? (const ps_qotd_options *)cfg->options : NULL;
   const char *path = opt != NULL ? opt->quotes_file : NULL;
-  if (path == NULL || path[0] == '\0')
-    return ps_qotd_parse(qotd__builtin, "built-in quotes", ctx, err, errsize);
+  if (path == NULL || path[0] == '\0') return ps_qotd_parse(qotd__builtin, "built-in quotes", ctx, err, errsize);
   f = ps_fopen(path, "rb");
   if (f == NULL) return ps_fail(err, errsize, "cannot open quotes file '%s'", path);
   text = (char *)malloc(PS_QOTD_FILE_MAX + 1);

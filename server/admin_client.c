@@ -66,8 +66,9 @@ static SOCKET admin__connect(const struct addrinfo *ai, DWORD *err) {
     int so_error = 0, len = (int)sizeof(so_error);
     if (rc == 0) *err = WSAETIMEDOUT;
     else if (rc < 0) *err = (DWORD)WSAGetLastError();
-    else *err = getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)&so_error, &len) == 0 && so_error != 0
-                    ? (DWORD)so_error : WSAECONNREFUSED;
+    else
+      *err = getsockopt(s, SOL_SOCKET, SO_ERROR, (char *)&so_error, &len) == 0 && so_error != 0 ? (DWORD)so_error
+                                                                                                : WSAECONNREFUSED;
     closesocket(s);
     return INVALID_SOCKET;
   }
@@ -96,7 +97,8 @@ static int admin__fetch(const char *addr, const char *path, char **out, size_t *
   hints.ai_protocol = IPPROTO_TCP;
   rc = getaddrinfo(host, port, &hints, &res);
   if (rc != 0) {
-    ps_console_printf(stderr, "portserve stats: cannot resolve %s: %s\n", addr, ps_errstr((unsigned long)rc, msg, sizeof(msg)));
+    ps_console_printf(stderr, "portserve stats: cannot resolve %s: %s\n", addr,
+                      ps_errstr((unsigned long)rc, msg, sizeof(msg)));
     return -1;
   }
   for (ai = res; ai != NULL && s == INVALID_SOCKET; ai = ai->ai_next) s = admin__connect(ai, &err);
@@ -161,7 +163,8 @@ int ps_admin_client_main(int argc, char **argv) {
     } else if (strcmp(argv[i], "--admin") == 0 && i + 1 < argc) {
       addr = argv[++i];
     } else {
-      ps_console_printf(stderr, "portserve stats: unknown argument '%s'\nusage: portserve stats [--admin HOST:PORT] [--json]\n",
+      ps_console_printf(stderr,
+                        "portserve stats: unknown argument '%s'\nusage: portserve stats [--admin HOST:PORT] [--json]\n",
                         argv[i]);
       return 2;
     }

@@ -97,8 +97,8 @@ ULONGLONG ps_bound_retry(ps_engine *e, const ps_bound_kind *kind, ULONGLONG now,
 
 /* Socket, bind, the kind's preparation, port, link, op pool for one
  * address. Returns the bound socket or NULL after logging why. */
-static ps_bound *bound__open(ps_engine *e, const ps_bound_kind *kind, const ps_listen_spec *spec,
-                             const ps_handler *h, void *ctx, const struct addrinfo *ai) {
+static ps_bound *bound__open(ps_engine *e, const ps_bound_kind *kind, const ps_listen_spec *spec, const ps_handler *h,
+                             void *ctx, const struct addrinfo *ai) {
   char where[80], msg[160];
   const char *step = "";
   SOCKET s;

@@ -19,11 +19,11 @@
 typedef struct ps_bound ps_bound;
 
 typedef struct ps_bound_kind {
-  unsigned transport; /* PS_TRANSPORT_TCP or PS_TRANSPORT_UDP */
-  const char *name;   /* "tcp" or "udp", for messages */
+  unsigned transport;    /* PS_TRANSPORT_TCP or PS_TRANSPORT_UDP */
+  const char *name;      /* "tcp" or "udp", for messages */
   const char *post_call; /* "AcceptEx" or "WSARecvFrom", for messages */
-  int socktype;       /* SOCK_STREAM or SOCK_DGRAM */
-  int protocol;       /* IPPROTO_TCP or IPPROTO_UDP */
+  int socktype;          /* SOCK_STREAM or SOCK_DGRAM */
+  int protocol;          /* IPPROTO_TCP or IPPROTO_UDP */
   /* Allocates the kind's struct (a ps_bound first) and its op pool; NULL
    * when out of memory. The base fields are filled by the caller. */
   ps_bound *(*create)(ps_engine *e);
@@ -59,9 +59,9 @@ struct ps_bound {
   SOCKADDR_STORAGE addr; /* as bound (port filled in) */
   char name[80];         /* "127.0.0.1:7007", for log lines */
   int closing;
-  unsigned pending;    /* ops posted and not completed */
-  unsigned idle_count; /* ops not posted, waiting for a retry */
-  ps_retry retry;      /* when the housekeeper re-posts them */
+  unsigned pending;      /* ops posted and not completed */
+  unsigned idle_count;   /* ops not posted, waiting for a retry */
+  ps_retry retry;        /* when the housekeeper re-posts them */
   ps_bound_stats *stats; /* its row of per-listener totals; NULL if the table is full */
 };
 

@@ -19,11 +19,11 @@ typedef struct ps_buf {
 
 typedef struct ps_bufpool {
   SLIST_HEADER free_list;
-  size_t buf_size;        /* bytes in data[] */
-  LONG max_free;          /* free buffers kept for reuse; beyond, freed */
+  size_t buf_size; /* bytes in data[] */
+  LONG max_free;   /* free buffers kept for reuse; beyond, freed */
   volatile LONG free_count;
-  volatile LONG64 live;   /* allocated, free or in use */
-  volatile LONG64 in_use; /* handed out and not yet returned */
+  volatile LONG64 live;     /* allocated, free or in use */
+  volatile LONG64 in_use;   /* handed out and not yet returned */
   struct ps_faults *faults; /* tests: PS_FAULT_BUFFER makes ps_buf_get fail; NULL in production */
 } ps_bufpool;
 

@@ -54,8 +54,8 @@ static void check__bind_spec(check__binds *b, const ps_listen_spec *spec, int tc
   /* An empty host passes NULL: the IPv4 and IPv6 wildcards, as resolve.c does. */
   rc = getaddrinfo(spec->host[0] ? spec->host : NULL, port, &hints, &res);
   if (rc != 0) {
-    ps_console_printf(stderr, "%s: listener '%s': %s: cannot resolve host '%s': %s\n", b->file, shown, kind,
-                      spec->host, ps_errstr((unsigned long)rc, msg, sizeof(msg)));
+    ps_console_printf(stderr, "%s: listener '%s': %s: cannot resolve host '%s': %s\n", b->file, shown, kind, spec->host,
+                      ps_errstr((unsigned long)rc, msg, sizeof(msg)));
     if (!spec->optional) b->failed++;
     return;
   }

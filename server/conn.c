@@ -85,7 +85,7 @@ struct ps_session {
   SRWLOCK lock;
   unsigned refs;
   unsigned flags;
-  unsigned budget; /* inline completions left for the current event */
+  unsigned budget;   /* inline completions left for the current event */
   ps_worker *worker; /* the worker running the current event; NULL on other threads */
   ps_op recv_op;
   ps_op send_op;
@@ -100,9 +100,9 @@ struct ps_session {
 
   /* On the engine's retry list (engine->retry_lock guards these three). */
   int retry_listed;
-  ps_retry retry;            /* when ps_conn_retry pumps it again */
+  ps_retry retry; /* when ps_conn_retry pumps it again */
   ps_conn *retry_next;
-  ps_conn *retry_due_next;   /* ps_conn_retry's own list of due connections (housekeeper only) */
+  ps_conn *retry_due_next; /* ps_conn_retry's own list of due connections (housekeeper only) */
   SOCKADDR_STORAGE peer;
   ps_bound_stats *stats; /* its listener's totals (may be NULL) */
 };
@@ -414,8 +414,7 @@ static void conn__flush(ps_conn *c) {
     else conn__fail(c, "WSASend", (DWORD)err);
     return;
   }
-  if ((c->flags & (C_CLOSING | C_SHUT | C_CLOSED | C_SEND_PENDING)) == C_CLOSING && c->sq_bytes == 0)
-    conn__shutdown(c);
+  if ((c->flags & (C_CLOSING | C_SHUT | C_CLOSED | C_SEND_PENDING)) == C_CLOSING && c->sq_bytes == 0) conn__shutdown(c);
 }
 
 /* ---- receiving --------------------------------------------------------- */

@@ -375,10 +375,10 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   if (e->cfg.retry_limit_ms == 0) e->cfg.retry_limit_ms = 10000; /* 0 would give up at the second failure */
   {
     static const char *const what[PS_WARN_COUNT] = {
-        "AcceptEx could not be posted",         "SO_UPDATE_ACCEPT_CONTEXT failed",
-        "an accepted connection was dropped",   "a connection's WSARecv/WSASend failed",
-        "a connection's post is retried later", "a connection was aborted for lack of resources",
-        "WSARecvFrom could not be posted",      "a UDP receive failed"};
+      "AcceptEx could not be posted",         "SO_UPDATE_ACCEPT_CONTEXT failed",
+      "an accepted connection was dropped",   "a connection's WSARecv/WSASend failed",
+      "a connection's post is retried later", "a connection was aborted for lack of resources",
+      "WSARecvFrom could not be posted",      "a UDP receive failed"};
     for (i = 0; i < PS_WARN_COUNT; i++) ps_log_limit_init(&e->warn[i], what[i], e->cfg.warn_interval_ms);
   }
   /* From here on every failure goes through ps_engine_delete, which frees
@@ -534,9 +534,10 @@ void ps_engine_reconfigure(ps_engine *e, const ps_engine_config *cfg) {
     e->src_limit.limit = cfg->max_connections_per_source;
     ReleaseSRWLockExclusive(&e->src_lock);
   } else if (cfg->max_connections_per_source != c->max_connections_per_source) {
-    ps_log(PS_LOG_WARN, "reload: --max-connections-per-source %u -> %u needs a restart (its table is made at start); "
-                        "keeping %u", c->max_connections_per_source, cfg->max_connections_per_source,
-           c->max_connections_per_source);
+    ps_log(PS_LOG_WARN,
+           "reload: --max-connections-per-source %u -> %u needs a restart (its table is made at start); "
+           "keeping %u",
+           c->max_connections_per_source, cfg->max_connections_per_source, c->max_connections_per_source);
   }
   c->send_queue_max = cfg->send_queue_max;
   c->drain_timeout_ms = cfg->drain_timeout_ms;

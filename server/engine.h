@@ -45,13 +45,7 @@ typedef struct ps_worker ps_worker;
 #define PS_KEY_DEFERRED ((ULONG_PTR)1) /* an inline result handed to the port by a non-worker thread */
 #define PS_KEY_QUIT ((ULONG_PTR)2)     /* a worker should exit */
 
-typedef enum ps_op_kind {
-  PS_OP_ACCEPT = 1,
-  PS_OP_RECV,
-  PS_OP_SEND,
-  PS_OP_UDP_RECV,
-  PS_OP_UDP_SEND
-} ps_op_kind;
+typedef enum ps_op_kind { PS_OP_ACCEPT = 1, PS_OP_RECV, PS_OP_SEND, PS_OP_UDP_RECV, PS_OP_UDP_SEND } ps_op_kind;
 
 /* Every overlapped operation starts with this; the OVERLAPPED comes first so
  * the pointer GetQueuedCompletionStatusEx returns is the op's address.
@@ -156,9 +150,9 @@ struct ps_engine {
   HANDLE *workers;
   ps_worker *worker_state; /* one per worker thread */
   unsigned worker_count;
-  HANDLE housekeeper;       /* thread: the sweep (timeouts, buffer parking), once a second */
-  HANDLE housekeeper_stop;  /* event that ends it */
-  HANDLE housekeeper_wake;  /* auto-reset event: a retry was scheduled (ps_engine__wake) */
+  HANDLE housekeeper;      /* thread: the sweep (timeouts, buffer parking), once a second */
+  HANDLE housekeeper_stop; /* event that ends it */
+  HANDLE housekeeper_wake; /* auto-reset event: a retry was scheduled (ps_engine__wake) */
   ps_log_limit warn[PS_WARN_COUNT];
   ps_bufpool pool;
 
@@ -193,9 +187,9 @@ struct ps_engine {
    * (accepts_held) until a connection ends. src_limit counts open
    * connections per source address under src_lock (innermost lock). */
   volatile LONG64 admitted;
-  volatile LONG64 accepts_held;       /* gauge: accept slots waiting for a token */
-  volatile LONG resume_turn;          /* where ps_listener_resume starts its round */
-  volatile LONG64 limit_waits;        /* times a slot had to wait: max_connections reached */
+  volatile LONG64 accepts_held;         /* gauge: accept slots waiting for a token */
+  volatile LONG resume_turn;            /* where ps_listener_resume starts its round */
+  volatile LONG64 limit_waits;          /* times a slot had to wait: max_connections reached */
   volatile LONG64 conns_refused_source; /* reset at accept: the source had max_connections_per_source */
   SRWLOCK src_lock;
   ps_connlimit src_limit;
@@ -260,7 +254,6 @@ struct ps_engine {
 int ps_engine__admit(ps_engine *e);
 void ps_engine__unadmit(ps_engine *e, int resume);
 
-
 /* The stats row for `ep` (NULL when the table is full: then only the
  * engine's totals count it). */
 ps_bound_stats *ps_engine__bound_stats(ps_engine *e, const ps_endpoint *ep);
@@ -273,7 +266,6 @@ void ps_engine__wake(ps_engine *e);
 
 /* Wakes ps_engine_stop's waits after a live count fell. */
 void ps_engine__signal(ps_engine *e);
-
 
 #endif /* PS_ENGINE_INTERNAL */
 

@@ -51,10 +51,10 @@ typedef struct ps_accept_op {
 } ps_accept_op;
 
 struct ps_listener {
-  ps_bound b;            /* first: the socket, lock, pending, retry (bound.h) */
+  ps_bound b; /* first: the socket, lock, pending, retry (bound.h) */
   ps_wsx wsx;
-  int ifs;               /* accepted sockets may skip the port on success */
-  unsigned held_count;   /* slots not posted, waiting for an admission token */
+  int ifs;             /* accepted sockets may skip the port on success */
+  unsigned held_count; /* slots not posted, waiting for an admission token */
   unsigned op_count;
   ps_accept_op *ops;
 };
@@ -69,8 +69,19 @@ static void listener__destroy(ps_bound *b);
 static const char *listener__note(const ps_bound *b);
 
 static const ps_bound_kind ps_listener_kind = {
-  PS_TRANSPORT_TCP, "tcp", "AcceptEx", SOCK_STREAM, IPPROTO_TCP, listener__create, listener__prepare,
-  listener__arm_all, listener__pool_size, listener__closing, NULL, listener__destroy, listener__note,
+  PS_TRANSPORT_TCP,
+  "tcp",
+  "AcceptEx",
+  SOCK_STREAM,
+  IPPROTO_TCP,
+  listener__create,
+  listener__prepare,
+  listener__arm_all,
+  listener__pool_size,
+  listener__closing,
+  NULL,
+  listener__destroy,
+  listener__note,
 };
 
 /* Posts one AcceptEx (lock held), taking an admission token for it. 0, a
@@ -255,14 +266,15 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
     int local_len = 0, remote_len = 0;
     /* Gives the accepted socket the listener's properties, so getpeername,
      * shutdown and SO_* work on it. */
-    if (setsockopt(op->sock, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&l->b.sock,
-                   (int)sizeof(l->b.sock)) != 0) {
+    if (setsockopt(op->sock, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&l->b.sock, (int)sizeof(l->b.sock)) !=
+        0) {
       ps_log_limited(&e->warn[PS_WARN_ACCEPT_CTX], PS_LOG_WARN, "accept on %s: SO_UPDATE_ACCEPT_CONTEXT failed: %s",
                      l->b.name, ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
     }
-    l->wsx.get_accept_ex_sockaddrs(op->addrs, 0, PS_ACCEPT_ADDR_LEN, PS_ACCEPT_ADDR_LEN, &local, &local_len,
-                                   &remote, &remote_len);
-    if (remote != NULL && remote_len > 0 && (size_t)remote_len <= sizeof(peer)) memcpy(&peer, remote, (size_t)remote_len);
+    l->wsx.get_accept_ex_sockaddrs(op->addrs, 0, PS_ACCEPT_ADDR_LEN, PS_ACCEPT_ADDR_LEN, &local, &local_len, &remote,
+                                   &remote_len);
+    if (remote != NULL && remote_len > 0 && (size_t)remote_len <= sizeof(peer))
+      memcpy(&peer, remote, (size_t)remote_len);
     else peer.ss_family = (ADDRESS_FAMILY)l->b.family;
     accepted = op->sock; /* its admission token goes with it */
     op->sock = INVALID_SOCKET;
@@ -354,10 +366,8 @@ static void listener__destroy(ps_bound *b) {
 }
 
 static const char *listener__note(const ps_bound *b) {
-  return ((const ps_listener *)b)->ifs && b->eng->cfg.skip_on_success ? ""
-                                                                      : " [no skip-on-success: non-IFS provider]";
+  return ((const ps_listener *)b)->ifs && b->eng->cfg.skip_on_success ? "" : " [no skip-on-success: non-IFS provider]";
 }
-
 
 int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx,
                           unsigned *port_out) {

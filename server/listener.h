@@ -11,8 +11,7 @@
  * port 0 every address shares the port the first one was given, returned in
  * *port_out (so UDP can take the same one). 0, or -1
  * after logging the cause; on failure the listeners it opened are closed. */
-int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx,
-                          unsigned *port_out);
+int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx, unsigned *port_out);
 
 /* An AcceptEx completed (or was aborted). */
 void ps_listener_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w);

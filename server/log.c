@@ -151,7 +151,7 @@ void ps_log_close(void) {
 static void log__report_event(ps_log_level level, ps_log_event_id id, const char *text) {
   wchar_t wide[1024];
   const wchar_t *strings[1];
-  WORD type = level == PS_LOG_ERROR ? EVENTLOG_ERROR_TYPE
+  WORD type = level == PS_LOG_ERROR  ? EVENTLOG_ERROR_TYPE
               : level == PS_LOG_WARN ? EVENTLOG_WARNING_TYPE
                                      : EVENTLOG_INFORMATION_TYPE;
   if (MultiByteToWideChar(CP_UTF8, 0, text, -1, wide, (int)PS_COUNTOF(wide)) == 0) {
@@ -174,8 +174,8 @@ static void log__write(ps_log_level level, int event, ps_log_event_id id, const 
   if (!event && level > log__the.level) return;
   if (log__the.utc) GetSystemTime(&t);
   else GetLocalTime(&t);
-  n = snprintf(line, sizeof(line), "%04u-%02u-%02u %02u:%02u:%02u.%03u%s %-5s ", t.wYear, t.wMonth, t.wDay,
-               t.wHour, t.wMinute, t.wSecond, t.wMilliseconds, log__the.utc ? "Z" : "", names[level]);
+  n = snprintf(line, sizeof(line), "%04u-%02u-%02u %02u:%02u:%02u.%03u%s %-5s ", t.wYear, t.wMonth, t.wDay, t.wHour,
+               t.wMinute, t.wSecond, t.wMilliseconds, log__the.utc ? "Z" : "", names[level]);
   text = line + n;
   /* Leave room for "\r\n". */
   vsnprintf(line + n, sizeof(line) - (size_t)n - 2, fmt, ap);
@@ -276,7 +276,8 @@ void ps_log_limit_flush(ps_log_limit *l, ps_log_level level) {
   }
   if (l->suppressed == 0 || !log__limit_claim(l, (LONG64)GetTickCount64())) return;
   held = InterlockedExchange((volatile LONG *)&l->suppressed, 0);
-  if (held > 0) ps_log(level, "%ld more like this in the last %u s: %s", (long)held, (l->window_ms + 999) / 1000, l->what);
+  if (held > 0)
+    ps_log(level, "%ld more like this in the last %u s: %s", (long)held, (l->window_ms + 999) / 1000, l->what);
 }
 
 void ps_console_write(FILE *stream, const char *utf8, size_t len) {

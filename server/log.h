@@ -15,12 +15,7 @@
 extern "C" {
 #endif
 
-typedef enum ps_log_level {
-  PS_LOG_ERROR = 0,
-  PS_LOG_WARN,
-  PS_LOG_INFO,
-  PS_LOG_DEBUG
-} ps_log_level;
+typedef enum ps_log_level { PS_LOG_ERROR = 0, PS_LOG_WARN, PS_LOG_INFO, PS_LOG_DEBUG } ps_log_level;
 
 /* Where lines go (ps_log_config.sinks). */
 #define PS_LOG_TO_STDERR 0x1u
@@ -89,7 +84,7 @@ void ps_log_event(ps_log_level level, ps_log_event_id id, const char *fmt, ...) 
  * count still held once its window is over. So a warning raised inside a
  * connection's lock costs no Event Log RPC and no file write there. */
 typedef struct ps_log_limit {
-  const char *what;               /* for the flush line: "accept on a listener failed" */
+  const char *what; /* for the flush line: "accept on a listener failed" */
   unsigned window_ms;
   volatile long long window_start; /* GetTickCount64 of the last line kept; 0 = none yet */
   volatile long suppressed;        /* lines not kept since */

@@ -47,12 +47,18 @@ static BOOL WINAPI main__on_console_ctrl(DWORD type) {
 static const char *main__signal_name(void *ctx) {
   PS_UNUSED(ctx);
   switch (main__stop_signal - 1) {
-    case CTRL_C_EVENT: return "Ctrl+C";
-    case CTRL_BREAK_EVENT: return "Ctrl+Break";
-    case CTRL_CLOSE_EVENT: return "console close";
-    case CTRL_LOGOFF_EVENT: return "logoff";
-    case CTRL_SHUTDOWN_EVENT: return "system shutdown";
-    default: return "stop request";
+    case CTRL_C_EVENT:
+      return "Ctrl+C";
+    case CTRL_BREAK_EVENT:
+      return "Ctrl+Break";
+    case CTRL_CLOSE_EVENT:
+      return "console close";
+    case CTRL_LOGOFF_EVENT:
+      return "logoff";
+    case CTRL_SHUTDOWN_EVENT:
+      return "system shutdown";
+    default:
+      return "stop request";
   }
 }
 
@@ -87,8 +93,8 @@ static int main__reload(const ps_options *o) {
   main__reload_event_name(o->reload_pid, name, PS_COUNTOF(name));
   ev = OpenEventW(EVENT_MODIFY_STATE, FALSE, name);
   if (ev == NULL) {
-    fprintf(stderr, "portserve reload: no portserve console with process ID %u here (OpenEvent: %s)\n",
-            o->reload_pid, ps_errstr(GetLastError(), msg, sizeof(msg)));
+    fprintf(stderr, "portserve reload: no portserve console with process ID %u here (OpenEvent: %s)\n", o->reload_pid,
+            ps_errstr(GetLastError(), msg, sizeof(msg)));
     return 1;
   }
   SetEvent(ev);

@@ -44,8 +44,8 @@ int ps_resolve_open(const ps_resolve_req *req, unsigned *port_out) {
       if (resolve__same(prev, ai)) break;
     if (prev != ai) continue; /* resolvers may repeat an address */
     if (opened_count == PS_RESOLVE_MAX) {
-      ps_log(PS_LOG_WARN, "listen %s/%s: '%s' resolves to more than %d addresses; the rest are ignored",
-             spec->service, req->transport, shown_host, PS_RESOLVE_MAX);
+      ps_log(PS_LOG_WARN, "listen %s/%s: '%s' resolves to more than %d addresses; the rest are ignored", spec->service,
+             req->transport, shown_host, PS_RESOLVE_MAX);
       break;
     }
     if (chosen != 0) {
@@ -64,8 +64,7 @@ int ps_resolve_open(const ps_resolve_req *req, unsigned *port_out) {
   }
   freeaddrinfo(res);
   if (opened_count == 0) {
-    ps_log(PS_LOG_ERROR, "listen %s/%s: no address of '%s' could be opened", spec->service, req->transport,
-           shown_host);
+    ps_log(PS_LOG_ERROR, "listen %s/%s: no address of '%s' could be opened", spec->service, req->transport, shown_host);
     return -1;
   }
   *port_out = ntohs(chosen);

@@ -21,11 +21,16 @@
 
 const char *ps_run_status_text(ps_run_status status) {
   switch (status) {
-    case PS_RUN_OK: return "";
-    case PS_RUN_CONFIG_ERROR: return "configuration error";
-    case PS_RUN_LISTEN_FAILED: return "a listener could not open";
-    case PS_RUN_ENGINE_FAILED: return "the engine could not start";
-    case PS_RUN_UNCLEAN_STOP: return "live counters not zero after the stop";
+    case PS_RUN_OK:
+      return "";
+    case PS_RUN_CONFIG_ERROR:
+      return "configuration error";
+    case PS_RUN_LISTEN_FAILED:
+      return "a listener could not open";
+    case PS_RUN_ENGINE_FAILED:
+      return "the engine could not start";
+    case PS_RUN_UNCLEAN_STOP:
+      return "live counters not zero after the stop";
   }
   return "unknown status";
 }
@@ -70,8 +75,8 @@ static void run__metrics_fill(void *arg, ps_metrics *m) {
   for (i = 0; i < n && i < PS_COUNTOF(rows); i++) {
     ps_metrics_listener *l = &m->listeners[m->listener_count++];
     snprintf(l->service, sizeof(l->service), "%s", rows[i].ep.service);
-    snprintf(l->address, sizeof(l->address), rows[i].ep.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-             rows[i].ep.address, rows[i].ep.port);
+    snprintf(l->address, sizeof(l->address), rows[i].ep.family == AF_INET6 ? "[%s]:%u" : "%s:%u", rows[i].ep.address,
+             rows[i].ep.port);
     snprintf(l->transport, sizeof(l->transport), "%s", rows[i].ep.transport == PS_TRANSPORT_UDP ? "udp" : "tcp");
     l->conns_accepted = rows[i].conns_accepted;
     l->bytes_in = rows[i].bytes_in;
@@ -114,8 +119,10 @@ static int run__admin_open(ps_engine *e, const char *addr, run__admin *a) {
   for (i = 0; i < n && i < PS_COUNTOF(eps); i++)
     if (strcmp(eps[i].service, "admin") == 0 && strncmp(eps[i].address, "127.", 4) != 0 &&
         strcmp(eps[i].address, "::1") != 0)
-      ps_log(PS_LOG_WARN, "the admin endpoint listens on %s port %u, not only on loopback: anyone who can reach "
-                          "it can read the server's figures", eps[i].address, eps[i].port);
+      ps_log(PS_LOG_WARN,
+             "the admin endpoint listens on %s port %u, not only on loopback: anyone who can reach "
+             "it can read the server's figures",
+             eps[i].address, eps[i].port);
   return 0;
 }
 
@@ -160,8 +167,10 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
       size_t k;
       for (k = 0; k < i; k++)
         if (opened[k]) ps_engine_unlisten(e, &next->listens[k]);
-      ps_log(PS_LOG_ERROR, "reload rejected: listener %s could not open (the error above says why); the running "
-                           "configuration stays", ps_listen_spec_format(&next->listens[i], text, sizeof(text)));
+      ps_log(PS_LOG_ERROR,
+             "reload rejected: listener %s could not open (the error above says why); the running "
+             "configuration stays",
+             ps_listen_spec_format(&next->listens[i], text, sizeof(text)));
       free(next);
       return;
     }
@@ -272,8 +281,8 @@ ps_run_status ps_run(const ps_options *options, const ps_run_hooks *hooks) {
   reset = ps_engine_stop_within(e, drain_ms);
   ps_engine_stats(e, &now);
   ps_log(PS_LOG_INFO, "stopped: %llu connection(s) served, %llu bytes in, %llu bytes out, %u reset at the deadline",
-         (unsigned long long)now.conns_total, (unsigned long long)now.bytes_in,
-         (unsigned long long)now.bytes_out, reset);
+         (unsigned long long)now.conns_total, (unsigned long long)now.bytes_in, (unsigned long long)now.bytes_out,
+         reset);
   ps_log(PS_LOG_INFO, "timeouts: %llu idle, %llu linger, %llu send; longest timer sweep %llu us",
          (unsigned long long)now.timeouts_idle, (unsigned long long)now.timeouts_linger,
          (unsigned long long)now.timeouts_send, (unsigned long long)now.sweep_us_max);

@@ -59,8 +59,8 @@ static int service__open(const char *command, DWORD access, SC_HANDLE *scm, SC_H
   if (*svc == NULL) {
     err = GetLastError();
     if (err == ERROR_SERVICE_DOES_NOT_EXIST)
-      fprintf(stderr, "portserve %s: the service '%s' is not installed (portserve install --config FILE)\n",
-              command, PS_SERVICE_NAME);
+      fprintf(stderr, "portserve %s: the service '%s' is not installed (portserve install --config FILE)\n", command,
+              PS_SERVICE_NAME);
     else service__fail(command, "OpenService", err);
     CloseServiceHandle(*scm);
     *scm = NULL;
@@ -76,14 +76,22 @@ static void service__close(SC_HANDLE scm, SC_HANDLE svc) {
 
 static const char *service__state_name(DWORD state) {
   switch (state) {
-    case SERVICE_STOPPED: return "STOPPED";
-    case SERVICE_START_PENDING: return "START_PENDING";
-    case SERVICE_STOP_PENDING: return "STOP_PENDING";
-    case SERVICE_RUNNING: return "RUNNING";
-    case SERVICE_CONTINUE_PENDING: return "CONTINUE_PENDING";
-    case SERVICE_PAUSE_PENDING: return "PAUSE_PENDING";
-    case SERVICE_PAUSED: return "PAUSED";
-    default: return "UNKNOWN";
+    case SERVICE_STOPPED:
+      return "STOPPED";
+    case SERVICE_START_PENDING:
+      return "START_PENDING";
+    case SERVICE_STOP_PENDING:
+      return "STOP_PENDING";
+    case SERVICE_RUNNING:
+      return "RUNNING";
+    case SERVICE_CONTINUE_PENDING:
+      return "CONTINUE_PENDING";
+    case SERVICE_PAUSE_PENDING:
+      return "PAUSE_PENDING";
+    case SERVICE_PAUSED:
+      return "PAUSED";
+    default:
+      return "UNKNOWN";
   }
 }
 
@@ -217,8 +225,10 @@ static int service__config_path(const ps_options *o, wchar_t *out, size_t n, uns
     return service__fail("install", "WideCharToMultiByte", GetLastError());
   ps_options_defaults(&file);
   if (ps_config_load(path, &file, err, sizeof(err)) != 0) {
-    ps_console_printf(stderr, "portserve install: no usable configuration: %s\n"
-                              "  (pass --config FILE, or put portserve.ini next to portserve.exe)\n", err);
+    ps_console_printf(stderr,
+                      "portserve install: no usable configuration: %s\n"
+                      "  (pass --config FILE, or put portserve.ini next to portserve.exe)\n",
+                      err);
     return 1;
   }
   *drain_timeout_ms = file.drain_timeout_ms;
@@ -234,8 +244,7 @@ static DWORD service__register_event_source(const wchar_t *exe) {
   if (r != ERROR_SUCCESS) return (DWORD)r;
   r = RegSetValueExW(key, L"EventMessageFile", 0, REG_EXPAND_SZ, (const BYTE *)exe,
                      (DWORD)((wcslen(exe) + 1) * sizeof(wchar_t)));
-  if (r == ERROR_SUCCESS)
-    r = RegSetValueExW(key, L"TypesSupported", 0, REG_DWORD, (const BYTE *)&types, sizeof(types));
+  if (r == ERROR_SUCCESS) r = RegSetValueExW(key, L"TypesSupported", 0, REG_DWORD, (const BYTE *)&types, sizeof(types));
   RegCloseKey(key);
   return (DWORD)r;
 }
@@ -273,8 +282,10 @@ static int service__configure(SC_HANDLE svc, unsigned drain_timeout_ms) {
   /* At shutdown, the time the SCM waits for the drain before moving on. */
   preshutdown.dwPreshutdownTimeout = drain_timeout_ms + SERVICE__STOP_SLACK_MS;
   if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_PRESHUTDOWN_INFO, &preshutdown))
-    fprintf(stderr, "portserve install: warning: ChangeServiceConfig2(SERVICE_CONFIG_PRESHUTDOWN_INFO) failed: %s; "
-                    "the system's default pre-shutdown time applies\n", ps_errstr(GetLastError(), msg, sizeof(msg)));
+    fprintf(stderr,
+            "portserve install: warning: ChangeServiceConfig2(SERVICE_CONFIG_PRESHUTDOWN_INFO) failed: %s; "
+            "the system's default pre-shutdown time applies\n",
+            ps_errstr(GetLastError(), msg, sizeof(msg)));
   return 0;
 }
 
@@ -300,8 +311,9 @@ int ps_service_install(const ps_options *o) {
     err = GetLastError();
     CloseServiceHandle(scm);
     if (err == ERROR_SERVICE_EXISTS) {
-      fprintf(stderr, "portserve install: the service '%s' is already installed; "
-                      "'portserve uninstall' removes it (an MSI install is upgraded with a newer MSI)\n",
+      fprintf(stderr,
+              "portserve install: the service '%s' is already installed; "
+              "'portserve uninstall' removes it (an MSI install is upgraded with a newer MSI)\n",
               PS_SERVICE_NAME);
       return 1;
     }
@@ -451,10 +463,11 @@ int ps_service_status(const ps_options *o) {
     if (service__narrow(qc.config.lpBinaryPathName, shown, sizeof(shown)) != 0) shown[0] = '\0';
     fflush(stdout);
     ps_console_printf(stdout, "  command: %s\n  account: %ls\n  start: %s\n", shown,
-           qc.config.lpServiceStartName ? qc.config.lpServiceStartName : L"LocalSystem",
-           qc.config.dwStartType == SERVICE_AUTO_START ? "automatic"
-           : qc.config.dwStartType == SERVICE_DEMAND_START ? "manual"
-           : qc.config.dwStartType == SERVICE_DISABLED ? "disabled" : "other");
+                      qc.config.lpServiceStartName ? qc.config.lpServiceStartName : L"LocalSystem",
+                      qc.config.dwStartType == SERVICE_AUTO_START     ? "automatic"
+                      : qc.config.dwStartType == SERVICE_DEMAND_START ? "manual"
+                      : qc.config.dwStartType == SERVICE_DISABLED     ? "disabled"
+                                                                      : "other");
   }
   service__close(scm, svc);
   return 0;
@@ -469,11 +482,11 @@ typedef struct service__state {
   SERVICE_STATUS_HANDLE handle;
   SRWLOCK lock; /* guards status and the SetServiceStatus calls */
   SERVICE_STATUS status;
-  HANDLE stop_event;         /* set by the control handler; ps_run waits on it */
-  HANDLE reload_event;       /* set by SERVICE_CONTROL_PARAMCHANGE (auto-reset) */
-  ps_reload_fn reload;       /* parses the command line again (main.c) */
+  HANDLE stop_event;   /* set by the control handler; ps_run waits on it */
+  HANDLE reload_event; /* set by SERVICE_CONTROL_PARAMCHANGE (auto-reset) */
+  ps_reload_fn reload; /* parses the command line again (main.c) */
   void *reload_ctx;
-  HANDLE pulse_quit;         /* ends the pulse thread */
+  HANDLE pulse_quit;          /* ends the pulse thread */
   volatile LONG stop_control; /* the control that asked for the stop; 0 before */
   ps_run_status result;
 } service__state;
@@ -490,10 +503,9 @@ static void service__report(service__state *s, DWORD state, DWORD exit_code, DWO
   s->status.dwServiceSpecificExitCode = specific;
   s->status.dwWaitHint = wait_hint;
   /* No controls while pending; the SCM queues nothing for us then. */
-  s->status.dwControlsAccepted =
-    state == SERVICE_RUNNING
-      ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE
-      : 0;
+  s->status.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN |
+                                                              SERVICE_ACCEPT_PRESHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE
+                                                          : 0;
   if (state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING) s->status.dwCheckPoint++;
   else s->status.dwCheckPoint = 0;
   SetServiceStatus(s->handle, &s->status);
@@ -527,8 +539,7 @@ static DWORD WINAPI service__on_control(DWORD control, DWORD event_type, void *e
       /* Report STOP_PENDING before returning, as the SCM expects; the drain
        * runs on the ServiceMain thread while the pulse shows progress. */
       if (InterlockedCompareExchange(&s->stop_control, (LONG)control, 0) == 0) {
-        service__report(s, SERVICE_STOP_PENDING, NO_ERROR, 0,
-                        s->options->drain_timeout_ms + SERVICE__STOP_SLACK_MS);
+        service__report(s, SERVICE_STOP_PENDING, NO_ERROR, 0, s->options->drain_timeout_ms + SERVICE__STOP_SLACK_MS);
         SetEvent(s->stop_event);
       }
       return NO_ERROR;
@@ -547,10 +558,14 @@ static DWORD WINAPI service__on_control(DWORD control, DWORD event_type, void *e
 static const char *service__stop_reason(void *ctx) {
   service__state *s = (service__state *)ctx;
   switch (s->stop_control) {
-    case SERVICE_CONTROL_STOP: return "service stop request";
-    case SERVICE_CONTROL_SHUTDOWN: return "system shutdown";
-    case SERVICE_CONTROL_PRESHUTDOWN: return "system pre-shutdown";
-    default: return "stop request";
+    case SERVICE_CONTROL_STOP:
+      return "service stop request";
+    case SERVICE_CONTROL_SHUTDOWN:
+      return "system shutdown";
+    case SERVICE_CONTROL_PRESHUTDOWN:
+      return "system pre-shutdown";
+    default:
+      return "stop request";
   }
 }
 

@@ -112,8 +112,8 @@ void ps_sock_probe_close(SOCKET *s) {
 }
 
 /* One attempt of ps_sock_open_bound. */
-static SOCKET sock__open_bound_once(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound,
-                                    const char **step, DWORD *err) {
+static SOCKET sock__open_bound_once(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STORAGE *bound, const char **step,
+                                    DWORD *err) {
   int len = (int)sizeof(*bound);
   SOCKET s;
   *step = "WSASocketW";
@@ -160,9 +160,10 @@ SOCKET ps_sock_open_bound(ps_engine *e, const struct addrinfo *ai, SOCKADDR_STOR
        * accepted on this port by a previous listener still exist, TIME_WAIT
        * included ("Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE"): after a
        * quick restart that is usually our own former instance. */
-      ps_log(PS_LOG_WARN, "bind %s: WSAEADDRINUSE; waiting up to %llu s for the port (connections of a previous "
-             "instance may still hold it; --bind-retry sets how long)", where,
-             (unsigned long long)((e->bind_deadline - now + 999) / 1000));
+      ps_log(PS_LOG_WARN,
+             "bind %s: WSAEADDRINUSE; waiting up to %llu s for the port (connections of a previous "
+             "instance may still hold it; --bind-retry sets how long)",
+             where, (unsigned long long)((e->bind_deadline - now + 999) / 1000));
     }
     wait_ms = (DWORD)(e->bind_deadline - now < SOCK__BIND_POLL_MS ? e->bind_deadline - now : SOCK__BIND_POLL_MS);
     if (e->cfg.bind_cancel != NULL) {

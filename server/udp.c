@@ -66,7 +66,7 @@ typedef struct ps_udp_send {
 } ps_udp_send;
 
 struct ps_udp {
-  ps_bound b;               /* first: the socket, lock, pending, retry (bound.h) */
+  ps_bound b; /* first: the socket, lock, pending, retry (bound.h) */
   unsigned sends_in_flight;
   unsigned recv_count;
   ps_datagram **recvs;
@@ -82,8 +82,8 @@ static void udp__linked(ps_bound *b, int linked);
 static void udp__destroy(ps_bound *b);
 
 static const ps_bound_kind ps_udp_kind = {
-  PS_TRANSPORT_UDP, "udp", "WSARecvFrom", SOCK_DGRAM, IPPROTO_UDP, udp__create, udp__prepare, udp__arm_all,
-  udp__pool_size, udp__closing, udp__linked, udp__destroy, NULL,
+  PS_TRANSPORT_UDP, "udp",          "WSARecvFrom", SOCK_DGRAM,  IPPROTO_UDP,  udp__create, udp__prepare,
+  udp__arm_all,     udp__pool_size, udp__closing,  udp__linked, udp__destroy, NULL,
 };
 
 /* Sets or clears `port` (host order) in the engine's own-port bitmap (engine lock held):
@@ -135,9 +135,14 @@ static int udp__reply_refused(ps_engine *e, const ps_datagram *d) {
     return 0;
   }
   switch (ps_ratelimit_take(&e->reply_limit, &key, GetTickCount64())) {
-    case PS_RATELIMIT_OK: return 0;
-    case PS_RATELIMIT_SOURCE: InterlockedIncrement64(&e->dgrams_dropped_rate); return 1;
-    case PS_RATELIMIT_TOTAL: InterlockedIncrement64(&e->dgrams_dropped_rate_total); return 1;
+    case PS_RATELIMIT_OK:
+      return 0;
+    case PS_RATELIMIT_SOURCE:
+      InterlockedIncrement64(&e->dgrams_dropped_rate);
+      return 1;
+    case PS_RATELIMIT_TOTAL:
+      InterlockedIncrement64(&e->dgrams_dropped_rate_total);
+      return 1;
   }
   return 0;
 }
@@ -391,9 +396,7 @@ static void udp__closing(ps_bound *b) {
   CancelIoEx((HANDLE)b->sock, NULL);
 }
 
-static void udp__linked(ps_bound *b, int linked) {
-  udp__mark_port(b->eng, ntohs(ps_sockaddr_port(&b->addr)), linked);
-}
+static void udp__linked(ps_bound *b, int linked) { udp__mark_port(b->eng, ntohs(ps_sockaddr_port(&b->addr)), linked); }
 
 static void udp__destroy(ps_bound *b) {
   ps_udp *u = (ps_udp *)b;

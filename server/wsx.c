@@ -20,8 +20,7 @@ int ps_wsx_startup(void) {
 
 static int wsx__get(SOCKET s, GUID guid, void *fn, DWORD fn_size) {
   DWORD bytes = 0;
-  if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, (DWORD)sizeof(guid), fn, fn_size, &bytes, NULL,
-               NULL) != 0)
+  if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, (DWORD)sizeof(guid), fn, fn_size, &bytes, NULL, NULL) != 0)
     return WSAGetLastError();
   return 0;
 }

@@ -60,7 +60,7 @@ inline void FillSampleMetrics(ps_metrics *m) {
   l->dgrams_out = 5;
   l = &m->listeners[m->listener_count++];
   std::strcpy(l->service, "qotd");
-  std::strcpy(l->address, "we\"ird\\name\nx"); // escaping: quote, backslash, newline
+  std::strcpy(l->address, "we\"ird\\name\nx");  // escaping: quote, backslash, newline
   std::strcpy(l->transport, "tcp");
   l->conns_accepted = 1;
   ps_metrics_add_error(m, "accept", "WSAENOBUFS", 2);

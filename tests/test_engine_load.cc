@@ -19,7 +19,7 @@ struct Client {
   ByteStream out{0}, expect{0};
   ByteStream sizes{0};
   size_t messages_done = 0;
-  size_t msg_len = 0;     // current message (lockstep mode)
+  size_t msg_len = 0;  // current message (lockstep mode)
   size_t msg_sent = 0;
   size_t msg_received = 0;
   uint64_t sent = 0, received = 0;
@@ -244,10 +244,11 @@ TEST(EngineLoad, StopWithHundredBusyConnectionsDrainsGracefully) {
     // Once every client has had traffic echoed, stop the server mid-flow.
     if (!stopper.joinable()) {
       bool all_flowing = std::all_of(clients.begin(), clients.end(), [](const Client &c) { return c.received > 0; });
-      if (all_flowing) stopper = std::thread([&] {
-        reset_at_deadline = ps_engine_stop(srv.engine);
-        stop_returned = true;
-      });
+      if (all_flowing)
+        stopper = std::thread([&] {
+          reset_at_deadline = ps_engine_stop(srv.engine);
+          stop_returned = true;
+        });
     }
     fds.clear();
     index.clear();
@@ -272,7 +273,9 @@ TEST(EngineLoad, StopWithHundredBusyConnectionsDrainsGracefully) {
         ASSERT_TRUE(pump_recv(c, 1 << 20)) << "client " << index[k] << ": recv error " << WSAGetLastError()
                                            << " (a reset instead of a graceful close?)";
       }
-      if (!c.eof && (ev & POLLWRNORM)) { ASSERT_TRUE(pump_send(c, 65536 - static_cast<size_t>(c.sent - c.received))); }
+      if (!c.eof && (ev & POLLWRNORM)) {
+        ASSERT_TRUE(pump_send(c, 65536 - static_cast<size_t>(c.sent - c.received)));
+      }
       if (c.eof) {
         EXPECT_LE(c.received, c.sent);
         closesocket(c.s);

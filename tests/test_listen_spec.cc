@@ -31,8 +31,8 @@ std::string Format(const ps_listen_spec &spec) {
   return ps_listen_spec_format(&spec, buf, sizeof buf);
 }
 
-void ExpectSpec(const ps_listen_spec &spec, const char *service, const char *host, unsigned port,
-                unsigned transports, int optional) {
+void ExpectSpec(const ps_listen_spec &spec, const char *service, const char *host, unsigned port, unsigned transports,
+                int optional) {
   EXPECT_STREQ(spec.service, service);
   EXPECT_STREQ(spec.host, host);
   EXPECT_EQ(spec.port, port);

@@ -27,8 +27,8 @@ class RotatingLog {
     char dir[MAX_PATH];
     GetTempPathA(MAX_PATH, dir);
     const testing::TestInfo *t = testing::UnitTest::GetInstance()->current_test_info();
-    path_ = std::string(dir) + "portserve_log_\xce\xbb_" + t->name() + "_" + std::to_string(GetCurrentProcessId()) +
-            ".log";
+    path_ =
+        std::string(dir) + "portserve_log_\xce\xbb_" + t->name() + "_" + std::to_string(GetCurrentProcessId()) + ".log";
     Clean();
   }
   ~RotatingLog() {

@@ -103,8 +103,8 @@ TEST(Metrics, PrometheusHasEachFamilyOnceWithHelpAndTypeBeforeItsSamples) {
   EXPECT_TRUE(Has(text, "portserve_build_info{version=\"0.1.0\"} 1"));
   EXPECT_TRUE(Has(text, "portserve_connections_accepted_total 120"));
   EXPECT_TRUE(Has(text, "portserve_connections_open 3"));
-  for (const char *reason : {"idle\"} 5", "linger\"} 6", "send\"} 7", "per_source_limit\"} 4", "reset\"} 2",
-                             "out_of_resources\"} 8"})
+  for (const char *reason :
+       {"idle\"} 5", "linger\"} 6", "send\"} 7", "per_source_limit\"} 4", "reset\"} 2", "out_of_resources\"} 8"})
     EXPECT_TRUE(Has(text, std::string("portserve_connections_closed_total{reason=\"") + reason)) << reason;
   EXPECT_TRUE(Has(text, "portserve_datagrams_dropped_total{reason=\"source_port_low\"} 3"));
   EXPECT_TRUE(Has(text, "portserve_listener_connections_accepted_total{service=\"echo\",listener=\"127.0.0.1:7007\","

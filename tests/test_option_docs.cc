@@ -74,8 +74,8 @@ TEST(OptionDocs, IniExampleShowsEveryKey) {
   for (size_t i = 0; i < ps_option_count(); i++) {
     const ps_option_def *d = ps_option_at(i);
     if (d->ini_key == nullptr) continue;
-    EXPECT_TRUE(HasIniLine(example, d->ini_key)) << "portserve.ini.example has no line '" << d->ini_key
-                                                 << " = ...' (or ';" << d->ini_key << " = ...')";
+    EXPECT_TRUE(HasIniLine(example, d->ini_key))
+        << "portserve.ini.example has no line '" << d->ini_key << " = ...' (or ';" << d->ini_key << " = ...')";
   }
 }
 

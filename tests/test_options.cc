@@ -374,9 +374,8 @@ TEST(Options, FlagTakesValueAfterEquals) {
 
 TEST(Options, ListenTakesBothFormsAndRepeatsInOrder) {
   ps_options &o = g_options;
-  ASSERT_TRUE(Parses({"run", "--listen", "echo=127.0.0.1:1/tcp", "--listen=echo=[::1]:2,optional",
-                      "--accepts", "3"},
-                     &o));
+  ASSERT_TRUE(
+      Parses({"run", "--listen", "echo=127.0.0.1:1/tcp", "--listen=echo=[::1]:2,optional", "--accepts", "3"}, &o));
   ASSERT_EQ(o.listen_count, 2u) << "the default listener is added only when none is given";
   EXPECT_STREQ(o.listens[0].host, "127.0.0.1");
   EXPECT_EQ(o.listens[0].port, 1u);
@@ -416,9 +415,7 @@ TEST(Options, MissingCommandIsRejected) {
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "missing command", ParseError({}));
 }
 
-TEST(Options, UnknownCommandIsNamed) {
-  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'serve'", ParseError({"serve"}));
-}
+TEST(Options, UnknownCommandIsNamed) { EXPECT_PRED_FORMAT2(testing::IsSubstring, "'serve'", ParseError({"serve"})); }
 
 TEST(Options, UnknownFlagIsNamed) {
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "'--bogus'", ParseError({"run", "--bogus", "1"}));

@@ -60,7 +60,8 @@ TEST(Path, RespectsTheCapacityIncludingTheTerminator) {
 // code page cannot hold; natively it is fopen.
 TEST(Path, OpensAFileWhoseNameIsOutsideTheAnsiCodePage) {
   TempFile made("", ".txt");
-  const std::string name = made.path() + "-\xD0\xBA\xD0\xBE\xD0\xBD\xD1\x84\xD0\xB8\xD0\xB3-\xE9\x85\x8D\xE7\xBD\xAE.txt";
+  const std::string name =
+      made.path() + "-\xD0\xBA\xD0\xBE\xD0\xBD\xD1\x84\xD0\xB8\xD0\xB3-\xE9\x85\x8D\xE7\xBD\xAE.txt";
   FILE *f = ps_fopen(name.c_str(), "wb");
   ASSERT_NE(f, nullptr) << name;
   fputs("written", f);

@@ -145,7 +145,7 @@ TEST(RateLimit, WellBehavedSourceIsServedWhileAnotherFloods) {
   int flood_ok = 0, calm_ok = 0, calm_asked = 0;
   for (uint64_t now = 0; now < 10000; now++) {  // 10 s, 1 ms steps
     for (int i = 0; i < 5; i++) flood_ok += ps_ratelimit_take(&t.rl, &flood, now) == PS_RATELIMIT_OK;  // 5,000/s
-    if (now % 20 == 0) {  // 50/s
+    if (now % 20 == 0) {                                                                               // 50/s
       calm_asked++;
       calm_ok += ps_ratelimit_take(&t.rl, &calm, now) == PS_RATELIMIT_OK;
     }

@@ -39,8 +39,7 @@ std::vector<std::string> ServiceNames() {
   return names;
 }
 
-const ps_handler *const kBuiltIns[] = {&ps_svc_echo, &ps_svc_discard, &ps_svc_chargen, &ps_svc_daytime,
-                                       &ps_svc_qotd};
+const ps_handler *const kBuiltIns[] = {&ps_svc_echo, &ps_svc_discard, &ps_svc_chargen, &ps_svc_daytime, &ps_svc_qotd};
 
 std::string EveryByteValue() {
   std::string all;
@@ -87,8 +86,7 @@ std::string ChargenFill(uint64_t *pos, size_t len) {
 bool IsLeap(int64_t year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
 
 std::string DaytimeReference(int64_t t) {
-  static const char *const kWeekdays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-                                          "Thursday", "Friday", "Saturday"};
+  static const char *const kWeekdays[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
   static const char *const kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
                                         "July",    "August",   "September", "October", "November", "December"};
   static const int kMonthDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -178,8 +176,7 @@ testing::AssertionResult IsRfc865Quote(const std::string &quote) {
   if (quote.size() < 2 || quote.compare(quote.size() - 2, 2, "\r\n") != 0)
     return testing::AssertionFailure() << "does not end with CR LF: " << quote;
   for (size_t i = 0; i < quote.size(); i++) {
-    if (quote[i] == '\n' && (i == 0 || quote[i - 1] != '\r'))
-      return testing::AssertionFailure() << "bare LF at " << i;
+    if (quote[i] == '\n' && (i == 0 || quote[i - 1] != '\r')) return testing::AssertionFailure() << "bare LF at " << i;
     if (quote[i] == '\r' && (i + 1 == quote.size() || quote[i + 1] != '\n'))
       return testing::AssertionFailure() << "bare CR at " << i;
   }
@@ -389,10 +386,16 @@ TEST(SvcChargen, LinesRotateThroughThe95PrintableCharacters) {
     for (size_t i = 0; i < PS_CHARGEN_LINE; i++) {
       ASSERT_GE(line[i], ' ') << "line " << l << " col " << i;
       ASSERT_LE(line[i], '~') << "line " << l << " col " << i;
-      if (i > 0) { ASSERT_EQ(line[i], next(line[i - 1])) << "line " << l << " col " << i; }
+      if (i > 0) {
+        ASSERT_EQ(line[i], next(line[i - 1])) << "line " << l << " col " << i;
+      }
     }
-    if (l > 0) { ASSERT_EQ(line[0], next(seen.back()[0])) << "line " << l << " starts one character later"; }
-    if (l >= 95) { ASSERT_EQ(line, seen[l - 95]) << "line " << l << " repeats line " << l - 95; }
+    if (l > 0) {
+      ASSERT_EQ(line[0], next(seen.back()[0])) << "line " << l << " starts one character later";
+    }
+    if (l >= 95) {
+      ASSERT_EQ(line, seen[l - 95]) << "line " << l << " repeats line " << l - 95;
+    }
     seen.push_back(line);
   }
   std::vector<std::string> cycle(seen.begin(), seen.begin() + 95);
@@ -629,8 +632,7 @@ TEST(SvcQotd, ParseAcceptsAQuoteOf511Characters) {
 TEST(SvcQotd, ParseRejectsAQuoteOf512CharactersNamingFileAndLine) {
   const std::string too_long = std::string(253, 'a') + "\r\n" + std::string(255, 'b');  // 253+2+255+2
   for (const std::string &eol : {std::string("\n"), std::string("\r\n")}) {
-    QotdParse q("fine" + eol + eol + "also fine" + eol + eol + too_long + eol + eol + "after" + eol,
-                "quotes.txt");
+    QotdParse q("fine" + eol + eol + "also fine" + eol + eol + too_long + eol + eol + "after" + eol, "quotes.txt");
     EXPECT_EQ(q.rc, -1);
     EXPECT_PRED_FORMAT2(testing::IsSubstring, "quotes.txt:5:", q.err);
     EXPECT_PRED_FORMAT2(testing::IsSubstring, "512", q.err);
@@ -656,8 +658,8 @@ TEST(SvcQotd, QuoteCyclesThroughTheQuotesByDay) {
     size_t index = static_cast<size_t>(((day % 3) + 3) % 3);
     EXPECT_EQ(ps_qotd_quote(q.ctx, day), expected[index]) << "day " << day;
   }
-  EXPECT_EQ(ps_qotd_quote(q.ctx, 20000), expected[20000 % 3]);       // 2024
-  EXPECT_EQ(ps_qotd_quote(q.ctx, -25567), expected[2]);               // 1900: -25567 = 3 * -8523 + 2
+  EXPECT_EQ(ps_qotd_quote(q.ctx, 20000), expected[20000 % 3]);  // 2024
+  EXPECT_EQ(ps_qotd_quote(q.ctx, -25567), expected[2]);         // 1900: -25567 = 3 * -8523 + 2
   EXPECT_EQ(ps_qotd_quote(q.ctx, INT64_MAX), expected[INT64_MAX % 3]);
   EXPECT_EQ(ps_qotd_quote(q.ctx, INT64_MIN), expected[((INT64_MIN % 3) + 3) % 3]);
 }
@@ -742,13 +744,16 @@ TEST(SvcQotd, StartRefusesAUtf16File) {
   TempFile file(Utf16LeWithBom("Hi\n\nThere\n"));
   QotdStart q(file.path().c_str());
   EXPECT_EQ(q.rc, -1) << "served: " << (q.rc == 0 ? ps_qotd_quote(q.ctx, 0) : "");
-  if (q.rc != 0) { EXPECT_PRED_FORMAT2(testing::IsSubstring, file.path(), q.err); }
+  if (q.rc != 0) {
+    EXPECT_PRED_FORMAT2(testing::IsSubstring, file.path(), q.err);
+  }
 }
 
 // Notepad's "UTF-8 with BOM": the mark is not part of the first quote (the
 // configuration parser skips it too).
 TEST(SvcQotd, StartSkipsAUtf8ByteOrderMark) {
-  TempFile file("\xEF\xBB\xBF" "First quote\r\n\r\nSecond quote\r\n");
+  TempFile file("\xEF\xBB\xBF"
+                "First quote\r\n\r\nSecond quote\r\n");
   QotdStart q(file.path().c_str());
   ASSERT_EQ(q.rc, 0) << q.err;
   EXPECT_EQ(QuotesByDay(q.ctx), (std::vector<std::string>{"First quote\r\n", "Second quote\r\n"}));

@@ -31,9 +31,7 @@ TEST(Stats, FormatBytesPicksBinaryUnits) {
   EXPECT_EQ(Bytes(TiB), "1.0 TiB");
 }
 
-TEST(Stats, FormatBytesStopsAtTiB) {
-  EXPECT_EQ(Bytes(1024.0 * 1024 * 1024 * 1024 * 1024), "1024.0 TiB");
-}
+TEST(Stats, FormatBytesStopsAtTiB) { EXPECT_EQ(Bytes(1024.0 * 1024 * 1024 * 1024 * 1024), "1024.0 TiB"); }
 
 // Values just under a unit boundary round up to "1024.0" of the smaller unit
 // instead of "1.0" of the next one.
@@ -54,10 +52,10 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   ps_stats now{};
   now.conns_open = 3;
   now.conns_total = 120;
-  now.bytes_in = 2048;      // 2048 B over 2 s
+  now.bytes_in = 2048;  // 2048 B over 2 s
   prev.bytes_out = 1024;
-  now.bytes_out = 4096;     // 3072 B over 2 s
-  now.msgs_in = 100;        // 100 over 2 s
+  now.bytes_out = 4096;  // 3072 B over 2 s
+  now.msgs_in = 100;     // 100 over 2 s
   now.buffers_in_use = 4;
   now.buffers_live = 32;
   now.dgrams_in = 7;

@@ -170,15 +170,15 @@ TEST(SvcAdmin, EachMalformedKindGetsItsStatusThenClose) {
     std::string request;
     int status;
   } cases[] = {
-    {"GARBAGE\r\n\r\n", 400},
-    {"GET / HTTP/1.1\nHost: a\n\n", 400},
-    {"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505},
-    {"GET " + long_target + " HTTP/1.1\r\nHost: a\r\n\r\n", 414},
-    {big_head, 431},
-    {"POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi", 405},
-    {"GET /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi", 413},
-    {"GET /metrics HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411},
-    {"GET /metrics HTTP/1.1\r\n\r\n", 400},
+      {"GARBAGE\r\n\r\n", 400},
+      {"GET / HTTP/1.1\nHost: a\n\n", 400},
+      {"GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505},
+      {"GET " + long_target + " HTTP/1.1\r\nHost: a\r\n\r\n", 414},
+      {big_head, 431},
+      {"POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi", 405},
+      {"GET /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi", 413},
+      {"GET /metrics HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 411},
+      {"GET /metrics HTTP/1.1\r\n\r\n", 400},
   };
   for (const Case &c : cases) {
     FakeSession fake(&ps_svc_admin, svc.ctx);

@@ -10,7 +10,6 @@
 
 extern "C" {
 #include "services.h"
-
 }
 
 // The built-in registry's name list, as messages print it.

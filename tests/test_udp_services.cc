@@ -111,9 +111,9 @@ bool looks_like_daytime(const std::string &line) {
 TEST(Services, EveryServiceOnTcpAndUdpOverIPv4AndIPv6) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
-  for (const char *spec : {"echo=[::1]:0", "discard=127.0.0.1:0", "discard=[::1]:0", "chargen=127.0.0.1:0",
-                           "chargen=[::1]:0", "daytime=127.0.0.1:0", "daytime=[::1]:0", "qotd=127.0.0.1:0",
-                           "qotd=[::1]:0"})
+  for (const char *spec :
+       {"echo=[::1]:0", "discard=127.0.0.1:0", "discard=[::1]:0", "chargen=127.0.0.1:0", "chargen=[::1]:0",
+        "daytime=127.0.0.1:0", "daytime=[::1]:0", "qotd=127.0.0.1:0", "qotd=[::1]:0"})
     ASSERT_TRUE(srv.listen(spec)) << spec;
   ASSERT_EQ(srv.endpoints.size(), 20u) << "5 services x 2 families x 2 transports";
 
@@ -186,8 +186,7 @@ TEST(Services, ChargenClosesGracefullyWhenTheClientHalfCloses) {
   char buf[4096];
   int n;
   ULONGLONG deadline = GetTickCount64() + 10000;
-  while ((n = recv(s, buf, sizeof(buf), 0)) > 0 && GetTickCount64() < deadline)
-    got.append(buf, static_cast<size_t>(n));
+  while ((n = recv(s, buf, sizeof(buf), 0)) > 0 && GetTickCount64() < deadline) got.append(buf, static_cast<size_t>(n));
   EXPECT_EQ(n, 0) << "no FIN within 10 s of ours, or a reset (error " << WSAGetLastError() << ")";
   EXPECT_EQ(got, chargen_pattern(got.size())) << "the stream up to the FIN is the pattern";
   close_socket(s);
@@ -329,7 +328,8 @@ TEST(Services, UdpSocketSurvivesPortUnreachableFromAClosedPeer) {
     sendto(gone, "bye", 3, 0, reinterpret_cast<sockaddr *>(&to), len);
     closesocket(gone);
   }
-  for (int i = 0; i < 20; i++) EXPECT_EQ(udp_ask(*ep, "still there " + std::to_string(i)), "still there " + std::to_string(i));
+  for (int i = 0; i < 20; i++)
+    EXPECT_EQ(udp_ask(*ep, "still there " + std::to_string(i)), "still there " + std::to_string(i));
   srv.stop_and_check();
 }
 
@@ -361,7 +361,8 @@ TEST(Services, QotdServesQuotesFromTheConfiguredFile) {
   Server srv;
   ASSERT_EQ(ps_engine_new(&cfg, &srv.engine), 0);
   ASSERT_TRUE(srv.listen("qotd=127.0.0.1:0", &opts));
-  EXPECT_EQ(tcp_read_all(*find_ep(srv, "qotd", PS_TRANSPORT_TCP, AF_INET)), "Only quote in the file.\r\n  -- the test\r\n");
+  EXPECT_EQ(tcp_read_all(*find_ep(srv, "qotd", PS_TRANSPORT_TCP, AF_INET)),
+            "Only quote in the file.\r\n  -- the test\r\n");
   srv.stop_and_check();
   DeleteFileA(path);
 }
@@ -378,6 +379,5 @@ TEST(Services, MissingQuotesFileFailsTheListenerNamingTheFile) {
     srv.stop_and_check();
   }
   std::string text = log.text();
-  EXPECT_PRED_FORMAT2(testing::IsSubstring, "listen qotd: cannot open quotes file 'C:\\no\\such\\quotes.txt'",
-                      text);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "listen qotd: cannot open quotes file 'C:\\no\\such\\quotes.txt'", text);
 }

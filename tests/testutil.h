@@ -93,8 +93,7 @@ void close_socket(SOCKET s);
 void reset_socket(SOCKET s);  // linger 0 then close: the peer gets RST
 
 // Polls `pred` every few ms until it holds or timeout_ms passes.
-template <typename Pred>
-bool wait_until(Pred pred, int timeout_ms) {
+template <typename Pred> bool wait_until(Pred pred, int timeout_ms) {
   for (int waited = 0;; waited += 5) {
     if (pred()) return true;
     if (waited >= timeout_ms) return false;

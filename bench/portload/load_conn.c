@@ -158,9 +158,7 @@ int load_conn_stalled(const load_conn *c, uint64_t now, uint64_t timeout_ns) {
   return since != 0 && now > since && now - since > timeout_ns;
 }
 
-static int conn__measured(const load_conn *c, uint64_t now) {
-  return now >= c->run->t_measure && now < c->run->t_end;
-}
+static int conn__measured(const load_conn *c, uint64_t now) { return now >= c->run->t_measure && now < c->run->t_end; }
 
 /* One message completed at `now`, `latency` ns after it started. */
 static void conn__complete(load_conn *c, load_stats *st, uint64_t now, uint64_t latency, int timed) {
@@ -230,8 +228,8 @@ load_next load_conn_failed(load_conn *c, load_stats *st, load_end why, const cha
       what = c->open ? "connection failed" : "connect failed";
       break;
   }
-  load_run_log(run, "connection %u to %s: %s%s%s (after %llu bytes sent, %llu received)", c->id, run->target_name,
-               what, detail != NULL ? ": " : "", detail != NULL ? detail : "", (unsigned long long)c->sent_off,
+  load_run_log(run, "connection %u to %s: %s%s%s (after %llu bytes sent, %llu received)", c->id, run->target_name, what,
+               detail != NULL ? ": " : "", detail != NULL ? detail : "", (unsigned long long)c->sent_off,
                (unsigned long long)c->rx_off);
   /* A storm keeps storming; any other mode has lost this connection. */
   return run->opt.mode == LOAD_MODE_STORM ? LOAD_RECONNECT : LOAD_DROP;
@@ -331,8 +329,7 @@ static load_next conn__udp_received(load_conn *c, load_stats *st, size_t bytes, 
   }
   want = conn__udp_payload(c, seq);
   for (i = LOAD_UDP_HEADER; i < bytes; i++)
-    if (c->rbuf[i] != want[i - LOAD_UDP_HEADER])
-      return conn__mismatch(c, st, i, c->rbuf[i], want[i - LOAD_UDP_HEADER]);
+    if (c->rbuf[i] != want[i - LOAD_UDP_HEADER]) return conn__mismatch(c, st, i, c->rbuf[i], want[i - LOAD_UDP_HEADER]);
   c->rx_off += bytes;
   if (!c->slots[slot].busy || c->slots[slot].seq != seq) {
     /* Already counted lost (or echoed twice). */
@@ -441,8 +438,8 @@ static size_t conn__verify_chargen(load_conn *c, const unsigned char *got, size_
 static load_next conn__mismatch(load_conn *c, load_stats *st, uint64_t at, unsigned got, unsigned want) {
   load_stat_add(&st->errors, 1);
   load_stat_add(&st->mismatches, 1);
-  load_run_log(c->run, "connection %u: received byte %llu is 0x%02x, expected 0x%02x", c->id,
-               (unsigned long long)at, got, want);
+  load_run_log(c->run, "connection %u: received byte %llu is 0x%02x, expected 0x%02x", c->id, (unsigned long long)at,
+               got, want);
   /* The stream cannot be trusted past this point. */
   return LOAD_DROP;
 }

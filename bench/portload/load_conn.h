@@ -40,8 +40,8 @@ typedef struct load_run {
 
 /* Counters of one backend thread. */
 typedef struct load_stats {
-  atomic_ullong msgs_total;   /* every completed message (progress) */
-  atomic_ullong msgs;         /* completed inside the measured window */
+  atomic_ullong msgs_total; /* every completed message (progress) */
+  atomic_ullong msgs;       /* completed inside the measured window */
   atomic_ullong bytes_out;
   atomic_ullong bytes_in;
   atomic_ullong errors;       /* every error, the kinds below included */
@@ -81,26 +81,26 @@ typedef struct load_udp_slot {
 typedef struct load_conn {
   load_run *run;
   unsigned id;
-  unsigned cycle;          /* connections this slot has made */
-  int open;                /* connected and not yet closed */
-  uint64_t t_connect;      /* when the current connect started */
-  uint64_t base;           /* pattern offset of the current stream's first byte */
-  uint64_t tx_off;         /* stream bytes handed to the backend to send */
-  uint64_t sent_off;       /* ... of which the backend reported sent */
-  uint64_t rx_off;         /* stream bytes received (and verified) */
-  uint64_t msgs_sent;      /* messages handed to the backend */
-  uint64_t msgs_done;      /* messages completed */
-  unsigned char *sbuf;     /* the chunk being sent: [s_pos, s_len) is still to go */
+  unsigned cycle;      /* connections this slot has made */
+  int open;            /* connected and not yet closed */
+  uint64_t t_connect;  /* when the current connect started */
+  uint64_t base;       /* pattern offset of the current stream's first byte */
+  uint64_t tx_off;     /* stream bytes handed to the backend to send */
+  uint64_t sent_off;   /* ... of which the backend reported sent */
+  uint64_t rx_off;     /* stream bytes received (and verified) */
+  uint64_t msgs_sent;  /* messages handed to the backend */
+  uint64_t msgs_done;  /* messages completed */
+  unsigned char *sbuf; /* the chunk being sent: [s_pos, s_len) is still to go */
   size_t s_cap, s_pos, s_len;
   unsigned char *rbuf;
   size_t r_cap;
-  uint64_t *t_sent;        /* [pipeline]: when message k was handed out, at k % pipeline */
-  uint64_t msgs;           /* completed in the measured window */
-  int chargen_phase;       /* RFC 864 line of the first byte, -1 until seen */
-  load_udp_slot *slots;    /* udp: [pipeline] */
-  unsigned *free_slots;    /* udp: stack of free slot indexes */
+  uint64_t *t_sent;     /* [pipeline]: when message k was handed out, at k % pipeline */
+  uint64_t msgs;        /* completed in the measured window */
+  int chargen_phase;    /* RFC 864 line of the first byte, -1 until seen */
+  load_udp_slot *slots; /* udp: [pipeline] */
+  unsigned *free_slots; /* udp: stack of free slot indexes */
   unsigned free_count;
-  uint32_t next_seq;       /* udp: sequence number of the next datagram */
+  uint32_t next_seq; /* udp: sequence number of the next datagram */
   /* Since when this connection waits for a byte from the server (ns), 0 when
    * it expects none: set when a request goes out with none outstanding (or,
    * in chargen mode, at connect), moved on by every byte that arrives. The
@@ -158,8 +158,6 @@ static inline void load_stat_add(atomic_ullong *counter, uint64_t v) {
 static inline uint64_t load_stat_get(atomic_ullong *counter) {
   return atomic_load_explicit(counter, memory_order_relaxed);
 }
-static inline int load_stopping(load_run *run) {
-  return atomic_load_explicit(&run->stopping, memory_order_relaxed);
-}
+static inline int load_stopping(load_run *run) { return atomic_load_explicit(&run->stopping, memory_order_relaxed); }
 
 #endif

@@ -13,11 +13,26 @@ void load_hist_init(load_hist *h) {
 
 static unsigned hist__top_bit(uint64_t v) {
   unsigned m = 0;
-  if (v >> 32) { v >>= 32; m += 32; }
-  if (v >> 16) { v >>= 16; m += 16; }
-  if (v >> 8) { v >>= 8; m += 8; }
-  if (v >> 4) { v >>= 4; m += 4; }
-  if (v >> 2) { v >>= 2; m += 2; }
+  if (v >> 32) {
+    v >>= 32;
+    m += 32;
+  }
+  if (v >> 16) {
+    v >>= 16;
+    m += 16;
+  }
+  if (v >> 8) {
+    v >>= 8;
+    m += 8;
+  }
+  if (v >> 4) {
+    v >>= 4;
+    m += 4;
+  }
+  if (v >> 2) {
+    v >>= 2;
+    m += 2;
+  }
   if (v >> 1) m += 1;
   return m;
 }

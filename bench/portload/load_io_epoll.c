@@ -35,9 +35,9 @@
 
 typedef struct ep_conn {
   load_conn lc;
-  int fd;           /* -1 while closed */
-  unsigned events;  /* the epoll interest registered for fd */
-  int connecting;   /* connect() in flight */
+  int fd;          /* -1 while closed */
+  unsigned events; /* the epoll interest registered for fd */
+  int connecting;  /* connect() in flight */
 } ep_conn;
 
 typedef struct ep_thread {
@@ -46,10 +46,10 @@ typedef struct ep_thread {
   pthread_t thread;
   int running;
   load_stats stats;
-  ep_conn **queue;     /* ring of connections waiting to connect */
+  ep_conn **queue; /* ring of connections waiting to connect */
   unsigned queue_cap, queue_head, queue_len;
-  unsigned connecting; /* connects in flight */
-  unsigned window;     /* ... at most */
+  unsigned connecting;  /* connects in flight */
+  unsigned window;      /* ... at most */
   uint64_t next_expire; /* udp: when to look for lost datagrams next */
 } ep_thread;
 
@@ -185,8 +185,8 @@ static void ep__connect(ep_thread *t, ep_conn *c) {
   int one = 1, udp = t->io->run->opt.mode == LOAD_MODE_UDP;
   load_conn_connecting(&c->lc, load_now_ns());
   /* udp: a connected datagram socket; its connect() succeeds at once. */
-  c->fd = socket(a->family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                 udp ? IPPROTO_UDP : IPPROTO_TCP);
+  c->fd =
+    socket(a->family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, udp ? IPPROTO_UDP : IPPROTO_TCP);
   if (c->fd < 0) {
     ep__fail(t, c, LOAD_END_ERROR, errno);
     return;

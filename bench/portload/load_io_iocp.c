@@ -56,7 +56,7 @@ typedef enum iocp_op_kind { OP_CONNECT = 1, OP_RECV, OP_SEND } iocp_op_kind;
 typedef struct iocp_op {
   OVERLAPPED ov; /* first: the OVERLAPPED* the port returns is the op */
   iocp_op_kind kind;
-  DWORD error;   /* KEY_RESULT packets only */
+  DWORD error; /* KEY_RESULT packets only */
 } iocp_op;
 
 enum {
@@ -96,9 +96,9 @@ struct load_io {
   iocp_worker *workers;
   unsigned worker_count;
   unsigned workers_started;
-  volatile LONG next_start;     /* the next connection the window opens */
-  volatile LONG64 pending_ops;  /* over all connections */
-  volatile LONG64 next_expire;  /* udp: when a worker looks for lost datagrams next (ns) */
+  volatile LONG next_start;    /* the next connection the window opens */
+  volatile LONG64 pending_ops; /* over all connections */
+  volatile LONG64 next_expire; /* udp: when a worker looks for lost datagrams next (ns) */
 };
 
 /* ---- errors ------------------------------------------------------------ */
@@ -169,8 +169,7 @@ static void iocp__post_result(iocp_conn *c, iocp_op *op, unsigned flag, DWORD er
   iocp__posted(c, flag);
   if (!PostQueuedCompletionStatus(c->io->port, 0, KEY_RESULT, &op->ov)) {
     /* The port is gone: nothing can complete any more. */
-    fprintf(stderr, "portload: fatal: PostQueuedCompletionStatus failed: error %lu\n",
-            (unsigned long)GetLastError());
+    fprintf(stderr, "portload: fatal: PostQueuedCompletionStatus failed: error %lu\n", (unsigned long)GetLastError());
     abort();
   }
 }
@@ -194,8 +193,7 @@ static void iocp__connect(iocp_conn *c) {
   if (udp) {
     if (connect(c->sock, (const struct sockaddr *)(const void *)a->u.bytes, a->len) != 0)
       err = (DWORD)WSAGetLastError();
-    else if (CreateIoCompletionPort((HANDLE)c->sock, io->port, KEY_IO, 0) == NULL)
-      err = GetLastError();
+    else if (CreateIoCompletionPort((HANDLE)c->sock, io->port, KEY_IO, 0) == NULL) err = GetLastError();
     if (err != 0) {
       closesocket(c->sock);
       c->sock = INVALID_SOCKET;
@@ -210,8 +208,7 @@ static void iocp__connect(iocp_conn *c) {
   if (bind(c->sock, (const struct sockaddr *)&any,
            a->family == AF_INET6 ? (int)sizeof(SOCKADDR_IN6) : (int)sizeof(SOCKADDR_IN)) != 0)
     err = (DWORD)WSAGetLastError();
-  else if (CreateIoCompletionPort((HANDLE)c->sock, io->port, KEY_IO, 0) == NULL)
-    err = GetLastError();
+  else if (CreateIoCompletionPort((HANDLE)c->sock, io->port, KEY_IO, 0) == NULL) err = GetLastError();
   if (err != 0) {
     closesocket(c->sock);
     c->sock = INVALID_SOCKET;
@@ -380,8 +377,7 @@ static void iocp__expire(iocp_worker *w) {
   uint64_t now = load_now_ns(), every = (uint64_t)IOCP_EXPIRE_MS * 1000000u;
   LONG64 due = io->next_expire;
   unsigned i;
-  if ((uint64_t)due > now || InterlockedCompareExchange64(&io->next_expire, (LONG64)(now + every), due) != due)
-    return;
+  if ((uint64_t)due > now || InterlockedCompareExchange64(&io->next_expire, (LONG64)(now + every), due) != due) return;
   for (i = 0; i < io->conn_count; i++) {
     iocp_conn *c = &io->conns[i];
     AcquireSRWLockExclusive(&c->lock);

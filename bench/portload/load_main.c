@@ -31,8 +31,8 @@ static void main__scan_stalls(load_run *run, load_io *io, main_stalls *ms, uint6
     if (ms->seen[i] || !load_conn_stalled(load_io_conn(io, i), now, timeout)) continue;
     ms->seen[i] = 1;
     ms->count++;
-    load_run_log(run, "connection %u: no byte from the server for more than %.2f s while waiting for one (stalled)",
-                 i, run->opt.stall_timeout_s);
+    load_run_log(run, "connection %u: no byte from the server for more than %.2f s while waiting for one (stalled)", i,
+                 run->opt.stall_timeout_s);
   }
 }
 
@@ -140,27 +140,30 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   lmin = lat.count ? (double)lat.min / 1e3 : 0;
   lmax = (double)lat.max / 1e3;
 
-  fprintf(out, "portload: %s to %s, %u connection(s) x %u bytes, pipeline %u, %u thread(s), %s backend, %.1f s measured\n",
-          load_mode_name(o->mode), run->target_name, o->connections, o->size, o->pipeline, n, load_io_backend(),
-          secs);
+  fprintf(out,
+          "portload: %s to %s, %u connection(s) x %u bytes, pipeline %u, %u thread(s), %s backend, %.1f s measured\n",
+          load_mode_name(o->mode), run->target_name, o->connections, o->size, o->pipeline, n, load_io_backend(), secs);
   fprintf(out, "  %-14s %llu (%.0f/s, %.2f MB/s)\n",
-          o->mode == LOAD_MODE_STORM ? "round trips" : udp ? "datagrams" : "messages",
+          o->mode == LOAD_MODE_STORM ? "round trips"
+          : udp                      ? "datagrams"
+                                     : "messages",
           (unsigned long long)tot.msgs, rate, mbps);
   if (timed && lat.count > 0)
-    fprintf(out, "  %-14s p50 %.1f us, p99 %.1f us, p99.9 %.1f us (min %.1f, max %.1f)%s\n", "latency", p50, p99,
-            p999, lmin, lmax, o->mode == LOAD_MODE_STORM ? ", connect to echo" : "");
+    fprintf(out, "  %-14s p50 %.1f us, p99 %.1f us, p99.9 %.1f us (min %.1f, max %.1f)%s\n", "latency", p50, p99, p999,
+            lmin, lmax, o->mode == LOAD_MODE_STORM ? ", connect to echo" : "");
   fprintf(out, "  %-14s min %llu, max %llu messages\n", "per connection", (unsigned long long)per_min,
           (unsigned long long)per_max);
   if (udp)
-    fprintf(out, "  %-14s %llu (%.3f%% of those sent), %llu echoed after counted lost (loss timeout %.3f s)\n",
-            "lost", (unsigned long long)tot.lost,
+    fprintf(out, "  %-14s %llu (%.3f%% of those sent), %llu echoed after counted lost (loss timeout %.3f s)\n", "lost",
+            (unsigned long long)tot.lost,
             tot.msgs + tot.lost ? 100.0 * (double)tot.lost / (double)(tot.msgs + tot.lost) : 0.0,
             (unsigned long long)tot.late, o->loss_timeout_s);
   fprintf(out, "  %-14s %llu opened, %lld open at the end, %llu refused, %llu reset or closed by the server\n",
           "connections", (unsigned long long)tot.conns_opened, (long long)tot.open, (unsigned long long)tot.refused,
           (unsigned long long)tot.resets);
   if (o->mode == LOAD_MODE_IDLE) {
-    if (all_open_ns) fprintf(out, "  %-14s all %u open after %.2f s\n", "idle", o->connections, main__seconds(all_open_ns));
+    if (all_open_ns)
+      fprintf(out, "  %-14s all %u open after %.2f s\n", "idle", o->connections, main__seconds(all_open_ns));
     else fprintf(out, "  %-14s never all %u open at once\n", "idle", o->connections);
   }
   fprintf(out, "  %-14s %llu (byte mismatches %llu)\n", "errors", (unsigned long long)tot.errors,
@@ -172,17 +175,16 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   if (timed && lat.count > 0)
     snprintf(lat_json, sizeof(lat_json), "{\"p50\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"min\":%.1f,\"max\":%.1f}", p50,
              p99, p999, lmin, lmax);
-  else
-    snprintf(lat_json, sizeof(lat_json), "null");
+  else snprintf(lat_json, sizeof(lat_json), "null");
   printf("{\"tool\":\"portload\",\"backend\":\"%s\",\"mode\":\"%s\",\"target\":\"%s\",\"connections\":%u,"
          "\"size\":%u,\"pipeline\":%u,\"threads\":%u,\"duration_s\":%.3f,\"warmup_s\":%.3f,"
          "\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,\"latency_us\":%s,"
          "\"per_conn_msgs\":{\"min\":%llu,\"max\":%llu},\"conns_opened\":%llu,\"conns_per_s\":%.1f,"
          "\"open_at_end\":%lld,\"all_open_s\":",
-         load_io_backend(), load_mode_name(o->mode), run->target_name, o->connections, o->size, o->pipeline, n,
-         secs, o->warmup_s, (unsigned long long)tot.msgs, rate, mbps, lat_json, (unsigned long long)per_min,
-         (unsigned long long)per_max, (unsigned long long)tot.conns_opened,
-         o->mode == LOAD_MODE_STORM ? rate : 0.0, (long long)tot.open);
+         load_io_backend(), load_mode_name(o->mode), run->target_name, o->connections, o->size, o->pipeline, n, secs,
+         o->warmup_s, (unsigned long long)tot.msgs, rate, mbps, lat_json, (unsigned long long)per_min,
+         (unsigned long long)per_max, (unsigned long long)tot.conns_opened, o->mode == LOAD_MODE_STORM ? rate : 0.0,
+         (long long)tot.open);
   if (all_open_ns) printf("%.3f", main__seconds(all_open_ns));
   else printf("null");
   printf(",\"bytes_out\":%llu,\"bytes_in\":%llu,\"errors\":%llu,\"mismatches\":%llu,\"refused\":%llu,"

@@ -49,8 +49,8 @@ const char *load_options_usage(void) {
          "1 otherwise, 2 for a bad command line.\n";
 }
 
-static int options__unsigned(const char *flag, const char *value, unsigned lo, unsigned hi, unsigned *out,
-                             char *err, size_t err_size) {
+static int options__unsigned(const char *flag, const char *value, unsigned lo, unsigned hi, unsigned *out, char *err,
+                             size_t err_size) {
   char *end;
   unsigned long v;
   errno = 0;

@@ -14,11 +14,11 @@ typedef enum load_mode {
 } load_mode;
 
 typedef struct load_options {
-  char host[256];         /* as given, without brackets */
+  char host[256]; /* as given, without brackets */
   unsigned port;
   unsigned connections;
-  unsigned size;          /* bytes per message */
-  unsigned pipeline;      /* messages in flight per connection */
+  unsigned size;     /* bytes per message */
+  unsigned pipeline; /* messages in flight per connection */
   double duration_s;
   double warmup_s;
   double stall_timeout_s; /* a request unanswered this long stalls its connection */

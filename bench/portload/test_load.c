@@ -12,14 +12,14 @@
 
 static int test__passed, test__failed;
 
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (cond) {                                                       \
-      test__passed++;                                                 \
-    } else {                                                          \
-      test__failed++;                                                 \
+#define CHECK(cond) \
+  do { \
+    if (cond) { \
+      test__passed++; \
+    } else { \
+      test__failed++; \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                 \
+    } \
   } while (0)
 
 static void test_hist_buckets_cover_every_value_within_3_percent(void) {
@@ -72,8 +72,7 @@ static int test__parse(const char *line, load_options *o, char *err, size_t size
 static void test_options(void) {
   load_options o;
   char err[256];
-  CHECK(test__parse("--target [::1]:7007 --size=100 --mode storm --connections 256 --json", &o, err, sizeof(err)) ==
-        0);
+  CHECK(test__parse("--target [::1]:7007 --size=100 --mode storm --connections 256 --json", &o, err, sizeof(err)) == 0);
   CHECK(strcmp(o.host, "::1") == 0 && o.port == 7007 && o.size == 100 && o.mode == LOAD_MODE_STORM &&
         o.connections == 256 && o.json == 1 && o.pipeline == 1);
   CHECK(test__parse("--target localhost:1 --duration 0.5 --warmup=1", &o, err, sizeof(err)) == 0);
@@ -142,7 +141,7 @@ static void test_conn_echo_pipelines_verifies_and_times(void) {
   load_conn_sent(&c, &st, 12, 200);
   CHECK(load_conn_next_send(&c, 200, &data, &len) == 1 && len == 18); /* the unsent tail */
   load_conn_sent(&c, &st, 18, 300);
-  CHECK(load_conn_next_send(&c, 300, &data, &len) == 0);            /* window full */
+  CHECK(load_conn_next_send(&c, 300, &data, &len) == 0); /* window full */
   /* Echo the 30 bytes in odd pieces: 3 messages complete, each timed. */
   memcpy(copy, c.sbuf, 30);
   CHECK(test__echo(&c, &st, copy, 30, 7) == LOAD_GO);
