@@ -31,7 +31,7 @@ struct ps_session {
    * graceful close) applies. The fake does not act it out, so a test sees
    * only what the handler itself did; the default is tested against the real
    * engine (Engine.HalfCloseEchoesEverythingThenCloses,
-   * Services.ChargenClosesGracefullyWhenTheClientHalfCloses). */
+   * UdpServices.ChargenClosesGracefullyWhenTheClientHalfCloses). */
   bool eof_left_to_engine = false;
 };
 

@@ -338,7 +338,7 @@ TEST(SvcDiscard, TcpNeverSendsWhateverArrives) {
 }
 
 // discard has no on_eof: the engine's graceful close applies (shown against
-// the real engine in Services.EveryServiceOnTcpAndUdpOverIPv4AndIPv6).
+// the real engine in UdpServices.EveryServiceOnTcpAndUdpOverIPv4AndIPv6).
 TEST(SvcDiscard, TcpPeerEofLeavesTheGracefulCloseToTheEngine) {
   FakeSession fake(&ps_svc_discard);
   fake.Receive("bye", 3);
@@ -486,7 +486,7 @@ TEST(SvcChargen, TcpInputIsIgnored) {
 
 // chargen has no on_eof: on the peer's FIN it queues nothing more and leaves
 // the graceful close to the engine
-// (Services.ChargenClosesGracefullyWhenTheClientHalfCloses, real engine).
+// (UdpServices.ChargenClosesGracefullyWhenTheClientHalfCloses, real engine).
 TEST(SvcChargen, TcpPeerEofLeavesTheGracefulCloseToTheEngine) {
   FakeSession fake(&ps_svc_chargen);
   fake.Drain();

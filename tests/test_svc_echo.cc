@@ -95,7 +95,7 @@ TEST(SvcEcho, EchoesManyRandomChunksInOrder) {
 
 // The life the engine gives a session: open, data, peer FIN, close. echo has
 // no on_eof: it leaves the close to the engine's default (a graceful close
-// once the echo is sent, tested in Engine.HalfCloseEchoesEverythingThenCloses)
+// once the echo is sent, tested in Conn.HalfCloseEchoesEverythingThenCloses)
 // and itself neither closes nor drops what it queued.
 TEST(SvcEcho, PeerEofLeavesTheGracefulCloseToTheEngine) {
   FakeSession fake(&ps_svc_echo);

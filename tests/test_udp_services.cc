@@ -108,7 +108,7 @@ bool looks_like_daytime(const std::string &line) {
 }  // namespace
 
 // Every service on TCP and UDP, over IPv4 and IPv6, in one engine.
-TEST(Services, EveryServiceOnTcpAndUdpOverIPv4AndIPv6) {
+TEST(UdpServices, EveryServiceOnTcpAndUdpOverIPv4AndIPv6) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
   for (const char *spec :
@@ -174,7 +174,7 @@ TEST(Services, EveryServiceOnTcpAndUdpOverIPv4AndIPv6) {
 // chargen has no on_eof: on the client's FIN the engine's default applies,
 // a graceful close. The client half-closes while chargen streams, reads on,
 // and gets the rest of the stream then a FIN, not a reset.
-TEST(Services, ChargenClosesGracefullyWhenTheClientHalfCloses) {
+TEST(UdpServices, ChargenClosesGracefullyWhenTheClientHalfCloses) {
   Server srv;
   ASSERT_TRUE(srv.start("chargen=127.0.0.1:0/tcp"));
   SOCKET s = connect_to("127.0.0.1", srv.port());
@@ -198,7 +198,7 @@ TEST(Services, ChargenClosesGracefullyWhenTheClientHalfCloses) {
 // A chargen client that never reads: the server queues one chunk at a time,
 // so its buffers stay bounded while the client's window is full, and other
 // clients are served meanwhile.
-TEST(Services, ChargenToAClientThatNeverReadsStaysBounded) {
+TEST(UdpServices, ChargenToAClientThatNeverReadsStaysBounded) {
   Server srv;
   ASSERT_TRUE(srv.start("chargen=127.0.0.1:0/tcp"));
   ASSERT_TRUE(srv.listen("echo=127.0.0.1:0/tcp"));
@@ -247,7 +247,7 @@ TEST(Services, ChargenToAClientThatNeverReadsStaysBounded) {
 // reply rate (100/s, burst 200) would hold to about 100 replies a second:
 // this test is about the engine under a burst, not the reflection guard
 // (test_udp_guard.cc), so it turns the rate limits off.
-TEST(Services, UdpEchoBurstOfTenThousandDatagramsEveryReplyMatches) {
+TEST(UdpServices, UdpEchoBurstOfTenThousandDatagramsEveryReplyMatches) {
   ps_engine_config cfg = default_config();
   cfg.udp_reply_rate = 0;
   cfg.udp_reply_rate_total = 0;
@@ -316,7 +316,7 @@ TEST(Services, UdpEchoBurstOfTenThousandDatagramsEveryReplyMatches) {
 // Windows would fail the next receive with WSAECONNRESET. Wine 8 never
 // reports it (docs/wine-notes.md, row 2), so under Wine only the first check
 // can fail: that the engine turned SIO_UDP_CONNRESET off on the socket.
-TEST(Services, UdpSocketSurvivesPortUnreachableFromAClosedPeer) {
+TEST(UdpServices, UdpSocketSurvivesPortUnreachableFromAClosedPeer) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0/udp"));
   EXPECT_EQ(srv.stats().udp_connreset_off, 1u) << "WSAIoctl(SIO_UDP_CONNRESET, FALSE) did not succeed";
@@ -335,7 +335,7 @@ TEST(Services, UdpSocketSurvivesPortUnreachableFromAClosedPeer) {
 
 // A datagram larger than the receive buffer is dropped and counted; the
 // socket carries on.
-TEST(Services, OversizedDatagramIsDroppedAndCounted) {
+TEST(UdpServices, OversizedDatagramIsDroppedAndCounted) {
   ps_engine_config cfg = default_config();
   cfg.buffer_size = 1024;
   Server srv;
@@ -348,7 +348,7 @@ TEST(Services, OversizedDatagramIsDroppedAndCounted) {
 }
 
 // qotd reads its quotes from the configured file.
-TEST(Services, QotdServesQuotesFromTheConfiguredFile) {
+TEST(UdpServices, QotdServesQuotesFromTheConfiguredFile) {
   char dir[MAX_PATH], path[MAX_PATH];
   GetTempPathA(MAX_PATH, dir);
   GetTempFileNameA(dir, "pq", 0, path);
@@ -367,7 +367,7 @@ TEST(Services, QotdServesQuotesFromTheConfiguredFile) {
   DeleteFileA(path);
 }
 
-TEST(Services, MissingQuotesFileFailsTheListenerNamingTheFile) {
+TEST(UdpServices, MissingQuotesFileFailsTheListenerNamingTheFile) {
   LogCapture log;
   ps_engine_config cfg = default_config();
   ps_qotd_options opts = {"C:\\no\\such\\quotes.txt"};

@@ -269,6 +269,14 @@ size_t fill_until_stalled(SOCKET s) {
   return sent;
 }
 
+void expect_echo(const char *address, unsigned port, uint64_t seed) {
+  SOCKET s = connect_to(address, port);
+  ASSERT_NE(s, INVALID_SOCKET) << "connect to " << address << ":" << port << " failed: " << WSAGetLastError();
+  ByteStream stream(seed);
+  for (size_t len : {1u, 7u, 100u, 1500u, 8192u, 8193u, 65536u, 200000u}) EXPECT_TRUE(echo_round_trip(s, stream, len));
+  close_socket(s);
+}
+
 }  // namespace pstest
 
 namespace {

@@ -106,6 +106,10 @@ template <typename Pred> bool wait_until(Pred pred, int timeout_ms) {
 // socket is blocking again afterwards.
 size_t fill_until_stalled(SOCKET s);
 
+// Connects to address:port and echoes messages of 1 byte to 200,000 bytes
+// (around the buffer size), every byte checked; then closes.
+void expect_echo(const char *address, unsigned port, uint64_t seed);
+
 // Echo round trip of `len` bytes from `stream`; false (and a failure) on mismatch.
 bool echo_round_trip(SOCKET s, ByteStream &stream, size_t len);
 

@@ -1,0 +1,235 @@
+// TCP connections (server/conn.c): the inline and deferred paths, half-close
+// and resets, receive buffers, backpressure, the per-source limit.
+#include <atomic>
+#include <cstring>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "run.h"
+#include "testutil.h"
+
+using namespace pstest;
+
+TEST(Conn, EchoWithoutSkipOnSuccess) {
+  ps_engine_config cfg = default_config();
+  cfg.skip_on_success = 0;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  expect_echo("127.0.0.1", srv.port(), 5);
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.conns_total, 1u);
+  EXPECT_EQ(st.conns_skip, 0u) << "skip-on-success was turned on although configured off";
+  EXPECT_EQ(st.inline_deferred, 0u) << "nothing completes inline without skip-on-success";
+  srv.stop_and_check();
+}
+
+// inline_max 1 makes every second inline completion yield to the port, so the
+// deferred path (PS_KEY_DEFERRED) carries most of the traffic.
+TEST(Conn, EchoWhenEveryInlineCompletionYields) {
+  ps_engine_config cfg = default_config();
+  cfg.inline_max = 1;
+  cfg.buffer_size = 512;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  expect_echo("127.0.0.1", srv.port(), 6);
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.conns_skip, 1u) << "without skip-on-success nothing completes inline";
+  EXPECT_GT(st.inline_deferred, 0u) << "no inline completion was handed to the port";
+  srv.stop_and_check();
+}
+
+TEST(Conn, HalfCloseEchoesEverythingThenCloses) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  std::vector<unsigned char> out(300000), in(out.size());
+  ByteStream(7).fill(out.data(), out.size());
+  // Send everything, then FIN, before reading a byte: the server must still
+  // echo all of it, then close its side.
+  std::thread sender([&] {
+    EXPECT_TRUE(send_all(s, out.data(), out.size()));
+    EXPECT_EQ(shutdown(s, SD_SEND), 0);
+  });
+  EXPECT_TRUE(recv_exact(s, in.data(), in.size()));
+  sender.join();
+  EXPECT_EQ(out, in);
+  EXPECT_EQ(wait_eof(s, 10000), 1) << "the server closes after echoing everything";
+  close_socket(s);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
+  EXPECT_EQ(srv.stats().conns_reset, 0u);
+  srv.stop_and_check();
+}
+
+TEST(Conn, ClientResetMidTrafficLeavesOthersServed) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  SOCKET steady = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(steady, INVALID_SOCKET);
+  ByteStream stream(8);
+  ASSERT_TRUE(echo_round_trip(steady, stream, 1000));
+
+  for (int i = 0; i < 20; i++) {
+    SOCKET s = connect_to("127.0.0.1", srv.port());
+    ASSERT_NE(s, INVALID_SOCKET);
+    std::vector<char> junk(200000, 'x');
+    // Fill both directions, then reset with data in flight.
+    send_all(s, junk.data(), junk.size());
+    reset_socket(s);
+    ASSERT_TRUE(echo_round_trip(steady, stream, 5000)) << "after reset " << i;
+  }
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 10000));
+  EXPECT_GE(srv.stats().conns_reset, 1u);
+  close_socket(steady);
+  srv.stop_and_check();
+}
+
+// Connections that never sent anything wait on zero-byte reads and hold no
+// buffer. A connection that sent keeps one receive buffer while it is
+// quiet (a pending read is never cancelled: docs/design.md, "Read
+// strategy"), and no more than one.
+TEST(Conn, IdleConnectionsHoldAtMostOneBuffer) {
+  ps_engine_config cfg = default_config();
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  std::vector<SOCKET> silent = connect_many(srv, 50);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 50; }, 10000));
+  EXPECT_EQ(srv.stats().buffers_in_use, 0u) << "connections that never sent hold no buffer";
+  std::vector<SOCKET> conns(silent.begin(), silent.begin() + 20);
+  ByteStream stream(11);
+  for (SOCKET s : conns) ASSERT_TRUE(echo_round_trip(s, stream, 3000));
+  // Every echo is back: nothing is queued, so what is held is receive buffers.
+  EXPECT_TRUE(wait_until([&] { return srv.stats().buffers_in_use <= 20; }, 10000))
+      << "buffers in use with 20 quiet connections that sent: " << srv.stats().buffers_in_use;
+  EXPECT_EQ(srv.stats().conns_open, 50u);
+  close_all(silent);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0 && srv.stats().buffers_in_use == 0; }, 10000));
+  srv.stop_and_check();
+}
+
+// Many busy connections on few workers: results deferred for fairness go
+// through the workers' own queues and every byte comes back in order.
+TEST(Conn, DeferredInlineResultsLoseNothing) {
+  ps_engine_config cfg = default_config();
+  cfg.threads = 1;
+  cfg.inline_max = 2;  // defer often
+  cfg.buffer_size = 1024;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  std::vector<std::thread> clients;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; t++) {
+    clients.emplace_back([&, t] {
+      SOCKET s = connect_to("127.0.0.1", srv.port());
+      ByteStream stream(100 + static_cast<uint64_t>(t));
+      for (int i = 0; i < 100; i++)
+        if (!echo_round_trip(s, stream, static_cast<size_t>(1 + (i * 7919) % 5000))) {
+          failures++;
+          break;
+        }
+      close_socket(s);
+    });
+  }
+  for (std::thread &c : clients) c.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(srv.stats().inline_deferred, 0u) << "nothing was deferred: the path this test is about never ran";
+  srv.stop_and_check();
+}
+
+// A client that sends and never reads: the server stops reading once its
+// send queue is full, so its memory stays bounded; the client's own send
+// eventually blocks. Reading later gets every byte back, in order.
+TEST(Conn, SlowReaderPausesReadingAndMemoryStaysBounded) {
+  ps_engine_config cfg = default_config();
+  cfg.send_queue_max = 64 * 1024;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port(), 1000);
+  ASSERT_NE(s, INVALID_SOCKET);
+  u_long nonblocking = 1;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  std::vector<unsigned char> chunk(16384);
+  ByteStream out(12);
+  size_t sent = 0;
+  int stalls = 0;
+  while (sent < (64u << 20) && stalls < 100) {
+    out.fill(chunk.data(), chunk.size());
+    size_t off = 0;
+    while (off < chunk.size() && stalls < 100) {
+      int n = send(s, reinterpret_cast<char *>(chunk.data()) + off, static_cast<int>(chunk.size() - off), 0);
+      if (n > 0) {
+        off += static_cast<size_t>(n);
+        stalls = 0;
+      } else if (WSAGetLastError() == WSAEWOULDBLOCK) {
+        stalls++;
+        Sleep(10);
+      } else {
+        FAIL() << "send failed: " << WSAGetLastError();
+      }
+    }
+    sent += off;
+  }
+  EXPECT_LT(sent, 64u << 20) << "the server kept reading from a client that never reads";
+  ps_stats st = srv.stats();
+  // Queue limit plus one receive buffer, in 8 KiB buffers.
+  EXPECT_LE(st.buffers_in_use, (cfg.send_queue_max + 2 * cfg.buffer_size) / cfg.buffer_size + 2);
+
+  // Now read everything back and check it.
+  nonblocking = 0;
+  ioctlsocket(s, FIONBIO, &nonblocking);
+  ASSERT_EQ(shutdown(s, SD_SEND), 0);
+  ByteStream check(12);
+  std::vector<unsigned char> got(16384), want(16384);
+  size_t received = 0;
+  for (;;) {
+    int n = recv(s, reinterpret_cast<char *>(got.data()), static_cast<int>(got.size()), 0);
+    if (n <= 0) {
+      EXPECT_EQ(n, 0) << "error " << WSAGetLastError();
+      break;
+    }
+    check.fill(want.data(), static_cast<size_t>(n));
+    ASSERT_EQ(0, memcmp(got.data(), want.data(), static_cast<size_t>(n))) << "at offset " << received;
+    received += static_cast<size_t>(n);
+  }
+  EXPECT_EQ(received, sent);
+  close_socket(s);
+  srv.stop_and_check();
+}
+
+// --max-connections-per-source: one address's extra connection is reset at
+// once and counted; other addresses are not affected; once one of its
+// connections closes, the address may connect again.
+TEST(Conn, MaxConnectionsPerSourceResetsTheExtraConnection) {
+  ps_engine_config cfg = default_config();
+  cfg.max_connections_per_source = 2;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET a = connect_to("127.0.0.1", srv.port());
+  SOCKET b = connect_to("127.0.0.1", srv.port());
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 2; }, 10000));
+  SOCKET c = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(c, INVALID_SOCKET);
+  // Windows sends RST for a linger-0 close; Wine sometimes shows an orderly
+  // EOF instead (docs/wine-notes.md): either way the connection is gone.
+  EXPECT_NE(wait_eof(c, 10000), 0) << "the third connection from one address is closed at once";
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_refused_source == 1; }, 5000));
+  // Another source address (127.0.0.2 is loopback too, on Windows and Wine).
+  SOCKET other = connect_from("127.0.0.2", "127.0.0.1", srv.port());
+  if (other != INVALID_SOCKET) {
+    ByteStream s2(5);
+    EXPECT_TRUE(echo_round_trip(other, s2, 10));
+    close_socket(other);
+  }
+  close_socket(a);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open <= 2; }, 10000));
+  SOCKET d = connect_to("127.0.0.1", srv.port());
+  ByteStream stream(14);
+  EXPECT_TRUE(echo_round_trip(d, stream, 100)) << "the address may connect again after a close";
+  EXPECT_TRUE(echo_round_trip(b, stream, 100));
+  close_socket(b);
+  close_socket(c);
+  close_socket(d);
+  srv.stop_and_check();
+}
