@@ -172,9 +172,10 @@ static const char ps_usage_commands[] =
   "  --listen echo=localhost:7007   every address the name resolves to\n"
   "  PORT 0 picks a free port; the console prints the port chosen. A name that\n"
   "  resolves to several addresses gets one listening socket per address; add\n"
-  "  ',optional' to skip addresses that cannot be opened instead of failing.\n"
-  "  Services (TCP and UDP): echo (RFC 862), discard (RFC 863), chargen (RFC 864),\n"
-  "  daytime (RFC 867), qotd (RFC 865).\n"
+  "  ',optional' to skip addresses that cannot be opened instead of failing.\n";
+
+/* After the services line, which the registry makes (ps_options_usage_for). */
+static const char ps_usage_options_head[] =
   "\n"
   "Options (applied in order: flags after --config override the file; in the file,\n"
   "[server] keys are the flags without '--' and with '_' for '-'):\n";
@@ -262,14 +263,23 @@ static const char *opt__metavar(const ps_option_def *d, char *buf, size_t size) 
   }
 }
 
-size_t ps_options_usage(char *buf, size_t size) {
+size_t ps_options_usage(char *buf, size_t size) { return ps_options_usage_for(NULL, buf, size); }
+
+size_t ps_options_usage_for(const ps_registry *services, char *buf, size_t size) {
   opt__text t;
   size_t k;
+  char names[400], line[480];
   t.buf = buf;
   t.size = size;
   t.len = 0;
   if (size > 0) buf[0] = '\0';
   opt__puts(&t, ps_usage_commands);
+  /* The services --listen takes: the registry's names (built-in: RFC 862
+   * echo, 863 discard, 864 chargen, 867 daytime, 865 qotd). */
+  ps_registry_names(services != NULL ? services : ps_registry_builtin(), names, sizeof(names));
+  snprintf(line, sizeof(line), "  Services: %s.\n", names);
+  opt__puts(&t, line);
+  opt__puts(&t, ps_usage_options_head);
   for (k = 0; k < PS_COUNTOF(opt__table); k++) {
     const ps_option_def *d = &opt__table[k];
     char left[80], meta[64], def[64], text[700];

@@ -180,6 +180,8 @@ unsigned ps_options_bind_retry_s(const ps_options *o);
  * >= size means it was cut. */
 #define PS_USAGE_MAX 8192
 size_t ps_options_usage(char *buf, size_t size);
+/* The same for a program with its own services (their names in the text). */
+size_t ps_options_usage_for(const ps_registry *services, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

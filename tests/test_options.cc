@@ -658,3 +658,22 @@ TEST(Options, UsageNamesEveryService) {
     start = comma + 2;
   }
 }
+
+// --help lists the services of the registry it is given: a program that
+// registers its own protocol sees it named there, next to the built-ins.
+TEST(Options, UsageNamesTheRegistrysServices) {
+  ps_handler mine;
+  memset(&mine, 0, sizeof mine);
+  mine.name = "upper";
+  mine.on_open = [](ps_session *) {};
+  ps_registry reg;
+  ps_registry_init(&reg);
+  ps_registry_add_builtins(&reg);
+  char err[200];
+  ASSERT_EQ(ps_registry_add(&reg, &mine, err, sizeof err), 0) << err;
+  std::vector<char> buf(PS_USAGE_MAX);
+  ps_options_usage_for(&reg, buf.data(), buf.size());
+  EXPECT_NE(std::string(buf.data()).find("Services: echo, discard, chargen, daytime, qotd, upper."), std::string::npos);
+  ps_options_usage(buf.data(), buf.size());
+  EXPECT_EQ(std::string(buf.data()).find("upper"), std::string::npos) << "the built-in registry by default";
+}
