@@ -10,6 +10,9 @@ void ps_prom_init(ps_prom *p, ps_strbuf *out) {
 }
 
 /* [a-zA-Z_:][a-zA-Z0-9_:]* for metrics; labels: no ':' and no leading "__". */
+/* Checks of the metric names the code writes (assert only: they are
+ * constants, so a bad one is a bug caught by the Debug build and the tests). */
+#ifndef NDEBUG
 static int prom__valid_name(const char *name, int label) {
   const char *c;
   if (name == NULL || name[0] == '\0' || (name[0] >= '0' && name[0] <= '9')) return 0;
@@ -27,6 +30,8 @@ static int prom__ends_with(const char *s, const char *suffix) {
 }
 
 /* HELP text: backslash and newline escaped (the format's rule for HELP). */
+#endif
+
 static void prom__escape_help(ps_strbuf *out, const char *text) {
   for (; *text; text++) {
     if (*text == '\\') ps_strbuf_append(out, "\\\\", 2);
