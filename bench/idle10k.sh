@@ -6,7 +6,8 @@
 #   bench/idle10k.sh [CONNECTIONS] [IDLE_TIMEOUT_SEC] [HOLD_SEC]
 #     defaults: 10000 connections, idle timeout 0 (off), held 12 s
 #
-# Needs ./build.sh first (build/win/bin/portserve.exe, build/native/bin/portload)
+# Needs ./build.sh first (build/win/bin/portserve.exe and a native portload:
+# $PORTLOAD, else build/win/bench-native/bin/portload, the Release one)
 # and a file limit above 2 x CONNECTIONS (the soft limit is raised to the hard
 # one here). Uses its own Wine prefix, stopped and removed at the end.
 # Exits 1 unless all CONNECTIONS were held open, (with an idle timeout) the
@@ -20,7 +21,7 @@ N=${1:-10000}
 IDLE=${2:-0}
 HOLD=${3:-12}
 EXE=$ROOT/build/win/bin/portserve.exe
-LOAD=$ROOT/build/native/bin/portload
+LOAD=${PORTLOAD:-$ROOT/build/win/bench-native/bin/portload}
 [ -x "$LOAD" ] && [ -f "$EXE" ] || { echo "bench/idle10k.sh: run ./build.sh first" >&2; exit 1; }
 . "$ROOT/tools/wine-env.sh"
 ps_wine_env "$ROOT/build/idle-prefix"

@@ -5,7 +5,8 @@ the Wine process's RSS and file descriptors sampled every second.
 
     bench/soak.py [DURATION_SEC] [--out DIR]        default 600 s, build/soak
 
-Needs ./build.sh first (build/win/bin/portserve.exe, build/native/bin/portload).
+Needs ./build.sh first (build/win/bin/portserve.exe and a native portload:
+$PORTLOAD, else build/win/bench-native/bin/portload, the Release one).
 One portserve serves echo, discard, chargen, daytime and qotd over TCP and
 UDP on loopback, with short limits so the misbehaving clients are cut during
 the run (--idle-timeout 5 --linger-timeout 3 --send-timeout 5) and the UDP
@@ -44,7 +45,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import wine_env  # noqa: E402  tools/wine_env.py
 
 EXE = os.path.join(ROOT, "build", "win", "bin", "portserve.exe")
-PORTLOAD = os.path.join(ROOT, "build", "native", "bin", "portload")
+PORTLOAD = os.environ.get("PORTLOAD") or os.path.join(ROOT, "build", "win", "bench-native", "bin", "portload")
 LISTEN_RE = re.compile(r"listening on (tcp|udp) 127\.0\.0\.1:(\d+) \((\w+)\)")
 MEMORY_SLACK = 8 * 1024 * 1024
 

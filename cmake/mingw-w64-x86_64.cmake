@@ -12,9 +12,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 
-# ctest runs every .exe through Wine. WINEPREFIX comes from the test's
+# ctest runs every .exe through Wine (tools/wine-run.sh: wine, once more if
+# Wine exits having printed nothing). WINEPREFIX comes from the test's
 # environment (see tests/wine-fixture.sh), never the user's ~/.wine.
-set(CMAKE_CROSSCOMPILING_EMULATOR wine)
+set(CMAKE_CROSSCOMPILING_EMULATOR ${CMAKE_CURRENT_LIST_DIR}/../tools/wine-run.sh)
 
 # Static runtime: Wine has no mingw runtime DLLs (libgcc, libstdc++, winpthread).
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")

@@ -216,6 +216,16 @@ int wait_eof(SOCKET s, int timeout_ms) {
   }
 }
 
+bool under_wine() {
+  HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
+  return ntdll != nullptr && GetProcAddress(ntdll, "wine_get_version") != nullptr;
+}
+
+bool wait_reset(SOCKET s, int timeout_ms) {
+  int r = wait_eof(s, timeout_ms);
+  return r < 0 || (r > 0 && under_wine());
+}
+
 void close_socket(SOCKET s) {
   if (s != INVALID_SOCKET) closesocket(s);
 }
