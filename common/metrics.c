@@ -262,6 +262,7 @@ static const metrics__stat metrics__stats[] = {
   METRICS__STAT(conns_out_of_resources),
   METRICS__STAT(conns_skip),
   METRICS__STAT(inline_deferred),
+  METRICS__STAT(inline_balanced),
   METRICS__STAT(udp_connreset_off),
 };
 

@@ -55,6 +55,7 @@ typedef struct ps_stats {
    * say how the engine worked, not what it served; tests assert on them. */
   uint64_t conns_skip;       /* accepted connections with skip-on-success on */
   uint64_t inline_deferred;  /* inline completions deferred to the worker's next pass (budget spent) */
+  uint64_t inline_balanced;  /* of those, sent through the port: another worker had less queued */
   uint64_t udp_connreset_off; /* UDP sockets opened with SIO_UDP_CONNRESET turned off */
 } ps_stats;
 

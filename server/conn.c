@@ -34,7 +34,11 @@
  * one gets a turn per pass (fairness); a lone busy connection runs inline
  * (fewer calls per message). Threads that are not workers (the
  * housekeeper, stop) hand a deferred result to the port instead
- * (PS_KEY_DEFERRED).
+ * (PS_KEY_DEFERRED). So does a worker that has already queued more
+ * results in this pass than another worker took in its own
+ * (ps_worker_may_queue): queues stay even, and a connection on a long
+ * queue does not wait while another worker serves a short one
+ * (docs/design.md, "Inline completions", has the measurements).
  *
  * Resource errors: a post that fails for lack of resources (WSAENOBUFS, an
  * overlapped WSASend/WSARecv's WSAEWOULDBLOCK "too many outstanding
@@ -323,18 +327,20 @@ static void conn__shutdown(ps_conn *c) {
 /* An op completed inline. Returns 1 if the caller handles its result now
  * (the event's budget allowed it; the op's reference is dropped), or 0 if
  * the budget is spent and the result was deferred: to the worker's queue,
- * or from another thread to the port (PS_KEY_DEFERRED, bytes in the
+ * or (from another thread, or when another worker has less queued) to the
+ * port (PS_KEY_DEFERRED, bytes in the
  * packet); the op then stays pending and keeps its reference. If the packet
  * cannot be queued the result is handled now rather than lost. */
 static int conn__take_inline(ps_conn *c, ps_op *op, DWORD bytes) {
   if (c->budget == 0) {
-    if (c->worker != NULL) {
+    if (c->worker != NULL && ps_worker_may_queue(c->worker)) {
       ps_worker_defer(c->worker, op, bytes);
       InterlockedIncrement64(&c->eng->inline_deferred);
       return 0;
     }
     if (PostQueuedCompletionStatus(c->eng->port, bytes, PS_KEY_DEFERRED, &op->ov)) {
       InterlockedIncrement64(&c->eng->inline_deferred);
+      if (c->worker != NULL) InterlockedIncrement64(&c->eng->inline_balanced);
       return 0;
     }
   }

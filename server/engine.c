@@ -205,6 +205,16 @@ void ps_worker_defer(ps_worker *w, ps_op *op, DWORD bytes) {
   w->count++;
 }
 
+int ps_worker_may_queue(const ps_worker *w) {
+  const ps_engine *e = w->eng;
+  unsigned i;
+  for (i = 0; i < e->worker_count; i++) {
+    const ps_worker *other = &e->worker_state[i];
+    if (other != w && (LONG)w->count > other->owned) return 0;
+  }
+  return 1;
+}
+
 /* Hands one completion (from the port or from the deferred queue) to the
  * op's owner. */
 static void engine__dispatch(ps_worker *w, ps_op *op, DWORD bytes, DWORD err, unsigned budget) {
@@ -239,6 +249,7 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
     unsigned quits = 0, budget, work;
     DWORD wait = queued != NULL ? 0 : INFINITE;
     work = w->count;
+    w->owned = (LONG)work;
     w->head = w->tail = NULL;
     w->count = 0;
     if (!GetQueuedCompletionStatusEx(e->port, entries, PS_BATCH, &count, wait, FALSE)) {
@@ -669,6 +680,7 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->sweep_us_max = (uint64_t)e->sweep_us_max;
   out->conns_skip = (uint64_t)e->conns_skip;
   out->inline_deferred = (uint64_t)e->inline_deferred;
+  out->inline_balanced = (uint64_t)e->inline_balanced;
   out->accepts_held = (uint64_t)e->accepts_held;
   out->limit_waits = (uint64_t)e->limit_waits;
   out->conns_refused_source = (uint64_t)e->conns_refused_source;

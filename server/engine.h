@@ -60,15 +60,20 @@ typedef struct ps_op {
 /* A worker thread's own state: the inline results it deferred for fairness
  * (conn.c), handled on its next pass, after the completions then waiting in
  * the port (docs/design.md, "Inline completions"). Only its thread touches
- * it. */
+ * the queue; `owned` is read by the others (ps_worker_may_queue). */
 struct ps_worker {
   ps_engine *eng;
   ps_op *head, *tail;
-  unsigned count;
+  unsigned count;      /* results queued so far in this pass */
+  volatile LONG owned; /* results it took from its queue at the start of this pass */
 };
 
 /* Queues an inline result on worker `w` (its own thread only). */
 void ps_worker_defer(ps_worker *w, ps_op *op, DWORD bytes);
+/* 1 if worker `w` may queue one more result: it has queued fewer in this
+ * pass than every other worker took in its own. 0: the result should go
+ * through the port, where the worker with less to do takes it. */
+int ps_worker_may_queue(const ps_worker *w);
 
 /* A service context made by a handler's on_start (once per handler and
  * options), freed by its on_stop. */
@@ -225,6 +230,7 @@ struct ps_engine {
   volatile LONG64 sweep_us_max;    /* longest sweep so far, microseconds (docs/design.md) */
   volatile LONG64 conns_skip;
   volatile LONG64 inline_deferred;
+  volatile LONG64 inline_balanced;
   volatile LONG64 udp_connreset_off;
 
   /* Pools and resource errors (docs/design.md, "Resource errors"). */

@@ -135,6 +135,41 @@ TEST(Conn, DeferredInlineResultsLoseNothing) {
   for (std::thread &c : clients) c.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(srv.stats().inline_deferred, 0u) << "nothing was deferred: the path this test is about never ran";
+  EXPECT_EQ(srv.stats().inline_balanced, 0u) << "one worker has no other to hand results to";
+  srv.stop_and_check();
+}
+
+// Two workers: a worker that has queued more in its pass than the other
+// took in its own hands the next result to the port, where the other takes
+// it (ps_worker_may_queue). Every byte still comes back in order.
+TEST(Conn, DeferredResultsAreBalancedAcrossWorkers) {
+  ps_engine_config cfg = default_config();
+  cfg.threads = 2;
+  cfg.inline_max = 1;  // every event defers its second inline result
+  cfg.buffer_size = 1024;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  std::vector<std::thread> clients;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 16; t++) {
+    clients.emplace_back([&, t] {
+      SOCKET s = connect_to("127.0.0.1", srv.port());
+      ByteStream stream(300 + static_cast<uint64_t>(t));
+      for (int i = 0; i < 200; i++)
+        if (!echo_round_trip(s, stream, static_cast<size_t>(1 + (i * 7919) % 3000))) {
+          failures++;
+          break;
+        }
+      close_socket(s);
+    });
+  }
+  for (std::thread &c : clients) c.join();
+  EXPECT_EQ(failures.load(), 0);
+  ps_stats st = srv.stats();
+  EXPECT_GT(st.inline_balanced, 0u)
+      << "no result was handed to the other worker: the path this test is about never ran";
+  EXPECT_LT(st.inline_balanced, st.inline_deferred)
+      << "every deferred result went through the port: nothing was queued";
   srv.stop_and_check();
 }
 
