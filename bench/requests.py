@@ -2,7 +2,9 @@
 """Wineserver requests and Linux system calls per echoed message (issue 12),
 for portserve.exe and naive_iocp_echo.exe at 1 and 64 connections (64-byte
 messages, pipeline 1). Run by `bench/run.sh --requests` (`./build.sh bench
---requests`), which builds first.
+--requests`), which builds first. With --storm N: per connection of a storm
+of N connectors (portload --mode storm: connect, one 64-byte round trip,
+close) instead, the cost of the accept path.
 
 Requests: each server runs in its own prefix (PREFIX_ROOT/requests-NAME)
 under a tracing wineserver (`wineserver -f -d2`, its stderr to a file). Wine
@@ -77,8 +79,9 @@ class Sampler(threading.Thread):
 
 
 def portload_argv(a, port, conns):
-    return [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % port, "--connections", str(conns),
+    argv = [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % port, "--connections", str(conns),
             "--size", "64", "--pipeline", "1", "--warmup", str(a.warmup), "--duration", str(a.duration), "--json"]
+    return argv + (["--mode", "storm"] if a.storm else [])
 
 
 def run_portload(argv, on_window=None, a=None):
@@ -119,7 +122,7 @@ def traced(a, name):
                     ["wineboot"], prefix.env, timeout=300)
         srv = bench.Server(name, bench.server_argv(a, name), prefix)
         srv.start()
-        for conns in POINTS:
+        for conns in a.points:
             time.sleep(2.0)  # the previous point's connections close first
             sampler = Sampler(trace)
             sampler.start()
@@ -158,7 +161,7 @@ def syscalls(a, name):
     out = {}
     try:
         srv.start()
-        for conns in POINTS:
+        for conns in a.points:
             time.sleep(2.0)
             path = os.path.join(a.prefix_root, "requests-strace-%s-%d.txt" % (name, conns))
             holder = {}
@@ -189,7 +192,7 @@ def syscalls(a, name):
 
 
 def table(req, sc):
-    cols = [(n, c) for c in POINTS for n in SERVERS if n in req]
+    cols = [(n, c) for c in sorted(next(iter(req.values())).keys()) for n in SERVERS if n in req]
     names = set()
     for n, c in cols:
         names.update(req[n][c][0])
@@ -226,20 +229,25 @@ def main():
     ap.add_argument("--server-threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS))
     ap.add_argument("--no-syscalls", action="store_true")
+    ap.add_argument("--storm", type=int, default=0,
+                    help="count per connection of a storm of this many connectors instead of per echoed message")
     ap.add_argument("--keep-trace", action="store_true", help="keep PREFIX_ROOT/requests-NAME.trace")
     a = ap.parse_args()
     for k in ("win_bin", "native_bin", "prefix_root"):
         setattr(a, k, os.path.abspath(getattr(a, k)))  # Wine wants an absolute WINEPREFIX
     os.makedirs(a.prefix_root, exist_ok=True)
+    a.points = (a.storm,) if a.storm else POINTS
     req, sc = {}, {}
     for name in a.servers:
         req[name] = traced(a, name)
     if not a.no_syscalls:
         for name in a.servers:
             sc[name] = syscalls(a, name)
-    print("Wineserver requests per echoed message (`wineserver -f -d2`), 64-byte messages, pipeline 1, "
+    what = ("per connection of a storm (connect, one 64-byte round trip, close; the column is the connectors)"
+            if a.storm else "per echoed message, 64-byte messages, pipeline 1")
+    print("Wineserver requests %s (`wineserver -f -d2`), "
           "%.1f s window after %.1f s warm-up; %s; both servers --threads %d.\n" % (
-              a.duration, a.warmup, bench.machine()["wine"], a.server_threads))
+              what, a.duration, a.warmup, bench.machine()["wine"], a.server_threads))
     print(table(req, sc))
     return 0
 
