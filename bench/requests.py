@@ -4,7 +4,8 @@ for portserve.exe and naive_iocp_echo.exe at 1 and 64 connections (64-byte
 messages, pipeline 1). Run by `bench/run.sh --requests` (`./build.sh bench
 --requests`), which builds first. With --storm N: per connection of a storm
 of N connectors (portload --mode storm: connect, one 64-byte round trip,
-close) instead, the cost of the accept path.
+close) instead, the cost of the accept path; with --udp N, per datagram
+echoed by each server's UDP instance to N sockets.
 
 Requests: each server runs in its own prefix (PREFIX_ROOT/requests-NAME)
 under a tracing wineserver (`wineserver -f -d2`, its stderr to a file). Wine
@@ -81,6 +82,8 @@ class Sampler(threading.Thread):
 def portload_argv(a, port, conns):
     argv = [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % port, "--connections", str(conns),
             "--size", "64", "--pipeline", "1", "--warmup", str(a.warmup), "--duration", str(a.duration), "--json"]
+    if a.udp:
+        argv += ["--mode", "udp"]
     return argv + (["--mode", "storm"] if a.storm else [])
 
 
@@ -120,7 +123,7 @@ def traced(a, name):
         time.sleep(0.5)
         bench.quiet(["wineboot", "-i"] if not os.path.exists(os.path.join(prefix.path, "system.reg")) else
                     ["wineboot"], prefix.env, timeout=300)
-        srv = bench.Server(name, bench.server_argv(a, name), prefix)
+        srv = bench.Server(name, bench.server_argv(a, name, udp=bool(a.udp)), prefix)
         srv.start()
         for conns in a.points:
             time.sleep(2.0)  # the previous point's connections close first
@@ -157,7 +160,7 @@ def syscalls(a, name):
     """{conns: (calls, messages)} under an ordinary wineserver."""
     prefix = bench.Prefix(os.path.join(a.prefix_root, "requests-" + name))
     prefix.start()
-    srv = bench.Server(name, bench.server_argv(a, name), prefix)
+    srv = bench.Server(name, bench.server_argv(a, name, udp=bool(a.udp)), prefix)
     out = {}
     try:
         srv.start()
@@ -231,12 +234,14 @@ def main():
     ap.add_argument("--no-syscalls", action="store_true")
     ap.add_argument("--storm", type=int, default=0,
                     help="count per connection of a storm of this many connectors instead of per echoed message")
+    ap.add_argument("--udp", type=int, default=0,
+                    help="count per echoed datagram of this many UDP sockets (each server's UDP echo instance)")
     ap.add_argument("--keep-trace", action="store_true", help="keep PREFIX_ROOT/requests-NAME.trace")
     a = ap.parse_args()
     for k in ("win_bin", "native_bin", "prefix_root"):
         setattr(a, k, os.path.abspath(getattr(a, k)))  # Wine wants an absolute WINEPREFIX
     os.makedirs(a.prefix_root, exist_ok=True)
-    a.points = (a.storm,) if a.storm else POINTS
+    a.points = (a.storm,) if a.storm else (a.udp,) if a.udp else POINTS
     req, sc = {}, {}
     for name in a.servers:
         req[name] = traced(a, name)
@@ -244,7 +249,8 @@ def main():
         for name in a.servers:
             sc[name] = syscalls(a, name)
     what = ("per connection of a storm (connect, one 64-byte round trip, close; the column is the connectors)"
-            if a.storm else "per echoed message, 64-byte messages, pipeline 1")
+            if a.storm else "per echoed 64-byte datagram (the column is the sockets)" if a.udp
+            else "per echoed message, 64-byte messages, pipeline 1")
     print("Wineserver requests %s (`wineserver -f -d2`), "
           "%.1f s window after %.1f s warm-up; %s; both servers --threads %d.\n" % (
               what, a.duration, a.warmup, bench.machine()["wine"], a.server_threads))
