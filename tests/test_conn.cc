@@ -109,6 +109,28 @@ TEST(Conn, IdleConnectionsHoldAtMostOneBuffer) {
   srv.stop_and_check();
 }
 
+// `clients` threads, each one connection doing `rounds` checked echo round
+// trips of 1 to `max_len` bytes (its own byte stream, seeded from `seed`);
+// returns how many clients saw a wrong or missing echo.
+static int busy_echo_clients(unsigned port, int clients, int rounds, int max_len, uint64_t seed) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < clients; t++) {
+    threads.emplace_back([&, t] {
+      SOCKET s = connect_to("127.0.0.1", port);
+      ByteStream stream(seed + static_cast<uint64_t>(t));
+      for (int i = 0; i < rounds; i++)
+        if (!echo_round_trip(s, stream, static_cast<size_t>(1 + (i * 7919) % max_len))) {
+          failures++;
+          break;
+        }
+      close_socket(s);
+    });
+  }
+  for (std::thread &th : threads) th.join();
+  return failures.load();
+}
+
 // Many busy connections on few workers: results deferred for fairness go
 // through the workers' own queues and every byte comes back in order.
 TEST(Conn, DeferredInlineResultsLoseNothing) {
@@ -118,22 +140,7 @@ TEST(Conn, DeferredInlineResultsLoseNothing) {
   cfg.buffer_size = 1024;
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
-  std::vector<std::thread> clients;
-  std::atomic<int> failures{0};
-  for (int t = 0; t < 8; t++) {
-    clients.emplace_back([&, t] {
-      SOCKET s = connect_to("127.0.0.1", srv.port());
-      ByteStream stream(100 + static_cast<uint64_t>(t));
-      for (int i = 0; i < 100; i++)
-        if (!echo_round_trip(s, stream, static_cast<size_t>(1 + (i * 7919) % 5000))) {
-          failures++;
-          break;
-        }
-      close_socket(s);
-    });
-  }
-  for (std::thread &c : clients) c.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(busy_echo_clients(srv.port(), 8, 100, 5000, 100), 0) << "clients whose echo failed";
   EXPECT_GT(srv.stats().inline_deferred, 0u) << "nothing was deferred: the path this test is about never ran";
   EXPECT_EQ(srv.stats().inline_balanced, 0u) << "one worker has no other to hand results to";
   srv.stop_and_check();
@@ -149,22 +156,7 @@ TEST(Conn, DeferredResultsAreBalancedAcrossWorkers) {
   cfg.buffer_size = 1024;
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
-  std::vector<std::thread> clients;
-  std::atomic<int> failures{0};
-  for (int t = 0; t < 16; t++) {
-    clients.emplace_back([&, t] {
-      SOCKET s = connect_to("127.0.0.1", srv.port());
-      ByteStream stream(300 + static_cast<uint64_t>(t));
-      for (int i = 0; i < 200; i++)
-        if (!echo_round_trip(s, stream, static_cast<size_t>(1 + (i * 7919) % 3000))) {
-          failures++;
-          break;
-        }
-      close_socket(s);
-    });
-  }
-  for (std::thread &c : clients) c.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(busy_echo_clients(srv.port(), 16, 200, 3000, 300), 0) << "clients whose echo failed";
   ps_stats st = srv.stats();
   EXPECT_GT(st.inline_balanced, 0u)
       << "no result was handed to the other worker: the path this test is about never ran";

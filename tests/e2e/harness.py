@@ -31,10 +31,15 @@ def run_exe(args, timeout=60):
 
 
 class Server:
-    """portserve.exe run ... in the background, its stderr collected."""
+    """portserve.exe run ARGS... in the background, its stderr collected.
+    exe= and command= run another program (command: its whole argument
+    list); stdin=True gives it a pipe on stdin (closed by the test) instead
+    of /dev/null."""
 
-    def __init__(self, *args):
-        self.args = ["run"] + list(args)
+    def __init__(self, *args, exe=None, command=None, stdin=False):
+        self.exe = exe or EXE
+        self.args = list(command) if command is not None else ["run"] + list(args)
+        self.stdin = stdin
         self.proc = None
         self.lines = []
         self.cond = threading.Condition()
@@ -49,7 +54,8 @@ class Server:
 
     def spawn(self, env=None):
         """Starts the process without waiting for it to be ready."""
-        self.proc = subprocess.Popen(["wine", EXE] + self.args, stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(["wine", self.exe] + self.args,
+                                     stdin=subprocess.PIPE if self.stdin else subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env or wine_env())
         threading.Thread(target=self._reader, daemon=True).start()
 

@@ -4,53 +4,30 @@ The exe path comes from UPPER_EXE, the Wine prefix from WINEPREFIX (ctest)."""
 import os
 import re
 import socket
-import subprocess
-import threading
-import time
 import unittest
 
-from harness import wine_env
+from harness import Server
 
 EXE = os.environ.get("UPPER_EXE", "")
 SERVING_RE = re.compile(r"upper: serving (tcp|udp) (\S+) port (\d+)")
 
 
-class Upper:
+class Upper(Server):
     """upper.exe in the background; stops when its stdin is closed."""
 
     def __init__(self, spec):
-        self.proc = subprocess.Popen(["wine", EXE, spec], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=wine_env())
-        self.lines = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._reader, daemon=True).start()
-
-    def _reader(self):
-        for raw in self.proc.stderr:
-            with self.cond:
-                self.lines.append(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
-                self.cond.notify_all()
-        with self.cond:
-            self.cond.notify_all()
+        super().__init__(exe=EXE, command=[spec], stdin=True)
+        self.spawn()
 
     def wait_ready(self, timeout=60):
-        end = time.monotonic() + timeout
-        with self.cond:
-            while not any("ready" in l for l in self.lines):
-                left = end - time.monotonic()
-                if left <= 0 or self.proc.poll() is not None:
-                    raise AssertionError("upper.exe did not become ready:\n" + "\n".join(self.lines))
-                self.cond.wait(min(left, 0.5))
+        """Waits for its ready line; returns {"tcp": port, "udp": port}."""
+        if not self.wait_for_line("ready", timeout):
+            raise AssertionError("upper.exe did not become ready:\n" + self.output())
         return {m.group(1): int(m.group(3)) for m in (SERVING_RE.search(l) for l in self.lines) if m}
 
     def stop(self, timeout=30):
         self.proc.stdin.close()
         return self.proc.wait(timeout)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 def read_until(sock, needle, timeout=10):
@@ -86,8 +63,8 @@ class ExampleUpper(unittest.TestCase):
             u.sendto(b"datagram 1", ("127.0.0.1", self.ports["udp"]))
             data, _ = u.recvfrom(2048)
             self.assertEqual(data, b"DATAGRAM 1")
-        self.assertEqual(self.srv.stop(), 0, "\n".join(self.srv.lines))
-        self.assertIn("upper: stopped", "\n".join(self.srv.lines))
+        self.assertEqual(self.srv.stop(), 0, self.srv.output())
+        self.assertIn("upper: stopped", self.srv.output())
 
 
 if __name__ == "__main__":
