@@ -109,6 +109,79 @@ static void metrics__reasons(ps_prom *p, const ps_stats *s, const char *name, co
 
 #define METRICS__LFIELD(f) offsetof(ps_metrics_listener, f)
 
+/* A family with one unlabelled sample: a ps_stats field. */
+typedef struct metrics__single {
+  const char *name, *type, *help;
+  size_t offset; /* in ps_stats */
+} metrics__single;
+
+/* A per-listener family: a ps_metrics_listener field over the rows of one
+ * transport (NULL: every row). */
+typedef struct metrics__per_listener {
+  const char *name, *help, *transport;
+  size_t offset; /* in ps_metrics_listener */
+} metrics__per_listener;
+
+static const metrics__single metrics__connections[] = {
+  {"portserve_connections_accepted_total", "counter", "TCP connections accepted.", METRICS__FIELD(conns_total)},
+  {"portserve_connections_open", "gauge", "TCP connections accepted and not yet freed.", METRICS__FIELD(conns_open)},
+};
+
+static const metrics__single metrics__traffic[] = {
+  {"portserve_received_bytes_total", "counter", "Payload bytes received, TCP and UDP.", METRICS__FIELD(bytes_in)},
+  {"portserve_sent_bytes_total", "counter", "Payload bytes sent, TCP and UDP.", METRICS__FIELD(bytes_out)},
+  {"portserve_received_messages_total", "counter", "TCP receives that delivered data to a handler.",
+   METRICS__FIELD(msgs_in)},
+  {"portserve_sent_messages_total", "counter", "TCP sends completed (one WSASend each).", METRICS__FIELD(msgs_out)},
+  {"portserve_datagrams_received_total", "counter", "UDP datagrams received.", METRICS__FIELD(dgrams_in)},
+  {"portserve_datagrams_sent_total", "counter", "UDP datagrams sent.", METRICS__FIELD(dgrams_out)},
+};
+
+static const metrics__per_listener metrics__listener_rows[] = {
+  {"portserve_listener_connections_accepted_total", "TCP connections accepted, per listener.", "tcp",
+   METRICS__LFIELD(conns_accepted)},
+  {"portserve_listener_received_bytes_total", "Payload bytes received, per listener.", NULL, METRICS__LFIELD(bytes_in)},
+  {"portserve_listener_sent_bytes_total", "Payload bytes sent, per listener.", NULL, METRICS__LFIELD(bytes_out)},
+  {"portserve_listener_received_messages_total", "TCP receives delivered to the handler, per listener.", "tcp",
+   METRICS__LFIELD(msgs_in)},
+  {"portserve_listener_sent_messages_total", "TCP sends queued by the handler, per listener.", "tcp",
+   METRICS__LFIELD(msgs_out)},
+  {"portserve_listener_received_datagrams_total", "UDP datagrams received, per listener.", "udp",
+   METRICS__LFIELD(dgrams_in)},
+  {"portserve_listener_sent_datagrams_total", "UDP datagrams sent, per listener.", "udp", METRICS__LFIELD(dgrams_out)},
+};
+
+static const metrics__single metrics__pools[] = {
+  {"portserve_accept_errors_total", "counter", "AcceptEx posts that failed at once (re-posted).",
+   METRICS__FIELD(accept_errors)},
+  {"portserve_udp_receive_errors_total", "counter", "WSARecvFrom posts that failed at once (re-posted).",
+   METRICS__FIELD(udp_recv_errors)},
+  {"portserve_connection_retries_total", "counter", "Connection posts retried after a resource error.",
+   METRICS__FIELD(conn_retries)},
+  {"portserve_accepts_posted", "gauge", "AcceptEx operations posted, all listeners.", METRICS__FIELD(accepts_posted)},
+  {"portserve_accepts_held", "gauge",
+   "Accept slots not posted because --max-connections is reached (clients wait in the backlog).",
+   METRICS__FIELD(accepts_held)},
+  {"portserve_connection_limit_waits_total", "counter", "Times an accept slot had to wait for --max-connections.",
+   METRICS__FIELD(limit_waits)},
+  {"portserve_process_open_handles", "gauge", "Open handles of the process (GetProcessHandleCount; 0 under Wine 8).",
+   METRICS__FIELD(process_handles)},
+  {"portserve_process_private_bytes", "gauge", "Committed private memory of the process.",
+   METRICS__FIELD(process_private_bytes)},
+  {"portserve_udp_receives_posted", "gauge", "WSARecvFrom operations posted, all UDP sockets.",
+   METRICS__FIELD(udp_receives_posted)},
+  {"portserve_buffers_in_use", "gauge", "Pooled I/O buffers held by connections.", METRICS__FIELD(buffers_in_use)},
+  {"portserve_buffers_allocated", "gauge", "Pooled I/O buffers allocated, free or in use.",
+   METRICS__FIELD(buffers_live)},
+  {"portserve_sockets_open", "gauge", "Sockets open, listeners included.", METRICS__FIELD(sockets_live)},
+};
+
+static void metrics__singles(ps_prom *p, const ps_stats *s, const metrics__single *rows, size_t count) {
+  size_t i;
+  for (i = 0; i < count; i++)
+    ps_prom_single(p, rows[i].name, rows[i].type, rows[i].help, metrics__at(s, rows[i].offset));
+}
+
 void ps_metrics_prometheus(const ps_metrics *m, ps_strbuf *out) {
   const ps_stats *s = &m->stats;
   ps_prom p;
@@ -128,37 +201,17 @@ void ps_metrics_prometheus(const ps_metrics *m, ps_strbuf *out) {
   ps_prom_single(&p, "portserve_worker_threads", "gauge", "Worker threads serving the completion port.",
                  m->worker_threads);
 
-  ps_prom_single(&p, "portserve_connections_accepted_total", "counter", "TCP connections accepted.", s->conns_total);
-  ps_prom_single(&p, "portserve_connections_open", "gauge", "TCP connections accepted and not yet freed.",
-                 s->conns_open);
+  metrics__singles(&p, s, metrics__connections, METRICS__COUNTOF(metrics__connections));
   metrics__reasons(&p, s, "portserve_connections_closed_total",
                    "TCP connections that ended other than by an orderly close, by reason.", metrics__closed,
                    METRICS__COUNTOF(metrics__closed));
-  ps_prom_single(&p, "portserve_received_bytes_total", "counter", "Payload bytes received, TCP and UDP.", s->bytes_in);
-  ps_prom_single(&p, "portserve_sent_bytes_total", "counter", "Payload bytes sent, TCP and UDP.", s->bytes_out);
-  ps_prom_single(&p, "portserve_received_messages_total", "counter", "TCP receives that delivered data to a handler.",
-                 s->msgs_in);
-  ps_prom_single(&p, "portserve_sent_messages_total", "counter", "TCP sends completed (one WSASend each).",
-                 s->msgs_out);
-  ps_prom_single(&p, "portserve_datagrams_received_total", "counter", "UDP datagrams received.", s->dgrams_in);
-  ps_prom_single(&p, "portserve_datagrams_sent_total", "counter", "UDP datagrams sent.", s->dgrams_out);
+  metrics__singles(&p, s, metrics__traffic, METRICS__COUNTOF(metrics__traffic));
   metrics__reasons(&p, s, "portserve_datagrams_dropped_total", "UDP datagrams dropped, by reason.", metrics__dropped,
                    METRICS__COUNTOF(metrics__dropped));
-
-  metrics__listener_family(&p, m, "portserve_listener_connections_accepted_total",
-                           "TCP connections accepted, per listener.", "tcp", METRICS__LFIELD(conns_accepted));
-  metrics__listener_family(&p, m, "portserve_listener_received_bytes_total", "Payload bytes received, per listener.",
-                           NULL, METRICS__LFIELD(bytes_in));
-  metrics__listener_family(&p, m, "portserve_listener_sent_bytes_total", "Payload bytes sent, per listener.", NULL,
-                           METRICS__LFIELD(bytes_out));
-  metrics__listener_family(&p, m, "portserve_listener_received_messages_total",
-                           "TCP receives delivered to the handler, per listener.", "tcp", METRICS__LFIELD(msgs_in));
-  metrics__listener_family(&p, m, "portserve_listener_sent_messages_total",
-                           "TCP sends queued by the handler, per listener.", "tcp", METRICS__LFIELD(msgs_out));
-  metrics__listener_family(&p, m, "portserve_listener_received_datagrams_total",
-                           "UDP datagrams received, per listener.", "udp", METRICS__LFIELD(dgrams_in));
-  metrics__listener_family(&p, m, "portserve_listener_sent_datagrams_total", "UDP datagrams sent, per listener.", "udp",
-                           METRICS__LFIELD(dgrams_out));
+  for (i = 0; i < METRICS__COUNTOF(metrics__listener_rows); i++) {
+    const metrics__per_listener *r = &metrics__listener_rows[i];
+    metrics__listener_family(&p, m, r->name, r->help, r->transport, r->offset);
+  }
 
   if (m->error_count > 0) {
     ps_prom_family(&p, "portserve_errors_total", "counter",
@@ -172,30 +225,7 @@ void ps_metrics_prometheus(const ps_metrics *m, ps_strbuf *out) {
       ps_prom_sample(&p, labels, 2, m->errors[i].count);
     }
   }
-  ps_prom_single(&p, "portserve_accept_errors_total", "counter", "AcceptEx posts that failed at once (re-posted).",
-                 s->accept_errors);
-  ps_prom_single(&p, "portserve_udp_receive_errors_total", "counter",
-                 "WSARecvFrom posts that failed at once (re-posted).", s->udp_recv_errors);
-  ps_prom_single(&p, "portserve_connection_retries_total", "counter",
-                 "Connection posts retried after a resource error.", s->conn_retries);
-
-  ps_prom_single(&p, "portserve_accepts_posted", "gauge", "AcceptEx operations posted, all listeners.",
-                 s->accepts_posted);
-  ps_prom_single(&p, "portserve_accepts_held", "gauge",
-                 "Accept slots not posted because --max-connections is reached (clients wait in the backlog).",
-                 s->accepts_held);
-  ps_prom_single(&p, "portserve_connection_limit_waits_total", "counter",
-                 "Times an accept slot had to wait for --max-connections.", s->limit_waits);
-  ps_prom_single(&p, "portserve_process_open_handles", "gauge",
-                 "Open handles of the process (GetProcessHandleCount; 0 under Wine 8).", s->process_handles);
-  ps_prom_single(&p, "portserve_process_private_bytes", "gauge", "Committed private memory of the process.",
-                 s->process_private_bytes);
-  ps_prom_single(&p, "portserve_udp_receives_posted", "gauge", "WSARecvFrom operations posted, all UDP sockets.",
-                 s->udp_receives_posted);
-  ps_prom_single(&p, "portserve_buffers_in_use", "gauge", "Pooled I/O buffers held by connections.", s->buffers_in_use);
-  ps_prom_single(&p, "portserve_buffers_allocated", "gauge", "Pooled I/O buffers allocated, free or in use.",
-                 s->buffers_live);
-  ps_prom_single(&p, "portserve_sockets_open", "gauge", "Sockets open, listeners included.", s->sockets_live);
+  metrics__singles(&p, s, metrics__pools, METRICS__COUNTOF(metrics__pools));
   ps_prom_family(&p, "portserve_timer_sweep_max_seconds", "gauge",
                  "Longest timer sweep over the connections since start.");
   ps_prom_sample_double(&p, NULL, 0, (double)s->sweep_us_max / 1e6);
