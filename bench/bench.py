@@ -333,23 +333,14 @@ class Bench:
                 # (seen: 127 instead of 71 calls/message right after the matrix).
                 time.sleep(3.0)
                 out = os.path.join(a.tmp, "strace-%s-%d-%d.txt" % (name, conns, pipeline))
-                argv = ["strace", "-f", "-c", "-o", out]
-                for pid in s.pids:
-                    argv += ["-p", str(pid)]
-                st = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+                st = strace_start(s.pids, out)
                 self.children.append(st)
                 try:
                     time.sleep(1.0)  # attach to every thread
                     r = self.portload(s.port, ["--connections", str(conns), "--pipeline", str(pipeline)], False,
                                       duration=a.syscall_duration, warmup=0)
                 finally:
-                    st.send_signal(signal.SIGINT)
-                    try:
-                        st.wait(timeout=60)
-                    except subprocess.TimeoutExpired:
-                        os.kill(st.pid, signal.SIGKILL)
-                        st.wait()
+                    strace_stop(st)
                     self.children.remove(st)
                 calls, top = parse_strace(out)
                 msgs = r.get("messages") or 0
@@ -448,6 +439,24 @@ class Bench:
             self.extra["memory"].append(entry)
             log("memory %-9s %s" % (name, json.dumps({k: v for k, v in entry.items() if k != "server"})[:300]))
             time.sleep(1)
+
+
+def strace_start(pids, out):
+    """`strace -f -c` attached to every process in pids, its counts to out."""
+    argv = ["strace", "-f", "-c", "-o", out]
+    for pid in pids:
+        argv += ["-p", str(pid)]
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def strace_stop(st):
+    """Detaches (SIGINT makes strace write its counts) and waits; killed after 60 s."""
+    st.send_signal(signal.SIGINT)
+    try:
+        st.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.kill(st.pid, signal.SIGKILL)
+        st.wait()
 
 
 def parse_strace(path):

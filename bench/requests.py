@@ -82,9 +82,7 @@ class Sampler(threading.Thread):
 def portload_argv(a, port, conns):
     argv = [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % port, "--connections", str(conns),
             "--size", "64", "--pipeline", "1", "--warmup", str(a.warmup), "--duration", str(a.duration), "--json"]
-    if a.udp:
-        argv += ["--mode", "udp"]
-    return argv + (["--mode", "storm"] if a.storm else [])
+    return argv + (["--mode", a.mode] if a.mode != "echo" else [])
 
 
 def run_portload(argv, on_window=None, a=None):
@@ -123,7 +121,7 @@ def traced(a, name):
         time.sleep(0.5)
         bench.quiet(["wineboot", "-i"] if not os.path.exists(os.path.join(prefix.path, "system.reg")) else
                     ["wineboot"], prefix.env, timeout=300)
-        srv = bench.Server(name, bench.server_argv(a, name, udp=bool(a.udp)), prefix)
+        srv = bench.Server(name, bench.server_argv(a, name, udp=a.mode == "udp"), prefix)
         srv.start()
         for conns in a.points:
             time.sleep(2.0)  # the previous point's connections close first
@@ -160,29 +158,19 @@ def syscalls(a, name):
     """{conns: (calls, messages)} under an ordinary wineserver."""
     prefix = bench.Prefix(os.path.join(a.prefix_root, "requests-" + name))
     prefix.start()
-    srv = bench.Server(name, bench.server_argv(a, name, udp=bool(a.udp)), prefix)
+    srv = bench.Server(name, bench.server_argv(a, name, udp=a.mode == "udp"), prefix)
     out = {}
     try:
         srv.start()
         for conns in a.points:
             time.sleep(2.0)
             path = os.path.join(a.prefix_root, "requests-strace-%s-%d.txt" % (name, conns))
-            holder = {}
 
-            def window(start, end, holder=holder, path=path):
+            def window(start, end, path=path):
                 time.sleep(max(0.0, start - time.monotonic()))
-                argv = ["strace", "-f", "-c", "-o", path]
-                for pid in srv.pids:
-                    argv += ["-p", str(pid)]
-                st = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL)
+                st = bench.strace_start(srv.pids, path)
                 time.sleep(max(0.0, end - time.monotonic()))
-                st.send_signal(signal.SIGINT)
-                try:
-                    st.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    os.kill(st.pid, signal.SIGKILL)
-                    st.wait()
+                bench.strace_stop(st)
 
             r, _ = run_portload(portload_argv(a, srv.port, conns), window, a)
             calls, _top = bench.parse_strace(path)
@@ -232,25 +220,26 @@ def main():
     ap.add_argument("--server-threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS))
     ap.add_argument("--no-syscalls", action="store_true")
-    ap.add_argument("--storm", type=int, default=0,
-                    help="count per connection of a storm of this many connectors instead of per echoed message")
-    ap.add_argument("--udp", type=int, default=0,
-                    help="count per echoed datagram of this many UDP sockets (each server's UDP echo instance)")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--storm", type=int, default=0,
+                      help="count per connection of a storm of this many connectors instead of per echoed message")
+    mode.add_argument("--udp", type=int, default=0,
+                      help="count per echoed datagram of this many UDP sockets (each server's UDP echo instance)")
     ap.add_argument("--keep-trace", action="store_true", help="keep PREFIX_ROOT/requests-NAME.trace")
     a = ap.parse_args()
     for k in ("win_bin", "native_bin", "prefix_root"):
         setattr(a, k, os.path.abspath(getattr(a, k)))  # Wine wants an absolute WINEPREFIX
     os.makedirs(a.prefix_root, exist_ok=True)
-    a.points = (a.storm,) if a.storm else (a.udp,) if a.udp else POINTS
+    a.mode, a.points = ("storm", (a.storm,)) if a.storm else ("udp", (a.udp,)) if a.udp else ("echo", POINTS)
     req, sc = {}, {}
     for name in a.servers:
         req[name] = traced(a, name)
     if not a.no_syscalls:
         for name in a.servers:
             sc[name] = syscalls(a, name)
-    what = ("per connection of a storm (connect, one 64-byte round trip, close; the column is the connectors)"
-            if a.storm else "per echoed 64-byte datagram (the column is the sockets)" if a.udp
-            else "per echoed message, 64-byte messages, pipeline 1")
+    what = {"storm": "per connection of a storm (connect, one 64-byte round trip, close; the column is the connectors)",
+            "udp": "per echoed 64-byte datagram (the column is the sockets)",
+            "echo": "per echoed message, 64-byte messages, pipeline 1"}[a.mode]
     print("Wineserver requests %s (`wineserver -f -d2`), "
           "%.1f s window after %.1f s warm-up; %s; both servers --threads %d.\n" % (
               what, a.duration, a.warmup, bench.machine()["wine"], a.server_threads))

@@ -70,8 +70,8 @@ struct ps_worker {
 
 /* Queues an inline result on worker `w` (its own thread only). */
 void ps_worker_defer(ps_worker *w, ps_op *op, DWORD bytes);
-/* 1 if worker `w` may queue one more result: it has queued fewer in this
- * pass than every other worker took in its own. 0: the result should go
+/* 1 if worker `w` may queue one more result: it has queued no more in
+ * this pass than any other worker took in its own. 0: the result should go
  * through the port, where the worker with less to do takes it. */
 int ps_worker_may_queue(const ps_worker *w);
 
