@@ -125,6 +125,9 @@ typedef struct metrics__per_listener {
 static const metrics__single metrics__connections[] = {
   {"portserve_connections_accepted_total", "counter", "TCP connections accepted.", METRICS__FIELD(conns_total)},
   {"portserve_connections_open", "gauge", "TCP connections accepted and not yet freed.", METRICS__FIELD(conns_open)},
+  {"portserve_connections_aborted_total", "counter",
+   "TCP connections this server reset: send timeout, out of resources, a handler's abort, the stop's deadline.",
+   METRICS__FIELD(conns_aborted)},
 };
 
 static const metrics__single metrics__traffic[] = {
@@ -162,6 +165,8 @@ static const metrics__single metrics__pools[] = {
   {"portserve_accepts_held", "gauge",
    "Accept slots not posted because --max-connections is reached (clients wait in the backlog).",
    METRICS__FIELD(accepts_held)},
+  {"portserve_connection_slots_used", "gauge",
+   "Of --max-connections: open connections plus posted AcceptEx, each holding one slot.", METRICS__FIELD(admitted)},
   {"portserve_connection_limit_waits_total", "counter", "Times an accept slot had to wait for --max-connections.",
    METRICS__FIELD(limit_waits)},
   {"portserve_process_open_handles", "gauge", "Open handles of the process (GetProcessHandleCount; 0 under Wine 8).",
@@ -260,6 +265,8 @@ static const metrics__stat metrics__stats[] = {
   METRICS__STAT(conns_open),
   METRICS__STAT(conns_total),
   METRICS__STAT(conns_reset),
+  METRICS__STAT(conns_aborted),
+  METRICS__STAT(admitted),
   METRICS__STAT(conns_refused_source),
   METRICS__STAT(accepts_held),
   METRICS__STAT(limit_waits),

@@ -72,6 +72,11 @@ static const ps_option_def opt__table[] = {
    "on stop, time connections get to finish before they are reset (at most 3000 when the console is closed: "
    "Windows ends the process 5 s after that)",
    NULL, NULL},
+  {"--shutdown-grace", "shutdown_grace", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(shutdown_grace_s), 0, 3600, 0, NULL, NULL,
+   NULL,
+   "on stop, /healthz answers 503 at once while the listeners keep serving for SEC seconds, so a load balancer "
+   "takes this instance out of rotation before it closes; then the drain begins (0 when the console is closed)",
+   "none", NULL},
   {"--bind-retry", "bind_retry", PS_OPT_UINT, PS_UNIT_S, OPT_FIELD(bind_retry_s), 0, PS_BIND_RETRY_MAX_S,
    PS_BIND_RETRY_DEFAULT, NULL, NULL, NULL,
    "a port still held (WSAEADDRINUSE), e.g. by the previous instance's closing connections, is retried this "

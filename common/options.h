@@ -71,6 +71,7 @@ typedef struct ps_options {
   unsigned buffer_size;                /* bytes in one pooled I/O buffer */
   unsigned send_queue_max;             /* per-connection unsent bytes before reading pauses */
   unsigned drain_timeout_ms;           /* graceful stop deadline */
+  unsigned shutdown_grace_s;           /* on stop, /healthz fails this long before the listeners close */
   unsigned stats_interval_s;           /* stats line period; 0 = off */
   unsigned max_connections;            /* 0 = no limit */
   unsigned max_connections_per_source; /* open connections per source address; 0 = no limit */

@@ -32,6 +32,10 @@ typedef enum ps_fault_site {
   PS_FAULT_WSARECV,
   PS_FAULT_WSASEND,
   PS_FAULT_WSARECVFROM,
+  /* A posted AcceptEx that completed successfully is handled as if it had
+   * completed with `error` (the socket it accepted into is closed): the
+   * path of an accept that fails after it was posted. */
+  PS_FAULT_ACCEPT_DONE,
   PS_FAULT_SITES
 } ps_fault_site;
 
@@ -45,6 +49,11 @@ typedef struct ps_fault {
 
 typedef struct ps_faults {
   ps_fault site[PS_FAULT_SITES];
+  /* Called by ps_engine_stop on its own thread once the engine is stopping
+   * and before its listeners close: a test can race a client against that
+   * moment on purpose. NULL: nothing is called. */
+  void (*on_stopping)(void *arg);
+  void *on_stopping_arg;
 } ps_faults;
 
 /* Arms `site`: calls nth .. nth+count-1 from now on fail with `error`. */

@@ -15,8 +15,11 @@ typedef struct ps_stats {
   uint64_t conns_open;      /* connections accepted and not yet freed */
   uint64_t conns_total;     /* connections accepted since start */
   uint64_t conns_reset;     /* connections that ended with a reset (either side) */
+  uint64_t conns_aborted;   /* connections this server reset (linger 0): send timeout, out of resources, a
+                               handler's abort, the stop's drain deadline */
   /* Connection limits (docs/design.md, "Connection limits"). */
   uint64_t accepts_held;         /* gauge: accept slots not posted because --max-connections is reached */
+  uint64_t admitted;             /* gauge: admission tokens in use (open connections plus posted AcceptEx) */
   uint64_t limit_waits;          /* times an accept slot waited for --max-connections */
   uint64_t conns_refused_source; /* reset at accept: the source had --max-connections-per-source open */
   uint64_t bytes_in;        /* payload bytes received */

@@ -118,7 +118,14 @@ struct ps_session {
 static char conn__zero_byte;
 
 static void conn__flush(ps_conn *c);
-static void conn__close_socket(ps_conn *c, int abort);
+/* How conn__close_socket ends the connection. */
+typedef enum conn_close {
+  CLOSE_GRACEFUL = 0, /* closesocket after our FIN (or theirs) */
+  CLOSE_RESET,        /* we reset it (linger 0): counted in conns_aborted */
+  CLOSE_FAILED        /* the peer reset or the network failed: linger 0, nothing left to say */
+} conn_close;
+
+static void conn__close_socket(ps_conn *c, conn_close how);
 
 /* ---- handler API (ps_handler.h) ---------------------------------------- */
 
@@ -152,7 +159,7 @@ int ps_session_send(ps_session *c, const void *data, size_t len) {
       ps_log_limited(&c->eng->warn[PS_WARN_CONN_GIVE_UP], PS_LOG_WARN,
                      "connection from %s: no buffer for %llu bytes to send; resetting the connection",
                      conn__peer(c, peer, sizeof(peer)), (unsigned long long)len);
-      conn__close_socket(c, 1);
+      conn__close_socket(c, CLOSE_RESET);
       return -1;
     }
     if (last != NULL) last->next = b;
@@ -189,7 +196,7 @@ void ps_session_close(ps_session *c) {
   /* The pump that follows every callback flushes the queue, then shuts down. */
 }
 
-void ps_session_abort(ps_session *c) { conn__close_socket(c, 1); }
+void ps_session_abort(ps_session *c) { conn__close_socket(c, CLOSE_RESET); }
 
 void *ps_session_state(ps_session *c) { return (char *)c + CONN_STATE_OFFSET; }
 
@@ -231,7 +238,7 @@ static void conn__unlist(ps_conn *c) {
   if (was) c->refs--;
 }
 
-static void conn__close_socket(ps_conn *c, int abort) {
+static void conn__close_socket(ps_conn *c, conn_close how) {
   if (c->flags & C_CLOSED) return;
   c->flags |= C_CLOSED | C_CLOSING;
   /* A scheduled retry is cancelled like a pending op. */
@@ -243,8 +250,9 @@ static void conn__close_socket(ps_conn *c, int abort) {
    * (docs/wine-notes.md), and on Windows CancelIoEx is the documented way
    * to end them anyway. */
   if (c->flags & (C_RECV_PENDING | C_SEND_PENDING)) CancelIoEx((HANDLE)c->sock, NULL);
-  if (abort) ps_sock_abort(c->eng, &c->sock);
-  else ps_sock_close(c->eng, &c->sock);
+  if (how == CLOSE_RESET) InterlockedIncrement64(&c->eng->conns_aborted);
+  if (how == CLOSE_GRACEFUL) ps_sock_close(c->eng, &c->sock);
+  else ps_sock_abort(c->eng, &c->sock);
   /* on_close runs in the endgame, never inside another callback. */
   c->refs--; /* the open reference; a caller's reference keeps c alive */
 }
@@ -257,7 +265,7 @@ static void conn__fail(ps_conn *c, const char *what, DWORD err) {
     /* We had sent everything and our FIN: a peer that answers it with RST
      * (many clients close with unread data, or with linger 0) ended a
      * finished exchange. Not counted as a reset. */
-    conn__close_socket(c, 0);
+    conn__close_socket(c, CLOSE_GRACEFUL);
     return;
   }
   InterlockedIncrement64(&c->eng->conns_reset);
@@ -265,7 +273,7 @@ static void conn__fail(ps_conn *c, const char *what, DWORD err) {
   if (!conn__is_reset(err))
     ps_log_limited(&c->eng->warn[PS_WARN_CONN_OP], PS_LOG_WARN, "connection from %s: %s failed: %s",
                    conn__peer(c, peer, sizeof(peer)), what, ps_errstr(err, msg, sizeof(msg)));
-  conn__close_socket(c, 1);
+  conn__close_socket(c, CLOSE_FAILED);
 }
 
 /* A post failed for lack of resources (`wait` is C_RECV_WAIT or
@@ -286,7 +294,7 @@ static void conn__defer(ps_conn *c, unsigned wait, const char *what, DWORD err) 
                    "connection from %s: %s failed: %s, and posts kept failing for %u ms; resetting the connection",
                    conn__peer(c, peer, sizeof(peer)), what, ps_errstr(err, msg, sizeof(msg)),
                    (unsigned)(now - c->retry_since));
-    conn__close_socket(c, 1);
+    conn__close_socket(c, CLOSE_RESET);
     return;
   }
   c->flags |= wait;
@@ -313,7 +321,7 @@ static void conn__shutdown(ps_conn *c) {
   c->shut_ms = GetTickCount64();
   shutdown(c->sock, SD_SEND);
   if (c->flags & C_EOF) {
-    conn__close_socket(c, 0);
+    conn__close_socket(c, CLOSE_GRACEFUL);
     return;
   }
   /* Lingering close: read (and drop) until the peer's FIN, so closesocket
@@ -468,7 +476,7 @@ static void conn__eof(ps_conn *c) {
   c->flags |= C_EOF;
   if (c->flags & C_CLOSING) {
     /* Lingering close done, or still flushing (conn__shutdown closes then). */
-    if (c->flags & C_SHUT) conn__close_socket(c, 0);
+    if (c->flags & C_SHUT) conn__close_socket(c, CLOSE_GRACEFUL);
     return;
   }
   if (c->handler->on_eof != NULL) c->handler->on_eof(c);
@@ -737,7 +745,7 @@ void ps_conn_close_all(ps_engine *e, int abort) {
     c = held[i];
     AcquireSRWLockExclusive(&c->lock);
     c->budget = e->cfg.inline_max;
-    if (abort) conn__close_socket(c, 1);
+    if (abort) conn__close_socket(c, CLOSE_RESET);
     else ps_session_close(c);
     conn__pump(c);
     conn__unlock_release(c);
@@ -871,13 +879,13 @@ void ps_conn_sweep(ps_engine *e, ULONGLONG now) {
       case SWEEP_SEND:
         /* The peer stopped reading: what is queued will never go. */
         InterlockedIncrement64(&e->timeouts_send);
-        conn__close_socket(c, 1);
+        conn__close_socket(c, CLOSE_RESET);
         break;
       case SWEEP_LINGER:
         /* Our FIN went out long ago and the peer never answered with its
          * own: everything we sent was handed over, so close now. */
         InterlockedIncrement64(&e->timeouts_linger);
-        conn__close_socket(c, 0);
+        conn__close_socket(c, CLOSE_GRACEFUL);
         break;
       case SWEEP_IDLE:
         InterlockedIncrement64(&e->timeouts_idle);

@@ -609,6 +609,8 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   }
   e->stopping = 1;
   ReleaseSRWLockExclusive(&e->lock);
+  if (e->cfg.faults != NULL && e->cfg.faults->on_stopping != NULL)
+    e->cfg.faults->on_stopping(e->cfg.faults->on_stopping_arg);
 
   /* 0. No more sweeps (`stopping` is set): stop cancels and closes
    * everything itself. The housekeeper still runs the retries of failed
@@ -664,6 +666,7 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->conns_open = (uint64_t)e->live_conns;
   out->conns_total = (uint64_t)e->conns_total;
   out->conns_reset = (uint64_t)e->conns_reset;
+  out->conns_aborted = (uint64_t)e->conns_aborted;
   out->bytes_in = (uint64_t)e->bytes_in;
   out->bytes_out = (uint64_t)e->bytes_out;
   out->msgs_in = (uint64_t)e->msgs_in;
@@ -682,6 +685,7 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   out->inline_deferred = (uint64_t)e->inline_deferred;
   out->inline_balanced = (uint64_t)e->inline_balanced;
   out->accepts_held = (uint64_t)e->accepts_held;
+  out->admitted = (uint64_t)e->admitted;
   out->limit_waits = (uint64_t)e->limit_waits;
   out->conns_refused_source = (uint64_t)e->conns_refused_source;
   {

@@ -216,6 +216,7 @@ struct ps_engine {
   /* Totals (Interlocked). */
   volatile LONG64 conns_total;
   volatile LONG64 conns_reset;
+  volatile LONG64 conns_aborted; /* closed with a reset by us (conn.c) */
   volatile LONG64 conns_refused;
   volatile LONG64 bytes_in;
   volatile LONG64 bytes_out;

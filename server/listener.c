@@ -261,6 +261,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   ifs = l->ifs;
   op_count = l->op_count;
   memcpy(name, l->b.name, sizeof(name));
+  if (err == 0) err = (DWORD)ps_fault_hit(e->cfg.faults, PS_FAULT_ACCEPT_DONE);
   if (err == 0 && !l->b.closing) {
     struct sockaddr *local = NULL, *remote = NULL;
     int local_len = 0, remote_len = 0;

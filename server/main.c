@@ -62,9 +62,11 @@ static const char *main__signal_name(void *ctx) {
   }
 }
 
-static unsigned main__stop_drain_ms(void *ctx, unsigned drain_timeout_ms) {
+static void main__stop_limits(void *ctx, unsigned *grace_ms, unsigned *drain_ms) {
+  DWORD type = (DWORD)(main__stop_signal - 1);
   PS_UNUSED(ctx);
-  return ps_run_console_drain_ms((DWORD)(main__stop_signal - 1), drain_timeout_ms);
+  *grace_ms = ps_run_console_grace_ms(type, *grace_ms);
+  *drain_ms = ps_run_console_drain_ms(type, *drain_ms);
 }
 
 /* The command line, for a reload to parse again (ps_reload_fn). */
@@ -141,7 +143,7 @@ static int main__run(const ps_options *o, main__args *args) {
   hooks.reload = main__reparse;
   hooks.reload_ctx = args;
   hooks.stop_reason = main__signal_name;
-  hooks.stop_drain_ms = main__stop_drain_ms;
+  hooks.stop_limits = main__stop_limits;
   status = ps_run(o, &hooks);
 
   if (reload_event != NULL) CloseHandle(reload_event);

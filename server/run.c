@@ -46,6 +46,17 @@ unsigned ps_run_console_drain_ms(DWORD ctrl_type, unsigned drain_timeout_ms) {
   }
 }
 
+unsigned ps_run_console_grace_ms(DWORD ctrl_type, unsigned grace_ms) {
+  switch (ctrl_type) {
+    case CTRL_CLOSE_EVENT:
+    case CTRL_LOGOFF_EVENT:
+    case CTRL_SHUTDOWN_EVENT:
+      return 0;
+    default:
+      return grace_ms;
+  }
+}
+
 /* The engine configuration for options `o` (ps_engine_config_set_options
  * is the one mapping), at the start and at every reload. */
 static void run__engine_config(const ps_options *o, const ps_run_hooks *hooks, ps_engine_config *cfg) {
@@ -216,7 +227,7 @@ ps_run_status ps_run(const ps_options *options, const ps_run_hooks *hooks) {
   ps_stats prev, now;
   ULONGLONG prev_ms;
   size_t i, n;
-  unsigned reset, drain_ms;
+  unsigned reset, drain_ms, grace_ms;
   int err;
   ps_run_status status = PS_RUN_OK;
   char line[512]; /* the stats line */
@@ -270,14 +281,27 @@ ps_run_status ps_run(const ps_options *options, const ps_run_hooks *hooks) {
       prev = now;
       prev_ms = GetTickCount64();
     }
+    /* A reload may have changed both. */
+    drain_ms = o->drain_timeout_ms;
+    grace_ms = o->shutdown_grace_s * 1000u;
+    if (hooks->stop_limits != NULL) hooks->stop_limits(hooks->ctx, &grace_ms, &drain_ms);
+    /* Lame duck: health checks fail from now on (new admin connections
+     * too: the admin listener stays open through the grace) while the
+     * listeners keep serving, so a load balancer takes this instance out of
+     * rotation before anything is refused. */
+    InterlockedExchange(&admin.stopping, 1);
+    if (grace_ms > 0) {
+      ps_log(PS_LOG_INFO,
+             "stopping (%s): /healthz answers 503 now; the listeners keep serving for %u ms "
+             "(shutdown grace), then close",
+             hooks->stop_reason(hooks->ctx), grace_ms);
+      Sleep(grace_ms);
+    }
     ps_engine_stats(e, &now);
-    drain_ms = o->drain_timeout_ms; /* a reload may have changed it */
-    if (hooks->stop_drain_ms != NULL) drain_ms = hooks->stop_drain_ms(hooks->ctx, drain_ms);
     ps_log(PS_LOG_INFO, "stopping (%s): closing listeners, draining %llu connection(s), deadline %u ms",
            hooks->stop_reason(hooks->ctx), (unsigned long long)now.conns_open, drain_ms);
   }
 
-  InterlockedExchange(&admin.stopping, 1); /* /healthz says 503 on admin connections still open */
   reset = ps_engine_stop_within(e, drain_ms);
   ps_engine_stats(e, &now);
   ps_log(PS_LOG_INFO, "stopped: %llu connection(s) served, %llu bytes in, %llu bytes out, %u reset at the deadline",

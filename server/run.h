@@ -33,9 +33,10 @@ typedef struct ps_run_hooks {
   const char *stop_hint;                 /* ends the "ready:" line ("Ctrl+C stops") */
   const char *(*stop_reason)(void *ctx); /* names what signalled stop_event, for the log */
   void (*on_ready)(void *ctx);           /* every listener is open; NULL for none */
-  /* The drain deadline for the stop that was signalled, given the configured
-   * one; NULL: the configured one. */
-  unsigned (*stop_drain_ms)(void *ctx, unsigned drain_timeout_ms);
+  /* The shutdown grace and the drain deadline for the stop that was
+   * signalled, given the configured ones (which it may lower); NULL: the
+   * configured ones. */
+  void (*stop_limits)(void *ctx, unsigned *grace_ms, unsigned *drain_ms);
   void *ctx;
   /* Reload (docs/design.md, "Reload"): when reload_event (auto-reset; NULL
    * for none) is signalled, reload() makes the new options (reading the
@@ -65,6 +66,9 @@ ps_run_status ps_run(const ps_options *o, const ps_run_hooks *hooks);
  * (CTRL_*_EVENT): drain_timeout_ms for Ctrl+C and Ctrl+Break (no time limit),
  * at most PS_CONSOLE_CLOSE_DRAIN_MS for close, logoff and shutdown. */
 unsigned ps_run_console_drain_ms(DWORD ctrl_type, unsigned drain_timeout_ms);
+/* The shutdown grace for the same: grace_ms for Ctrl+C and Ctrl+Break, none
+ * for close, logoff and shutdown (the window has no room for it). */
+unsigned ps_run_console_grace_ms(DWORD ctrl_type, unsigned grace_ms);
 
 /* "a listener could not open" for a ps_run_status; "" for PS_RUN_OK. */
 const char *ps_run_status_text(ps_run_status status);

@@ -539,7 +539,8 @@ static DWORD WINAPI service__on_control(DWORD control, DWORD event_type, void *e
       /* Report STOP_PENDING before returning, as the SCM expects; the drain
        * runs on the ServiceMain thread while the pulse shows progress. */
       if (InterlockedCompareExchange(&s->stop_control, (LONG)control, 0) == 0) {
-        service__report(s, SERVICE_STOP_PENDING, NO_ERROR, 0, s->options->drain_timeout_ms + SERVICE__STOP_SLACK_MS);
+        service__report(s, SERVICE_STOP_PENDING, NO_ERROR, 0,
+                        s->options->shutdown_grace_s * 1000u + s->options->drain_timeout_ms + SERVICE__STOP_SLACK_MS);
         SetEvent(s->stop_event);
       }
       return NO_ERROR;

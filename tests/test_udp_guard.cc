@@ -241,3 +241,36 @@ TEST(UdpGuard, GlobalCapLimitsRepliesFromAllSources) {
   EXPECT_EQ(st.dgrams_dropped_rate, 0u);
   srv.stop_and_check();
 }
+
+// The global cap is a rate, not a quota: once a second has passed, the
+// replies it refused before are possible again.
+TEST(UdpGuard, GlobalCapRefillsAfterASecond) {
+  ps_engine_config cfg = guard_config();
+  cfg.udp_reply_rate = 0;
+  cfg.udp_reply_rate_total = 20;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/udp", &cfg));
+  const ps_endpoint &ep = srv.endpoints[0];
+  int err = 0;
+  SOCKET s = bound_udp("127.0.0.1", 0, 300, &err);
+  ASSERT_NE(s, INVALID_SOCKET) << err;
+  for (int i = 0; i < 40; i++) send_to(s, ep, "x");
+  ASSERT_TRUE(wait_until([&] { return srv.stats().dgrams_in == 40; }, 10000));
+  ASSERT_GE(srv.stats().dgrams_dropped_rate_total, 10u) << "the first 40 went over the cap of 20";
+  char buf[64];
+  while (recv(s, buf, sizeof(buf), 0) >= 0) {
+  }
+  // The bucket is empty now; 1.5 s later it is full again (20 at most).
+  Sleep(1500);
+  uint64_t out_before = srv.stats().dgrams_out;
+  int replies = 0;
+  for (int i = 0; i < 10; i++) {
+    std::string reply;
+    if (ask(s, ep, "again", &reply) && reply == "again") replies++;
+  }
+  EXPECT_EQ(replies, 10) << "the cap refilled: ten replies well within 20 a second";
+  // The last send's completion may be counted just after its datagram arrived.
+  EXPECT_TRUE(wait_until([&] { return srv.stats().dgrams_out == out_before + 10; }, 2000));
+  closesocket(s);
+  srv.stop_and_check();
+}

@@ -119,6 +119,7 @@ unsigned Server::stop_and_check() {
   EXPECT_EQ(s.sockets_live, 0u) << "live sockets after stop";
   EXPECT_EQ(s.conns_open, 0u) << "live connections after stop";
   EXPECT_EQ(s.buffers_in_use, 0u) << "buffers in use after stop";
+  EXPECT_EQ(s.admitted, 0u) << "admission tokens still taken after stop";
   ps_engine_delete(engine);
   engine = nullptr;
   return reset;

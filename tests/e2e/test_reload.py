@@ -123,6 +123,40 @@ class Reload(unittest.TestCase):
             srv.interrupt()
             self.assertEqual(srv.wait(30), 0, srv.output())
 
+    def test_rejected_reload_closes_the_listeners_it_had_opened(self):
+        """Two listeners added, the second on a port another process holds:
+        the reload is rejected and leaves exactly the old listeners, the
+        first added one closed again (and free for a later reload)."""
+        keep, first, held = free_port(), free_port(), free_port()
+        d = tempfile.mkdtemp()
+        ini = os.path.join(d, "portserve.ini")
+        self.addCleanup(lambda: (os.path.exists(ini) and os.remove(ini), os.rmdir(d)))
+        base = "[server]\nstats_interval = 0\nbind_retry = 0\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % keep
+        self.write_ini(ini, base)
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", held))
+        holder.listen(1)
+        with Server("--config", windows_path(ini)) as srv:
+            pid = re.search(r"portserve reload (\d+)", srv.output()).group(1)
+            self.write_ini(ini, base + "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (first, held))
+            rc, out, err = run_exe(["reload", pid])
+            self.assertEqual(rc, 0, out + err)
+            self.assertTrue(self.wait_count(srv, "reload rejected", 1), srv.output())
+            self.assertIn("listening on tcp 127.0.0.1:%d (echo)" % first, srv.output(),
+                          "the first added listener opened before the second failed")
+            with self.assertRaises(OSError, msg="the first added listener is closed again"):
+                echo_once(first)
+            self.assertEqual(echo_once(keep), b"ping", "the running configuration stays")
+            # Nothing of the rejected reload holds the port: adding it alone works.
+            self.write_ini(ini, base + "echo = 127.0.0.1:%d/tcp\n" % first)
+            rc, out, err = run_exe(["reload", pid])
+            self.assertEqual(rc, 0, out + err)
+            self.assertTrue(self.wait_count(srv, "reload done", 1), srv.output())
+            self.assertEqual(echo_once(first), b"ping")
+            srv.interrupt()
+            self.assertEqual(srv.wait(30), 0, srv.output())
+
     def test_reload_of_a_pid_that_is_not_portserve_fails_clearly(self):
         rc, out, err = run_exe(["reload", "999999"])
         self.assertEqual(rc, 1)
