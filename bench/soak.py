@@ -224,7 +224,7 @@ def main():
             w = csv.writer(f)
             w.writerow(["t_s", "conns_open", "conns_total", "buffers_in_use", "buffers_live", "accepts_posted",
                         "udp_receives_posted", "private_bytes", "rss_kb", "fds", "timeouts_idle", "timeouts_send",
-                        "conns_reset"])
+                        "closed_reset"])
             while time.monotonic() - started < a.duration:
                 t = time.monotonic() - started
                 try:
@@ -237,7 +237,7 @@ def main():
                 row = [round(t, 1), tot["conns_open"], tot["conns_total"], tot["buffers_in_use"], tot["buffers_live"],
                        tot["accepts_posted"], tot["udp_receives_posted"], tot["process_private_bytes"],
                        proc_rss_kb(srv.pid), proc_fds(srv.pid), tot["timeouts_idle"], tot["timeouts_send"],
-                       tot["conns_reset"]]
+                       tot["closed_reset"]]
                 w.writerow(row)
                 f.flush()
                 samples.append(row)

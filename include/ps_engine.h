@@ -9,10 +9,11 @@
 
 #include "listen_spec.h"
 #include "ps_handler.h"
-#include "ps_services.h"
 #include "ps_stats.h"
 
 #include <stdint.h>
+
+struct sockaddr;
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,45 +62,61 @@ void ps_faults_arm(ps_faults *f, ps_fault_site site, long nth, long count, unsig
 /* Disarms `site`; returns how many calls failed. */
 long ps_faults_disarm(ps_faults *f, ps_fault_site site);
 
+/* The defaults of ps_engine_config_default, written once: portserve's
+ * option table takes its defaults for engine settings from these too. */
+#define PS_ENGINE_DEFAULT_THREADS 0 /* one per processor */
+#define PS_ENGINE_DEFAULT_ACCEPTS 16
+#define PS_ENGINE_DEFAULT_BUFFER_SIZE 8192
+#define PS_ENGINE_DEFAULT_SEND_QUEUE_MAX 262144
+#define PS_ENGINE_DEFAULT_IDLE_TIMEOUT_MS 300000
+#define PS_ENGINE_DEFAULT_LINGER_TIMEOUT_MS 30000
+#define PS_ENGINE_DEFAULT_SEND_TIMEOUT_MS 60000
+#define PS_ENGINE_DEFAULT_KEEPALIVE_MS 60000
+#define PS_ENGINE_DEFAULT_DRAIN_TIMEOUT_MS 5000
+#define PS_ENGINE_DEFAULT_UDP_RECEIVES 8
+#define PS_ENGINE_DEFAULT_UDP_REPLY_RATE 100
+#define PS_ENGINE_DEFAULT_UDP_REPLY_BURST 200
+#define PS_ENGINE_DEFAULT_UDP_REPLY_RATE_TOTAL 10000
+#define PS_ENGINE_DEFAULT_UDP_REPLY_SOURCES 4096
+#define PS_ENGINE_DEFAULT_INLINE_MAX 16
+#define PS_ENGINE_DEFAULT_RETRY_LIMIT_MS 10000
+#define PS_ENGINE_DEFAULT_WARN_INTERVAL_MS 60000
+#define PS_ENGINE_DEFAULT_SWEEP_MS 1000
+
 typedef struct ps_engine_config {
-  unsigned threads;          /* worker threads; 0 = one per processor */
-  unsigned accepts;          /* AcceptEx kept posted per TCP listener */
-  unsigned buffer_size;      /* bytes in one pooled I/O buffer */
-  unsigned send_queue_max;   /* unsent bytes per connection before reading pauses */
-  unsigned max_connections;  /* open connections plus posted AcceptEx, at most (0 = no limit); listener.c */
+  unsigned threads;                    /* worker threads; 0 = one per processor */
+  unsigned accepts;                    /* AcceptEx kept posted per TCP listener */
+  unsigned buffer_size;                /* bytes in one pooled I/O buffer */
+  unsigned send_queue_max;             /* unsent bytes per connection before reading pauses */
+  unsigned max_connections;            /* open connections plus posted AcceptEx, at most (0 = no limit); listener.c */
   unsigned max_connections_per_source; /* open connections per source address (0 = no limit) */
-  unsigned drain_timeout_ms; /* graceful stop deadline */
-  unsigned inline_max;       /* inline completions per event; shared out per dequeued batch (conn.c) */
-  int skip_on_success;       /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
-  unsigned udp_receives;     /* WSARecvFrom kept posted per UDP socket */
-  unsigned idle_timeout_ms;  /* no byte either way this long: graceful close (0 = off) */
-  unsigned linger_timeout_ms;/* after our FIN, the peer's FIN is awaited this long (0 = forever) */
-  unsigned send_timeout_ms;  /* a send making no progress this long: abortive close (0 = off) */
-  unsigned keepalive_ms;     /* TCP keep-alive idle time (SIO_KEEPALIVE_VALS; 0 = off) */
-  const ps_registry *services; /* what ps_engine_listen may name (NULL = the built-in services) */
-  unsigned bind_retry_ms;    /* a bind refused with WSAEADDRINUSE is retried this long (sock.c); 0 = not */
-  void *bind_cancel;         /* HANDLE of an event that ends a bind retry at once; NULL for none */
-  unsigned retry_limit_ms;   /* a connection whose posts fail for lack of resources this long is aborted */
-  unsigned warn_interval_ms; /* a repeated warning is logged at most once per this (ps_log_limited) */
-  ps_faults *faults;         /* tests only: fault injection; NULL in production */
+  unsigned drain_timeout_ms;           /* graceful stop deadline */
+  unsigned inline_max;                 /* inline completions per event; shared out per dequeued batch (conn.c) */
+  unsigned skip_on_success;            /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
+  unsigned udp_receives;               /* WSARecvFrom kept posted per UDP socket */
+  unsigned idle_timeout_ms;            /* no byte either way this long: graceful close (0 = off) */
+  unsigned linger_timeout_ms;          /* after our FIN, the peer's FIN is awaited this long (0 = forever) */
+  unsigned send_timeout_ms;            /* a send making no progress this long: abortive close (0 = off) */
+  unsigned keepalive_ms;               /* TCP keep-alive idle time (SIO_KEEPALIVE_VALS; 0 = off) */
+  unsigned bind_retry_ms;              /* a bind refused with WSAEADDRINUSE is retried this long (sock.c); 0 = not */
+  void *bind_cancel;                   /* HANDLE of an event that ends a bind retry at once; NULL for none */
+  unsigned retry_limit_ms;             /* a connection whose posts fail for lack of resources this long is aborted */
+  unsigned warn_interval_ms;           /* a repeated warning is logged at most once per this (ps_log_limited) */
+  ps_faults *faults;                   /* tests only: fault injection; NULL in production */
   /* The UDP reflection guard (udp.c, docs/design.md). Source ports 0 and the
    * engine's own UDP ports are always refused; ports 1-1023 unless this is set. */
-  int udp_allow_low_ports;
+  unsigned udp_allow_low_ports;
   unsigned udp_reply_rate;       /* replies per second per source address (0 = no limit) */
   unsigned udp_reply_burst;      /* replies a source may get at once (its bucket) */
   unsigned udp_reply_rate_total; /* replies per second from all sources (0 = no cap) */
   unsigned udp_reply_sources;    /* source addresses the rate table remembers (fixed memory) */
   unsigned sweep_ms;             /* timer sweep period (deadlines are checked this often; tests shorten it) */
+  /* HANDLE of an event that, signalled during a stop's drain, ends that
+   * drain within hurry_drain_ms (the console closed after Ctrl+C: Windows
+   * ends the process a few seconds later); NULL for none. */
+  void *hurry_event;
+  unsigned hurry_drain_ms;
 } ps_engine_config;
-
-/* The bound address of one listening socket. */
-typedef struct ps_endpoint {
-  char service[32];
-  char address[64];     /* "127.0.0.1" or "::1" */
-  unsigned port;
-  int family;           /* AF_INET or AF_INET6 */
-  unsigned transport;   /* PS_TRANSPORT_TCP or PS_TRANSPORT_UDP */
-} ps_endpoint;
 
 void ps_engine_config_default(ps_engine_config *cfg);
 
@@ -117,23 +134,40 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out);
  * address) and returns -1; listeners opened by this call are closed again. */
 int ps_engine_serve(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, const void *options);
 
-/* ps_engine_serve with the handler cfg.services names spec->service, and
- * default options (or `options`, when the service's own). -1 if unknown. */
-int ps_engine_listen(ps_engine *e, const ps_listen_spec *spec);
-int ps_engine_listen_with(ps_engine *e, const ps_listen_spec *spec, const void *options);
-
 /* Closes the listening sockets opened for `spec` (TCP and UDP); the
  * connections they accepted carry on until they end (a reload that removes
  * a listener drains it this way). Returns how many sockets it closed. */
 size_t ps_engine_unlisten(ps_engine *e, const ps_listen_spec *spec);
 
-/* Applies a changed configuration to a running engine (a reload): the
- * limits and timeouts (max_connections, max_connections_per_source if it was
- * on at start, send_queue_max, the timeouts, keep-alive, drain), for every
- * connection from now on; the pool sizes (accepts, udp_receives) for
- * listeners opened from now on. threads, buffer_size and the UDP reply
- * rates need a restart: a change is logged and not applied. */
+/* Applies a changed configuration to a running engine (a reload): every
+ * field takes effect for every connection from its next event on (limits,
+ * timeouts, keep-alive for connections accepted from now, drain, the bind
+ * retry window of the next binds), or for listeners opened from now on
+ * (accepts, udp_receives), except the ones fixed at start, which keep their
+ * running value: threads, buffer_size, skip_on_success, inline_max, the UDP
+ * reply rates and sources, sweep_ms, warn_interval_ms, faults. A higher
+ * max_connections posts the accept slots that waited for it. */
 void ps_engine_reconfigure(ps_engine *e, const ps_engine_config *cfg);
+
+/* Starts a new bind-retry window: the binds from now on (the listeners a
+ * reload adds) may wait up to cfg.bind_retry_ms from their first
+ * WSAEADDRINUSE, whatever earlier binds waited. Call before opening a
+ * batch of listeners; the binds of one batch share one window. */
+void ps_engine_rebind_window(ps_engine *e);
+
+/* A dry run of the bind ps_engine_serve makes for one address: a socket of
+ * `transport` (PS_TRANSPORT_TCP or PS_TRANSPORT_UDP) bound to `addr` with the
+ * same options (IPV6_V6ONLY, SO_EXCLUSIVEADDRUSE), neither listening nor
+ * counted in any engine, for `portserve check --bind`. 0 with the socket in
+ * *out (close it with ps_bind_trial_close), or the Winsock error with the
+ * failing call in *step. Starts Winsock if needed. */
+unsigned long ps_bind_trial(const struct sockaddr *addr, int addrlen, unsigned transport, uintptr_t *out,
+                            const char **step);
+void ps_bind_trial_close(uintptr_t s);
+
+/* The configuration the engine runs with now (after ps_engine_new's
+ * adjustments and every ps_engine_reconfigure). */
+void ps_engine_config_get(ps_engine *e, ps_engine_config *out);
 
 /* Copies up to `max` bound endpoints; returns how many there are. */
 size_t ps_engine_endpoints(ps_engine *e, ps_endpoint *out, size_t max);
@@ -150,27 +184,14 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms);
 
 void ps_engine_stats(ps_engine *e, ps_stats *out);
 
-/* Per listening socket (one per address of a listener, TCP and UDP apart):
- * what it served since it opened. A socket a reload closed keeps its row
- * (open = 0) and its totals; one opened again for the same address goes on
- * counting in the same row. */
-typedef struct ps_listener_stats {
-  ps_endpoint ep;
-  int open;
-  uint64_t conns_accepted;
-  uint64_t bytes_in, bytes_out; /* TCP payload, or UDP datagram payload */
-  uint64_t msgs_in, msgs_out;   /* TCP receives delivered / sends completed */
-  uint64_t dgrams_in, dgrams_out;
-} ps_listener_stats;
-
 /* Copies up to `max` rows; returns how many there are. */
 size_t ps_engine_listener_stats(ps_engine *e, ps_listener_stats *out, size_t max);
 
-/* Errors by where they happened and their Win32/Winsock code: AcceptEx
- * posts and completions ("accept"), connection receives and sends that
- * failed or were reset ("recv", "send"), UDP receives ("udp_recv"). */
+/* Errors by where they happened (their site) and their Win32/Winsock code:
+ * AcceptEx posts and completions, connection receives and sends that failed
+ * or were reset, UDP receives and sends. */
 typedef struct ps_error_count {
-  const char *site;
+  ps_error_site site;
   unsigned long error;
   uint64_t count;
 } ps_error_count;

@@ -63,8 +63,8 @@ typedef struct ps_service_config {
 } ps_service_config;
 
 typedef struct ps_handler {
-  const char *name;     /* service name used in --listen, e.g. "echo" */
-  size_t state_size;    /* bytes of zeroed per-session state the engine allocates */
+  const char *name;  /* service name used in --listen, e.g. "echo" */
+  size_t state_size; /* bytes of zeroed per-session state the engine allocates */
 
   /* A connection was accepted. Optional. */
   void (*on_open)(ps_session *s);

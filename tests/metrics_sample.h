@@ -5,7 +5,14 @@
 
 #include <cstring>
 
+#ifdef _WIN32
+#include <winsock2.h>
+#else
+#include <sys/socket.h>
+#endif
+
 extern "C" {
+#include "listen_spec.h"
 #include "metrics.h"
 }
 
@@ -13,12 +20,14 @@ inline void FillSampleMetrics(ps_metrics *m) {
   std::memset(m, 0, sizeof(*m));
   m->stats.conns_open = 3;
   m->stats.conns_total = 120;
-  m->stats.conns_reset = 2;
-  m->stats.conns_refused_source = 4;
+  m->stats.closed_reset = 2;
+  m->stats.refused_source = 4;
+  m->stats.closed_orderly = 100;
+  m->stats.process_cpu_us = 2500000;
   m->stats.timeouts_idle = 5;
   m->stats.timeouts_linger = 6;
   m->stats.timeouts_send = 7;
-  m->stats.conns_out_of_resources = 8;
+  m->stats.closed_resources = 8;
   m->stats.bytes_in = 1234567;
   m->stats.bytes_out = 7654321;
   m->stats.msgs_in = 999;
@@ -42,26 +51,36 @@ inline void FillSampleMetrics(ps_metrics *m) {
   std::strcpy(m->version, "0.1.0");
   m->state = PS_METRICS_SERVING;
   m->start_time_unix = 1795840000;
-  ps_metrics_listener *l = &m->listeners[m->listener_count++];
-  std::strcpy(l->service, "echo");
-  std::strcpy(l->address, "127.0.0.1:7007");
-  std::strcpy(l->transport, "tcp");
+  m->reload_ok = 1;
+  m->reload_success_unix = 1795840100;
+  std::strcpy(m->config_hash, "0123456789abcdef");
+  ps_listener_stats *l = &m->listeners[m->listener_count++];
+  std::strcpy(l->ep.service, "echo");
+  std::strcpy(l->ep.address, "127.0.0.1");
+  l->ep.port = 7007;
+  l->ep.family = AF_INET;
+  l->ep.transport = PS_TRANSPORT_TCP;
+  l->open = 1;
   l->conns_accepted = 100;
   l->bytes_in = 1000;
   l->bytes_out = 1000;
   l->msgs_in = 10;
   l->msgs_out = 10;
   l = &m->listeners[m->listener_count++];
-  std::strcpy(l->service, "echo");
-  std::strcpy(l->address, "[::1]:7007");
-  std::strcpy(l->transport, "udp");
+  std::strcpy(l->ep.service, "echo");
+  std::strcpy(l->ep.address, "::1");
+  l->ep.port = 7007;
+  l->ep.family = AF_INET6;
+  l->ep.transport = PS_TRANSPORT_UDP;
   l->bytes_in = 50;
   l->dgrams_in = 5;
   l->dgrams_out = 5;
   l = &m->listeners[m->listener_count++];
-  std::strcpy(l->service, "qotd");
-  std::strcpy(l->address, "we\"ird\\name\nx");  // escaping: quote, backslash, newline
-  std::strcpy(l->transport, "tcp");
+  std::strcpy(l->ep.service, "qotd");
+  std::strcpy(l->ep.address, "we\"ird\\name\nx");  // escaping: quote, backslash, newline
+  l->ep.port = 17;
+  l->ep.family = AF_INET;
+  l->ep.transport = PS_TRANSPORT_TCP;
   l->conns_accepted = 1;
   ps_metrics_add_error(m, "accept", "WSAENOBUFS", 2);
   ps_metrics_add_error(m, "udp_recv", "WSAEMSGSIZE", 1);

@@ -1,6 +1,8 @@
-// A file in the test's temporary directory with given bytes, named after the
-// running test (and the process, so concurrent runs do not share it), removed
-// when it goes out of scope. Written in binary mode: CR LF stays as given.
+// Files in tests: TempFile, a file in the test's temporary directory with
+// given bytes, named after the running test (and the process, so concurrent
+// runs do not share it), removed when it goes out of scope, written in
+// binary mode (CR LF stays as given); ReadFileText and ReadSourceFile, the
+// one reader of a whole file.
 #ifndef PS_TEMP_FILE_H
 #define PS_TEMP_FILE_H
 
@@ -52,5 +54,22 @@ inline std::string Utf16LeWithBom(const std::string &ascii) {
   }
   return utf16;
 }
+
+// The whole file, bytes as they are ("" if it cannot be read).
+inline std::string ReadFileText(const std::string &path) {
+  std::string text;
+  std::FILE *f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return text;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+  std::fclose(f);
+  return text;
+}
+
+#ifdef PS_SOURCE_DIR
+// A file of the source tree ("README.md", "docs/metrics.md").
+inline std::string ReadSourceFile(const char *name) { return ReadFileText(std::string(PS_SOURCE_DIR) + "/" + name); }
+#endif
 
 #endif

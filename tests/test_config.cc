@@ -23,17 +23,6 @@ extern "C" {
 
 namespace {
 
-std::string ReadFile(const std::string &path) {
-  std::string text;
-  std::FILE *f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  std::fclose(f);
-  return text;
-}
-
 std::string Listener(const ps_listen_spec &spec) {
   char buf[400];
   return ps_listen_spec_format(&spec, buf, sizeof buf);
@@ -448,7 +437,7 @@ TEST_F(Config, ShippedExampleLoadsWithItsOneListener) {
 
 // The settings the example shows commented out (";key = value") are valid too.
 TEST_F(Config, ShippedExampleCommentedOutSettingsAreValid) {
-  std::string text = ReadFile(kExample);
+  std::string text = ReadFileText(kExample);
   ASSERT_FALSE(text.empty()) << kExample;
   std::string uncommented;
   size_t settings = 0;

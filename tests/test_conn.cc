@@ -7,7 +7,6 @@
 #include <thread>
 #include <vector>
 
-#include "run.h"
 #include "testutil.h"
 
 using namespace pstest;
@@ -59,7 +58,7 @@ TEST(Conn, HalfCloseEchoesEverythingThenCloses) {
   EXPECT_EQ(wait_eof(s, 10000), 1) << "the server closes after echoing everything";
   close_socket(s);
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
-  EXPECT_EQ(srv.stats().conns_reset, 0u);
+  EXPECT_EQ(srv.stats().closed_reset, 0u);
   srv.stop_and_check();
 }
 
@@ -81,7 +80,7 @@ TEST(Conn, ClientResetMidTrafficLeavesOthersServed) {
     ASSERT_TRUE(echo_round_trip(steady, stream, 5000)) << "after reset " << i;
   }
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 10000));
-  EXPECT_GE(srv.stats().conns_reset, 1u);
+  EXPECT_GE(srv.stats().closed_reset, 1u);
   close_socket(steady);
   srv.stop_and_check();
 }
@@ -241,7 +240,7 @@ TEST(Conn, MaxConnectionsPerSourceResetsTheExtraConnection) {
   // Windows sends RST for a linger-0 close; Wine sometimes shows an orderly
   // EOF instead (docs/wine-notes.md, row 23), which wait_reset takes only there.
   EXPECT_TRUE(wait_reset(c, 10000)) << "the third connection from one address is reset at once";
-  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_refused_source == 1; }, 5000));
+  ASSERT_TRUE(wait_until([&] { return srv.stats().refused_source == 1; }, 5000));
   // The refused connection's admission token came back: what is taken is
   // the posted AcceptEx and the two open connections, nothing more.
   EXPECT_TRUE(wait_until(

@@ -1,13 +1,16 @@
 // The engine as a whole: serving over IPv4 and IPv6, the stop procedure and
 // its deadlines, two engines in one process, the configuration mapping.
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "run.h"
+extern "C" {
+#include "options.h"
+}
 #include "testutil.h"
 
 using namespace pstest;
@@ -34,20 +37,6 @@ TEST(Engine, EchoOverIPv6) {
   EXPECT_STREQ(srv.endpoints[0].address, "::1");
   expect_echo("::1", srv.port(AF_INET6), 2);
   srv.stop_and_check();
-}
-
-// Windows ends a console process about 5 s after close, logoff or shutdown;
-// Ctrl+C and Ctrl+Break have no limit. Wine does not deliver CTRL_CLOSE_EVENT
-// to a process run from a terminal (docs/wine-notes.md), so the cap is
-// checked here.
-TEST(Engine, ConsoleCloseCapsTheDrainSoTheStopFitsTheWindow) {
-  EXPECT_EQ(ps_run_console_drain_ms(CTRL_C_EVENT, 5000), 5000u);
-  EXPECT_EQ(ps_run_console_drain_ms(CTRL_BREAK_EVENT, 20000), 20000u);
-  for (DWORD type : {DWORD(CTRL_CLOSE_EVENT), DWORD(CTRL_LOGOFF_EVENT), DWORD(CTRL_SHUTDOWN_EVENT)}) {
-    EXPECT_EQ(ps_run_console_drain_ms(type, 5000), 3000u) << type;
-    EXPECT_EQ(ps_run_console_drain_ms(type, 1000), 1000u) << type;
-    EXPECT_LT(ps_run_console_drain_ms(type, 3600000), PS_CONSOLE_CLOSE_WINDOW_MS) << type;
-  }
 }
 
 // ps_engine_stop_within: the deadline given, not the configured one.
@@ -94,33 +83,101 @@ TEST(Engine, StopResetsConnectionsThatMissTheDrainDeadline) {
   close_socket(s);
 }
 
-// The engine's defaults are the option table's, through the one mapping
-// (ps_engine_config_set_options): seconds become milliseconds there, and the
-// bind retry follows the command.
-TEST(EngineConfig, DefaultsAreTheOptionTablesThroughTheOneMapping) {
+// Every engine row of the option table takes its default from the engine's
+// own (PS_ENGINE_DEFAULT_*) through the row's scale, so the defaults are
+// written once; the bind retry is the command's policy (a library engine
+// retries no bind unless asked).
+TEST(EngineConfig, OptionDefaultsAreTheEnginesThroughTheRows) {
   static ps_options o;  // 64 listeners: off the stack
-  ps_engine_config cfg;
-  ps_engine_config_default(&cfg);
+  ps_engine_config def, mapped;
+  ps_engine_config_default(&def);
   ps_options_defaults(&o);
-  EXPECT_EQ(cfg.accepts, o.accepts);
-  EXPECT_EQ(cfg.buffer_size, o.buffer_size);
-  EXPECT_EQ(cfg.idle_timeout_ms, o.idle_timeout_s * 1000u);
-  EXPECT_EQ(cfg.keepalive_ms, o.keepalive_s * 1000u);
-  EXPECT_EQ(cfg.max_connections_per_source, 0u);
-  EXPECT_EQ(cfg.udp_reply_rate, o.udp_reply_rate);
-  EXPECT_EQ(cfg.bind_retry_ms, 0u) << "a library engine retries no bind unless asked";
-  EXPECT_EQ(cfg.services, nullptr) << "the built-in services";
-
+  mapped = def;
+  ps_options_engine_config(&o, &mapped);
+  for (size_t k = 0; k < ps_option_count(); k++) {
+    const ps_option_def *d = ps_option_at(k);
+    if (!d->engine || d->engine_offset == offsetof(ps_engine_config, bind_retry_ms)) continue;
+    unsigned a, b;
+    std::memcpy(&a, reinterpret_cast<const char *>(&def) + d->engine_offset, sizeof(a));
+    std::memcpy(&b, reinterpret_cast<const char *>(&mapped) + d->engine_offset, sizeof(b));
+    EXPECT_EQ(b, a) << d->flag << ": its default is not the engine's";
+  }
+  EXPECT_EQ(def.bind_retry_ms, 0u) << "a library engine retries no bind unless asked";
+  EXPECT_EQ(mapped.bind_retry_ms, PS_BIND_RETRY_CONSOLE_S * 1000u);
   o.command = PS_CMD_SERVICE;
   o.idle_timeout_s = 7;
-  o.linger_timeout_s = 8;
-  o.send_timeout_s = 9;
-  o.max_connections_per_source = 3;
-  ps_engine_config_set_options(&cfg, &o);
-  EXPECT_EQ(cfg.idle_timeout_ms, 7000u);
-  EXPECT_EQ(cfg.linger_timeout_ms, 8000u);
-  EXPECT_EQ(cfg.send_timeout_ms, 9000u);
-  EXPECT_EQ(cfg.max_connections_per_source, 3u);
-  EXPECT_EQ(cfg.bind_retry_ms, PS_BIND_RETRY_SERVICE_S * 1000u);
-  EXPECT_EQ(cfg.inline_max, 16u) << "engine-only knobs keep their own defaults";
+  ps_options_engine_config(&o, &mapped);
+  EXPECT_EQ(mapped.bind_retry_ms, PS_BIND_RETRY_SERVICE_S * 1000u);
+  EXPECT_EQ(mapped.idle_timeout_ms, 7000u) << "seconds become milliseconds";
+  EXPECT_EQ(mapped.inline_max, def.inline_max) << "engine-only knobs keep their own defaults";
+}
+
+// What a reload may change (the option rows' reload class) is what the
+// engine applies: each engine row changed alone, then read back.
+TEST(EngineConfig, ReconfigureAppliesExactlyTheRowsAReloadMayChange) {
+  ps_engine_config cfg = default_config();
+  cfg.max_connections_per_source = 4;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp", &cfg));
+  ps_engine_config before;
+  ps_engine_config_get(srv.engine, &before);
+  for (size_t k = 0; k < ps_option_count(); k++) {
+    const ps_option_def *d = ps_option_at(k);
+    if (!d->engine) continue;
+    ps_engine_config changed = before, after;
+    unsigned v;
+    char *field = reinterpret_cast<char *>(&changed) + d->engine_offset;
+    std::memcpy(&v, field, sizeof(v));
+    v = d->type == PS_OPT_BOOL ? !v : v + d->engine_scale;
+    std::memcpy(field, &v, sizeof(v));
+    ps_engine_reconfigure(srv.engine, &changed);
+    ps_engine_config_get(srv.engine, &after);
+    unsigned got;
+    std::memcpy(&got, reinterpret_cast<const char *>(&after) + d->engine_offset, sizeof(got));
+    if (d->reload == PS_RELOAD_RESTART) {
+      unsigned was;
+      std::memcpy(&was, reinterpret_cast<const char *>(&before) + d->engine_offset, sizeof(was));
+      EXPECT_EQ(got, was) << d->flag << " says it needs a restart, but the engine applied it";
+    } else {
+      EXPECT_EQ(got, v) << d->flag << " says a reload applies it, but the engine kept its value";
+    }
+    ps_engine_reconfigure(srv.engine, &before);
+  }
+  ByteStream stream(31);
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  EXPECT_TRUE(echo_round_trip(s, stream, 100)) << "serving after the changes";
+  close_socket(s);
+  srv.stop_and_check();
+}
+
+// A stop already draining must hurry when told (the console was closed
+// after Ctrl+C: Windows ends the process a few seconds later): the drain
+// ends within hurry_drain_ms of the event, not at its own deadline.
+TEST(Engine, HurryEventCutsARunningDrainShort) {
+  ps_engine_config cfg = default_config();
+  HANDLE hurry = CreateEventW(nullptr, TRUE, FALSE, nullptr);
+  cfg.drain_timeout_ms = 20000;
+  cfg.hurry_event = hurry;
+  cfg.hurry_drain_ms = 300;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp", &cfg));
+  SOCKET quiet = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(quiet, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 5000));
+  ULONGLONG started = GetTickCount64(), hurried = 0;
+  std::thread closer([&] {
+    Sleep(500);
+    hurried = GetTickCount64();
+    SetEvent(hurry);
+  });
+  // The client never closes: only the drain deadline ends its connection.
+  unsigned reset = ps_engine_stop(srv.engine);
+  ULONGLONG ended = GetTickCount64();
+  closer.join();
+  EXPECT_EQ(reset, 1u);
+  EXPECT_GE(ended - started, 450u) << "the drain did not wait for the hurry";
+  EXPECT_LT(ended - hurried, 2500u) << "the drain kept its 20 s deadline after the hurry";
+  close_socket(quiet);
+  srv.stop_and_check();
+  CloseHandle(hurry);
 }

@@ -159,7 +159,7 @@ TEST(EngineLoad, TwoHundredClientsThousandMessagesEachEveryByteVerified) {
   for (size_t t = 0; t < kThreads; t++) EXPECT_EQ(errors[t], "") << "client thread " << t;
   ps_stats st = srv.stats();
   EXPECT_EQ(st.conns_total, kClients);
-  EXPECT_EQ(st.conns_reset, 0u);
+  EXPECT_EQ(st.closed_reset, 0u);
   for (Client &c : clients) {
     EXPECT_EQ(c.messages_done, kMessages);
     EXPECT_EQ(c.sent, c.received);

@@ -11,6 +11,10 @@
 
 #include "testutil.h"
 
+extern "C" {
+#include "ntstatus.h" /* white box: ps_op_error */
+}
+
 using namespace pstest;
 
 namespace {
@@ -208,8 +212,8 @@ TEST(Faults, WSARecvNoBufsIsRetriedAndTheConnectionCarriesOn) {
   EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_WSARECV), 3);
   ps_stats st = fs.srv.stats();
   EXPECT_EQ(st.conn_retries, 3u);
-  EXPECT_EQ(st.conns_reset, 0u);
-  EXPECT_EQ(st.conns_out_of_resources, 0u);
+  EXPECT_EQ(st.closed_reset, 0u);
+  EXPECT_EQ(st.closed_resources, 0u);
   close_socket(x);
   fs.finish();
 }
@@ -227,7 +231,7 @@ TEST(Faults, WSASendWouldBlockIsRetriedAndEveryByteArrivesInOrder) {
   EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_WSASEND), 2);
   ps_stats st = fs.srv.stats();
   EXPECT_EQ(st.conn_retries, 2u);
-  EXPECT_EQ(st.conns_reset, 0u);
+  EXPECT_EQ(st.closed_reset, 0u);
   close_socket(x);
   fs.finish();
 }
@@ -247,7 +251,7 @@ TEST(Faults, ReceiveBufferAllocationFailureIsRetried) {
   EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_BUFFER), 2);
   ps_stats st = fs.srv.stats();
   EXPECT_EQ(st.conn_retries, 2u);
-  EXPECT_EQ(st.conns_out_of_resources, 0u);
+  EXPECT_EQ(st.closed_resources, 0u);
   close_socket(x);
   fs.finish();
 }
@@ -308,7 +312,7 @@ TEST(Faults, SendBufferAllocationFailureResetsOnlyThatConnection) {
   EXPECT_TRUE(wait_reset(x, 5000)) << "the peer gets a reset, not a stream with a hole";
   EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_BUFFER), 1);
   EXPECT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 1; }, 2000));
-  EXPECT_EQ(fs.srv.stats().conns_out_of_resources, 1u);
+  EXPECT_EQ(fs.srv.stats().closed_resources, 1u);
   // Under Wine the wire may show an orderly EOF for a linger-0 close
   // (wait_reset): the server's own count says it was a reset.
   EXPECT_EQ(fs.srv.stats().conns_aborted, 1u) << "the connection is reset, not closed with FIN";
@@ -328,7 +332,7 @@ TEST(Faults, PostsFailingLongerThanTheRetryLimitAbortTheConnection) {
   ASSERT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 2; }, 2000));
   fs.arm(PS_FAULT_WSARECV, 1, -1, WSAENOBUFS);
   ASSERT_TRUE(send_all(x, "never read", 10));
-  EXPECT_TRUE(wait_until([&] { return fs.srv.stats().conns_out_of_resources == 1; }, 5000));
+  EXPECT_TRUE(wait_until([&] { return fs.srv.stats().closed_resources == 1; }, 5000));
   // Reset (linger 0), counted as this server's abort; under Wine 8 the
   // client may see an orderly EOF instead (wait_reset).
   EXPECT_TRUE(wait_reset(x, 5000));
@@ -364,4 +368,19 @@ TEST(Faults, RepeatedWarningsAreRateLimited) {
   EXPECT_LE(lines, 4u) << "at most one line per second over about 3.5 s";
   EXPECT_LT(lines, errors);
   EXPECT_NE(text.find("more like this in the last 1 s"), std::string::npos) << text;
+}
+
+// A non-IFS layered provider completes through WPUCompleteOverlappedRequest,
+// with the error in OffsetHigh and Internal free to say nothing: for such a
+// socket a failure must not read as success (ps_op_error).
+TEST(OpError, NonIfsCompletionsTakeTheirErrorFromOffsetHigh) {
+  OVERLAPPED ov{};
+  ov.Internal = 0;  // STATUS_SUCCESS
+  ov.OffsetHigh = WSAECONNRESET;
+  EXPECT_EQ(ps_op_error(&ov, 1), static_cast<DWORD>(WSAECONNRESET));
+  EXPECT_EQ(ps_op_error(&ov, 0), 0u) << "an IFS provider's completion says it in Internal";
+  ov.Internal = 0xC000020DL;  // STATUS_CONNECTION_RESET
+  ov.OffsetHigh = 0;
+  EXPECT_EQ(ps_op_error(&ov, 0), static_cast<DWORD>(WSAECONNRESET));
+  EXPECT_EQ(ps_op_error(&ov, 1), static_cast<DWORD>(WSAECONNRESET)) << "Internal still counts when it has one";
 }

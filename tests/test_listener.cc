@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "run.h"
 #include "testutil.h"
 
 using namespace pstest;
@@ -224,7 +223,7 @@ TEST(Listener, MaxConnectionsMakesTheNextClientWaitThenServesIt) {
   EXPECT_EQ(0, memcmp(buf, "hello", 5));
   ByteStream stream(13);
   for (size_t i = 1; i < first.size(); i++) EXPECT_TRUE(echo_round_trip(first[i], stream, 100));
-  EXPECT_EQ(srv.stats().conns_reset, 0u) << "nobody is reset by the limit";
+  EXPECT_EQ(srv.stats().closed_reset, 0u) << "nobody is reset by the limit";
   close_socket(waiting);
   for (size_t i = 1; i < first.size(); i++) close_socket(first[i]);
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0 && srv.stats().accepts_posted == 2; }, 10000))
@@ -305,7 +304,7 @@ TEST(Listener, ListenerStatsCountEachListenerApartAndErrorsByCode) {
   size_t n = ps_engine_error_counts(srv.engine, errs, 8);
   bool found = false;
   for (size_t i = 0; i < n && i < 8; i++)
-    if (strcmp(errs[i].site, "recv") == 0 && errs[i].count >= 1) found = true;
+    if (errs[i].site == PS_SITE_RECV && errs[i].count >= 1) found = true;
   EXPECT_TRUE(found) << n << " error rows";
   EXPECT_EQ(row("echo").bytes_in, 1000u) << "an ended connection's totals stay";
 

@@ -1,8 +1,10 @@
-// The admin endpoint's renderings (common/metrics.c, prom.c, strbuf.c).
-// promtool checks the exposition as a whole (tests/CMakeLists.txt:
-// native.metrics.promtool_accepts_exposition); these check the details.
+// The admin endpoint's renderings (common/services/metrics.c) of the
+// counter lists (ps_stats.h). promtool checks the exposition as a whole
+// (tests/CMakeLists.txt: native.metrics.promtool_accepts_exposition); these
+// check the details, and that docs/metrics.md names every family.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -10,8 +12,9 @@
 
 #include "metrics_sample.h"
 
+#include "temp_file.h"
+
 extern "C" {
-#include "prom.h"
 #include "strbuf.h"
 }
 
@@ -33,45 +36,6 @@ bool Has(const std::string &text, const std::string &line) {
 
 }  // namespace
 
-TEST(StrBuf, FixedBufferReportsOverflowAndKeepsWhatFitted) {
-  char storage[8];
-  ps_strbuf b;
-  ps_strbuf_init_fixed(&b, storage, sizeof(storage));
-  ps_strbuf_puts(&b, "abc");
-  ps_strbuf_printf(&b, "%d", 1234);
-  EXPECT_FALSE(b.overflow);
-  EXPECT_STREQ(storage, "abc1234");
-  ps_strbuf_puts(&b, "x");
-  EXPECT_TRUE(b.overflow);
-  EXPECT_STREQ(storage, "abc1234") << "nothing partial of the failed append";
-}
-
-TEST(StrBuf, HeapBufferGrowsToItsMaxThenOverflows) {
-  ps_strbuf b;
-  ps_strbuf_init_heap(&b, 1000);
-  std::string line(99, 'x');
-  for (int i = 0; i < 9; i++) ps_strbuf_printf(&b, "%s\n", line.c_str());
-  EXPECT_FALSE(b.overflow);
-  EXPECT_EQ(b.len, 900u);
-  ps_strbuf_printf(&b, "%s\n", line.c_str());
-  EXPECT_TRUE(b.overflow) << "1000 bytes + NUL do not fit in max 1000";
-  EXPECT_EQ(b.len, 900u);
-  ps_strbuf_free(&b);
-}
-
-TEST(Prom, EscapesLabelValuesAndHelpText) {
-  ps_strbuf b;
-  ps_strbuf_init_heap(&b, 4096);
-  ps_prom p;
-  ps_prom_init(&p, &b);
-  ps_prom_family(&p, "x_total", "counter", "a \\ b\nc");
-  ps_prom_label l = {"k", "q\"b\\n\nz"};
-  ps_prom_sample(&p, &l, 1, 7);
-  EXPECT_EQ(std::string(b.data, b.len),
-            "# HELP x_total a \\\\ b\\nc\n# TYPE x_total counter\nx_total{k=\"q\\\"b\\\\n\\nz\"} 7\n");
-  ps_strbuf_free(&b);
-}
-
 TEST(Metrics, PrometheusHasEachFamilyOnceWithHelpAndTypeBeforeItsSamples) {
   auto m = std::make_unique<ps_metrics>();
   FillSampleMetrics(m.get());
@@ -84,7 +48,8 @@ TEST(Metrics, PrometheusHasEachFamilyOnceWithHelpAndTypeBeforeItsSamples) {
     if (line.rfind("# HELP ", 0) == 0) {
       family = line.substr(7, line.find(' ', 7) - 7);
       EXPECT_TRUE(seen.insert(family).second) << "family twice: " << family;
-      EXPECT_EQ(family.rfind("portserve_", 0), 0u) << family;
+      // Ours, or the standard process families every exporter has.
+      EXPECT_TRUE(family.rfind("portserve_", 0) == 0 || family.rfind("process_", 0) == 0) << family;
       continue;
     }
     if (line.rfind("# TYPE ", 0) == 0) {
@@ -103,23 +68,79 @@ TEST(Metrics, PrometheusHasEachFamilyOnceWithHelpAndTypeBeforeItsSamples) {
   EXPECT_TRUE(Has(text, "portserve_build_info{version=\"0.1.0\"} 1"));
   EXPECT_TRUE(Has(text, "portserve_connections_accepted_total 120"));
   EXPECT_TRUE(Has(text, "portserve_connections_open 3"));
-  for (const char *reason :
-       {"idle\"} 5", "linger\"} 6", "send\"} 7", "per_source_limit\"} 4", "reset\"} 2", "out_of_resources\"} 8"})
+  for (const char *reason : {"orderly\"} 100", "reset\"} 2", "out_of_resources\"} 8", "idle\"} 0", "stop\"} 0"})
     EXPECT_TRUE(Has(text, std::string("portserve_connections_closed_total{reason=\"") + reason)) << reason;
+  EXPECT_TRUE(Has(text, "portserve_connections_refused_total{reason=\"per_source_limit\"} 4"));
+  for (const char *timeout : {"idle\"} 5", "linger\"} 6", "send\"} 7"})
+    EXPECT_TRUE(Has(text, std::string("portserve_timeouts_total{timeout=\"") + timeout)) << timeout;
   EXPECT_TRUE(Has(text, "portserve_datagrams_dropped_total{reason=\"source_port_low\"} 3"));
   EXPECT_TRUE(Has(text, "portserve_listener_connections_accepted_total{service=\"echo\",listener=\"127.0.0.1:7007\","
                         "transport=\"tcp\"} 100"));
-  EXPECT_TRUE(Has(text, "portserve_listener_received_datagrams_total{service=\"echo\",listener=\"[::1]:7007\","
+  EXPECT_TRUE(Has(text, "portserve_listener_datagrams_received_total{service=\"echo\",listener=\"[::1]:7007\","
                         "transport=\"udp\"} 5"));
   EXPECT_TRUE(Has(text, "portserve_listener_connections_accepted_total{service=\"qotd\","
-                        "listener=\"we\\\"ird\\\\name\\nx\",transport=\"tcp\"} 1"));
+                        "listener=\"we\\\"ird\\\\name\\nx:17\",transport=\"tcp\"} 1"));
   EXPECT_EQ(text.find("portserve_listener_connections_accepted_total{service=\"echo\",listener=\"[::1]"),
             std::string::npos)
       << "UDP rows have no connections";
-  EXPECT_TRUE(Has(text, "portserve_errors_total{site=\"accept\",error=\"WSAENOBUFS\"} 3"));
+  EXPECT_TRUE(Has(text, "portserve_socket_error_codes_total{site=\"accept\",error=\"WSAENOBUFS\"} 3"));
+  for (const char *site : {"accept", "recv", "send", "udp_recv", "udp_send"})
+    EXPECT_TRUE(Has(text, std::string("portserve_socket_errors_total{site=\"") + site + "\"} 0"))
+        << site << ": every site is there from the start, so increase() sees the first error";
   EXPECT_TRUE(Has(text, "portserve_worker_threads 2"));
   EXPECT_TRUE(Has(text, "portserve_serving 1"));
   EXPECT_TRUE(Has(text, "portserve_timer_sweep_max_seconds 0.0015"));
+  EXPECT_TRUE(Has(text, "process_cpu_seconds_total 2.5"));
+  EXPECT_TRUE(Has(text, "process_start_time_seconds 1795840000"));
+  EXPECT_TRUE(Has(text, "portserve_config_last_reload_successful 1"));
+  EXPECT_TRUE(Has(text, "portserve_config_last_reload_success_timestamp_seconds 1795840100"));
+  EXPECT_TRUE(Has(text, "portserve_config_info{hash=\"0123456789abcdef\"} 1"));
+}
+
+// Every accepted connection ends with exactly one reason, so an operator
+// can sum them: accepted = open + the closed reasons.
+TEST(Metrics, CloseReasonsAreOneFamilyThatSumsToTheClosedTotal) {
+  size_t reasons = 0;
+  for (size_t i = 0; i < PS_STAT_COUNT; i++)
+    if (std::string(ps_stat_at(i)->metric) == "portserve_connections_closed_total") reasons++;
+  EXPECT_EQ(reasons, 8u) << "orderly, idle, linger, send, reset, out_of_resources, aborted, stop";
+}
+
+// docs/metrics.md names every family the exposition has, and every label
+// value of its reason, timeout and site labels; and nothing the exposition
+// lacks (a removed metric leaves the docs too).
+TEST(MetricsDocs, DocsNameEveryFamilyAndLabelValueAndNoOther) {
+  const std::string doc = ReadSourceFile("docs/metrics.md");
+  ASSERT_FALSE(doc.empty()) << "docs/metrics.md";
+  auto m = std::make_unique<ps_metrics>();
+  FillSampleMetrics(m.get());
+  std::string text = Render(ps_metrics_prometheus, m.get());
+  std::set<std::string> families;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::string name = line.substr(7, line.find(' ', 7) - 7);
+      families.insert(name);
+      EXPECT_NE(doc.find("| `" + name + "` |"), std::string::npos) << "docs/metrics.md has no row for " << name;
+      continue;
+    }
+    for (const char *label : {"reason=\"", "timeout=\"", "site=\""}) {
+      size_t at = line.find(label);
+      if (at == std::string::npos || line.rfind("portserve_socket_error_codes_total", 0) == 0) continue;
+      at += std::strlen(label);
+      std::string value = line.substr(at, line.find('"', at) - at);
+      EXPECT_NE(doc.find("`" + value + "`"), std::string::npos)
+          << "docs/metrics.md does not explain the label value " << value << " of " << line;
+    }
+  }
+  for (size_t at = doc.find("| `"); at != std::string::npos; at = doc.find("| `", at + 1)) {
+    size_t end = doc.find('`', at + 3);
+    std::string name = doc.substr(at + 3, end - at - 3);
+    if (name.rfind("portserve_", 0) == 0 || name.rfind("process_", 0) == 0) {
+      EXPECT_EQ(families.count(name), 1u) << "docs/metrics.md lists " << name << ", which /metrics does not have";
+    }
+  }
 }
 
 TEST(Metrics, ErrorTableFoldsRowsPastItsSizeIntoOther) {
@@ -143,11 +164,15 @@ TEST(Metrics, JsonHasTheDocumentedShape) {
                        0),
             0u)
       << json;
+  for (size_t i = 0; i < PS_STAT_COUNT; i++)
+    EXPECT_NE(json.find(std::string("\"") + ps_stat_at(i)->field + "\":"), std::string::npos)
+        << "the totals have every counter of the list: " << ps_stat_at(i)->field;
   EXPECT_NE(json.find("{\"service\":\"echo\",\"address\":\"127.0.0.1:7007\",\"transport\":\"tcp\","
                       "\"conns_accepted\":100,\"bytes_in\":1000,\"bytes_out\":1000,\"msgs_in\":10,\"msgs_out\":10,"
                       "\"dgrams_in\":0,\"dgrams_out\":0}"),
-            std::string::npos);
-  EXPECT_NE(json.find("\"address\":\"we\\\"ird\\\\name\\u000ax\""), std::string::npos) << json;
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"address\":\"we\\\"ird\\\\name\\u000ax:17\""), std::string::npos) << json;
   EXPECT_NE(json.find("\"errors\":[{\"site\":\"accept\",\"error\":\"WSAENOBUFS\",\"count\":3},"), std::string::npos);
   EXPECT_EQ(json.substr(json.size() - 3), "]}\n");
 }
@@ -161,7 +186,9 @@ TEST(Metrics, TextSummarySaysStateUptimeAndEachListener) {
   std::string text(out.data, out.len);
   ps_strbuf_free(&out);
   EXPECT_EQ(text.rfind("portserve 0.1.0, serving, 2 worker threads, up 1d 01h 01m 01s\n", 0), 0u) << text;
-  EXPECT_NE(text.find("connections  3 open, 120 accepted; ended abnormally: 5 idle timeout"), std::string::npos)
+  EXPECT_NE(text.find("connections  3 open, 120 accepted; ended: 100 orderly, 2 reset, 8 out_of_resources; "
+                      "refused: 4 per_source_limit"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("  echo     tcp 127.0.0.1:7007"), std::string::npos) << text;
   EXPECT_NE(text.find(", 5 datagrams in, 5 out\n"), std::string::npos) << text;

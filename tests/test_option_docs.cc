@@ -3,8 +3,10 @@
 // until both mention it; a removed one must leave them too.
 #include <gtest/gtest.h>
 
-#include <cstdio>
+#include <set>
 #include <string>
+
+#include "temp_file.h"
 
 extern "C" {
 #include "options.h"
@@ -15,17 +17,6 @@ extern "C" {
 #endif
 
 namespace {
-
-std::string ReadSourceFile(const char *name) {
-  std::string path = std::string(PS_SOURCE_DIR) + "/" + name, text;
-  std::FILE *f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return text;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  std::fclose(f);
-  return text;
-}
 
 // Whether `text` has a line "KEY =" or ";KEY =" (set, or shown commented out).
 bool HasIniLine(const std::string &text, const std::string &key) {
@@ -83,4 +74,23 @@ TEST(OptionDocs, IniExampleShowsEveryKey) {
 TEST(OptionDocs, RemovedOptionsAreNotDocumented) {
   EXPECT_EQ(ReadSourceFile("README.md").find("buffer-idle"), std::string::npos);
   EXPECT_FALSE(HasIniLine(ReadSourceFile("portserve.ini.example"), "buffer_idle_ms"));
+}
+
+// The table's own consistency: one row per engine field (a field set by two
+// rows would take whichever comes last), and every setting a file can hold
+// says what a reload does with it.
+TEST(OptionTable, EachEngineFieldHasOneRowAndEverySettingAReloadClass) {
+  std::set<size_t> fields;
+  for (size_t i = 0; i < ps_option_count(); i++) {
+    const ps_option_def *d = ps_option_at(i);
+    if (d->engine) {
+      EXPECT_TRUE(fields.insert(d->engine_offset).second) << d->flag << " sets an engine field another row sets";
+      EXPECT_TRUE(d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL) << d->flag;
+      EXPECT_GE(d->engine_scale, 1u) << d->flag;
+    }
+    if (d->ini_key != nullptr) {
+      EXPECT_NE(d->reload, PS_RELOAD_NONE) << d->flag << " has no reload class";
+    }
+  }
+  EXPECT_GE(fields.size(), 15u);
 }

@@ -108,3 +108,26 @@ TEST(Run, HealthzIs503WhileTheServerStops) {
   EXPECT_EQ(srv.status, PS_RUN_OK);
   EXPECT_EQ(connect_to("127.0.0.1", echo, 2000), INVALID_SOCKET) << "the listener closed after the grace";
 }
+
+// Windows ends a console process about 5 s after close, logoff or shutdown;
+// Ctrl+C and Ctrl+Break have no limit. Wine does not deliver CTRL_CLOSE_EVENT
+// to a process run from a terminal (docs/wine-notes.md), so the cap is
+// checked here.
+TEST(Run, ConsoleCloseCapsTheDrainSoTheStopFitsTheWindow) {
+  EXPECT_EQ(ps_run_console_drain_ms(CTRL_C_EVENT, 5000), 5000u);
+  EXPECT_EQ(ps_run_console_drain_ms(CTRL_BREAK_EVENT, 20000), 20000u);
+  for (DWORD type : {DWORD(CTRL_CLOSE_EVENT), DWORD(CTRL_LOGOFF_EVENT), DWORD(CTRL_SHUTDOWN_EVENT)}) {
+    EXPECT_EQ(ps_run_console_drain_ms(type, 5000), 3000u) << type;
+    EXPECT_EQ(ps_run_console_drain_ms(type, 1000), 1000u) << type;
+    EXPECT_LT(ps_run_console_drain_ms(type, 3600000), PS_CONSOLE_CLOSE_WINDOW_MS) << type;
+  }
+}
+
+// The shutdown grace, likewise: none when the console is closed (the 5 s
+// window has no room for it), the configured one for Ctrl+C and Ctrl+Break.
+TEST(Run, ConsoleCloseSkipsTheShutdownGrace) {
+  EXPECT_EQ(ps_run_console_grace_ms(CTRL_C_EVENT, 5000), 5000u);
+  EXPECT_EQ(ps_run_console_grace_ms(CTRL_BREAK_EVENT, 5000), 5000u);
+  for (DWORD type : {DWORD(CTRL_CLOSE_EVENT), DWORD(CTRL_LOGOFF_EVENT), DWORD(CTRL_SHUTDOWN_EVENT)})
+    EXPECT_EQ(ps_run_console_grace_ms(type, 5000), 0u) << type;
+}

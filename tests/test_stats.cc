@@ -15,7 +15,7 @@ static std::string Bytes(double bytes) {
 }
 
 static std::string Line(const ps_stats &now, const ps_stats &prev, double elapsed_s) {
-  char buf[512];
+  char buf[1024];
   return ps_stats_format(&now, &prev, elapsed_s, buf, sizeof buf);
 }
 
@@ -71,19 +71,38 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
   now.timeouts_send = 1;
   now.limit_waits = 6;
   now.accepts_held = 3;
-  now.conns_refused_source = 2;
+  now.refused_source = 2;
   now.accepts_posted = 32;
   now.udp_receives_posted = 16;
   now.accept_errors = 9;
   now.udp_recv_errors = 8;
-  now.conns_out_of_resources = 4;
+  now.closed_resources = 4;
   now.process_handles = 77;
   now.process_private_bytes = 3 * 1024 * 1024;
   EXPECT_EQ(Line(now, prev, 2.0),
-            "conns 3 open / 120 total | in 2.0 KiB 1.0 KiB/s | out 4.0 KiB 1.5 KiB/s | 50 msg/s | "
-            "udp 7 in 6 out 1 dropped | guard 7 port 24 rate | buffers 4/32 | timeouts 5 idle 2 linger 1 send | "
-            "limits 6 waits 3 held 2 per-source | posted 32 accept 16 udp | errors 9 accept 8 udp 4 out-of-resources | "
-            "process 77 handles 3.0 MiB");
+            "conns 3 open 120 total | closed 0 reset 4 out-of-resources 0 aborted | refused 2 per-source | "
+            "timeouts 5 idle 2 linger 1 send | limits 3 held 6 waits | in 2.0 KiB 1.0 KiB/s | "
+            "out 4.0 KiB 1.5 KiB/s | msg 100 in 50/s | udp 7 in 6 out 1 dropped | "
+            "guard 1 port0 2 low-port 4 loop 8 rate 16 total-rate | posted 32 accept 16 udp | "
+            "errors 9 accept 8 udp 0 retries | buffers 4 used 32 allocated | process 77 handles 3.0 MiB private");
+}
+
+// The line is made from the counter list: every row with a `line` shows,
+// and a longer list never overruns the caller's buffer.
+TEST(Stats, LineHasEveryListedRowAndStaysWithinItsBuffer) {
+  ps_stats prev{}, now{};
+  std::string line = Line(now, prev, 1.0);
+  size_t words = 0;
+  for (size_t i = 0; i < PS_STAT_COUNT; i++)
+    if (ps_stat_at(i)->line[0] != '\0') words++;
+  size_t values = 0;
+  for (size_t at = line.find(" 0"); at != std::string::npos; at = line.find(" 0", at + 1)) values++;
+  EXPECT_GE(values, words) << line;
+  char small[40];
+  std::memset(small, 'x', sizeof small);
+  ps_stats_format(&now, &prev, 1.0, small, 32);
+  EXPECT_EQ(std::strlen(small), 31u);
+  EXPECT_EQ(small[32], 'x') << "wrote past bufsize";
 }
 
 TEST(Stats, RateIsDifferenceOverElapsed) {
@@ -105,7 +124,7 @@ TEST(Stats, ZeroElapsedGivesZeroRates) {
     std::string line = Line(now, prev, elapsed);
     EXPECT_NE(line.find("in 2.0 KiB 0 B/s"), std::string::npos) << line;
     EXPECT_NE(line.find("out 2.0 KiB 0 B/s"), std::string::npos) << line;
-    EXPECT_NE(line.find("| 0 msg/s"), std::string::npos) << line;
+    EXPECT_NE(line.find("msg 10 in 0/s"), std::string::npos) << line;
   }
 }
 
@@ -121,7 +140,7 @@ TEST(Stats, CountersGoingBackwardsGiveZeroRates) {
   std::string line = Line(now, prev, 1.0);
   EXPECT_NE(line.find("in 10 B 0 B/s"), std::string::npos) << line;
   EXPECT_NE(line.find("out 10 B 0 B/s"), std::string::npos) << line;
-  EXPECT_NE(line.find("| 0 msg/s"), std::string::npos) << line;
+  EXPECT_NE(line.find("msg 1 in 0/s"), std::string::npos) << line;
 }
 
 TEST(Stats, LargestCountsPrintInFull) {
@@ -129,7 +148,7 @@ TEST(Stats, LargestCountsPrintInFull) {
   ps_stats now{};
   now.conns_total = UINT64_MAX;
   std::string line = Line(now, zero, 1.0);
-  EXPECT_NE(line.find("/ 18446744073709551615 total"), std::string::npos) << line;
+  EXPECT_NE(line.find(" 18446744073709551615 total"), std::string::npos) << line;
 }
 
 TEST(Stats, LineTruncatesToSmallBufferAndStaysTerminated) {

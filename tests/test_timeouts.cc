@@ -39,7 +39,7 @@ TEST(Timeouts, IdleConnectionsAreClosedGracefullyWhileBusyOnesStay) {
   EXPECT_TRUE(echo_round_trip(busy, stream, 1000));
   ps_stats st = srv.stats();
   EXPECT_EQ(st.timeouts_idle, 2u);
-  EXPECT_EQ(st.conns_reset, 0u);
+  EXPECT_EQ(st.closed_reset, 0u);
   close_socket(busy);
   srv.stop_and_check();
 }
@@ -116,7 +116,7 @@ TEST(Timeouts, SendTimeoutResetsAClientThatStopsReadingAndFreesItsBuffers) {
   // where the platform shows it (wait_reset), and always in the server's
   // count of connections it aborted, whose only cause here is the timeout.
   EXPECT_EQ(st.conns_aborted, 1u) << "the stalled sender is reset, not closed gracefully";
-  EXPECT_EQ(st.conns_reset, 0u) << "neither client reset";
+  EXPECT_EQ(st.closed_reset, 0u) << "neither client reset";
   EXPECT_TRUE(wait_reset(stuck, 5000));
   close_socket(stuck);
   close_socket(good);

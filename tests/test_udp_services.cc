@@ -191,7 +191,7 @@ TEST(UdpServices, ChargenClosesGracefullyWhenTheClientHalfCloses) {
   EXPECT_EQ(got, chargen_pattern(got.size())) << "the stream up to the FIN is the pattern";
   close_socket(s);
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
-  EXPECT_EQ(srv.stats().conns_reset, 0u);
+  EXPECT_EQ(srv.stats().closed_reset, 0u);
   srv.stop_and_check();
 }
 

@@ -6,7 +6,6 @@
 
 extern "C" {
 #include "listen_spec.h"
-#include "log.h"
 }
 
 namespace pstest {
@@ -41,35 +40,24 @@ ps_engine_config default_config() {
   return cfg;
 }
 
-LogCapture::LogCapture() {
-  char dir[MAX_PATH], path[MAX_PATH];
-  GetTempPathA(MAX_PATH, dir);
-  if (GetTempFileNameA(dir, "plg", 0, path) == 0) {
-    ADD_FAILURE() << "GetTempFileNameA failed: " << GetLastError();
-    return;
-  }
-  path_ = path;
-  ps_log_config cfg{};
-  cfg.level = PS_LOG_INFO;
-  cfg.sinks = PS_LOG_TO_STDERR;
-  cfg.file = path_.c_str();
-  EXPECT_EQ(ps_log_open(&cfg), 0) << "log file " << path_;
-}
+LogCapture::LogCapture() { ps_log_set_sink(sink, this); }
 
-LogCapture::~LogCapture() {
-  ps_log_close();
-  if (!path_.empty()) DeleteFileA(path_.c_str());
+LogCapture::~LogCapture() { ps_log_set_sink(nullptr, nullptr); }
+
+void LogCapture::sink(void *ctx, const ps_log_record *rec) {
+  LogCapture *self = static_cast<LogCapture *>(ctx);
+  std::string line = std::string(ps_log_level_name(rec->level)) + " " + rec->text + "\n";
+  AcquireSRWLockExclusive(&self->lock_);
+  self->text_ += line;
+  ReleaseSRWLockExclusive(&self->lock_);
+  std::fputs(line.c_str(), stderr);
 }
 
 std::string LogCapture::text() const {
-  std::string got;
-  FILE *f = fopen(path_.c_str(), "rb");
-  if (f == nullptr) return got;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) got.append(buf, n);
-  fclose(f);
-  return got;
+  AcquireSRWLockShared(&lock_);
+  std::string copy = text_;
+  ReleaseSRWLockShared(&lock_);
+  return copy;
 }
 
 Server::~Server() {
@@ -94,7 +82,12 @@ bool Server::listen(const char *text, const void *options) {
     ADD_FAILURE() << msg;
     return false;
   }
-  if (ps_engine_listen_with(engine, &spec, options) != 0) return false;
+  const ps_handler *h = ps_registry_find(ps_registry_builtin(), spec.service);
+  if (h == nullptr) {
+    ADD_FAILURE() << "no built-in service " << spec.service;
+    return false;
+  }
+  if (ps_engine_serve(engine, &spec, h, options) != 0) return false;
   endpoints.resize(64);
   size_t n = ps_engine_endpoints(engine, endpoints.data(), endpoints.size());
   endpoints.resize(n);

@@ -19,7 +19,9 @@
 #include <gtest/gtest.h>
 
 extern "C" {
-#include "engine.h"
+#include "ps_engine.h"
+#include "ps_log.h"
+#include "ps_services.h"
 }
 
 namespace pstest {
@@ -46,8 +48,8 @@ struct Server {
   // Creates an engine with `cfg` and opens `spec` ("echo=127.0.0.1:0").
   // Returns false (with a gtest failure) if that fails.
   bool start(const char *spec, const ps_engine_config *cfg = nullptr);
-  // Another listener on the same engine; `options` are the service's own
-  // (ps_engine_listen_with), e.g. a ps_qotd_options.
+  // Another listener on the same engine, served by the built-in service the
+  // spec names; `options` are the service's own, e.g. a ps_qotd_options.
   bool listen(const char *spec, const void *options = nullptr);
   unsigned port(int family = AF_INET) const;
   ps_stats stats() const;
@@ -58,10 +60,10 @@ struct Server {
 
 ps_engine_config default_config();
 
-// Every log line written while it lives also goes to a temporary file, which
-// text() reads back (server/log.c's file sink; stderr keeps its copy). Make
-// it before the engine starts and let it go after the engine stopped: the
-// log sink is set while no other thread logs.
+// Every log line written while it lives is kept (and still printed on
+// stderr), for text() to read back: the engine's log sink (ps_log_set_sink)
+// is set while it lives. Make it before the engine starts and let it go
+// after the engine stopped: the sink is set while no other thread logs.
 class LogCapture {
  public:
   LogCapture();
@@ -71,7 +73,9 @@ class LogCapture {
   std::string text() const;
 
  private:
-  std::string path_;
+  static void sink(void *ctx, const ps_log_record *rec);
+  mutable SRWLOCK lock_ = SRWLOCK_INIT;
+  std::string text_;
 };
 
 // A connected blocking client socket with send/recv timeouts, or INVALID_SOCKET.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# clang-format over portserve's C and C++ sources (*.c, *.h, *.cc in common/,
-# server/, tests/, bench/ and examples/), with .clang-format (and
+# clang-format over portserve's C and C++ sources (*.c, *.h, *.cc in include/,
+# common/, server/, tests/, bench/ and examples/), with .clang-format (and
 # tests/.clang-format).
 #
 #   tools/format.sh --check   list the files clang-format would change; exit 1 if any
@@ -20,7 +20,7 @@ esac
 command -v "$CLANG_FORMAT" >/dev/null || { echo "tools/format.sh: $CLANG_FORMAT not found (tools/deps.sh: build)" >&2; exit 2; }
 
 dirs=()
-for d in common server tests bench examples; do [ -d "$d" ] && dirs+=("$d"); done
+for d in include common server tests bench examples; do [ -d "$d" ] && dirs+=("$d"); done
 mapfile -t files < <(git ls-files -- "${dirs[@]/%//*.c}" "${dirs[@]/%//*.h}" "${dirs[@]/%//*.cc}" | sort)
 
 differ=()

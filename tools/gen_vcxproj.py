@@ -17,7 +17,7 @@ libraries become AdditionalDependencies, gtest_main means googletest's own
 sources compiled from $(GTEST_ROOT).
 
 The output depends only on the manifest and the headers on disk: GUIDs are
-fixed literals and absolute paths are written relative to $(SolutionDir) or
+derived from the target names and absolute paths are written relative to $(SolutionDir) or
 $(GTEST_ROOT), so the same input gives byte-identical files on any machine.
 Files are written with CRLF and a UTF-8 BOM, as Visual Studio writes them, so
 saving the solution in the IDE does not rewrite every line.
@@ -25,23 +25,21 @@ saving the solution in the IDE does not rewrite every line.
 import argparse
 import os
 import sys
+import uuid
 
-# Fixed so that regenerating never changes a project's identity. A new CMake
-# target needs a line here (and in PS_VS_TARGETS in CMakeLists.txt).
+# The projects are CMake's targets (PS_VS_TARGETS in CMakeLists.txt, the one
+# list): each project's GUID is derived from its target's name (uuid5 in a
+# namespace of our own), so regenerating never changes a project's identity
+# and a new target needs nothing here. Each .vcxproj sits in the folder its
+# sources share (common/base/psbase.vcxproj, server/app/portserve.vcxproj).
 SOLUTION_GUID = "{5B0D3C1E-7A2F-4C61-9E3B-2D4F8A6C1E01}"
 VCXPROJ_TYPE_GUID = "{8BC9CEB8-8B4A-11D0-8D11-00A0C91BC942}"  # Visual C++
-PROJECTS = {  # CMake target: (folder of its .vcxproj, GUID)
-    "pscommon": ("common", "{2E6A1B4C-3D5F-4A70-8B19-0C7E5D2A9F11}"),
-    "psengine": ("server", "{4F8C3D6E-5B71-4C92-AD3B-2E9F7B4C1A22}"),
-    "portserve": ("server", "{6A1E5F80-7D93-4EB4-8F5D-4B1A9D6E3C33}"),
-    "common_tests": ("tests", "{8C3A7B12-9FB5-4ED6-A17F-6D3CBF805E44}"),
-    "engine_tests": ("tests", "{9D4B8C23-A0C6-4FE7-B280-7E4DC0916F55}"),
-    "portload": ("bench", "{AE5C9D34-B1D7-4A08-83A1-8F5ED1A27066}"),
-    "portload_tests": ("bench", "{BF6DAE45-C2E8-4B19-94B2-906FE2B38177}"),
-    "naive_iocp_echo": ("bench", "{C07EBF56-D3F9-4C2A-A5C3-A170F3C49288}"),
-    "upper_proto": ("examples", "{D18FC067-E40A-4D3B-B6D4-B281A4D5A399}"),
-    "upper": ("examples", "{E290D178-F51B-4E4C-87E5-C392B5E6B4AA}"),
-}
+PROJECT_NAMESPACE = uuid.UUID("5B0D3C1E-7A2F-4C61-9E3B-2D4F8A6C1E01")
+
+
+def project_guid(name):
+    return "{%s}" % str(uuid.uuid5(PROJECT_NAMESPACE, name)).upper()
+
 
 CONFIGS = ("Debug", "Release")
 PLATFORM = "x64"
@@ -134,10 +132,8 @@ class Project:
     """One target as Visual Studio will see it; paths are repo-relative."""
 
     def __init__(self, target, root, gtest_root, by_name):
-        if target.name not in PROJECTS:
-            fail("CMake target %s has no entry in PROJECTS (folder, GUID)" % target.name)
         self.name = target.name
-        self.folder, self.guid = PROJECTS[target.name]
+        self.guid = project_guid(target.name)
         if target.kind == "STATIC_LIBRARY":
             self.kind = "StaticLibrary"
         elif target.kind == "EXECUTABLE":
@@ -154,6 +150,11 @@ class Project:
             (self.resources if rel.endswith(".rc") else self.sources).append(rel)
         self.sources.sort()
         self.resources.sort()
+        # The folder the sources share (the .vcxproj goes there).
+        dirs = [os.path.dirname(x) for x in self.sources + self.resources]
+        if not dirs:
+            fail("%s: no sources" % self.name)
+        self.folder = os.path.commonpath(dirs).replace(os.sep, "/") or "."
         self.gtest = any(lib in GTEST_TARGETS for lib in split_list(f.get("LIBS")))
         self.defines = []
         for define in split_list(f.get("DEFINES")) + list(MSVC_ONLY_DEFINES):

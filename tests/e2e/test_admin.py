@@ -52,7 +52,7 @@ class Admin(unittest.TestCase):
         code, before = curl(self.base + "/metrics")
         self.assertEqual(code, 200, before)
         acc0 = metric(before, "portserve_listener_connections_accepted_total", {"service": "echo"})
-        in0 = metric(before, "portserve_listener_received_bytes_total", {"service": "echo"})
+        in0 = metric(before, "portserve_listener_bytes_received_total", {"service": "echo"})
 
         self.assertTrue(os.path.exists(PORTLOAD), "PORTLOAD not built: %r" % PORTLOAD)
         p = subprocess.run([PORTLOAD, "--target", "127.0.0.1:%d" % port, "--connections", "8", "--size", "100",
@@ -68,8 +68,8 @@ class Admin(unittest.TestCase):
         # measured ones, so compare bytes through the engine's totals of both ways).
         self.assertEqual(metric(after, "portserve_listener_connections_accepted_total", {"service": "echo"}) - acc0,
                          load["conns_opened"])
-        got_in = metric(after, "portserve_listener_received_bytes_total", {"service": "echo"}) - in0
-        got_out = metric(after, "portserve_listener_sent_bytes_total", {"service": "echo"})
+        got_in = metric(after, "portserve_listener_bytes_received_total", {"service": "echo"}) - in0
+        got_out = metric(after, "portserve_listener_bytes_sent_total", {"service": "echo"})
         self.assertGreaterEqual(got_in, load["messages"] * 100, "at least every measured message's bytes")
         self.assertEqual(got_in % 100, 0, "whole 100-byte messages only")
         self.assertEqual(got_out, got_in, "echo: every byte received was sent back")

@@ -83,7 +83,8 @@ class CommandLine(unittest.TestCase):
             "--udp-allow-low-ports": ["1"],
             "--idle-timeout": ["300"], "--linger-timeout": ["30"], "--send-timeout": ["60"], "--keepalive": ["60"],
             "--bind-retry": ["5"], "--max-connections-per-source": ["5"], "--admin": ["127.0.0.1:0"],
-            "--log-max-size": ["1048576"], "--log-files": ["3"], "--log-time": ["utc"],
+            "--log-max-size": ["1048576"], "--log-files": ["3"], "--log-time": ["utc"], "--shutdown-grace": ["1"],
+            "--log-format": ["json"],
         }
         # flags that are commands or belong to one, tested on their own
         # (test_check.py: --bind; test_admin.py, test_stats_client.py: stats --json)
@@ -125,7 +126,7 @@ class CommandLine(unittest.TestCase):
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         with open(os.path.join(root, "CMakeLists.txt")) as f:
             version = re.search(r"project\(portserve VERSION ([0-9.]+)", f.read()).group(1)
-        self.assertEqual(out.strip(), "portserve " + version, "server/version.h and CMakeLists.txt disagree")
+        self.assertEqual(out.strip(), "portserve " + version, "server/app/version.h and CMakeLists.txt disagree")
 
 
 class StartupErrors(unittest.TestCase):
@@ -390,9 +391,9 @@ class Lifecycle(unittest.TestCase):
                 recv_until_eof(s)
             self.assertTrue(srv.wait_for_line("stats: conns", 20), srv.output())
             stats = [l for l in srv.output().splitlines() if "stats: conns" in l]
-            self.assertRegex(stats[-1], r"conns \d+ open / 1 total \| in 1000 B")
+            self.assertRegex(stats[-1], r"conns \d+ open 1 total \|.* \| in 1000 B ")
             # The pools at full size: one listener x 16 accepts, one UDP socket x 8 receives.
-            self.assertIn("| posted 16 accept 8 udp | errors 0 accept 0 udp 0 out-of-resources", stats[-1])
+            self.assertIn("| posted 16 accept 8 udp | errors 0 accept 0 udp 0 retries", stats[-1])
             srv.interrupt()
             self.assertEqual(srv.wait(30), 0)
 

@@ -78,10 +78,10 @@ def product_code(msi):
 
 
 def install_settings():
-    """What `portserve install` sets (server/service.c) with the configuration
+    """What `portserve install` sets (server/app/service.c) with the configuration
     the MSI ships (portserve.ini.example): failure actions (reset period in s,
     [(action, delay in ms)]) and the pre-shutdown time in ms."""
-    with open(os.path.join(ROOT, "server", "service.c")) as f:
+    with open(os.path.join(ROOT, "server", "app", "service.c")) as f:
         source = f.read()
     actions = re.search(r"SC_ACTION actions\[\d+\] = \{(.*)\};", source).group(1)
     actions = [(1 if kind == "SC_ACTION_RESTART" else kind, int(delay))
@@ -90,7 +90,7 @@ def install_settings():
     reset = math.prod(int(factor) for factor in reset.split("*"))
     slack = int(re.search(r"#define SERVICE__STOP_SLACK_MS (\d+)u", source).group(1))
     self_check = re.search(r"dwPreshutdownTimeout = drain_timeout_ms \+ SERVICE__STOP_SLACK_MS;", source)
-    assert self_check, "server/service.c computes the pre-shutdown time differently: update this test"
+    assert self_check, "server/app/service.c computes the pre-shutdown time differently: update this test"
     with open(os.path.join(ROOT, "portserve.ini.example")) as f:
         drain = int(re.search(r"^drain_timeout = (\d+)$", f.read(), re.M).group(1))
     return reset, actions, drain + slack
@@ -211,7 +211,7 @@ class Msi(unittest.TestCase):
         # store failure actions (docs/wine-notes.md, rows 11 and 15).
         msi = self.build(VERSION_N, "portserve.msi")
         reset, actions, preshutdown = install_settings()
-        self.assertTrue(actions, "no SC_ACTION array found in server/service.c")
+        self.assertTrue(actions, "no SC_ACTION array found in server/app/service.c")
         install, reinstall = 1, 4  # msidbServiceConfigEventInstall, ...Reinstall
         self.assertEqual(msi_table(msi, "MsiServiceConfigFailureActions"), [[
             "portserve", "portserve", str(install | reinstall), str(reset), "", "",

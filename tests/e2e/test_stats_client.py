@@ -1,6 +1,6 @@
 """`portserve stats` against a stand-in admin endpoint (a Python HTTP server
 on loopback), under Wine: what it asks for, what it prints, its exit codes.
-The real endpoint (common/svc_admin.c) is unit-tested natively; this tests
+The real endpoint (common/services/svc_admin.c) is unit-tested natively; this tests
 the client's side of the wire."""
 import http.server
 import os

@@ -1,0 +1,318 @@
+/* Listening sockets and their AcceptEx pools.
+ *
+ * Concurrency rule: a listener's socket, `closing` flag and `pending` count
+ * change only under l->b.lock, so a worker re-posting an AcceptEx can never use
+ * a socket that ps_listener_close_all has just closed (or whose handle value
+ * was reused). The listener is freed in listener__endgame by whoever sees
+ * closing set and pending at zero, under the lock.
+ *
+ * A slot whose AcceptEx cannot be posted is not dropped: it is re-posted at
+ * once when AcceptEx says WSAECONNRESET (a connection in the backlog was
+ * reset before it was accepted; the next one may be fine), a few times, and
+ * otherwise (out of sockets, buffers, memory) it is marked idle and
+ * ps_listener_retry, on the housekeeping thread, re-posts the listener's
+ * idle slots with exponential backoff (100 ms doubling to 5 s). So the pool
+ * is back to full size (cfg.accepts) once resources return (docs/design.md, "Resource
+ * errors"); accepts_posted shows its size.
+ *
+ * Connection limit (docs/design.md, "Connection limits"): every posted
+ * AcceptEx holds one of cfg.max_connections admission tokens
+ * (ps_engine__admit), which passes to the connection it accepts and comes
+ * back when that connection ends. A slot that finds no token is held: not
+ * posted, so clients wait in the listen backlog instead of being accepted
+ * and reset, and ps_listener_resume posts held slots again (listeners with
+ * nothing posted first) as tokens come back.
+ *
+ * The listening socket does not use skip-on-success: every AcceptEx
+ * completion comes through the port, which keeps the accept path one shape.
+ * Accepted sockets do, when the provider returns IFS handles. */
+#include "listener.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bound.h"
+#include "conn.h"
+#include "ps_log.h"
+#include "sock.h"
+#include "wsx.h"
+
+/* AcceptEx wants room for each address plus 16 bytes. */
+#define PS_ACCEPT_ADDR_LEN ((DWORD)sizeof(SOCKADDR_STORAGE) + 16)
+
+typedef struct ps_accept_op {
+  ps_op op;
+  ps_listener *l;
+  SOCKET sock;        /* the socket the next connection is accepted into */
+  ps_bound_slot slot; /* idle: not posted, waiting for the housekeeper's retry */
+  int held;           /* not posted: waiting for an admission token (ps_listener_resume) */
+  char addrs[2 * PS_ACCEPT_ADDR_LEN];
+} ps_accept_op;
+
+struct ps_listener {
+  ps_bound b; /* first: the socket, lock, pending, retry, held slots (bound.h) */
+  ps_wsx wsx;
+  int ifs; /* accepted sockets may skip the port on success */
+  unsigned op_count;
+  ps_accept_op *ops;
+};
+
+/* The bound-socket kind (bound.h); the functions are at the end of the file. */
+static ps_bound *listener__create(ps_engine *e);
+static DWORD listener__prepare(ps_bound *b, const char **step);
+static int listener__post(ps_bound *b, unsigned i);
+static ps_bound_slot *listener__slot(ps_bound *b, unsigned i);
+static unsigned listener__pool_size(const ps_bound *b);
+static void listener__closing(ps_bound *b);
+static void listener__destroy(ps_bound *b);
+static const char *listener__note(const ps_bound *b);
+
+static const ps_bound_kind ps_listener_kind = {
+  .transport = PS_TRANSPORT_TCP,
+  .name = "tcp",
+  .post_call = "AcceptEx",
+  .socktype = SOCK_STREAM,
+  .create = listener__create,
+  .prepare = listener__prepare,
+  .post = listener__post,
+  .slot = listener__slot,
+  .pool_size = listener__pool_size,
+  .posted_stat = PS_STAT_accepts_posted,
+  .error_stat = PS_STAT_accept_errors,
+  .error_site = PS_SITE_ACCEPT,
+  .warn = PS_WARN_ACCEPT_POST,
+  .pool_noun = "accepts",
+  .closing = listener__closing,
+  .destroy = listener__destroy,
+  .note = listener__note,
+};
+
+/* Posts one AcceptEx (lock held), taking an admission token for it. 0, a
+ * WSA error, or PS_LISTENER_NO_TOKEN. */
+#define PS_LISTENER_NO_TOKEN (-2)
+static int listener__post_accept(ps_listener *l, ps_accept_op *op) {
+  DWORD bytes = 0, err = 0, fault;
+  if (!ps_engine__admit(l->b.eng)) return PS_LISTENER_NO_TOKEN;
+  op->sock = ps_sock_open(l->b.eng, l->b.family, SOCK_STREAM, &err);
+  if (op->sock == INVALID_SOCKET) {
+    ps_engine__unadmit(l->b.eng, 0);
+    return (int)err;
+  }
+  memset(&op->op.ov, 0, sizeof(op->op.ov));
+  fault = ps_fault_hit(l->b.eng->cfg.faults, PS_FAULT_ACCEPTEX);
+  if (fault != 0) {
+    ps_sock_close(l->b.eng, &op->sock);
+    ps_engine__unadmit(l->b.eng, 0);
+    return (int)fault;
+  }
+  /* No receive data with the accept (dwReceiveDataLength 0): a client that
+   * connects and sends nothing must not hold an accept slot. TRUE (done at
+   * once) still queues a packet: the listening socket does not skip the
+   * port, and the completion waits for this lock. */
+  if (!l->wsx.accept_ex(l->b.sock, op->sock, op->addrs, 0, PS_ACCEPT_ADDR_LEN, PS_ACCEPT_ADDR_LEN, &bytes,
+                        &op->op.ov)) {
+    int wsa = WSAGetLastError();
+    if (wsa != ERROR_IO_PENDING) {
+      ps_sock_close(l->b.eng, &op->sock);
+      /* No resume here: this listener's lock is held, and resume takes
+       * listeners' locks. The slot goes idle and its retry takes a token. */
+      ps_engine__unadmit(l->b.eng, 0);
+      return wsa;
+    }
+  }
+  return 0;
+}
+
+/* The kind's post (bound.h): an AcceptEx for slot i. A slot that finds no
+ * token is held (PS_BOUND_HELD), and ps_listener_resume posts it when a
+ * connection ends. */
+static int listener__post(ps_bound *b, unsigned i) {
+  ps_listener *l = (ps_listener *)b;
+  ps_accept_op *op = &l->ops[i];
+  int err = listener__post_accept(l, op);
+  if (err == PS_LISTENER_NO_TOKEN && !op->held) {
+    /* Hold the slot, then look again: a token given back between the
+     * first look and accepts_held rising would otherwise find no held
+     * slot to resume (ps_engine__unadmit reads accepts_held after it). */
+    op->held = 1;
+    b->held_count++;
+    InterlockedIncrement64(&b->eng->stat[PS_STAT_accepts_held]);
+    InterlockedIncrement64(&b->eng->stat[PS_STAT_limit_waits]);
+    err = listener__post_accept(l, op);
+  }
+  if (err == PS_LISTENER_NO_TOKEN) return PS_BOUND_HELD;
+  if (op->held) {
+    op->held = 0;
+    b->held_count--;
+    InterlockedDecrement64(&b->eng->stat[PS_STAT_accepts_held]);
+  }
+  return err;
+}
+
+ULONGLONG ps_listener_retry(ps_engine *e, ULONGLONG now) { return ps_bound_retry(e, &ps_listener_kind, now); }
+
+void ps_listener_resume(ps_engine *e) {
+  int pass, out_of_tokens = 0;
+  unsigned n = 0, start, k;
+  ps_listener *l;
+  /* First the listeners with nothing posted (their clients wait for sure),
+   * then any with a held slot; each time starting one listener further on,
+   * so a listener that keeps winning the first look cannot starve the
+   * others. Locks: the engine's (shared), then one listener's at a time, as
+   * ps_listener_retry. */
+  ps_bound *b;
+  AcquireSRWLockShared(&e->lock);
+  for (b = e->bound; b != NULL; b = b->next)
+    if (b->kind == &ps_listener_kind) n++;
+  start = n > 0 ? (unsigned)InterlockedIncrement(&e->resume_turn) % n : 0;
+  for (pass = 0; pass < 2 && !out_of_tokens; pass++) {
+    for (k = 0; k < n && !out_of_tokens; k++) {
+      unsigned i, skip = (start + k) % n;
+      int scheduled = 0;
+      for (b = e->bound; b->kind != &ps_listener_kind || skip-- > 0;) b = b->next;
+      l = (ps_listener *)b;
+      AcquireSRWLockExclusive(&l->b.lock);
+      if (!l->b.closing && l->b.held_count > 0 && (pass == 1 || l->b.pending == 0)) {
+        for (i = 0; i < l->op_count && l->b.held_count > 0; i++) {
+          ps_accept_op *op = &l->ops[i];
+          if (!op->held) continue;
+          ps_bound_arm(&l->b, i, GetTickCount64(), &scheduled);
+          if (op->held) {
+            out_of_tokens = 1;
+            break;
+          }
+          if (pass == 0) break; /* one each first: spread the tokens */
+        }
+      }
+      ReleaseSRWLockExclusive(&l->b.lock);
+      if (scheduled) ps_engine__wake(e);
+    }
+  }
+  ReleaseSRWLockShared(&e->lock);
+}
+
+void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker *w) {
+  ps_accept_op *op = ps_container_of(op_base, ps_accept_op, op);
+  ps_listener *l = op->l;
+  ps_engine *e = l->b.eng;
+  SOCKET accepted = INVALID_SOCKET;
+  SOCKADDR_STORAGE peer;
+  const ps_handler *handler;
+  void *ctx;
+  ps_bound_stats *stats;
+  ps_bound_rearm r;
+  int ifs, closing, released = 0;
+  char msg[160];
+  PS_UNUSED(bytes);
+
+  if (err == 0) err = (DWORD)ps_fault_hit(e->cfg.faults, PS_FAULT_ACCEPT_DONE);
+  memset(&peer, 0, sizeof(peer));
+  AcquireSRWLockExclusive(&l->b.lock);
+  /* Copied under the lock: once it is released and this op re-posted (or
+   * not), a concurrent close may end the listener and free it. */
+  handler = l->b.handler;
+  ctx = l->b.ctx;
+  stats = l->b.stats;
+  ifs = l->ifs;
+  if (err == 0 && !l->b.closing) {
+    struct sockaddr *local = NULL, *remote = NULL;
+    int local_len = 0, remote_len = 0;
+    /* Gives the accepted socket the listener's properties, so getpeername,
+     * shutdown and SO_* work on it. */
+    if (setsockopt(op->sock, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT, (const char *)&l->b.sock, (int)sizeof(l->b.sock)) !=
+        0) {
+      ps_log_limited(&e->warn[PS_WARN_ACCEPT_CTX], PS_LOG_WARN, "accept on %s: SO_UPDATE_ACCEPT_CONTEXT failed: %s",
+                     l->b.name, ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
+    }
+    l->wsx.get_accept_ex_sockaddrs(op->addrs, 0, PS_ACCEPT_ADDR_LEN, PS_ACCEPT_ADDR_LEN, &local, &local_len, &remote,
+                                   &remote_len);
+    if (remote != NULL && remote_len > 0 && (size_t)remote_len <= sizeof(peer))
+      memcpy(&peer, remote, (size_t)remote_len);
+    else peer.ss_family = (ADDRESS_FAMILY)l->b.family;
+    accepted = op->sock; /* its admission token goes with it */
+    op->sock = INVALID_SOCKET;
+  } else {
+    /* Aborted by our own close, or the client reset before the accept
+     * finished: either way the slot is re-armed (with a new token). */
+    ps_sock_close(e, &op->sock);
+    ps_engine__unadmit(e, 0);
+    released = 1;
+  }
+  /* Re-armed before the new connection is handled; a slot that cannot be
+   * posted now waits for the housekeeper's retry, it is never dropped. */
+  ps_bound_rearm_locked(&l->b, (unsigned)(op - l->ops), &r);
+  closing = l->b.closing;
+  ReleaseSRWLockExclusive(&l->b.lock);
+
+  /* A token this slot gave back and did not take again may be another
+   * listener's turn. */
+  if (released && closing && e->stat[PS_STAT_accepts_held] > 0) ps_listener_resume(e);
+  if (err != 0 && err != ERROR_OPERATION_ABORTED && !r.dead)
+    ps_log(PS_LOG_DEBUG, "accept on %s: %s", r.name, ps_errstr(err, msg, sizeof(msg)));
+  if (accepted != INVALID_SOCKET)
+    ps_conn_accepted(e, stats, handler, ctx, accepted, (const struct sockaddr *)&peer, ifs, w);
+  ps_bound_rearm_done(&l->b, &r);
+}
+
+/* ---- the bound-socket kind (bound.h) ------------------------------------ */
+
+static ps_bound *listener__create(ps_engine *e) {
+  ps_listener *l = (ps_listener *)calloc(1, sizeof(*l));
+  unsigned i;
+  if (l == NULL) return NULL;
+  l->ops = (ps_accept_op *)calloc(e->cfg.accepts, sizeof(*l->ops));
+  if (l->ops == NULL) {
+    free(l);
+    return NULL;
+  }
+  l->op_count = e->cfg.accepts;
+  for (i = 0; i < l->op_count; i++) {
+    l->ops[i].op.kind = PS_OP_ACCEPT;
+    l->ops[i].l = l;
+    l->ops[i].sock = INVALID_SOCKET;
+  }
+  return &l->b;
+}
+
+static DWORD listener__prepare(ps_bound *b, const char **step) {
+  ps_listener *l = (ps_listener *)b;
+  DWORD err;
+  unsigned i;
+  *step = "listen";
+  if (listen(b->sock, SOMAXCONN) != 0) return (DWORD)WSAGetLastError();
+  *step = "WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER)";
+  err = (DWORD)ps_wsx_load(b->sock, &l->wsx);
+  if (err != 0) return err;
+  l->ifs = ps_sock_is_ifs(b->sock);
+  for (i = 0; i < l->op_count; i++) l->ops[i].op.non_ifs = !l->ifs;
+  return 0;
+}
+
+static ps_bound_slot *listener__slot(ps_bound *b, unsigned i) { return &((ps_listener *)b)->ops[i].slot; }
+
+static unsigned listener__pool_size(const ps_bound *b) { return ((const ps_listener *)b)->op_count; }
+
+static void listener__closing(ps_bound *b) {
+  ps_listener *l = (ps_listener *)b;
+  /* Held slots have no AcceptEx to abort: they simply end. */
+  unsigned i;
+  InterlockedAdd64(&b->eng->stat[PS_STAT_accepts_held], -(LONG64)b->held_count);
+  b->held_count = 0;
+  for (i = 0; i < l->op_count; i++) l->ops[i].held = 0;
+}
+
+static void listener__destroy(ps_bound *b) {
+  ps_listener *l = (ps_listener *)b;
+  free(l->ops);
+  free(l);
+}
+
+static const char *listener__note(const ps_bound *b) {
+  return ((const ps_listener *)b)->ifs && b->eng->cfg.skip_on_success ? "" : " [no skip-on-success: non-IFS provider]";
+}
+
+int ps_listener_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx,
+                          unsigned *port_out) {
+  return ps_bound_open_spec(e, &ps_listener_kind, spec, h, ctx, spec->port, port_out);
+}

@@ -1,0 +1,383 @@
+/* UDP sockets and their receive and send operations.
+ *
+ * Concurrency rule: a UDP socket's `closing` flag, its socket handle and its
+ * `pending` count change only under u->b.lock, and every WSARecvFrom and
+ * WSASendTo is posted under it, so no op is ever posted on a closed handle.
+ * Receive completions for one socket run concurrently on any worker; the
+ * handler is called outside the lock. The socket is freed in ps_bound_endgame
+ * by whoever sees closing set and pending at zero.
+ *
+ * Receive ops are counted in `pending` while posted: each completion
+ * re-posts its op. A receive that cannot be posted is not dropped: after a
+ * few immediate tries for WSAECONNRESET/WSAENETRESET (a port-unreachable
+ * from an earlier reply, where SIO_UDP_CONNRESET could not be turned off)
+ * it is marked idle, and ps_udp_retry, on the housekeeping thread, re-posts
+ * the socket's idle receives with exponential backoff (100 ms doubling to
+ * 5 s); udp_receives_posted shows the pool's size. Send ops are allocated per
+ * reply (header + payload) and freed on completion; at most
+ * PS_UDP_SENDS_MAX are in flight per socket, beyond that replies are
+ * dropped and counted, as UDP allows.
+ *
+ * Reflection guard (docs/design.md, "UDP reflection guard"): a datagram whose
+ * source port is 0, one of this engine's UDP ports, or (unless
+ * udp_allow_low_ports) below 1024 is counted and never reaches the handler;
+ * every reply is charged to its destination's token bucket and the global
+ * one (common/ratelimit.h) before anything is allocated for it.
+ *
+ * No skip-on-success on UDP sockets: a truncated datagram completes with a
+ * warning status (STATUS_BUFFER_OVERFLOW -> WSAEMSGSIZE) which still queues a
+ * completion, so with skip mode "returned at once" would not tell whether a
+ * packet follows. Every UDP completion comes through the port. */
+#include "udp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bound.h"
+#include "ps_log.h"
+#include "sock.h"
+
+#ifndef SIO_UDP_CONNRESET
+#define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
+#endif
+#ifndef SIO_UDP_NETRESET
+#define SIO_UDP_NETRESET _WSAIOW(IOC_VENDOR, 15)
+#endif
+
+#define PS_UDP_SENDS_MAX 1024
+
+typedef struct ps_udp ps_udp;
+
+/* A receive op; the handler sees it as the ps_datagram it replies to. */
+struct ps_datagram {
+  ps_op op;
+  ps_udp *u;
+  SOCKADDR_STORAGE from;
+  INT from_len;
+  DWORD flags;
+  unsigned index;     /* in its socket's pool */
+  ps_bound_slot slot; /* idle: not posted, waiting for the housekeeper's retry */
+  char data[];
+};
+
+typedef struct ps_udp_send {
+  ps_op op;
+  ps_udp *u;
+  SOCKADDR_STORAGE to; /* a copy: the datagram's op is re-posted before the send completes */
+  INT to_len;
+  char data[];
+} ps_udp_send;
+
+struct ps_udp {
+  ps_bound b;  /* first: the socket, lock, pending, retry (bound.h) */
+  int non_ifs; /* a non-IFS provider: completions carry their error in OffsetHigh */
+  unsigned sends_in_flight;
+  unsigned recv_count;
+  ps_datagram **recvs;
+};
+
+/* The bound-socket kind (bound.h); the functions are at the end of the file. */
+static ps_bound *udp__create(ps_engine *e);
+static DWORD udp__prepare(ps_bound *b, const char **step);
+static int udp__post(ps_bound *b, unsigned i);
+static ps_bound_slot *udp__slot(ps_bound *b, unsigned i);
+static unsigned udp__pool_size(const ps_bound *b);
+static void udp__closing(ps_bound *b);
+static void udp__linked(ps_bound *b, int linked);
+static void udp__destroy(ps_bound *b);
+
+static const ps_bound_kind ps_udp_kind = {
+  .transport = PS_TRANSPORT_UDP,
+  .name = "udp",
+  .post_call = "WSARecvFrom",
+  .socktype = SOCK_DGRAM,
+  .create = udp__create,
+  .prepare = udp__prepare,
+  .post = udp__post,
+  .slot = udp__slot,
+  .pool_size = udp__pool_size,
+  .posted_stat = PS_STAT_udp_receives_posted,
+  .error_stat = PS_STAT_udp_recv_errors,
+  .error_site = PS_SITE_UDP_RECV,
+  .warn = PS_WARN_UDP_POST,
+  .pool_noun = "receives",
+  .closing = udp__closing,
+  .linked = udp__linked,
+  .destroy = udp__destroy,
+};
+
+/* Sets or clears `port` (host order) in the engine's own-port bitmap (engine lock held):
+ * cleared only when no other open UDP socket of the engine has that port. */
+static void udp__mark_port(ps_engine *e, unsigned short port, int on) {
+  LONG bit = (LONG)(1UL << (port & 31));
+  if (on) {
+    InterlockedOr(&e->udp_ports[port >> 5], bit);
+  } else {
+    ps_bound *other;
+    for (other = e->bound; other != NULL; other = other->next)
+      if (other->kind == &ps_udp_kind && ntohs(ps_sockaddr_port(&other->addr)) == port) return;
+    InterlockedAnd(&e->udp_ports[port >> 5], ~bit);
+  }
+}
+
+/* The source-port guard, before the handler runs. Non-zero (and counted) if
+ * the datagram must be dropped: its reply would go to port 0 (nobody), to a
+ * service port of ours (an echo<->chargen loop inside this engine, or with a
+ * twin of it), or to a well-known service port of another host
+ * (CVE-1999-0103: echo, chargen, daytime, qotd answering each other). */
+static int udp__source_refused(ps_engine *e, const ps_datagram *d) {
+  unsigned short port = ntohs(ps_sockaddr_port(&d->from)); /* ps_sockaddr_port: network order */
+  if (port == 0) {
+    InterlockedIncrement64(&e->stat[PS_STAT_dgrams_dropped_port0]);
+    return 1;
+  }
+  if (e->udp_ports[port >> 5] & (LONG)(1UL << (port & 31))) {
+    InterlockedIncrement64(&e->stat[PS_STAT_dgrams_dropped_loop]);
+    return 1;
+  }
+  if (port < 1024 && !e->cfg.udp_allow_low_ports) {
+    InterlockedIncrement64(&e->stat[PS_STAT_dgrams_dropped_lowport]);
+    return 1;
+  }
+  return 0;
+}
+
+/* The reply-rate guard: non-zero (and counted) if a reply to d's source is
+ * over its bucket or the global cap. Charged per reply, not per datagram:
+ * replies are what reach the victim of a reflection (docs/design.md). */
+static int udp__reply_refused(ps_engine *e, const ps_datagram *d) {
+  ps_ratelimit_key key;
+  if (d->from.ss_family == AF_INET6) {
+    ps_ratelimit_key_v6(&key, ((const SOCKADDR_IN6 *)&d->from)->sin6_addr.s6_addr);
+  } else if (d->from.ss_family == AF_INET) {
+    ps_ratelimit_key_v4(&key, (const uint8_t *)&((const SOCKADDR_IN *)&d->from)->sin_addr);
+  } else {
+    return 0;
+  }
+  switch (ps_ratelimit_take(&e->reply_limit, &key, GetTickCount64())) {
+    case PS_RATELIMIT_OK:
+      return 0;
+    case PS_RATELIMIT_SOURCE:
+      InterlockedIncrement64(&e->stat[PS_STAT_dgrams_dropped_rate]);
+      return 1;
+    case PS_RATELIMIT_TOTAL:
+      InterlockedIncrement64(&e->stat[PS_STAT_dgrams_dropped_rate_total]);
+      return 1;
+  }
+  return 0;
+}
+
+/* The kind's post (bound.h): a WSARecvFrom for receive i (lock held). 0 if
+ * pending (a packet will come), else the error. A port-unreachable from an
+ * earlier reply (where SIO_UDP_CONNRESET could not be turned off) concerns
+ * another peer: ps_bound_arm posts again at once. */
+static int udp__post(ps_bound *b, unsigned i) {
+  ps_udp *u = (ps_udp *)b;
+  ps_datagram *d = u->recvs[i];
+  WSABUF buf;
+  int err = (int)ps_fault_hit(b->eng->cfg.faults, PS_FAULT_WSARECVFROM);
+  if (err != 0) return err;
+  buf.buf = d->data;
+  buf.len = (ULONG)b->eng->cfg.buffer_size;
+  memset(&d->op.ov, 0, sizeof(d->op.ov));
+  d->from_len = (INT)sizeof(d->from);
+  d->flags = 0;
+  if (WSARecvFrom(b->sock, &buf, 1, NULL, &d->flags, (struct sockaddr *)&d->from, &d->from_len, &d->op.ov, NULL) != 0) {
+    err = WSAGetLastError();
+    /* WSAEMSGSIZE at once is a completed (truncated) receive: its packet comes. */
+    if (err != WSA_IO_PENDING && err != WSAEMSGSIZE) return err;
+  }
+  return 0;
+}
+
+/* Re-posts d after its completion was handled, or retires it when closing. */
+static void udp__rearm(ps_udp *u, ps_datagram *d) {
+  ps_bound_rearm r;
+  AcquireSRWLockExclusive(&u->b.lock);
+  ps_bound_rearm_locked(&u->b, d->index, &r);
+  ReleaseSRWLockExclusive(&u->b.lock);
+  ps_bound_rearm_done(&u->b, &r);
+}
+
+ULONGLONG ps_udp_retry(ps_engine *e, ULONGLONG now) { return ps_bound_retry(e, &ps_udp_kind, now); }
+
+int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
+  ps_udp *u = d->u;
+  ps_udp_send *op;
+  WSABUF b;
+  int err = 0, dropped = 0;
+  if (udp__reply_refused(u->b.eng, d)) return -1;
+  op = (ps_udp_send *)malloc(sizeof(*op) + (len ? len : 1));
+  if (op == NULL) {
+    InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);
+    return -1;
+  }
+  memset(op, 0, sizeof(*op));
+  op->op.kind = PS_OP_UDP_SEND;
+  op->op.non_ifs = u->non_ifs;
+  op->u = u;
+  memcpy(&op->to, &d->from, sizeof(op->to));
+  op->to_len = d->from_len;
+  if (len) memcpy(op->data, data, len);
+  b.buf = op->data;
+  b.len = (ULONG)len;
+  AcquireSRWLockExclusive(&u->b.lock);
+  if (u->b.closing || u->sends_in_flight >= PS_UDP_SENDS_MAX) {
+    dropped = 1;
+  } else {
+    u->b.pending++;
+    u->sends_in_flight++;
+    if (WSASendTo(u->b.sock, &b, 1, NULL, 0, (const struct sockaddr *)&op->to, op->to_len, &op->op.ov, NULL) != 0) {
+      err = WSAGetLastError();
+      if (err == WSA_IO_PENDING) {
+        err = 0;
+      } else {
+        u->b.pending--;
+        u->sends_in_flight--;
+        dropped = 1;
+      }
+    }
+  }
+  ReleaseSRWLockExclusive(&u->b.lock);
+  if (dropped) {
+    InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);
+    if (err != 0) ps_engine__count_error(u->b.eng, PS_SITE_UDP_SEND, (unsigned long)err);
+    free(op);
+    return -1;
+  }
+  return 0;
+}
+
+void *ps_datagram_context(ps_datagram *d) { return d->u->b.ctx; }
+
+const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len) {
+  *len = d->from_len;
+  return (const struct sockaddr *)&d->from;
+}
+
+void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
+  if (op->kind == PS_OP_UDP_SEND) {
+    ps_udp_send *s = ps_container_of(op, ps_udp_send, op);
+    ps_udp *u = s->u;
+    int dead;
+    if (err == 0) {
+      InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_out]);
+      InterlockedAdd64(&u->b.eng->stat[PS_STAT_bytes_out], (LONG64)bytes);
+      if (u->b.stats != NULL) {
+        InterlockedIncrement64(&u->b.stats->v[PS_LSTAT_dgrams_out]);
+        InterlockedAdd64(&u->b.stats->v[PS_LSTAT_bytes_out], (LONG64)bytes);
+      }
+    } else if (err != ERROR_OPERATION_ABORTED) {
+      InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);
+      ps_engine__count_error(u->b.eng, PS_SITE_UDP_SEND, err);
+    }
+    free(s);
+    AcquireSRWLockExclusive(&u->b.lock);
+    u->b.pending--;
+    u->sends_in_flight--;
+    dead = u->b.closing && u->b.pending == 0;
+    ReleaseSRWLockExclusive(&u->b.lock);
+    if (dead) ps_bound_endgame(&u->b);
+    return;
+  } else {
+    ps_datagram *d = ps_container_of(op, ps_datagram, op);
+    ps_udp *u = d->u;
+    if (err == 0) {
+      InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_in]);
+      InterlockedAdd64(&u->b.eng->stat[PS_STAT_bytes_in], (LONG64)bytes);
+      if (u->b.stats != NULL) {
+        InterlockedIncrement64(&u->b.stats->v[PS_LSTAT_dgrams_in]);
+        InterlockedAdd64(&u->b.stats->v[PS_LSTAT_bytes_in], (LONG64)bytes);
+      }
+      if (u->b.handler->on_datagram != NULL && !udp__source_refused(u->b.eng, d))
+        u->b.handler->on_datagram(d, d->data, bytes);
+    } else if (err == WSAEMSGSIZE) {
+      /* Larger than the receive buffer: dropped and counted, never fatal. */
+      InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);
+    } else if (err != ERROR_OPERATION_ABORTED && err != WSAECONNRESET && err != WSAENETRESET) {
+      char msg[160];
+      ps_engine__count_error(u->b.eng, PS_SITE_UDP_RECV, err);
+      ps_log_limited(&u->b.eng->warn[PS_WARN_UDP_RECV], PS_LOG_WARN, "udp %s: receive failed: %s", u->b.name,
+                     ps_errstr(err, msg, sizeof(msg)));
+    }
+    udp__rearm(u, d);
+  }
+}
+
+/* ---- the bound-socket kind (bound.h) ------------------------------------ */
+
+static ps_bound *udp__create(ps_engine *e) {
+  ps_udp *u = (ps_udp *)calloc(1, sizeof(*u));
+  unsigned i;
+  if (u == NULL) return NULL;
+  u->recvs = (ps_datagram **)calloc(e->cfg.udp_receives, sizeof(*u->recvs));
+  if (u->recvs == NULL) {
+    free(u);
+    return NULL;
+  }
+  for (i = 0; i < e->cfg.udp_receives; i++) {
+    u->recvs[i] = (ps_datagram *)calloc(1, sizeof(ps_datagram) + e->cfg.buffer_size);
+    if (u->recvs[i] == NULL) {
+      udp__destroy(&u->b);
+      return NULL;
+    }
+    u->recvs[i]->op.kind = PS_OP_UDP_RECV;
+    u->recvs[i]->u = u;
+    u->recvs[i]->index = i;
+    u->recv_count++;
+  }
+  return &u->b;
+}
+
+/* Turns one ICMP report off (SIO_UDP_CONNRESET or SIO_UDP_NETRESET) and
+ * counts it; a provider that refuses is logged once and the error it would
+ * report is ignored on receive instead (ps_udp_on_completion). */
+static void udp__report_off(ps_bound *b, DWORD ioctl, const char *name, ps_stat_index counted, const char *what) {
+  DWORD bytes = 0;
+  BOOL off = FALSE;
+  char msg[160];
+  if (WSAIoctl(b->sock, ioctl, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0)
+    InterlockedIncrement64(&b->eng->stat[counted]);
+  else
+    ps_log(PS_LOG_WARN, "udp %s: WSAIoctl(%s) failed: %s; %s errors are ignored instead", b->name, name,
+           ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)), what);
+}
+
+static DWORD udp__prepare(ps_bound *b, const char **step) {
+  ps_udp *u = (ps_udp *)b;
+  unsigned i;
+  PS_UNUSED(step);
+  /* An ICMP port-unreachable (WSAECONNRESET) or time-exceeded
+   * (WSAENETRESET) caused by a reply to one peer must not fail the next
+   * receive for everyone. */
+  udp__report_off(b, SIO_UDP_CONNRESET, "SIO_UDP_CONNRESET", PS_STAT_udp_connreset_off, "port-unreachable");
+  udp__report_off(b, SIO_UDP_NETRESET, "SIO_UDP_NETRESET", PS_STAT_udp_netreset_off, "time-exceeded");
+  u->non_ifs = !ps_sock_is_ifs(b->sock);
+  for (i = 0; i < u->recv_count; i++) u->recvs[i]->op.non_ifs = u->non_ifs;
+  return 0;
+}
+
+static ps_bound_slot *udp__slot(ps_bound *b, unsigned i) { return &((ps_udp *)b)->recvs[i]->slot; }
+
+static unsigned udp__pool_size(const ps_bound *b) { return ((const ps_udp *)b)->recv_count; }
+
+static void udp__closing(ps_bound *b) {
+  /* Aborts the posted receives and sends; their completions retire them. */
+  CancelIoEx((HANDLE)b->sock, NULL);
+}
+
+static void udp__linked(ps_bound *b, int linked) { udp__mark_port(b->eng, ntohs(ps_sockaddr_port(&b->addr)), linked); }
+
+static void udp__destroy(ps_bound *b) {
+  ps_udp *u = (ps_udp *)b;
+  unsigned i;
+  for (i = 0; i < u->recv_count; i++) free(u->recvs[i]);
+  free(u->recvs);
+  free(u);
+}
+
+int ps_udp_open_spec(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, void *ctx, unsigned port) {
+  unsigned bound_port;
+  return ps_bound_open_spec(e, &ps_udp_kind, spec, h, ctx, port, &bound_port);
+}
