@@ -11,6 +11,10 @@
 #                         (VERSION from CMakeLists.txt; PS_MSI_VERSION overrides it)
 #   ./build.sh bench [ARGS]  Release build, then the benchmark matrix (bench/run.sh;
 #                         --quick for a short run, --help for its options)
+#   ./build.sh mutants [ARGS]  build, then the mutation check (tools/mutants.py:
+#                         each mutant of tests/mutants.json applied, rebuilt and
+#                         tested in turn; --only ID... for some, --help for the rest);
+#                         not part of test: run it before submitting an engine change
 #   ./build.sh clean      remove build/
 #
 #   --wine 10  (test, wintest, bench; or PS_WINE=10) runs the Windows side
@@ -108,12 +112,16 @@ case "$cmd" in
     ensure_deps; build_win; build_msi ;;
   bench)
     ensure_deps; exec bench/run.sh "$@" ;;
+  mutants)
+    case "${1:-}" in -h|--help) exec python3 "$ROOT/tools/mutants.py" --help ;; esac
+    ensure_deps; build_win; build_native
+    exec python3 "$ROOT/tools/mutants.py" "$@" ;;
   clean)
     rm -rf "$ROOT/build" ;;
   -h|--help|help)
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     echo "build.sh: unknown command '$cmd'" >&2
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2 ;;
 esac

@@ -252,12 +252,13 @@ TEST(Conn, MaxConnectionsPerSourceResetsTheExtraConnection) {
       << "admitted " << srv.stats().admitted << ", posted " << srv.stats().accepts_posted << ", open "
       << srv.stats().conns_open;
   // Another source address (127.0.0.2 is loopback too, on Windows and Wine).
+  // A setup step: if it cannot connect, the check below cannot run, so the
+  // test fails rather than passing without it.
   SOCKET other = connect_from("127.0.0.2", "127.0.0.1", srv.port());
-  if (other != INVALID_SOCKET) {
-    ByteStream s2(5);
-    EXPECT_TRUE(echo_round_trip(other, s2, 10));
-    close_socket(other);
-  }
+  ASSERT_NE(other, INVALID_SOCKET) << "no connection from 127.0.0.2: cannot check that other sources are not affected";
+  ByteStream s2(5);
+  EXPECT_TRUE(echo_round_trip(other, s2, 10)) << "another source address is not affected by the limit";
+  close_socket(other);
   close_socket(a);
   // b alone is left open: the address has a free place again.
   ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 10000));

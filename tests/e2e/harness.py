@@ -2,7 +2,10 @@
 
 The exe path comes from PORTSERVE_EXE and the Wine prefix from WINEPREFIX
 (ctest sets both; the prefix is the run's fixture prefix). Every wait is
-bounded; every process started here is killed by PID if still running."""
+bounded; every process started here is killed by PID if still running.
+
+Every script ends with harness.main() (not unittest.main()), so its skips
+are visible: see main()."""
 import os
 import re
 import signal
@@ -11,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
 import wine_env as tools_wine_env  # noqa: E402 (tools/wine_env.py: tools/wine-env.sh for Python)
@@ -141,3 +145,27 @@ def recv_until_eof(sock, timeout=20):
         if not data:
             return b"".join(chunks)
         chunks.append(data)
+
+
+# ctest's SKIP_RETURN_CODE for the e2e scripts (tests/CMakeLists.txt).
+SKIP_RETURN_CODE = 77
+
+
+def main():
+    """unittest.main() for an e2e script, with its skips made visible. ctest
+    keeps one result per script, so: a script that ran tests and skipped
+    every one exits SKIP_RETURN_CODE (ctest: "Skipped"); a failure exits 1
+    (ctest: "Failed"), skips or not; a script with passes and some skips
+    passes, and each skip prints a "SKIPPED: test: reason" line after
+    unittest's summary (ctest --output-on-failure does not show a passing
+    script's output: ctest -V or Testing/Temporary/LastTest.log does)."""
+    result = unittest.main(exit=False).result
+    for test, reason in result.skipped:
+        print("SKIPPED: %s: %s" % (test.id(), reason), file=sys.stderr, flush=True)
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if result.testsRun > 0 and len(result.skipped) == result.testsRun:
+        print("every test of this script was skipped: exit %d (ctest: Skipped)" % SKIP_RETURN_CODE,
+              file=sys.stderr, flush=True)
+        sys.exit(SKIP_RETURN_CODE)
+    sys.exit(0)

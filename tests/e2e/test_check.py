@@ -8,6 +8,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import free_port, run_exe, windows_path, EXE  # noqa: E402
 
 
@@ -114,4 +115,4 @@ if __name__ == "__main__":
     if not EXE or not os.path.exists(EXE):
         print("PORTSERVE_EXE must name portserve.exe", file=sys.stderr)
         sys.exit(2)
-    unittest.main()
+    harness.main()

@@ -12,6 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import Server, free_port, recv_until_eof, run_exe, wine_env, windows_path, EXE  # noqa: E402
 
 COUNTERS_ZERO = "live counters: sockets 0, connections 0, buffers in use 0"
@@ -464,4 +465,4 @@ if __name__ == "__main__":
     if not EXE or not os.path.exists(EXE):
         print("PORTSERVE_EXE must name portserve.exe", file=sys.stderr)
         sys.exit(2)
-    unittest.main()
+    harness.main()

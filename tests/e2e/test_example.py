@@ -6,6 +6,7 @@ import re
 import socket
 import unittest
 
+import harness
 from harness import Server
 
 EXE = os.environ.get("UPPER_EXE", "")
@@ -68,4 +69,4 @@ class ExampleUpper(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    harness.main()

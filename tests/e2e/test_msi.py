@@ -20,6 +20,7 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import EXE  # noqa: E402
 import scm  # noqa: E402
 
@@ -266,4 +267,4 @@ class Msi(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    harness.main()

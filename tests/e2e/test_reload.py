@@ -11,6 +11,7 @@ import threading
 import time
 import unittest
 
+import harness
 from harness import Server, free_port, run_exe, windows_path
 
 
@@ -164,4 +165,4 @@ class Reload(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    harness.main()

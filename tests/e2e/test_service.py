@@ -12,6 +12,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import recv_until_eof  # noqa: E402
 import scm  # noqa: E402
 
@@ -262,4 +263,4 @@ class StartFailures(ServiceTestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    harness.main()

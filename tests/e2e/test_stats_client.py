@@ -9,6 +9,8 @@ import subprocess
 import threading
 import unittest
 
+import harness
+
 EXE = os.environ.get("PORTSERVE_EXE", "portserve.exe")
 TIMEOUT = 60
 
@@ -84,4 +86,4 @@ class StatsClient(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    harness.main()
