@@ -206,8 +206,7 @@ static void echo__close_any(uv_handle_t *h, void *arg) {
   (void)arg;
   if (uv_is_closing(h)) return;
   /* Connections go through their own close callback, which counts them. */
-  if (h->type == UV_TCP && h != (uv_handle_t *)&echo__server(h)->listener.tcp)
-    echo__close((echo_conn *)h);
+  if (h->type == UV_TCP && h != (uv_handle_t *)&echo__server(h)->listener.tcp) echo__close((echo_conn *)h);
   else uv_close(h, NULL);
 }
 
