@@ -156,7 +156,7 @@ static void echo__on_connection(uv_stream_t *listener, int status) {
   }
   c = (echo_conn *)calloc(1, sizeof(*c));
   if (c == NULL || uv_tcp_init(&srv->loop, &c->tcp) != 0) {
-    /* The connection stays in the backlog; libuv offers it again. */
+    /* Not accepted: libuv keeps it queued for the next uv_accept. */
     free(c);
     return;
   }
