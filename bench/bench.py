@@ -28,13 +28,13 @@ connection (VmRSS/RssAnon of the server and its wineserver, before and after N
 connections, with a freshly started server and wineserver), twice: idle from
 the start (never sent) and idle after traffic (each connection made one
 64-byte round trip first, portload --idle-messages 1); the open-files limit is
-raised to its hard maximum first, as 10,000 connections need). The matrix includes the connection rate (--mode storm, 64 connectors
-and 256).
+raised to its hard maximum first, as 10,000 connections need). The matrix
+includes the connection rate (--mode storm, 64 connectors and 256).
 
 Writes OUT/<date>-<host>.json (every run, each with the exact portload
 command line) and .md (medians, min-max spreads, ratios of portserve and
-libuv to the naive server,
-error and stall counts), plus SVG plots with gnuplot when it exists. Both
+libuv to the naive server, error and stall counts), plus SVG plots with
+gnuplot when it exists. Both
 record the commit measured (git rev-parse HEAD, "-dirty" if tracked files
 were modified) and the command lines of the run and of each server.
 
