@@ -4,10 +4,13 @@
 Servers, each started once and left running for the whole matrix:
   portserve   portserve.exe run --listen echo=127.0.0.1:0 --threads N   under Wine, own prefix
   naive       naive_iocp_echo.exe --threads N 127.0.0.1:0               under Wine, own prefix
+  libuv       libuv_echo.exe 127.0.0.1:0                                under Wine, own prefix
   epoll       epoll_echo 127.0.0.1:0                                    native Linux (one thread)
-Both Wine servers get the same worker count N (--server-threads, default one
-per processor, what portserve picks by itself), each with its completion
-port's concurrency equal to N.
+portserve and the naive server get the same worker count N (--server-threads,
+default one per processor, what portserve picks by itself), each with its
+completion port's concurrency equal to N. libuv_echo (bench/libuv_echo.c,
+linked with Debian's libuv 1.44.2 by bench/libuv.sh; --libuv-exe) runs one
+loop thread, as a libuv program does (LIBUV_SETTINGS).
 all driven by the native portload. Points are interleaved: for each point,
 each repetition runs every server once (in rotating order), so the servers
 share the machine's noise. Each run is done pinned (client on CPU 0, the
@@ -19,16 +22,19 @@ Then, for the servers under Wine: Linux system calls per echoed message
 (datagrams/s, portload --mode udp) against a UDP instance of each Wine
 server: portserve.exe run --listen echo=127.0.0.1:0/udp --udp-reply-rate 0
 --udp-reply-rate-total 0 (its reflection guard would otherwise cap the replies
-at 100/s per source) and naive_iocp_echo.exe --udp, same --threads, each in its
-server's prefix; and memory per idle connection (VmRSS/RssAnon of both,
-before and after N idle connections, with a freshly started wineserver; the
-open-files limit is raised to its hard maximum first, as 10,000 connections
-need). The matrix includes the connection rate (--mode storm, 64 connectors
-and 256).
+at 100/s per source), naive_iocp_echo.exe --udp, same --threads, and
+libuv_echo.exe --udp, each in its server's prefix; and memory per idle
+connection (VmRSS/RssAnon of the server and its wineserver, before and after N
+connections, with a freshly started server and wineserver), twice: idle from
+the start (never sent) and idle after traffic (each connection made one
+64-byte round trip first, portload --idle-messages 1); the open-files limit is
+raised to its hard maximum first, as 10,000 connections need). The matrix
+includes the connection rate (--mode storm, 64 connectors and 256).
 
 Writes OUT/<date>-<host>.json (every run, each with the exact portload
-command line) and .md (medians, min-max spreads, ratios to the naive server,
-error and stall counts), plus SVG plots with gnuplot when it exists. Both
+command line) and .md (medians, min-max spreads, ratios of portserve and
+libuv to the naive server, error and stall counts), plus SVG plots with
+gnuplot when it exists. Both
 record the commit measured (git rev-parse HEAD, "-dirty" if tracked files
 were modified) and the command lines of the run and of each server.
 
@@ -56,9 +62,21 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import wine_env as tools_wine_env  # noqa: E402 (tools/wine_env.py: tools/wine-env.sh for Python)
 
 LISTEN_RE = re.compile(r"listening on (?:tcp|udp) (\[[0-9a-fA-F:.]+\]|[0-9.]+):(\d+)")
-UDP_SERVERS = ("portserve", "naive")  # epoll_echo has no UDP mode
-SERVERS = ("portserve", "naive", "epoll")
-LABEL = {"portserve": "portserve (Wine)", "naive": "naive IOCP (Wine)", "epoll": "epoll (native)"}
+UDP_SERVERS = ("portserve", "naive", "libuv")  # epoll_echo has no UDP mode
+SERVERS = ("portserve", "naive", "libuv", "epoll")
+WINE_SERVERS = ("portserve", "naive", "libuv")
+# The servers whose figures are also given divided by the naive server's.
+RATIO_SERVERS = ("portserve", "libuv")
+LABEL = {"portserve": "portserve (Wine)", "naive": "naive IOCP (Wine)", "libuv": "libuv (Wine)",
+         "epoll": "epoll (native)"}
+LIBUV_SETTINGS = ("one loop thread; uv_tcp_nodelay(1); a 64 KiB buffer from alloc_cb for each read, echoed with "
+                  "uv_write from that buffer and freed when the write completes (libuv's test/echo-server.c does "
+                  "the same); reading stops while 256 KiB wait to be sent; listen backlog SOMAXCONN; libuv's "
+                  "defaults otherwise (Windows: 32 AcceptEx posted, skip-on-success, a zero-byte read while a "
+                  "connection waits, then non-blocking reads; UDP: uv_udp_recv_start/uv_udp_send, zero-byte "
+                  "receive then one non-blocking WSARecvFrom per datagram)")
+# The two ways the memory rows hold their connections: portload --idle-messages.
+IDLE_WAYS = ((0, "idle, never sent"), (1, "idle after traffic (one 64-byte echo each)"))
 
 
 def log(msg):
@@ -209,11 +227,8 @@ class Bench:
     # ---- servers --------------------------------------------------------
     def make_server(self, name):
         a = self.a
-        if name == "portserve":
-            p = self.prefixes.setdefault(name, Prefix(os.path.join(a.prefix_root, "portserve")))
-            return Server(name, server_argv(a, name), p)
-        if name == "naive":
-            p = self.prefixes.setdefault(name, Prefix(os.path.join(a.prefix_root, "naive")))
+        if name in WINE_SERVERS:
+            p = self.prefixes.setdefault(name, Prefix(os.path.join(a.prefix_root, name)))
             return Server(name, server_argv(a, name), p)
         return Server(name, server_argv(a, name))
 
@@ -398,47 +413,56 @@ class Bench:
 
     # ---- memory per idle connection -----------------------------------------
     def run_memory(self):
+        for messages, _what in IDLE_WAYS:
+            for name in self.a.servers:
+                self.run_memory_one(name, messages)
+
+    def run_memory_one(self, name, messages):
+        """One memory row: a.idle connections held against a fresh server,
+        each after `messages` 64-byte round trips (0: never sent)."""
         a = self.a
-        for name in a.servers:
-            # A fresh server (and wineserver) so earlier runs leave nothing behind.
-            self.stop_server(name)
-            s = self.start_server(name)
-            time.sleep(2)
-            before = {pid: proc_status(pid) for pid in s.pids}
-            argv = [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % s.port, "--mode", "idle",
-                    "--connections", str(a.idle), "--duration", "120"]
-            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            self.children.append(p)
-            opened, after = False, None
-            try:
-                end = time.monotonic() + 110
-                for raw in p.stderr:
-                    line = raw.decode(errors="replace")
-                    if "idle: all" in line:
-                        opened = True
-                        break
-                    if time.monotonic() > end:
-                        break
-                if opened:
-                    time.sleep(2)  # let the server settle
-                    after = {pid: proc_status(pid) for pid in s.pids}
-            finally:
-                if p.poll() is None:
-                    os.kill(p.pid, signal.SIGKILL)
-                p.wait(timeout=30)
-                self.children.remove(p)
-            entry = {"server": name, "idle_connections": a.idle, "all_open": opened}
-            if after:
-                roles = ["process", "wineserver"]
-                for role, pid in zip(roles, s.pids):
-                    b, f = before.get(pid, {}), after.get(pid, {})
-                    entry[role] = {"before_kB": b, "after_kB": f}
-                    for key in ("RssAnon", "VmRSS"):
-                        if key in b and key in f:
-                            entry[role]["%s_per_conn_bytes" % key] = (f[key] - b[key]) * 1024.0 / a.idle
-            self.extra["memory"].append(entry)
-            log("memory %-9s %s" % (name, json.dumps({k: v for k, v in entry.items() if k != "server"})[:300]))
-            time.sleep(1)
+        # A fresh server (and wineserver) so earlier runs leave nothing behind.
+        self.stop_server(name)
+        s = self.start_server(name)
+        time.sleep(2)
+        before = {pid: proc_status(pid) for pid in s.pids}
+        argv = [os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:%d" % s.port, "--mode", "idle",
+                "--connections", str(a.idle), "--duration", "120"]
+        if messages:
+            argv += ["--idle-messages", str(messages), "--size", "64"]
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.children.append(p)
+        opened, after = False, None
+        try:
+            end = time.monotonic() + 110
+            for raw in p.stderr:
+                line = raw.decode(errors="replace")
+                if "idle: all" in line:
+                    opened = True
+                    break
+                if time.monotonic() > end:
+                    break
+            if opened:
+                time.sleep(2)  # let the server settle
+                after = {pid: proc_status(pid) for pid in s.pids}
+        finally:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+            p.wait(timeout=30)
+            self.children.remove(p)
+        entry = {"server": name, "idle_connections": a.idle, "idle_messages": messages, "all_open": opened,
+                 "argv": argv}
+        if after:
+            roles = ["process", "wineserver"]
+            for role, pid in zip(roles, s.pids):
+                b, f = before.get(pid, {}), after.get(pid, {})
+                entry[role] = {"before_kB": b, "after_kB": f}
+                for key in ("RssAnon", "VmRSS"):
+                    if key in b and key in f:
+                        entry[role]["%s_per_conn_bytes" % key] = (f[key] - b[key]) * 1024.0 / a.idle
+        self.extra["memory"].append(entry)
+        log("memory %-9s %s" % (name, json.dumps({k: v for k, v in entry.items() if k not in ("server", "argv")})[:300]))
+        time.sleep(1)
 
 
 def strace_start(pids, out):
@@ -495,6 +519,9 @@ def server_argv(a, name, udp=False):
     if name == "naive":
         return ["wine", os.path.join(a.win_bin, "naive_iocp_echo.exe"), "--threads", str(a.server_threads),
                 "127.0.0.1:0"]
+    if name == "libuv":
+        exe = getattr(a, "libuv_exe", None) or "libuv_echo.exe"
+        return ["wine", exe] + (["--udp"] if udp else []) + ["127.0.0.1:0"]
     return [os.path.join(a.native_bin, "epoll_echo"), "127.0.0.1:0"]
 
 
@@ -591,6 +618,23 @@ def ratio(a, b):
     return a / b if a and b else None
 
 
+def ratio_servers(servers):
+    """The servers given a "÷ naive" figure: those of RATIO_SERVERS measured
+    beside the naive server."""
+    return [s for s in RATIO_SERVERS if s in servers] if "naive" in servers else []
+
+
+def ratio_to_naive(cells, server):
+    return ratio(cells.get(server, {}).get("median"), cells.get("naive", {}).get("median"))
+
+
+def memory_rows(memory, servers):
+    """The memory entries by server (column order), each server's two ways
+    side by side."""
+    order = {s: i for i, s in enumerate(servers)}
+    return sorted(memory, key=lambda e: (order.get(e["server"], len(order)), e.get("idle_messages", 0)))
+
+
 def write_report(path_md, meta, table, extra, a, plots):
     L = []
     w = L.append
@@ -608,10 +652,15 @@ def write_report(path_md, meta, table, extra, a, plots):
     w("")
     w("Command: `%s`" % meta["command"])
     w("")
-    w("Servers (worker threads: %d for both Wine servers, port concurrency the same):" % meta["server_threads"])
+    w("Servers (worker threads: %d for portserve and the naive server, port concurrency the same):"
+      % meta["server_threads"])
     w("")
     for name in a.servers:
         w("- %s: `%s`" % (LABEL[name], meta["server_commands"][name]))
+        if name == "libuv":
+            lib = meta.get("libuv") or {}
+            w("  - libuv %s (Debian's `libuv1` source package, fetched and cross-built by `bench/libuv.sh`); "
+              "`bench/libuv_echo.c`: %s" % (lib.get("version", "?"), lib.get("settings", LIBUV_SETTINGS)))
     w("- client: `%s` plus each point's `--connections`, `--size`, `--pipeline` (`--mode storm` for the connection rate, "
       "`--mode udp` for UDP); every run's exact command line is in the JSON" % meta["client_command"])
     w("")
@@ -621,8 +670,9 @@ def write_report(path_md, meta, table, extra, a, plots):
     for affinity in a.affinity:
         w("## Echo throughput, %s (messages/s)" % affinity)
         w("")
+        rated = ratio_servers(a.servers)
         hdr = "| connections | size | pipeline | " + " | ".join(LABEL[s] for s in a.servers)
-        hdr += " | portserve ÷ naive" if "portserve" in a.servers and "naive" in a.servers else ""
+        hdr += "".join(" | %s ÷ naive" % s for s in rated)
         hdr += " | errors, stalls (%s) |" % ", ".join(a.servers)
         w(hdr)
         w("|" + "---:|" * (hdr.count("|") - 1))
@@ -633,9 +683,8 @@ def write_report(path_md, meta, table, extra, a, plots):
                 c = cells.get(s)
                 row += " %s [%s–%s]%s |" % (fmt(c["median"]), fmt(c["min"]), fmt(c["max"]),
                                              " (%d failed)" % c["failed"] if c["failed"] else "") if c else " – |"
-            if "portserve" in a.servers and "naive" in a.servers:
-                rt = ratio(cells.get("portserve", {}).get("median"), cells.get("naive", {}).get("median"))
-                row += " **%s** |" % fmt(rt, 2)
+            for s in rated:
+                row += " **%s** |" % fmt(ratio_to_naive(cells, s), 2)
             row += " %s |" % error_counts(cells, a.servers)
             w(row)
         w("")
@@ -655,40 +704,41 @@ def write_report(path_md, meta, table, extra, a, plots):
                 fmt(c["pmin_median"]), fmt(c["pmax_median"])))
     w("")
     storm = sorted(k for k in table if k[1] == "storm")
-    both = "portserve" in a.servers and "naive" in a.servers
+    rated = ratio_servers(a.servers)
     if storm:
         w("## Connection rate (storm: connect, one 64-byte round trip, close; connections/s)")
         w("")
-        w("| affinity | connectors | server | connections/s [min–max] | portserve ÷ naive | refused | reset | errors | "
+        w("| affinity | connectors | server | connections/s [min–max] | ÷ naive | refused | reset | errors | "
           "stalls | p99 connect+echo µs |")
         w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
         for key in storm:
-            rt = ratio(table[key].get("portserve", {}).get("median"), table[key].get("naive", {}).get("median"))
             for s in a.servers:
                 c = table[key].get(s)
                 if c:
                     w("| %s | %d | %s | %s [%s–%s]%s | %s | %d | %d | %d | %d | %s |" % (
                         key[0], key[2], LABEL[s], fmt(c["median"]), fmt(c["min"]), fmt(c["max"]),
                         " (%d failed)" % c["failed"] if c["failed"] else "",
-                        "**%s**" % fmt(rt, 2) if both and s == "portserve" else "", c["refused"], c["resets"],
+                        "**%s**" % fmt(ratio_to_naive(table[key], s), 2) if s in rated else "", c["refused"],
+                        c["resets"],
                         c["errors"], c["stalls"], fmt(c["p99_median"], 0)))
         w("")
     udp = sorted(k for k in table if k[1] == "udp")
     if udp:
         w("## UDP echo (datagrams/s; 64-byte datagrams, one in flight per socket)")
         w("")
-        w("portserve runs a UDP instance with its reflection guard off: `%s`; the naive server: `%s`. "
+        w("portserve runs a UDP instance with its reflection guard off: `%s`; the naive server: `%s`; "
+          "libuv: `%s`. "
           "portload `--mode udp --loss-timeout %s`: a datagram not echoed within that time is lost (and its "
           "socket sends the next). Lost and late (echoed after being counted lost) are summed over the runs "
           "in the medians; loss is lost ÷ (echoed + lost)." % (
               meta.get("udp_server_commands", {}).get("portserve", "–"),
-              meta.get("udp_server_commands", {}).get("naive", "–"), fmt(a.loss_timeout, 2)))
+              meta.get("udp_server_commands", {}).get("naive", "–"),
+              meta.get("udp_server_commands", {}).get("libuv", "–"), fmt(a.loss_timeout, 2)))
         w("")
-        w("| affinity | sockets | server | datagrams/s [min–max] | portserve ÷ naive | lost | loss | late | "
+        w("| affinity | sockets | server | datagrams/s [min–max] | ÷ naive | lost | loss | late | "
           "errors, stalls | p50 µs | p99 µs |")
         w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for key in udp:
-            rt = ratio(table[key].get("portserve", {}).get("median"), table[key].get("naive", {}).get("median"))
             for s in a.servers:
                 c = table[key].get(s)
                 if not c:
@@ -697,7 +747,7 @@ def write_report(path_md, meta, table, extra, a, plots):
                 w("| %s | %d | %s | %s [%s–%s]%s | %s | %d | %s | %d | %d, %d | %s | %s |" % (
                     key[0], key[2], LABEL[s], fmt(c["median"]), fmt(c["min"]), fmt(c["max"]),
                     " (%d failed)" % c["failed"] if c["failed"] else "",
-                    "**%s**" % fmt(rt, 2) if both and s == "portserve" else "", c["lost"],
+                    "**%s**" % fmt(ratio_to_naive(table[key], s), 2) if s in rated else "", c["lost"],
                     "%.3f%%" % (100 * loss) if loss is not None else "–", c["late"], c["errors"], c["stalls"],
                     fmt(c["p50_median"], 1), fmt(c["p99_median"], 1)))
         w("")
@@ -714,19 +764,25 @@ def write_report(path_md, meta, table, extra, a, plots):
         w("Throughput while traced is far below the untraced figures; only the ratio calls/message is kept.")
         w("")
     if extra["memory"]:
-        w("## Memory per idle connection (%d idle connections, fresh wineserver)" % a.idle)
+        w("## Memory per idle connection (%d connections, fresh server and wineserver for each row)" % a.idle)
         w("")
-        w("Resident memory read from /proc/PID/status before and 2 s after the connections are open "
-          "(`portload --mode idle`), divided by their number. RssAnon is the process's private memory.")
+        w("Resident memory read from /proc/PID/status before the connections and 2 s after all of them are "
+          "open and quiet, divided by their number. RssAnon is the process's private memory. *Never sent*: "
+          "`portload --mode idle`; *after traffic*: `portload --mode idle --idle-messages 1 --size 64`, each "
+          "connection echoes one 64-byte message and then goes quiet, so the server has read from and "
+          "written to every one of them once.")
         w("")
-        w("| server | process RssAnon / conn | process VmRSS / conn | wineserver RssAnon / conn | all open |")
-        w("|---|---:|---:|---:|---|")
-        for e in extra["memory"]:
+        w("| server | connections | process RssAnon before → after | process RssAnon / conn | "
+          "process VmRSS / conn | wineserver RssAnon / conn | all open |")
+        w("|---|---|---:|---:|---:|---:|---|")
+        for e in memory_rows(extra["memory"], a.servers):
             pr, ws = e.get("process", {}), e.get("wineserver", {})
             kb = lambda v: fmt(v / 1024.0, 2) + " KB" if v is not None else "–"
-            w("| %s | %s | %s | %s | %s |" % (LABEL[e["server"]], kb(pr.get("RssAnon_per_conn_bytes")),
-                                               kb(pr.get("VmRSS_per_conn_bytes")),
-                                               kb(ws.get("RssAnon_per_conn_bytes")), e["all_open"]))
+            mib = lambda d: fmt(d["RssAnon"] / 1024.0, 1) if "RssAnon" in d else "–"
+            w("| %s | %s | %s → %s MiB | %s | %s | %s | %s |" % (
+                LABEL[e["server"]], dict(IDLE_WAYS).get(e.get("idle_messages", 0), "?"),
+                mib(pr.get("before_kB", {})), mib(pr.get("after_kB", {})), kb(pr.get("RssAnon_per_conn_bytes")),
+                kb(pr.get("VmRSS_per_conn_bytes")), kb(ws.get("RssAnon_per_conn_bytes")), e["all_open"]))
         w("")
     w("## Targets of issue 6")
     w("")
@@ -755,7 +811,7 @@ def targets(table, extra, a):
         v = sc(conns, pipeline)
         out.append(("≤ %d syscalls per message at %d connection(s), pipeline %d" % (limit, conns, pipeline),
                     fmt(v, 1), "–" if v is None else ("yes" if v <= limit else "**no**")))
-    mem = [e for e in extra["memory"] if e["server"] == "portserve"]
+    mem = [e for e in extra["memory"] if e["server"] == "portserve" and not e.get("idle_messages")]
     v = mem[0].get("process", {}).get("RssAnon_per_conn_bytes") if mem else None
     out.append(("≤ 1 KB per idle connection (process)", fmt(v / 1024.0, 2) + " KB" if v is not None else "–",
                 "–" if v is None else ("yes" if v <= 1024 else "**no**")))
@@ -837,6 +893,16 @@ def write_plots(out_dir, stem, table, a):
     return plots
 
 
+def libuv_version(root):
+    """The libuv source package bench/libuv.sh built from ("1.44.2-1+deb12u1")."""
+    try:
+        out = subprocess.run(["bash", os.path.join(root, "bench", "libuv.sh"), "version"], capture_output=True,
+                             text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return out or "?"
+
+
 def machine():
     cpu = "unknown CPU"
     try:
@@ -873,11 +939,15 @@ def main():
                     help="sockets of the UDP echo points, e.g. 1,64 (0: none)")
     ap.add_argument("--loss-timeout", type=float, default=0.5,
                     help="portload --loss-timeout for the UDP points: a datagram not echoed this long is lost")
-    ap.add_argument("--idle", type=int, help="idle connections for the memory figure")
+    ap.add_argument("--idle", type=int, help="connections of the two memory rows (idle never sent, idle after "
+                    "one echo)")
     ap.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS))
     ap.add_argument("--affinity", type=lambda s: s.split(","), default=["pinned", "unpinned"])
     ap.add_argument("--server-threads", type=int, default=os.cpu_count() or 1,
-                    help="worker threads of both Wine servers (default: one per processor, as portserve picks)")
+                    help="worker threads of portserve and the naive server (default: one per processor, as "
+                    "portserve picks); libuv runs one loop thread")
+    ap.add_argument("--libuv-exe", help="libuv_echo.exe, as bench/libuv.sh build prints it (needed for the libuv "
+                    "server)")
     ap.add_argument("--stall-timeout", type=float, default=2.0,
                     help="portload --stall-timeout: a connection unanswered this long counts as stalled")
     ap.add_argument("--no-syscalls", action="store_true")
@@ -894,6 +964,10 @@ def main():
     bad = [s for s in a.servers if s not in SERVERS] + [x for x in a.affinity if x not in ("pinned", "unpinned")]
     if bad:
         ap.error("unknown server or affinity: %s" % ", ".join(bad))
+    if "libuv" in a.servers and not (a.libuv_exe and os.path.isfile(a.libuv_exe)):
+        ap.error("the libuv server needs --libuv-exe PATH (bench/libuv.sh build makes it and prints PATH; it "
+                 "fetches libuv once, over the network), or leave it out: --servers %s" %
+                 ",".join(s for s in a.servers if s != "libuv"))
     ncpu = os.cpu_count() or 1
     if ncpu < 2 and "pinned" in a.affinity:
         log("one CPU: pinned mode needs two; running unpinned only")
@@ -924,6 +998,8 @@ def main():
                 client_command=shell_join([os.path.join(a.native_bin, "portload"), "--target", "127.0.0.1:PORT",
                                            "--threads", "1", "--duration", str(a.duration), "--warmup",
                                            str(a.warmup), "--stall-timeout", str(a.stall_timeout), "--json"]))
+    if "libuv" in a.servers:
+        meta["libuv"] = {"version": libuv_version(root), "settings": LIBUV_SETTINGS}
     b = Bench(a)
     started = time.monotonic()
     try:
@@ -940,8 +1016,8 @@ def main():
     table = summarize(b.runs, a.affinity, a.servers)
     meta["elapsed_s"] = round(time.monotonic() - started, 1)
     settings = {k: getattr(a, k) for k in ("quick", "reps", "duration", "warmup", "connections", "sizes",
-                                             "pipelines", "storm", "udp", "loss_timeout", "idle", "servers", "affinity", "server_threads",
-                                             "stall_timeout")}
+                                             "pipelines", "storm", "udp", "loss_timeout", "idle", "servers",
+                                             "affinity", "server_threads", "stall_timeout", "libuv_exe")}
     with open(os.path.join(a.out, stem + ".json"), "w") as f:
         json.dump({"meta": meta, "settings": settings, "runs": b.runs, "syscalls": b.extra["syscalls"],
                    "memory": b.extra["memory"]}, f, indent=1)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Wineserver requests and Linux system calls per echoed message (issue 12),
-for portserve.exe and naive_iocp_echo.exe at 1 and 64 connections (64-byte
-messages, pipeline 1). Run by `bench/run.sh --requests` (`./build.sh bench
+for portserve.exe and naive_iocp_echo.exe (and, with --servers naming it and
+--libuv-exe, libuv_echo.exe) at 1 and 64 connections (64-byte messages,
+pipeline 1). Run by `bench/run.sh --requests` (`./build.sh bench
 --requests`), which builds first. With --storm N: per connection of a storm
 of N connectors (portload --mode storm: connect, one 64-byte round trip,
 close) instead, the cost of the accept path; with --udp N, per datagram
@@ -183,7 +184,7 @@ def syscalls(a, name):
 
 
 def table(req, sc):
-    cols = [(n, c) for c in sorted(next(iter(req.values())).keys()) for n in SERVERS if n in req]
+    cols = [(n, c) for c in sorted(next(iter(req.values())).keys()) for n in bench.WINE_SERVERS if n in req]
     names = set()
     for n, c in cols:
         names.update(req[n][c][0])
@@ -218,7 +219,9 @@ def main():
     ap.add_argument("--duration", type=float, default=1.0)
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--server-threads", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS))
+    ap.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS),
+                    help="some of %s (default %s)" % (",".join(bench.WINE_SERVERS), ",".join(SERVERS)))
+    ap.add_argument("--libuv-exe", help="libuv_echo.exe (bench/libuv.sh build prints it), for --servers ...,libuv")
     ap.add_argument("--no-syscalls", action="store_true")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--storm", type=int, default=0,
@@ -227,6 +230,11 @@ def main():
                       help="count per echoed datagram of this many UDP sockets (each server's UDP echo instance)")
     ap.add_argument("--keep-trace", action="store_true", help="keep PREFIX_ROOT/requests-NAME.trace")
     a = ap.parse_args()
+    bad = [s for s in a.servers if s not in bench.WINE_SERVERS]
+    if bad:
+        ap.error("unknown server: %s" % ", ".join(bad))
+    if "libuv" in a.servers and not (a.libuv_exe and os.path.isfile(a.libuv_exe)):
+        ap.error("the libuv server needs --libuv-exe PATH (bench/libuv.sh build prints it)")
     for k in ("win_bin", "native_bin", "prefix_root"):
         setattr(a, k, os.path.abspath(getattr(a, k)))  # Wine wants an absolute WINEPREFIX
     os.makedirs(a.prefix_root, exist_ok=True)
@@ -241,7 +249,7 @@ def main():
             "udp": "per echoed 64-byte datagram (the column is the sockets)",
             "echo": "per echoed message, 64-byte messages, pipeline 1"}[a.mode]
     print("Wineserver requests %s (`wineserver -f -d2`), "
-          "%.1f s window after %.1f s warm-up; %s; both servers --threads %d.\n" % (
+          "%.1f s window after %.1f s warm-up; %s; portserve and naive --threads %d, libuv one loop thread.\n" % (
               what, a.duration, a.warmup, bench.machine()["wine"], a.server_threads))
     print(table(req, sc))
     return 0

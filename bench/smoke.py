@@ -61,8 +61,8 @@ def cmd_cli(portload):
     if rc != 0:
         fail("--help exited %d:\n%s%s" % (rc, out, err))
     for flag in ("--target", "--connections", "--size", "--pipeline", "--duration", "--warmup",
-                 "--threads", "--mode", "--stall-timeout", "--loss-timeout", "--json", "--help", "echo", "discard", "chargen",
-                 "storm", "idle", "udp"):
+                 "--threads", "--mode", "--stall-timeout", "--loss-timeout", "--idle-messages", "--json", "--help",
+                 "echo", "discard", "chargen", "storm", "idle", "udp"):
         if flag not in out:
             fail("--help does not mention %s:\n%s" % (flag, out))
     cases = (

@@ -110,7 +110,8 @@ int load_conn_init(load_conn *c, load_run *run, unsigned id) {
     if (c->r_cap > LOAD_RBUF_MAX) c->r_cap = LOAD_RBUF_MAX;
   }
   c->rbuf = (unsigned char *)malloc(c->r_cap);
-  if (o->mode == LOAD_MODE_ECHO || o->mode == LOAD_MODE_DISCARD || o->mode == LOAD_MODE_STORM) {
+  if (o->mode == LOAD_MODE_ECHO || o->mode == LOAD_MODE_DISCARD || o->mode == LOAD_MODE_STORM ||
+      (o->mode == LOAD_MODE_IDLE && o->idle_messages > 0)) {
     c->s_cap = (size_t)o->size * (o->mode == LOAD_MODE_STORM ? 1 : o->pipeline);
     c->sbuf = (unsigned char *)malloc(c->s_cap);
     c->t_sent = (uint64_t *)calloc(o->pipeline, sizeof(uint64_t));
@@ -361,6 +362,11 @@ int load_conn_next_send(load_conn *c, uint64_t now, const unsigned char **data, 
       case LOAD_MODE_STORM:
         count = c->msgs_sent == 0 ? 1 : 0;
         break;
+      case LOAD_MODE_IDLE:
+        /* Echo mode's window, until idle_messages have gone out. */
+        count = o->pipeline - (c->msgs_sent - c->msgs_done);
+        if (count > o->idle_messages - c->msgs_sent) count = o->idle_messages - c->msgs_sent;
+        break;
       default:
         break;
     }
@@ -456,6 +462,9 @@ load_next load_conn_received(load_conn *c, load_stats *st, size_t bytes, uint64_
       c->rx_off += bytes;
       return LOAD_GO;
     case LOAD_MODE_IDLE:
+      /* The echoes of its round trips are checked as in echo mode, where a
+       * byte beyond them is "more than were sent". */
+      if (o->idle_messages > 0) break;
       load_stat_add(&st->errors, 1);
       load_run_log(c->run, "connection %u: %llu unexpected bytes on an idle connection", c->id,
                    (unsigned long long)bytes);

@@ -63,6 +63,13 @@ static void main__sum(load_io *io, main_totals *t) {
 
 static double main__seconds(uint64_t ns) { return (double)ns / 1e9; }
 
+/* "after 1.25 s", and with --idle-messages what the connections did first. */
+static void main__idle_line(FILE *out, const load_options *o, const char *head, uint64_t all_open_ns) {
+  fprintf(out, "%sall %u connections open after %.2f s", head, o->connections, main__seconds(all_open_ns));
+  if (o->idle_messages > 0) fprintf(out, " (each after %u echoed message(s), now quiet)", o->idle_messages);
+  fputc('\n', out);
+}
+
 /* Runs until run->t_end; prints a progress line per second. Returns the time
  * (ns after t_start) at which all connections were first open, or 0. */
 static uint64_t main__wait(load_run *run, load_io *io, main_stalls *ms) {
@@ -80,11 +87,14 @@ static uint64_t main__wait(load_run *run, load_io *io, main_stalls *ms) {
     if (t >= run->t_end) break;
     if (all_open == 0 && o->mode == LOAD_MODE_IDLE) {
       main__sum(io, &now);
-      if (now.open >= (int64_t)o->connections) {
+      /* Every round trip of --idle-messages done: msgs_total counts them
+       * whether or not they fell in the measured window. */
+      if (now.open >= (int64_t)o->connections &&
+          now.msgs_total >= (uint64_t)o->connections * (uint64_t)o->idle_messages) {
         all_open = t - run->t_start;
-        /* run.sh waits for this line before it measures the server's memory. */
-        fprintf(stderr, "portload: idle: all %u connections open after %.2f s\n", o->connections,
-                main__seconds(all_open));
+        /* bench.py and idle10k.sh wait for this line before they measure the
+         * server's memory. */
+        main__idle_line(stderr, o, "portload: idle: ", all_open);
       }
     }
     if (t >= next_report) {
@@ -117,7 +127,8 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   uint64_t per_min = UINT64_MAX, per_max = 0;
   double secs = main__seconds(run->t_end - run->t_measure);
   double rate, mbps, p50, p99, p999, lmin, lmax;
-  int timed = o->mode == LOAD_MODE_ECHO || o->mode == LOAD_MODE_STORM || o->mode == LOAD_MODE_UDP;
+  int timed = o->mode == LOAD_MODE_ECHO || o->mode == LOAD_MODE_STORM || o->mode == LOAD_MODE_UDP ||
+              (o->mode == LOAD_MODE_IDLE && o->idle_messages > 0);
   int udp = o->mode == LOAD_MODE_UDP;
   FILE *out = o->json ? stderr : stdout;
   char lat_json[200];
@@ -162,9 +173,13 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
           "connections", (unsigned long long)tot.conns_opened, (long long)tot.open, (unsigned long long)tot.refused,
           (unsigned long long)tot.resets);
   if (o->mode == LOAD_MODE_IDLE) {
-    if (all_open_ns)
-      fprintf(out, "  %-14s all %u open after %.2f s\n", "idle", o->connections, main__seconds(all_open_ns));
-    else fprintf(out, "  %-14s never all %u open at once\n", "idle", o->connections);
+    if (all_open_ns) {
+      fprintf(out, "  %-14s ", "idle");
+      main__idle_line(out, o, "", all_open_ns);
+    } else {
+      fprintf(out, "  %-14s never all %u open at once%s\n", "idle", o->connections,
+              o->idle_messages > 0 ? " with their round trips done" : "");
+    }
   }
   fprintf(out, "  %-14s %llu (byte mismatches %llu)\n", "errors", (unsigned long long)tot.errors,
           (unsigned long long)tot.mismatches);
@@ -189,11 +204,11 @@ static void main__report(load_run *run, load_io *io, uint64_t all_open_ns, int64
   else printf("null");
   printf(",\"bytes_out\":%llu,\"bytes_in\":%llu,\"errors\":%llu,\"mismatches\":%llu,\"refused\":%llu,"
          "\"resets\":%llu,\"stalls\":%llu,\"stall_timeout_s\":%.3f,\"lost\":%llu,\"late\":%llu,"
-         "\"loss_timeout_s\":%.3f}\n",
+         "\"loss_timeout_s\":%.3f,\"idle_messages\":%u}\n",
          (unsigned long long)tot.bytes_out, (unsigned long long)tot.bytes_in, (unsigned long long)tot.errors,
          (unsigned long long)tot.mismatches, (unsigned long long)tot.refused, (unsigned long long)tot.resets,
          (unsigned long long)stalls, o->stall_timeout_s, (unsigned long long)tot.lost, (unsigned long long)tot.late,
-         o->loss_timeout_s);
+         o->loss_timeout_s, o->idle_messages);
   fflush(stdout);
 }
 

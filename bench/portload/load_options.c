@@ -26,6 +26,7 @@ const char *load_options_usage(void) {
          "                       storm    connect, one verified round trip, close, repeat;\n"
          "                                reports connections/s and refused/reset counts\n"
          "                       idle     open the connections and hold them for the duration\n"
+         "                                (after --idle-messages round trips each)\n"
          "                       udp      UDP echo: each socket keeps --pipeline datagrams of\n"
          "                                --size bytes (8 or more) in flight, verifies every\n"
          "                                echo; reports datagrams/s and datagrams lost\n"
@@ -40,6 +41,9 @@ const char *load_options_usage(void) {
          "                       (default 2; checked while the load runs)\n"
          "  --loss-timeout SEC   udp: a datagram not echoed within this time is counted as\n"
          "                       lost and its slot reused (default 0.5)\n"
+         "  --idle-messages N    idle: each connection first makes N verified round trips\n"
+         "                       (--size bytes, --pipeline in flight), then goes quiet\n"
+         "                       (default 0: it never sends)\n"
          "  --json               print one JSON line with the results on stdout\n"
          "                       (the human summary then goes to stderr)\n"
          "  --help               this text\n"
@@ -151,7 +155,7 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
     if (strcmp(flag, "--target") != 0 && strcmp(flag, "--connections") != 0 && strcmp(flag, "--size") != 0 &&
         strcmp(flag, "--pipeline") != 0 && strcmp(flag, "--duration") != 0 && strcmp(flag, "--warmup") != 0 &&
         strcmp(flag, "--threads") != 0 && strcmp(flag, "--mode") != 0 && strcmp(flag, "--stall-timeout") != 0 &&
-        strcmp(flag, "--loss-timeout") != 0) {
+        strcmp(flag, "--loss-timeout") != 0 && strcmp(flag, "--idle-messages") != 0) {
       snprintf(err, err_size, "unknown option '%s'", arg);
       return -1;
     }
@@ -179,6 +183,8 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
       rc = options__seconds(flag, value, 0.01, 3600, &o->stall_timeout_s, err, err_size);
     } else if (strcmp(flag, "--loss-timeout") == 0) {
       rc = options__seconds(flag, value, 0.001, 3600, &o->loss_timeout_s, err, err_size);
+    } else if (strcmp(flag, "--idle-messages") == 0) {
+      rc = options__unsigned(flag, value, 0, LOAD_MAX_IDLE_MESSAGES, &o->idle_messages, err, err_size);
     } else if (strcmp(flag, "--threads") == 0) {
       rc = options__unsigned(flag, value, 1, LOAD_MAX_THREADS, &o->threads, err, err_size);
     } else {
@@ -196,6 +202,10 @@ int load_options_parse(int argc, char **argv, load_options *o, char *err, size_t
   if (o->help) return 0;
   if (!have_target) {
     snprintf(err, err_size, "--target HOST:PORT is required");
+    return -1;
+  }
+  if (o->idle_messages != 0 && o->mode != LOAD_MODE_IDLE) {
+    snprintf(err, err_size, "--idle-messages: only with --mode idle");
     return -1;
   }
   if (o->mode == LOAD_MODE_UDP && (o->size < LOAD_UDP_HEADER || o->size > LOAD_MAX_UDP_SIZE)) {

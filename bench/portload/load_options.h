@@ -9,7 +9,7 @@ typedef enum load_mode {
   LOAD_MODE_DISCARD,  /* send only (anything that comes back is read and dropped) */
   LOAD_MODE_CHARGEN,  /* receive only, verified as an RFC 864 character stream */
   LOAD_MODE_STORM,    /* connect, one verified round trip, close, again */
-  LOAD_MODE_IDLE,     /* open the connections and hold them */
+  LOAD_MODE_IDLE,     /* open the connections (after idle_messages round trips each) and hold them */
   LOAD_MODE_UDP       /* datagrams: each socket keeps `pipeline` in flight, echoes verified */
 } load_mode;
 
@@ -23,6 +23,7 @@ typedef struct load_options {
   double warmup_s;
   double stall_timeout_s; /* a request unanswered this long stalls its connection */
   double loss_timeout_s;  /* udp: a datagram not echoed this long is counted lost */
+  unsigned idle_messages; /* idle: round trips each connection makes before it goes quiet */
   unsigned threads;
   load_mode mode;
   int json;
@@ -33,6 +34,7 @@ typedef struct load_options {
 #define LOAD_MAX_SIZE (1u << 20)
 #define LOAD_MAX_PIPELINE 1024u
 #define LOAD_MAX_THREADS 64u
+#define LOAD_MAX_IDLE_MESSAGES 1000000u
 /* udp: a datagram carries an 8-byte header (sequence number, slot), and
  * 65,507 bytes is the largest UDP payload over IPv4. */
 #define LOAD_UDP_HEADER 8u

@@ -1,7 +1,7 @@
 /* Unit tests of portload's portable parts, without sockets: the histogram's
  * bucket layout and quantiles, the command line, and the connection state
  * machine (pipelining, verification, mismatch and overrun detection, storm
- * cycles, chargen). Plain C, no framework: prints "N passed, N failed". */
+ * cycles, chargen, idle connections' round trips). Plain C, no framework: prints "N passed, N failed". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +92,13 @@ static void test_options(void) {
         o.mode == LOAD_MODE_UDP && o.loss_timeout_s == 0.25);
   CHECK(test__parse("--target 127.0.0.1:7 --mode udp --size 4", &o, err, sizeof(err)) != 0 &&
         strstr(err, "--size") != NULL);
+  CHECK(test__parse("--target 127.0.0.1:7 --mode idle", &o, err, sizeof(err)) == 0 && o.idle_messages == 0);
+  CHECK(test__parse("--target 127.0.0.1:7 --mode idle --idle-messages 1", &o, err, sizeof(err)) == 0 &&
+        o.idle_messages == 1);
+  CHECK(test__parse("--target 127.0.0.1:7 --idle-messages 1", &o, err, sizeof(err)) != 0 &&
+        strstr(err, "--idle-messages") != NULL);
+  CHECK(test__parse("--target 127.0.0.1:7 --mode idle --idle-messages -1", &o, err, sizeof(err)) != 0 &&
+        strstr(err, "--idle-messages") != NULL);
 }
 
 static void test__run(load_run *run, load_stats *st, load_mode mode, unsigned size, unsigned pipeline) {
@@ -184,6 +191,48 @@ static void test_conn_echo_rejects_bytes_never_sent_and_other_streams(void) {
   CHECK(load_stat_get(&st.mismatches) == 2);
   load_conn_free(&a);
   load_conn_free(&b);
+  load_run_close(&run);
+}
+
+static void test_conn_idle_makes_its_round_trips_then_goes_quiet(void) {
+  load_run run;
+  load_stats st;
+  load_conn c;
+  const unsigned char *data;
+  unsigned char copy[64];
+  size_t len;
+  test__run(&run, &st, LOAD_MODE_IDLE, 64, 1);
+  run.opt.idle_messages = 2;
+  CHECK(load_conn_init(&c, &run, 2) == 0);
+  load_conn_connecting(&c, 0);
+  load_conn_connected(&c, &st, 0);
+  /* One at a time (pipeline 1), each echo verified and timed. */
+  CHECK(load_conn_next_send(&c, 10, &data, &len) == 1 && len == 64);
+  load_conn_sent(&c, &st, 64, 20);
+  CHECK(load_conn_next_send(&c, 30, &data, &len) == 0);
+  CHECK(load_conn_stalled(&c, 10 + 3000, 1000)); /* waiting for the echo */
+  memcpy(copy, c.sbuf, 64);
+  CHECK(test__echo(&c, &st, copy, 64, 13) == LOAD_GO);
+  CHECK(load_conn_next_send(&c, 1100, &data, &len) == 1 && len == 64);
+  load_conn_sent(&c, &st, 64, 1200);
+  memcpy(copy, data, 64);
+  CHECK(test__echo(&c, &st, copy, 64, 64) == LOAD_GO);
+  CHECK(load_stat_get(&st.msgs_total) == 2 && st.latency.count == 2 && load_stat_get(&st.errors) == 0);
+  /* Then quiet: nothing more to send, no stall, and any byte is an error. */
+  CHECK(load_conn_next_send(&c, 2000, &data, &len) == 0);
+  CHECK(!load_conn_stalled(&c, 1000000, 1000));
+  CHECK(test__echo(&c, &st, copy, 1, 1) == LOAD_DROP && load_stat_get(&st.errors) == 1);
+  load_conn_free(&c);
+  load_run_close(&run);
+
+  /* Without --idle-messages: never sends, and the first byte is an error. */
+  test__run(&run, &st, LOAD_MODE_IDLE, 64, 1);
+  CHECK(load_conn_init(&c, &run, 0) == 0);
+  load_conn_connecting(&c, 0);
+  load_conn_connected(&c, &st, 0);
+  CHECK(load_conn_next_send(&c, 10, &data, &len) == 0);
+  CHECK(test__echo(&c, &st, copy, 1, 1) == LOAD_DROP && load_stat_get(&st.errors) == 1);
+  load_conn_free(&c);
   load_run_close(&run);
 }
 
@@ -309,6 +358,7 @@ int main(void) {
   test_options();
   test_conn_echo_pipelines_verifies_and_times();
   test_conn_echo_rejects_bytes_never_sent_and_other_streams();
+  test_conn_idle_makes_its_round_trips_then_goes_quiet();
   test_conn_storm_one_round_trip_per_connection();
   test_conn_chargen_verifies_rfc864();
   test_conn_errors_while_stopping_are_not_counted();
