@@ -8,7 +8,6 @@
 
 #include "log.h"
 #include "options.h"
-#include "path.h"
 #include "ps_win.h"
 
 #include <sddl.h>
@@ -19,16 +18,6 @@
  * The same as the MSI's MsiLockPermissionsEx row, less the owner, which is
  * whoever creates the folder. */
 #define LOGDIR__SDDL L"D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1301bf;;;%ls)"
-
-/* As log.c opens the file: UTF-8, else the ANSI code page. 0 or -1. */
-static int logdir__wide(const char *path, wchar_t *wide, size_t cap) {
-  uint16_t units[PS_PATH_MAX];
-  int n = ps_utf8_to_utf16(path, units, PS_COUNTOF(units)), i;
-  if (n < 0) return MultiByteToWideChar(CP_ACP, 0, path, -1, wide, (int)cap) > 0 ? 0 : -1;
-  if ((size_t)n >= cap) return -1;
-  for (i = 0; i <= n; i++) wide[i] = (wchar_t)units[i];
-  return 0;
-}
 
 /* The SDDL that names the service's SID, or 0 with why not in `why`. The
  * SID is worth naming only if this process's token holds it (service SID
@@ -68,18 +57,17 @@ static int logdir__sddl(const wchar_t *service, wchar_t *sddl, size_t n, char *w
   return 1;
 }
 
-ps_logdir_result ps_logdir_prepare(const char *log_file, const wchar_t *service, char *msg, size_t msgsize) {
+ps_logdir_result ps_logdir_prepare(const wchar_t *log_file, const wchar_t *service, char *msg, size_t msgsize) {
   wchar_t path[PS_PATH_MAX], sddl[512], *sep;
-  char folder[PS_PATH_MAX], why[400], err[256];
-  const char *cut;
+  char folder[3 * PS_PATH_MAX], why[400], err[256];
   SECURITY_ATTRIBUTES sa;
   PSECURITY_DESCRIPTOR sd = NULL;
   BOOL created;
   DWORD e;
 
   msg[0] = '\0';
-  if (log_file == NULL || log_file[0] == '\0' || logdir__wide(log_file, path, PS_COUNTOF(path)) != 0)
-    return PS_LOGDIR_NOTHING;
+  if (wcslen(log_file) >= PS_COUNTOF(path)) return PS_LOGDIR_NOTHING; /* the log file's open reports it */
+  wcscpy(path, log_file);
   sep = wcsrchr(path, L'\\');
   if (wcsrchr(path, L'/') > sep) sep = wcsrchr(path, L'/');
   if (sep == NULL || sep == path || sep[-1] == L':') return PS_LOGDIR_NOTHING;
@@ -88,10 +76,7 @@ ps_logdir_result ps_logdir_prepare(const char *log_file, const wchar_t *service,
    * is a typing error the log file's open reports, not a layout to build. */
   if (GetFileAttributesW(path) != INVALID_FILE_ATTRIBUTES || GetLastError() != ERROR_FILE_NOT_FOUND)
     return PS_LOGDIR_NOTHING;
-
-  cut = strrchr(log_file, '\\');
-  if (strrchr(log_file, '/') > cut) cut = strrchr(log_file, '/');
-  snprintf(folder, sizeof(folder), "%.*s", (int)(cut - log_file), log_file);
+  if (WideCharToMultiByte(CP_UTF8, 0, path, -1, folder, (int)sizeof(folder), NULL, NULL) == 0) folder[0] = '\0';
 
   why[0] = '\0';
   if (logdir__sddl(service, sddl, PS_COUNTOF(sddl), why, sizeof(why)) &&

@@ -17,9 +17,9 @@ typedef enum ps_logdir_result {
   PS_LOGDIR_FAILED,    /* not created: the message names the call and its error */
 } ps_logdir_result;
 
-/* `log_file` is UTF-8 (ps_options.log_file); `service` is the service's
- * name, whose SID is NT SERVICE\<service>. For any result but NOTHING, a
- * line for the log goes to `msg`. Call before the log file is opened. */
-ps_logdir_result ps_logdir_prepare(const char *log_file, const wchar_t *service, char *msg, size_t msgsize);
+/* `log_file` is the log file's path; `service` is the service's name, whose
+ * SID is NT SERVICE\<service>. For any result but NOTHING, a UTF-8 line for
+ * the log goes to `msg`. Call before the log file is opened. */
+ps_logdir_result ps_logdir_prepare(const wchar_t *log_file, const wchar_t *service, char *msg, size_t msgsize);
 
 #endif

@@ -727,7 +727,8 @@ int ps_service_dispatch(const ps_options *o, const char *startup_error, ps_reloa
   service__state s;
   ps_log_config log;
   ps_logdir_result logdir;
-  char msg[200], logdir_msg[PS_PATH_MAX + 400];
+  wchar_t wlog_file[PS_PATH_MAX];
+  char msg[200], logdir_msg[3 * PS_PATH_MAX + 400];
   int err;
 
   memset(&s, 0, sizeof(s));
@@ -740,7 +741,9 @@ int ps_service_dispatch(const ps_options *o, const char *startup_error, ps_reloa
 
   /* No console under the SCM: the Event Log, and the log file if set, in
    * a folder made for it if it is missing (logdir.h). */
-  logdir = ps_logdir_prepare(o->log_file, SERVICE__NAME, logdir_msg, sizeof(logdir_msg));
+  logdir = PS_LOGDIR_NOTHING;
+  if (o->log_file[0] != '\0' && service__widen(o->log_file, wlog_file, PS_COUNTOF(wlog_file)) == 0)
+    logdir = ps_logdir_prepare(wlog_file, SERVICE__NAME, logdir_msg, sizeof(logdir_msg));
   ps_log_config_from_options(&log, o, PS_LOG_TO_EVENTLOG);
   err = ps_log_open(&log);
   if (logdir != PS_LOGDIR_NOTHING)
