@@ -19,28 +19,26 @@ exe=$(abs "$exe") config=$(abs "$config") out=$(abs "$out")
 
 # wixl looks sources up relative to its working directory only (an absolute
 # Source is "not found"): run it from / with paths relative to /.
-# Its warnings about the attributes it does not know (two on Component, one
-# on MajorUpgrade) are expected (set below); anything else it prints is shown.
-# -D Wixl=1 hides the ServiceInstall children it cannot parse (see the .wxs).
+# Its warnings about the attributes it does not know (on Component, Property
+# and MajorUpgrade) are expected (wixl-tables.py writes them below); anything
+# else it prints is shown. -D Wixl=1 hides the elements it cannot parse (see
+# the .wxs); ListenScript because wixl's $(sys.SOURCEFILEDIR) is wrong.
+listen_js=$(dirname "$wxs")/listen.js
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! (cd / && wixl -a x64 -D Wixl=1 -D Version="$version" -D PortserveExe="${exe#/}" -D ConfigFile="${config#/}" \
-        -o "$out" "$wxs") 2>"$log"; then
+        -D ListenScript="${listen_js#/}" -o "$out" "$wxs") 2>"$log"; then
   cat "$log" >&2
   exit 1
 fi
 grep -v -e "has no property named 'NeverOverwrite'" -e "has no property named 'Permanent'" \
-  -e "has no property named 'AllowSameVersionUpgrades'" -e '^$' "$log" >&2 || true
+  -e "has no property named 'Secure'" -e "has no property named 'AllowSameVersionUpgrades'" -e '^$' "$log" >&2 || true
 
 # wixl writes Type="expandable" registry values as plain strings: give
 # EventMessageFile the "#%" prefix that makes it REG_EXPAND_SZ, as candle does.
 msibuild "$out" -q "UPDATE \`Registry\` SET \`Value\` = '#%[#PortserveExe]' WHERE \`Name\` = 'EventMessageFile'"
 
-# msidbComponentAttributesPermanent (16) | msidbComponentAttributesNeverOverwrite (128)
-# for the configuration component, as candle writes them from the same source.
-attrs=$(msiinfo export "$out" Component | tr -d '\r' | awk -F'\t' '$1 == "Config" { print $4 }')
-[ -n "$attrs" ] || { echo "$0: no Config component in $out" >&2; exit 1; }
-msibuild "$out" -q "UPDATE \`Component\` SET \`Attributes\` = $((attrs | 16 | 128)) WHERE \`Component\` = 'Config'"
-
-# Same-version upgrades, failure actions and pre-shutdown time, MsiConfigureServices.
+# Everything else wixl leaves out (component attributes and conditions,
+# searches, Environment, IniFile, MoveFile, MsiLockPermissionsEx, the
+# firewall custom actions, the service settings): see that script.
 python3 "$(dirname "$wxs")/wixl-tables.py" "$wxs" "$out"

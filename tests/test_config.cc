@@ -454,7 +454,7 @@ TEST_F(Config, ShippedExampleCommentedOutSettingsAreValid) {
   }
   EXPECT_GE(settings, 2u);
   ASSERT_TRUE(Parses(uncommented));
-  EXPECT_STREQ(o.log_file, "C:\\ProgramData\\portserve\\portserve.log");
+  EXPECT_STREQ(o.log_file, "C:\\ProgramData\\portserve\\logs\\portserve.log");
   EXPECT_EQ(Listeners(), (std::vector<std::string>{"echo=127.0.0.1:7007/tcp", "echo=[::1]:7007/tcp"}));
 }
 

@@ -15,6 +15,7 @@
 #include <wchar.h>
 
 #include "config.h"
+#include "logdir.h"
 #include "logsink.h"
 #include "ps_log.h"
 #include "ps_win.h"
@@ -200,13 +201,16 @@ static int service__narrow(const wchar_t *s, char *out, size_t n) {
 /* The configuration the service will run with, as an absolute path: --config
  * as given, else portserve.ini next to the exe (checked here, since the
  * parser only loaded a file named on the command line). Wide all the way,
- * so a folder name outside the ANSI code page reaches the service intact. */
-static int service__config_path(const ps_options *o, wchar_t *out, size_t n, unsigned *drain_timeout_ms) {
+ * so a folder name outside the ANSI code page reaches the service intact.
+ * Also what install takes from that file: drain_timeout and log_level. */
+static int service__config_path(const ps_options *o, wchar_t *out, size_t n, unsigned *drain_timeout_ms,
+                                unsigned *log_level) {
   wchar_t given[PS_PATH_MAX], *slash;
   char path[3 * PS_PATH_MAX], err[512];
   ps_options file;
   DWORD len;
   *drain_timeout_ms = o->drain_timeout_ms;
+  *log_level = o->log_level;
   if (o->config_path[0] != '\0') {
     if (service__widen(o->config_path, given, PS_COUNTOF(given)) != 0)
       return service__fail("install", "MultiByteToWideChar", GetLastError());
@@ -233,6 +237,7 @@ static int service__config_path(const ps_options *o, wchar_t *out, size_t n, uns
     return 1;
   }
   *drain_timeout_ms = file.drain_timeout_ms;
+  *log_level = file.log_level;
   return 0;
 }
 
@@ -255,19 +260,49 @@ static DWORD service__remove_event_source(void) {
   return r == ERROR_FILE_NOT_FOUND ? 0 : (DWORD)r;
 }
 
-/* Description, restart on failure and the pre-shutdown time: what the
- * CreateServiceW call cannot say. The pre-shutdown setting is optional
- * (older systems and Wine may not take it): a warning only. */
+/* One of the settings the service works without, only less hardened or
+ * less handy: a failure is a warning saying what it costs, and install goes
+ * on. ERROR_INVALID_LEVEL means this Service Control Manager does not know
+ * the setting at all (Windows before Vista; Wine's, for all of them but the
+ * pre-shutdown time: docs/wine-notes.md): a debug line then, as there is
+ * nothing an operator could do about it. */
+static void service__configure_optional(SC_HANDLE svc, DWORD level, void *info, const char *name, const char *without) {
+  char msg[256];
+  DWORD err;
+  if (ChangeServiceConfig2W(svc, level, info)) return;
+  err = GetLastError();
+  if (err == ERROR_INVALID_LEVEL)
+    ps_log(PS_LOG_DEBUG,
+           "install: ChangeServiceConfig2(%s) failed: %s; this Service Control Manager does not know the "
+           "setting: %s",
+           name, ps_errstr(err, msg, sizeof(msg)), without);
+  else
+    fprintf(stderr, "portserve install: warning: ChangeServiceConfig2(%s) failed: %s; %s\n", name,
+            ps_errstr(err, msg, sizeof(msg)), without);
+}
+
+/* Description, restart on failure, the pre-shutdown time and the service's
+ * hardening: what the CreateServiceW call cannot say. The MSI sets the same
+ * (installer/portserve.wxs; tests/e2e/test_msi.py compares the two). */
 static int service__configure(SC_HANDLE svc, unsigned drain_timeout_ms) {
   SERVICE_DESCRIPTIONW desc;
   SERVICE_FAILURE_ACTIONSW failure;
+  SERVICE_FAILURE_ACTIONS_FLAG failure_flag;
   SERVICE_PRESHUTDOWN_INFO preshutdown;
+  SERVICE_SID_INFO sid;
+  SERVICE_REQUIRED_PRIVILEGES_INFOW privileges;
+  SERVICE_DELAYED_AUTO_START_INFO delayed;
   /* Restart after 5 s, then 30 s, then every minute; forget the failures
-   * after a day without one. Only a crash counts: a service that stops with
-   * an exit code (bad configuration, port in use) stays stopped until an
-   * operator has fixed the cause. */
+   * after a day without one. */
   SC_ACTION actions[3] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 30000}, {SC_ACTION_RESTART, 60000}};
-  char msg[256];
+  /* The one privilege it uses (a REG_MULTI_SZ: each name, then an empty
+   * one). Sockets on any port, the Event Log, its log files and the ACL of a
+   * log folder it creates need none; SeChangeNotifyPrivilege (bypass
+   * traverse checking) lets it reach its files through folders it may not
+   * list. LocalService's others (SeImpersonatePrivilege,
+   * SeCreateGlobalPrivilege, SeAssignPrimaryTokenPrivilege, ...) leave its
+   * token, so a compromised service cannot use them. */
+  wchar_t required[] = L"SeChangeNotifyPrivilege\0";
 
   desc.lpDescription = (LPWSTR)SERVICE__DESCRIPTION;
   if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, &desc))
@@ -280,24 +315,67 @@ static int service__configure(SC_HANDLE svc, unsigned drain_timeout_ms) {
   if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &failure))
     return service__fail("install", "ChangeServiceConfig2(SERVICE_CONFIG_FAILURE_ACTIONS)", GetLastError());
 
+  /* The actions above for a stop with an error too (a service-specific exit
+   * code), not only for a crash: a port another program held at boot may be
+   * free at the next try, and an edited file is read again at every start. */
+  failure_flag.fFailureActionsOnNonCrashFailures = TRUE;
+  service__configure_optional(svc, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &failure_flag,
+                              "SERVICE_CONFIG_FAILURE_ACTIONS_FLAG",
+                              "only a crash restarts the service, not a stop with an error");
+
   /* At shutdown, the time the SCM waits for the drain before moving on. */
   preshutdown.dwPreshutdownTimeout = drain_timeout_ms + SERVICE__STOP_SLACK_MS;
-  if (!ChangeServiceConfig2W(svc, SERVICE_CONFIG_PRESHUTDOWN_INFO, &preshutdown))
-    fprintf(stderr,
-            "portserve install: warning: ChangeServiceConfig2(SERVICE_CONFIG_PRESHUTDOWN_INFO) failed: %s; "
-            "the system's default pre-shutdown time applies\n",
-            ps_errstr(GetLastError(), msg, sizeof(msg)));
+  service__configure_optional(svc, SERVICE_CONFIG_PRESHUTDOWN_INFO, &preshutdown, "SERVICE_CONFIG_PRESHUTDOWN_INFO",
+                              "the system's default pre-shutdown time applies");
+
+  /* Its own SID in its token (NT SERVICE\portserve), so that an ACL can
+   * name this service rather than every LocalService process, as its log
+   * folder's does (logdir.c, the MSI). */
+  sid.dwServiceSidType = SERVICE_SID_TYPE_UNRESTRICTED;
+  service__configure_optional(svc, SERVICE_CONFIG_SERVICE_SID_INFO, &sid, "SERVICE_CONFIG_SERVICE_SID_INFO",
+                              "the service has no SID of its own, and a log folder it creates keeps the "
+                              "permissions it inherits");
+
+  privileges.pmszRequiredPrivileges = required;
+  service__configure_optional(svc, SERVICE_CONFIG_REQUIRED_PRIVILEGES_INFO, &privileges,
+                              "SERVICE_CONFIG_REQUIRED_PRIVILEGES_INFO",
+                              "the service keeps every privilege of LocalService");
+
+  /* After the other automatic services: the network is up by then, and
+   * nothing in the boot waits for a socket server. */
+  delayed.fDelayedAutostart = TRUE;
+  service__configure_optional(svc, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &delayed,
+                              "SERVICE_CONFIG_DELAYED_AUTO_START_INFO",
+                              "the service starts with the other automatic services");
   return 0;
 }
 
+static int service__install(const wchar_t *wconfig, unsigned drain_timeout_ms);
+
 int ps_service_install(const ps_options *o) {
-  wchar_t exe[PS_PATH_MAX], wconfig[PS_PATH_MAX], command[3 * PS_PATH_MAX];
+  wchar_t wconfig[PS_PATH_MAX];
+  unsigned drain_timeout_ms, log_level;
+  ps_logsink_config log;
+  int rc;
+
+  if (service__config_path(o, wconfig, PS_COUNTOF(wconfig), &drain_timeout_ms, &log_level) != 0) return 1;
+  /* install's own log lines go to stderr at the configuration's log_level:
+   * with debug, they show the settings this SCM does not know. */
+  memset(&log, 0, sizeof(log));
+  log.level = (ps_log_level)log_level;
+  log.sinks = PS_LOG_TO_STDERR;
+  ps_logsink_open(&log);
+  rc = service__install(wconfig, drain_timeout_ms);
+  ps_logsink_close();
+  return rc;
+}
+
+static int service__install(const wchar_t *wconfig, unsigned drain_timeout_ms) {
+  wchar_t exe[PS_PATH_MAX], command[3 * PS_PATH_MAX];
   char shown[9 * PS_PATH_MAX];
-  unsigned drain_timeout_ms;
   SC_HANDLE scm, svc;
   DWORD len, err;
 
-  if (service__config_path(o, wconfig, PS_COUNTOF(wconfig), &drain_timeout_ms) != 0) return 1;
   len = GetModuleFileNameW(NULL, exe, (DWORD)PS_COUNTOF(exe));
   if (len == 0 || len >= PS_COUNTOF(exe)) return service__fail("install", "GetModuleFileName", GetLastError());
   /* Quoted: both paths may hold spaces ("C:\Program Files\..."). */
@@ -331,7 +409,7 @@ int ps_service_install(const ps_options *o) {
   service__close(scm, svc);
   if (service__narrow(command, shown, sizeof(shown)) != 0) shown[0] = '\0';
   ps_console_printf(stdout,
-                    "installed the service '%s' (automatic start, %ls)\n"
+                    "installed the service '%s' (automatic start, delayed; %ls)\n"
                     "  command: %s\n"
                     "  Event Log source: Application/%s\n"
                     "  start it with 'portserve start' or 'net start %s'\n",
@@ -650,7 +728,9 @@ int ps_service_dispatch(const ps_options *o, const char *startup_error, ps_reloa
   SERVICE_TABLE_ENTRYW table[2];
   service__state s;
   ps_logsink_config log;
-  char msg[200];
+  ps_logdir_result logdir;
+  wchar_t wlog_file[PS_PATH_MAX];
+  char msg[200], logdir_msg[3 * PS_PATH_MAX + 400];
   int err;
 
   memset(&s, 0, sizeof(s));
@@ -661,9 +741,15 @@ int ps_service_dispatch(const ps_options *o, const char *startup_error, ps_reloa
   InitializeSRWLock(&s.lock);
   service__the = &s;
 
-  /* No console under the SCM: the Event Log, and the log file if set. */
+  /* No console under the SCM: the Event Log, and the log file if set, in
+   * a folder made for it if it is missing (logdir.h). */
+  logdir = PS_LOGDIR_NOTHING;
+  if (o->log_file[0] != '\0' && service__widen(o->log_file, wlog_file, PS_COUNTOF(wlog_file)) == 0)
+    logdir = ps_logdir_prepare(wlog_file, SERVICE__NAME, logdir_msg, sizeof(logdir_msg));
   ps_logsink_config_from_options(&log, o, PS_LOG_TO_EVENTLOG);
   err = ps_logsink_open(&log);
+  if (logdir != PS_LOGDIR_NOTHING)
+    ps_log(logdir == PS_LOGDIR_SECURED ? PS_LOG_INFO : PS_LOG_WARN, "service: %s", logdir_msg);
   if (err != 0)
     ps_log(PS_LOG_WARN, "cannot open the log file %s: %s; logging to the Event Log only", o->log_file,
            ps_errstr((unsigned long)err, msg, sizeof(msg)));

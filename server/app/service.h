@@ -11,10 +11,12 @@
 /* The service's name in the SCM, for `sc` and `net start`. */
 #define PS_SERVICE_NAME "portserve"
 
-/* `portserve install [--config FILE]`: creates the service (automatic
- * start, NT AUTHORITY\LocalService, restart on failure) to run
+/* `portserve install [--config FILE]`: creates the service (automatic,
+ * delayed start; NT AUTHORITY\LocalService with its own unrestricted SID and
+ * only SeChangeNotifyPrivilege; restart on any failure) to run
  * `"<exe>" service --config "<absolute FILE>"`, and registers the Event Log
- * source. Without --config, portserve.ini next to the exe. */
+ * source. Without --config, portserve.ini next to the exe. The settings an
+ * SCM does not know are skipped (a debug line at the file's log_level). */
 int ps_service_install(const ps_options *o);
 
 /* `portserve uninstall`: stops the service if it runs, deletes it and its

@@ -97,6 +97,13 @@ def force_remove(name=SERVICE, timeout=30):
     return problems
 
 
+def is_wine():
+    """Whether the prefix is Wine's (its own registry key): tests assert the
+    Windows behaviour and accept Wine's documented difference only here."""
+    rc, _ = reg_query(r"HKLM\Software\Wine")
+    return rc == 0
+
+
 def drive_c(*parts):
     return os.path.join(os.environ["WINEPREFIX"], "drive_c", *parts)
 
