@@ -36,6 +36,11 @@ TEST(HostPort, RefusesNamingWhatIsMissingOrTooLong) {
       {"[::1:9100", "missing ']'"},
       {"[]:9100", "missing host"},
       {"h:12345678901234567", "port longer than 15"},
+      // Found by fuzz_hostport: split, written back and split again, these
+      // came apart differently.
+      {"[x]:1:2", "in the port"},
+      {"a]:b:1", "inside the host"},
+      {"[[x]:1", "inside the host"},
   };
   for (const auto &c : cases) {
     char host[64], port[16], err[200];

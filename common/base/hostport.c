@@ -29,6 +29,11 @@ int ps_hostport_split(const char *text, char *host, size_t hostsize, char *port,
   if (plen == 0) return ps_fail(err, errsize, "'%.80s': missing port after ':'", text);
   if (plen >= portsize)
     return ps_fail(err, errsize, "'%.80s': port longer than %u bytes", text, (unsigned)portsize - 1);
+  /* A host with brackets or a port with ':' could not be written back as
+   * HOST:PORT and read the same; no name, address or service has them. */
+  if (memchr(h, '[', hlen) != NULL || memchr(h, ']', hlen) != NULL)
+    return ps_fail(err, errsize, "'%.80s': '[' or ']' inside the host", text);
+  if (strpbrk(colon + 1, ":[]") != NULL) return ps_fail(err, errsize, "'%.80s': ':', '[' or ']' in the port", text);
   memcpy(host, h, hlen);
   host[hlen] = '\0';
   memcpy(port, colon + 1, plen + 1);

@@ -14,8 +14,9 @@ extern "C" {
 
 /* Splits `text` into host (brackets of an IPv6 literal removed) and port.
  * Without brackets the port is what follows the last ':'. Both must be
- * non-empty and fit their buffers (including the NUL). 0, or -1 with a
- * message in err naming the part that is wrong. */
+ * non-empty and fit their buffers (including the NUL); the host holds no
+ * '[' or ']', the port no ':', '[' or ']'. 0, or -1 with a message in err
+ * naming the part that is wrong. */
 int ps_hostport_split(const char *text, char *host, size_t hostsize, char *port, size_t portsize, char *err,
                       size_t errsize);
 
