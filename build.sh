@@ -71,16 +71,14 @@ build_fuzz() {
 # Each target in turn for $1 seconds, from the committed corpus and what
 # earlier runs found (build/fuzz/corpus/TARGET, where new inputs go).
 fuzz_long() {
-  local secs=$1 t dict rc
+  local secs=$1 t rc args
   for t in $(sed -n 's/^set(PS_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do
-    dict=""
-    [ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
+    mapfile -t args <"$FUZZ_BUILD/fuzz_$t.args" # the dictionary and -max_len (tests/fuzz/CMakeLists.txt)
     mkdir -p "$FUZZ_BUILD/corpus/$t" "$FUZZ_BUILD/artifacts/$t"
     say "fuzz_$t for $secs s"
     rc=0
-    # shellcheck disable=SC2086
     nice -n 10 "$FUZZ_BUILD/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
-      -print_final_stats=1 $dict -artifact_prefix="$FUZZ_BUILD/artifacts/$t/" \
+      -print_final_stats=1 "${args[@]}" -artifact_prefix="$FUZZ_BUILD/artifacts/$t/" \
       "$FUZZ_BUILD/corpus/$t" "tests/fuzz/corpus/$t" >"$FUZZ_BUILD/fuzz_$t.log" 2>&1 || rc=$?
     grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|property failed)' "$FUZZ_BUILD/fuzz_$t.log" || true
     if [ "$rc" -ne 0 ]; then
@@ -128,7 +126,7 @@ case "$cmd" in
     # property fails the run.
     build_fuzz
     say "fuzz targets: regressions, then 15 s of fuzzing each"
-    ctest --test-dir "$FUZZ_BUILD" --output-on-failure -L fuzz
+    ctest --test-dir "$FUZZ_BUILD" --output-on-failure -L '^fuzz$'
     win_tests
     ;;
   wintest)

@@ -99,7 +99,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::vector<Event> split = Run(data, size, fuzz::RandomChunks(rng, size));
   FUZZ_CHECK(split == whole, "random reads %s, whole %s", Describe(split).c_str(), Describe(whole).c_str());
 
+  size_t start = 0;
   for (const Event &e : whole) {
+    // The head alone (without the empty lines a client may send first) is
+    // within PS_HTTP_HEAD_MAX when accepted, and reached it when refused as
+    // too large.
+    size_t head_start = start;
+    while (head_start + 1 < e.end && data[head_start] == '\r' && data[head_start + 1] == '\n') head_start += 2;
+    size_t head = e.end - head_start;
+    start = e.end;
+    if (e.result == PS_HTTP_ERROR && (e.status == 431 || e.why == "request line too long"))
+      FUZZ_CHECK(head == PS_HTTP_HEAD_MAX, "refused as too large (%d) after %zu bytes of head", e.status, head);
+    FUZZ_CHECK(head <= PS_HTTP_HEAD_MAX, "%s a head of %zu bytes", e.result == PS_HTTP_DONE ? "accepted" : "read",
+               head);
     if (e.result == PS_HTTP_ERROR) {
       static const int statuses[] = {400, 405, 411, 413, 414, 431, 505};
       bool known = false;
