@@ -87,20 +87,13 @@ inline bool OptionText(const ps_options &o, const ps_option_def *d, std::string 
   const char *def = reinterpret_cast<const char *>(&defaults) + d->offset;
   switch (d->type) {
     case PS_OPT_UINT:
-    case PS_OPT_BOOL: {
-      unsigned v, dv;
-      std::memcpy(&v, field, sizeof v);
-      std::memcpy(&dv, def, sizeof dv);
-      if (v == dv) return false;
-      *text = std::to_string(v);
-      return true;
-    }
+    case PS_OPT_BOOL:
     case PS_OPT_ENUM: {
       unsigned v, dv;
       std::memcpy(&v, field, sizeof v);
       std::memcpy(&dv, def, sizeof dv);
       if (v == dv) return false;
-      *text = d->names[v];
+      *text = d->type == PS_OPT_ENUM ? std::string(d->names[v]) : std::to_string(v);
       return true;
     }
     case PS_OPT_PATH:
