@@ -72,7 +72,9 @@ void ExpectSameByteByByte(const Bytes &in) {
     EXPECT_EQ(part.result, whole.result) << "after " << n << " bytes: " << part.err;
     EXPECT_EQ(part.err, whole.err) << "after " << n << " bytes";
     EXPECT_EQ(part.consumed, whole.consumed);
-    if (whole.result == PS_PROXY_DONE) EXPECT_EQ(n, whole.consumed) << "DONE only once the header is all there";
+    if (whole.result == PS_PROXY_DONE) {
+      EXPECT_EQ(n, whole.consumed) << "DONE only once the header is all there";
+    }
     return;
   }
 }
