@@ -7,9 +7,10 @@
 #                         (default: portserve run --listen echo=127.0.0.1:7007)
 #   ./build.sh test       build, then run every test (native + under Wine)
 #   ./build.sh wintest    run the Windows tests of the existing build/win only
-#   ./build.sh fuzz [SECS]  build the libFuzzer targets (build/fuzz, clang) and
-#                         run each for SECS seconds (default 300) in turn, new
-#                         inputs kept in build/fuzz/corpus/TARGET (not committed)
+#   ./build.sh fuzz [SECS [TARGET...]]  build the libFuzzer targets (build/fuzz,
+#                         clang) and run each (or those named) for SECS seconds
+#                         (default 300) in turn, new inputs kept in
+#                         build/fuzz/corpus/TARGET (not committed)
 #   ./build.sh msi        build, then the installer build/win/portserve-VERSION.msi
 #                         (VERSION from CMakeLists.txt; PS_MSI_VERSION overrides it)
 #   ./build.sh bench [ARGS]  Release build, then the benchmark matrix (bench/run.sh;
@@ -71,9 +72,13 @@ build_fuzz() {
 # Each target in turn for $1 seconds, from the committed corpus and what
 # earlier runs found (build/fuzz/corpus/TARGET, where new inputs go).
 fuzz_long() {
-  local secs=$1 t rc args
-  for t in $(sed -n 's/^set(PS_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do
-    mapfile -t args <"$FUZZ_BUILD/fuzz_$t.args" # the dictionary and -max_len (tests/fuzz/CMakeLists.txt)
+  local secs=$1 t rc args targets
+  shift
+  targets=${*:-$(sed -n 's/^set(PS_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt)}
+  for t in $targets; do
+    # The dictionary and length flags (tests/fuzz/CMakeLists.txt); none is an
+    # empty file, which must not become an empty argument (a corpus path).
+    mapfile -t args < <(grep -v '^$' "$FUZZ_BUILD/fuzz_$t.args" || true)
     mkdir -p "$FUZZ_BUILD/corpus/$t" "$FUZZ_BUILD/artifacts/$t"
     say "fuzz_$t for $secs s"
     rc=0
@@ -148,13 +153,13 @@ case "$cmd" in
   bench)
     ensure_deps; exec bench/run.sh "$@" ;;
   fuzz)
-    ensure_deps; build_fuzz; fuzz_long "${1:-300}" ;;
+    ensure_deps; build_fuzz; fuzz_long "${1:-300}" "${@:2}" ;;
   clean)
     rm -rf "$ROOT/build" ;;
   -h|--help|help)
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     echo "build.sh: unknown command '$cmd'" >&2
-    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2 ;;
 esac
