@@ -7,6 +7,10 @@
 #                         (default: portserve run --listen echo=127.0.0.1:7007)
 #   ./build.sh test       build, then run every test (native + under Wine)
 #   ./build.sh wintest    run the Windows tests of the existing build/win only
+#   ./build.sh fuzz [SECS [TARGET...]]  build the libFuzzer targets (build/fuzz,
+#                         clang) and run each (or those named) for SECS seconds
+#                         (default 300) in turn, new inputs kept in
+#                         build/fuzz/corpus/TARGET (not committed)
 #   ./build.sh msi        build, then the installer build/win/portserve-VERSION.msi
 #                         (VERSION from CMakeLists.txt; PS_MSI_VERSION overrides it)
 #   ./build.sh bench [ARGS]  Release build, then the benchmark matrix (bench/run.sh;
@@ -28,6 +32,7 @@ cd "$(dirname "$0")"
 ROOT=$PWD
 WIN_BUILD=$ROOT/build/win
 NATIVE_BUILD=$ROOT/build/native
+FUZZ_BUILD=$ROOT/build/fuzz
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '==> %s\n' "$*"; }
@@ -57,6 +62,39 @@ build_native() {
   say "building the portable code natively with ASan/UBSan in build/native"
   cmake -S . -B "$NATIVE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPS_SANITIZE=ON >/dev/null
   cmake --build "$NATIVE_BUILD" -j "$JOBS" --target all common_tests
+}
+
+# The libFuzzer targets (tests/fuzz): a native clang build of their own,
+# every parser compiled with the fuzzer's coverage and ASan/UBSan.
+build_fuzz() {
+  say "building the fuzz targets (clang, libFuzzer, ASan/UBSan) in build/fuzz"
+  CC=clang CXX=clang++ cmake -S . -B "$FUZZ_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPS_FUZZ=ON \
+    -DPS_TESTS=OFF >/dev/null
+  cmake --build "$FUZZ_BUILD" -j "$JOBS" --target fuzz_all
+}
+
+# Each target in turn for $1 seconds, from the committed corpus and what
+# earlier runs found (build/fuzz/corpus/TARGET, where new inputs go).
+fuzz_long() {
+  local secs=$1 t rc args targets
+  shift
+  targets=${*:-$(sed -n 's/^set(PS_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt)}
+  for t in $targets; do
+    # The dictionary and length flags (tests/fuzz/CMakeLists.txt); none is an
+    # empty file, which must not become an empty argument (a corpus path).
+    mapfile -t args < <(grep -v '^$' "$FUZZ_BUILD/fuzz_$t.args" || true)
+    mkdir -p "$FUZZ_BUILD/corpus/$t" "$FUZZ_BUILD/artifacts/$t"
+    say "fuzz_$t for $secs s"
+    rc=0
+    nice -n 10 "$FUZZ_BUILD/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+      -print_final_stats=1 "${args[@]}" -artifact_prefix="$FUZZ_BUILD/artifacts/$t/" \
+      "$FUZZ_BUILD/corpus/$t" "tests/fuzz/corpus/$t" >"$FUZZ_BUILD/fuzz_$t.log" 2>&1 || rc=$?
+    grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|property failed)' "$FUZZ_BUILD/fuzz_$t.log" || true
+    if [ "$rc" -ne 0 ]; then
+      echo "build.sh: fuzz_$t failed; the input is in build/fuzz/artifacts/$t/ (log: build/fuzz/fuzz_$t.log)" >&2
+      return 1
+    fi
+  done
 }
 
 # Runs the Windows tests of build/win under the Wine chosen with --wine.
@@ -92,6 +130,12 @@ case "$cmd" in
     build_win; build_native
     say "native unit tests"
     ctest --test-dir "$NATIVE_BUILD" --output-on-failure -j "$JOBS" --timeout 120
+    # Every parser fuzzed for a bounded time (tests/fuzz/CMakeLists.txt:
+    # 15 s each), after its regression inputs replay; a crash or a broken
+    # property fails the run.
+    build_fuzz
+    say "fuzz targets: regressions, then 15 s of fuzzing each"
+    ctest --test-dir "$FUZZ_BUILD" --output-on-failure -j "$JOBS" -L '^fuzz$'
     win_tests
     ;;
   wintest)
@@ -116,6 +160,8 @@ case "$cmd" in
     case "${1:-}" in -h|--help) exec python3 "$ROOT/tools/mutants.py" --help ;; esac
     ensure_deps; build_win; build_native
     exec python3 "$ROOT/tools/mutants.py" "$@" ;;
+  fuzz)
+    ensure_deps; build_fuzz; fuzz_long "${1:-300}" "${@:2}" ;;
   clean)
     rm -rf "$ROOT/build" ;;
   -h|--help|help)

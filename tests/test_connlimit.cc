@@ -13,6 +13,12 @@ extern "C" {
 
 namespace {
 
+ps_siphash_key HashKey(uint8_t salt) {
+  ps_siphash_key key;
+  for (int i = 0; i < PS_SIPHASH_KEY_SIZE; i++) key.bytes[i] = static_cast<uint8_t>(salt + 13 * i);
+  return key;
+}
+
 ps_ratelimit_key Source(uint32_t a) {
   uint8_t b[4] = {static_cast<uint8_t>(a >> 24), static_cast<uint8_t>(a >> 16), static_cast<uint8_t>(a >> 8),
                   static_cast<uint8_t>(a)};
@@ -23,7 +29,8 @@ ps_ratelimit_key Source(uint32_t a) {
 
 TEST(ConnLimit, RefusesTheConnectionOverTheLimitAndTakesOneAfterARelease) {
   ps_connlimit cl;
-  ASSERT_EQ(0, ps_connlimit_init(&cl, 2, 16, 1));
+  ps_siphash_key key = HashKey(1);
+  ASSERT_EQ(0, ps_connlimit_init(&cl, 2, 16, &key));
   ps_ratelimit_key a = Source(0x7f000001), b = Source(0x7f000002);
   EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&cl, &a));
   EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&cl, &a));
@@ -42,7 +49,8 @@ TEST(ConnLimit, RefusesTheConnectionOverTheLimitAndTakesOneAfterARelease) {
 
 TEST(ConnLimit, ANewSourceIsRefusedWhenTheTableIsFullAndMemoryStaysFixed) {
   ps_connlimit cl;
-  ASSERT_EQ(0, ps_connlimit_init(&cl, 1, 1000, 7));
+  ps_siphash_key key = HashKey(7);
+  ASSERT_EQ(0, ps_connlimit_init(&cl, 1, 1000, &key));
   size_t memory = ps_connlimit_memory(&cl);
   EXPECT_LE(memory, 2048u * sizeof(ps_connlimit_entry));
   int refused = 0;
@@ -60,7 +68,8 @@ TEST(ConnLimit, ANewSourceIsRefusedWhenTheTableIsFullAndMemoryStaysFixed) {
 // key behind a hole.
 TEST(ConnLimit, MatchesAModelUnderRandomChurn) {
   ps_connlimit cl;
-  ASSERT_EQ(0, ps_connlimit_init(&cl, 3, 256, 42));
+  ps_siphash_key key = HashKey(42);
+  ASSERT_EQ(0, ps_connlimit_init(&cl, 3, 256, &key));
   std::map<uint32_t, unsigned> model;
   std::mt19937 rng(1234);
   for (int step = 0; step < 200000; step++) {
@@ -92,3 +101,53 @@ TEST(ConnLimit, MatchesAModelUnderRandomChurn) {
 }
 
 }  // namespace
+
+namespace {
+
+// 2001:db8:0:SUBNET::HOST keyed with an IPv6 prefix of `bits`.
+ps_ratelimit_key V6Source(uint16_t subnet, uint64_t host, unsigned bits) {
+  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, static_cast<uint8_t>(subnet >> 8), static_cast<uint8_t>(subnet)};
+  for (int i = 0; i < 8; i++) b[15 - i] = static_cast<uint8_t>(host >> (8 * i));
+  ps_ratelimit_key k;
+  ps_ratelimit_key_v6_prefix(&k, b, bits, PS_SOURCE_PREFIX_V4_DEFAULT);
+  return k;
+}
+
+}  // namespace
+
+TEST(ConnLimit, TwoAddressesOfOneSlash64AreOneSourceWithPrefix64AndTwoWith128) {
+  ps_siphash_key key = HashKey(3);
+  ps_connlimit by64, by128;
+  ASSERT_EQ(0, ps_connlimit_init(&by64, 1, 16, &key));
+  ASSERT_EQ(0, ps_connlimit_init(&by128, 1, 16, &key));
+  ps_ratelimit_key a = V6Source(1, 0x1111, 64), b = V6Source(1, 0x2222, 64);
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&by64, &a));
+  EXPECT_EQ(PS_CONNLIMIT_SOURCE, ps_connlimit_acquire(&by64, &b)) << "the same /64 holds its one connection";
+  a = V6Source(1, 0x1111, 128);
+  b = V6Source(1, 0x2222, 128);
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&by128, &a));
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&by128, &b)) << "two addresses, two sources";
+  EXPECT_EQ(2u, by128.used);
+  ps_connlimit_close(&by64);
+  ps_connlimit_close(&by128);
+}
+
+// A host rotating through its /64 (privacy addresses, or an attacker) fills
+// no more than one entry when sources are /64s.
+TEST(ConnLimit, ManyAddressesOfOneSlash64FillOneEntryWithPrefix64) {
+  ps_siphash_key key = HashKey(9);
+  ps_connlimit cl;
+  ASSERT_EQ(0, ps_connlimit_init(&cl, 100000, 64, &key));
+  std::mt19937_64 rng(99);
+  for (int i = 0; i < 10000; i++) {
+    ps_ratelimit_key k = V6Source(0xabcd, rng(), 64);
+    ASSERT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&cl, &k)) << "address " << i;
+  }
+  EXPECT_EQ(1u, cl.used);
+  ps_ratelimit_key any = V6Source(0xabcd, 42, 64);
+  EXPECT_EQ(10000u, ps_connlimit_count(&cl, &any));
+  ps_ratelimit_key next = V6Source(0xabce, 42, 64);
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&cl, &next)) << "the next /64 is its own source";
+  EXPECT_EQ(2u, cl.used);
+  ps_connlimit_close(&cl);
+}

@@ -227,3 +227,18 @@ TEST(Http, ParsesAResponseAndChecksItsContentLength) {
   const std::string junk = "SSH-2.0-OpenSSH\r\n\r\n";
   EXPECT_EQ(ps_http_parse_response(junk.data(), junk.size(), &status, &off, &len), -1);
 }
+
+// Found by fuzz_http_response (tests/fuzz/regressions/http_response): junk
+// after the number, and two lengths that disagree, were read as the first
+// number and the last length; a field with no value was not seen at all.
+TEST(Http, ResponseContentLengthIsAPlainNumberAndLengthsAgree) {
+  int status = 0;
+  size_t off = 0, len = 0;
+  for (const std::string bad :
+       {"HTTP/1.1 200 OK\r\nContent-Length: 3x\r\n\r\nok\n", "HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nok\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok\n",
+        "HTTP/1.1 200 OK\r\nContent-Length:\r\n\r\nok\n"})
+    EXPECT_EQ(ps_http_parse_response(bad.data(), bad.size(), &status, &off, &len), -1) << bad;
+  const std::string ows = "HTTP/1.1 200 OK\r\ncontent-length:\t3 \r\nContent-Length: 3\r\n\r\nok\n";
+  EXPECT_EQ(ps_http_parse_response(ows.data(), ows.size(), &status, &off, &len), 0);
+}

@@ -160,6 +160,15 @@ TEST(ListenSpec, EmptyBracketsAreRejected) {
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "empty IPv6 address", ParseError("echo=[]:7007"));
 }
 
+// Found by fuzz_listen_spec (tests/fuzz/regressions/listen_spec): these came
+// back from ps_listen_spec_format as other specs ("[*]" as every address).
+TEST(ListenSpec, BracketsInsideTheHostAndABracketedStarAreRejected) {
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'*' (every address) goes without brackets", ParseError("echo=[*]:7"));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'[' or ']' inside the host", ParseError("echo=[[x]:7"));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'[' or ']' inside the host", ParseError("echo=a]:7"));
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "'[' or ']' inside the host", ParseError("echo=a[b:7"));
+}
+
 TEST(ListenSpec, NoPortAfterBracketIsRejected) {
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "':PORT' after ']'", ParseError("echo=[::1]"));
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "':PORT' after ']'", ParseError("echo=[::1]7007"));

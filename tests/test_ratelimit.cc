@@ -21,7 +21,7 @@ ps_ratelimit_config Config(unsigned rate, unsigned burst, unsigned total = 0, un
   c.burst = burst;
   c.rate_total = total;
   c.sources = sources;
-  c.seed = 0x5eed;
+  for (int i = 0; i < PS_SIPHASH_KEY_SIZE; i++) c.hash_key.bytes[i] = static_cast<uint8_t>(0x5e + 7 * i);
   return c;
 }
 
@@ -38,6 +38,15 @@ ps_ratelimit_key V6(uint64_t low) {
   for (int i = 0; i < 8; i++) b[15 - i] = static_cast<uint8_t>(low >> (8 * i));
   ps_ratelimit_key k;
   ps_ratelimit_key_v6(&k, b);
+  return k;
+}
+
+// 2001:db8:0:SUBNET::HOST, keyed with the given prefix lengths.
+ps_ratelimit_key V6Prefix(uint16_t subnet, uint64_t host, unsigned v6_bits, unsigned v4_bits = 32) {
+  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, static_cast<uint8_t>(subnet >> 8), static_cast<uint8_t>(subnet)};
+  for (int i = 0; i < 8; i++) b[15 - i] = static_cast<uint8_t>(host >> (8 * i));
+  ps_ratelimit_key k;
+  ps_ratelimit_key_v6_prefix(&k, b, v6_bits, v4_bits);
   return k;
 }
 
@@ -225,4 +234,63 @@ TEST(RateLimit, ConcurrentTakersRespectTheCapThroughTheLockHooks) {
   EXPECT_EQ(ok[0] + ok[1] + ok[2] + ok[3], 5000);
   for (int h : locks.held) EXPECT_EQ(h, 0);
   ps_ratelimit_close(&rl);
+}
+
+// An IPv6 host holds a /64: keyed by /64 its addresses share one bucket,
+// keyed by the full address each has its own.
+TEST(RateLimit, TwoAddressesOfOneSlash64AreOneSourceWithPrefix64AndTwoWith128) {
+  Table t64(Config(1, 3)), t128(Config(1, 3));
+  ps_ratelimit_key a64 = V6Prefix(7, 1, 64), b64 = V6Prefix(7, 0xfeedface, 64);
+  ps_ratelimit_key a128 = V6Prefix(7, 1, 128), b128 = V6Prefix(7, 0xfeedface, 128);
+  EXPECT_EQ(memcmp(a64.addr, b64.addr, 16), 0);
+  EXPECT_NE(memcmp(a128.addr, b128.addr, 16), 0);
+  EXPECT_EQ(Drain(&t64.rl, a64, 0), 3);
+  EXPECT_EQ(Drain(&t64.rl, b64, 0), 0) << "the same /64: the same, empty bucket";
+  EXPECT_EQ(ps_ratelimit_sources(&t64.rl), 1u);
+  EXPECT_EQ(Drain(&t128.rl, a128, 0), 3);
+  EXPECT_EQ(Drain(&t128.rl, b128, 0), 3);
+  EXPECT_EQ(ps_ratelimit_sources(&t128.rl), 2u);
+  ps_ratelimit_key other = V6Prefix(8, 1, 64);
+  EXPECT_EQ(Drain(&t64.rl, other, 0), 3) << "the next /64 is another source";
+}
+
+TEST(RateLimit, PrefixBuildersKeepTheFullAddressFunctionsAndMaskInsideAByte) {
+  uint8_t v6[16] = {0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x56, 0x78, 1, 2, 3, 4, 5, 6, 7, 8};
+  ps_ratelimit_key full, prefixed;
+  ps_ratelimit_key_v6(&full, v6);
+  ps_ratelimit_key_v6_prefix(&prefixed, v6, 128, 32);
+  EXPECT_EQ(memcmp(full.addr, v6, 16), 0);
+  EXPECT_EQ(memcmp(full.addr, prefixed.addr, 16), 0);
+  ps_ratelimit_key_v6_prefix(&prefixed, v6, 52, 32);  // 2001:db8:1234:5000::
+  const uint8_t want52[16] = {0x20, 0x01, 0x0d, 0xb8, 0x12, 0x34, 0x50};
+  EXPECT_EQ(memcmp(prefixed.addr, want52, 16), 0);
+  ps_ratelimit_key_v6_prefix(&prefixed, v6, 0, 32);
+  const uint8_t zero[16] = {0};
+  EXPECT_EQ(memcmp(prefixed.addr, zero, 16), 0);
+
+  uint8_t v4[4] = {192, 0, 2, 0xb7};
+  ps_ratelimit_key_v4(&full, v4);
+  ps_ratelimit_key_v4_prefix(&prefixed, v4, 32);
+  EXPECT_EQ(memcmp(full.addr, prefixed.addr, 16), 0);
+  ps_ratelimit_key_v4_prefix(&prefixed, v4, 29);  // 192.0.2.176/29
+  const uint8_t want29[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 0xb0};
+  EXPECT_EQ(memcmp(prefixed.addr, want29, 16), 0);
+  ps_ratelimit_key_v4_prefix(&prefixed, v4, 99);
+  EXPECT_EQ(memcmp(full.addr, prefixed.addr, 16), 0) << "more than 32 bits is the whole address";
+
+  // An IPv4-mapped peer takes the IPv4 prefix, not the IPv6 one: with /64 it
+  // would otherwise be :: like every other mapped address.
+  uint8_t mapped[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 0xb7};
+  ps_ratelimit_key_v6_prefix(&prefixed, mapped, 64, 32);
+  EXPECT_EQ(memcmp(full.addr, prefixed.addr, 16), 0);
+  ps_ratelimit_key_v6_prefix(&prefixed, mapped, 64, 29);
+  EXPECT_EQ(memcmp(prefixed.addr, want29, 16), 0);
+}
+
+TEST(RateLimit, TheHashIsKeyed) {
+  ps_ratelimit_config a = Config(1, 1), b = Config(1, 1);
+  b.hash_key.bytes[0] ^= 0x80;
+  ps_ratelimit_key k = V4(0xc0000201);
+  EXPECT_EQ(ps_ratelimit_hash(&a.hash_key, &k), ps_siphash(&a.hash_key, k.addr, 16));
+  EXPECT_NE(ps_ratelimit_hash(&a.hash_key, &k), ps_ratelimit_hash(&b.hash_key, &k));
 }

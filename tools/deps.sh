@@ -36,7 +36,9 @@ command:curl curl
 # std::mutex), googletest's source, cmake/ninja, a native compiler for
 # common/ with the sanitizers, and clang-cl for the MSVC-mode check of the
 # Visual Studio projects (tests/build_vcxproj.py), clang-format for
-# tools/format.sh.
+# tools/format.sh, and clang with libFuzzer for the fuzz targets (tests/fuzz:
+# libFuzzer's main in libfuzzer-14-dev, its runtime and the sanitizers'
+# in libclang-rt-14-dev, which clang only recommends).
 ps__deps_build=$ps__deps_wintest'
 command:x86_64-w64-mingw32-gcc-posix gcc-mingw-w64-x86-64
 command:x86_64-w64-mingw32-g++-posix g++-mingw-w64-x86-64
@@ -48,6 +50,9 @@ command:gcc gcc
 command:g++ g++
 command:clang-cl-14 clang-tools-14
 command:clang-format clang-format
+command:clang clang
+libfuzzer-14-dev libfuzzer-14-dev
+libclang-rt-14-dev libclang-rt-14-dev
 '
 ps__deps_bench='
 command:strace strace

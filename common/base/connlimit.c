@@ -6,7 +6,7 @@
 
 #define PS_CONNLIMIT_MAX_SOURCES ((size_t)1 << 24)
 
-int ps_connlimit_init(ps_connlimit *cl, unsigned limit, size_t sources, uint64_t seed) {
+int ps_connlimit_init(ps_connlimit *cl, unsigned limit, size_t sources, const ps_siphash_key *hash_key) {
   size_t slots = 2;
   memset(cl, 0, sizeof(*cl));
   if (limit == 0) return -1;
@@ -18,7 +18,7 @@ int ps_connlimit_init(ps_connlimit *cl, unsigned limit, size_t sources, uint64_t
   cl->mask = slots - 1;
   cl->sources = sources;
   cl->limit = limit;
-  cl->seed = seed;
+  cl->hash_key = *hash_key;
   return 0;
 }
 
@@ -30,7 +30,7 @@ void ps_connlimit_close(ps_connlimit *cl) {
 /* The slot holding `key`, or the free slot where it would go. The load is
  * at most one half, so a free slot is always found. */
 static size_t cl__find(const ps_connlimit *cl, const ps_ratelimit_key *key) {
-  size_t i = (size_t)ps_ratelimit_hash(cl->seed, key) & cl->mask;
+  size_t i = (size_t)ps_ratelimit_hash(&cl->hash_key, key) & cl->mask;
   while (cl->entries[i].count != 0 && memcmp(&cl->entries[i].key, key, sizeof(*key)) != 0) i = (i + 1) & cl->mask;
   return i;
 }
@@ -59,7 +59,7 @@ void ps_connlimit_release(ps_connlimit *cl, const ps_ratelimit_key *key) {
    * hole when their home slot does not lie (cyclically) after it, so every
    * key stays reachable from its home slot without tombstones. */
   for (j = (i + 1) & cl->mask; cl->entries[j].count != 0; j = (j + 1) & cl->mask) {
-    size_t home = (size_t)ps_ratelimit_hash(cl->seed, &cl->entries[j].key) & cl->mask;
+    size_t home = (size_t)ps_ratelimit_hash(&cl->hash_key, &cl->entries[j].key) & cl->mask;
     /* The entry at j may fill the hole at i unless home is in (i, j]. */
     int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (stays) continue;

@@ -11,8 +11,10 @@
  *
  * Open addressing with linear probing at a load of at most one half, and
  * backward-shift deletion (no tombstones), so lookups stay short however
- * many sources come and go. The hash is seeded (ps_ratelimit_hash), so a
- * client cannot choose addresses that collide. No locking: the caller
+ * many sources come and go. The hash is keyed (SipHash, ps_ratelimit_hash)
+ * with a secret, so a client cannot choose addresses that collide. What one
+ * source is (a full address, an IPv6 /64) is the caller's key builder's
+ * choice (ps_ratelimit_key_*_prefix). No locking: the caller
  * serialises acquire and release. */
 #ifndef PS_CONNLIMIT_H
 #define PS_CONNLIMIT_H
@@ -37,7 +39,7 @@ typedef struct ps_connlimit {
   size_t sources; /* most addresses held at once */
   size_t used;    /* addresses held now */
   unsigned limit; /* connections per address */
-  uint64_t seed;
+  ps_siphash_key hash_key;
 } ps_connlimit;
 
 typedef enum ps_connlimit_verdict {
@@ -48,7 +50,7 @@ typedef enum ps_connlimit_verdict {
 
 /* Allocates the table for `sources` addresses (1 .. 2^24). 0, or -1 if out
  * of memory or limit is 0. */
-int ps_connlimit_init(ps_connlimit *cl, unsigned limit, size_t sources, uint64_t seed);
+int ps_connlimit_init(ps_connlimit *cl, unsigned limit, size_t sources, const ps_siphash_key *hash_key);
 void ps_connlimit_close(ps_connlimit *cl);
 
 /* Counts one more connection from `key`, unless that breaks the limit. */

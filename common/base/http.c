@@ -315,14 +315,20 @@ int ps_http_parse_response(const char *buf, size_t len, int *status, size_t *bod
   for (line = buf; line < end;) {
     const char *eol = line;
     while (eol < end && !(eol[0] == '\r' && eol[1] == '\n')) eol++;
-    if ((size_t)(eol - line) > 15 && http__ieq(line, 15, "content-length:")) {
-      const char *v = line + 15;
-      while (v < eol && (*v == ' ' || *v == '\t')) v++;
-      if (v == eol) return -1;
-      for (; v < eol && *v >= '0' && *v <= '9'; v++) {
-        if (length > 0xFFFFFFFFull) return -1;
-        length = length * 10 + (unsigned)(*v - '0');
+    if ((size_t)(eol - line) >= 15 && http__ieq(line, 15, "content-length:")) {
+      const char *v = line + 15, *vend = eol;
+      unsigned long long value = 0;
+      /* OWS, digits, OWS: anything else (junk after the number, a list)
+       * leaves the body's end unknown, and two lengths must agree. */
+      while (v < vend && (*v == ' ' || *v == '\t')) v++;
+      while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t')) vend--;
+      if (v == vend) return -1;
+      for (; v < vend; v++) {
+        if (*v < '0' || *v > '9' || value > 0xFFFFFFFFull) return -1;
+        value = value * 10 + (unsigned)(*v - '0');
       }
+      if (have_length && value != length) return -1;
+      length = value;
       have_length = 1;
     }
     line = eol + 2;

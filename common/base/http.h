@@ -77,7 +77,8 @@ size_t ps_http_response_head(char *buf, size_t bufsize, int status, const char *
 
 /* Reads a complete response (as a client that sent Connection: close):
  * the status code, and where the body is. A Content-Length, when present,
- * must match what arrived. 0, or -1 if `buf` is not an HTTP/1.x response. */
+ * must be a plain number (every one of them the same) and match what
+ * arrived. 0, or -1 if `buf` is not an HTTP/1.x response. */
 int ps_http_parse_response(const char *buf, size_t len, int *status, size_t *body_offset, size_t *body_len);
 
 #ifdef __cplusplus

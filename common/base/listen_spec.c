@@ -100,6 +100,13 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
     port = colon + 1;
   }
   if (host_len >= sizeof(out->host)) return ps_fail(err, errsize, "'%s': host name too long", shown);
+  /* Brackets only delimit: inside a host they could not be written back
+   * (ps_listen_spec_format), and no name or address holds one. "[*]" would
+   * come back as "*", every address. */
+  if (memchr(host, '[', host_len) != NULL || memchr(host, ']', host_len) != NULL)
+    return ps_fail(err, errsize, "'%s': '[' or ']' inside the host", shown);
+  if (*addr == '[' && host_len == 1 && host[0] == '*')
+    return ps_fail(err, errsize, "'%s': '*' (every address) goes without brackets", shown);
   memcpy(out->host, host, host_len);
   out->host[host_len] = '\0';
 

@@ -27,26 +27,12 @@ static uint64_t rl__refill(uint64_t milli, uint64_t last_ms, uint64_t now_ms, un
   return milli < cap ? milli : cap;
 }
 
-static uint64_t rl__load64(const uint8_t *p) {
-  uint64_t v = 0;
-  int i;
-  for (i = 0; i < 8; i++) v = (v << 8) | p[i];
-  return v;
-}
-
-/* splitmix64's finaliser over both halves of the address and the seed. */
-static uint64_t rl__mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t ps_ratelimit_hash(uint64_t seed, const ps_ratelimit_key *key) {
-  return rl__mix(rl__mix(seed ^ rl__load64(key->addr)) ^ rl__load64(key->addr + 8));
+uint64_t ps_ratelimit_hash(const ps_siphash_key *hash_key, const ps_ratelimit_key *key) {
+  return ps_siphash(hash_key, key->addr, sizeof(key->addr));
 }
 
 static size_t rl__set_of(const ps_ratelimit *rl, const ps_ratelimit_key *key) {
-  return (size_t)(ps_ratelimit_hash(rl->cfg.seed, key) & (uint64_t)(rl->sets - 1));
+  return (size_t)(ps_ratelimit_hash(&rl->cfg.hash_key, key) & (uint64_t)(rl->sets - 1));
 }
 
 /* Sets for `cfg`: 0 without a per-source rate, else sources rounded up to a
@@ -171,11 +157,39 @@ ps_ratelimit_verdict ps_ratelimit_take(ps_ratelimit *rl, const ps_ratelimit_key 
   return v;
 }
 
-void ps_ratelimit_key_v4(ps_ratelimit_key *key, const uint8_t addr[4]) {
+/* Zeroes the bits of addr[0, len) past the first `bits`. */
+static void rl__mask(uint8_t *addr, size_t len, unsigned bits) {
+  size_t i;
+  for (i = 0; i < len; i++) {
+    if (bits >= 8) {
+      bits -= 8;
+      continue;
+    }
+    addr[i] = (uint8_t)(addr[i] & (0xFF00u >> bits));
+    bits = 0;
+  }
+}
+
+void ps_ratelimit_key_v4_prefix(ps_ratelimit_key *key, const uint8_t addr[4], unsigned bits) {
   memset(key->addr, 0, 10);
   key->addr[10] = 0xff;
   key->addr[11] = 0xff;
   memcpy(key->addr + 12, addr, 4);
+  rl__mask(key->addr + 12, 4, bits);
 }
 
-void ps_ratelimit_key_v6(ps_ratelimit_key *key, const uint8_t addr[16]) { memcpy(key->addr, addr, 16); }
+void ps_ratelimit_key_v6_prefix(ps_ratelimit_key *key, const uint8_t addr[16], unsigned v6_bits, unsigned v4_bits) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (memcmp(addr, mapped, sizeof(mapped)) == 0) {
+    ps_ratelimit_key_v4_prefix(key, addr + 12, v4_bits);
+    return;
+  }
+  memcpy(key->addr, addr, 16);
+  rl__mask(key->addr, 16, v6_bits);
+}
+
+void ps_ratelimit_key_v4(ps_ratelimit_key *key, const uint8_t addr[4]) { ps_ratelimit_key_v4_prefix(key, addr, 32); }
+
+void ps_ratelimit_key_v6(ps_ratelimit_key *key, const uint8_t addr[16]) {
+  ps_ratelimit_key_v6_prefix(key, addr, 128, 32);
+}

@@ -4,8 +4,8 @@
  * caller passes the time in milliseconds, so tests drive a fake clock.
  *
  * Memory: everything is allocated by ps_ratelimit_init; taking a token never
- * allocates. The table is set-associative: a source's address hashes (with a
- * per-table seed) to one set of PS_RATELIMIT_WAYS entries; a new source
+ * allocates. The table is set-associative: a source's address hashes (SipHash
+ * with a per-table secret key) to one set of PS_RATELIMIT_WAYS entries; a new source
  * replaces, within its set, the entry whose forgetting gives away the fewest
  * tokens (the fullest bucket: a full bucket is the same as no entry), the
  * least recently used among equals. So a flood of new sources evicts other
@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "siphash.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,12 +32,12 @@ extern "C" {
 #define PS_RATELIMIT_WAYS 8
 
 typedef struct ps_ratelimit_config {
-  unsigned rate;       /* replies per second per source; 0 = no per-source limit */
-  unsigned burst;      /* bucket size per source (tokens a new source starts with); >= 1 */
-  unsigned rate_total; /* replies per second from all sources; 0 = no global cap.
-                        * The global bucket holds one second's worth. */
-  unsigned sources;    /* table entries, rounded up to a power of two >= PS_RATELIMIT_WAYS */
-  uint64_t seed;       /* hash seed, so senders cannot aim at one set */
+  unsigned rate;           /* replies per second per source; 0 = no per-source limit */
+  unsigned burst;          /* bucket size per source (tokens a new source starts with); >= 1 */
+  unsigned rate_total;     /* replies per second from all sources; 0 = no global cap.
+                            * The global bucket holds one second's worth. */
+  unsigned sources;        /* table entries, rounded up to a power of two >= PS_RATELIMIT_WAYS */
+  ps_siphash_key hash_key; /* secret, so senders cannot compute which sources share a set */
 } ps_ratelimit_config;
 
 /* The caller's locks (see the top of this file). */
@@ -46,7 +48,8 @@ typedef struct ps_ratelimit_locks {
 } ps_ratelimit_locks;
 
 /* A source: its IPv6 address, or the IPv4-mapped form (::ffff:a.b.c.d) of an
- * IPv4 one. The port is no part of it: a spoofer chooses it freely. */
+ * IPv4 one, with the bits past the source's prefix length zeroed (see the
+ * _prefix builders). The port is no part of it: a spoofer chooses it freely. */
 typedef struct ps_ratelimit_key {
   uint8_t addr[16];
 } ps_ratelimit_key;
@@ -93,10 +96,27 @@ size_t ps_ratelimit_sources(ps_ratelimit *rl);
  * one, or neither. */
 ps_ratelimit_verdict ps_ratelimit_take(ps_ratelimit *rl, const ps_ratelimit_key *key, uint64_t now_ms);
 
-/* The seeded hash of a source address the table uses (also the per-source
- * connection table's, common/connlimit.h). */
-uint64_t ps_ratelimit_hash(uint64_t seed, const ps_ratelimit_key *key);
+/* The keyed hash of a source the table uses (also the per-source connection
+ * table's, common/connlimit.h): SipHash-2-4 of the key's 16 bytes. */
+uint64_t ps_ratelimit_hash(const ps_siphash_key *hash_key, const ps_ratelimit_key *key);
 
+/* What one source is: a host of IPv4 (its /32), a subnet of IPv6. One IPv6
+ * host usually holds a whole /64 (SLAAC, privacy addresses), so keying IPv6
+ * sources by the full address would hand it 2^64 buckets; the /64 is what
+ * one subscriber gets. */
+#define PS_SOURCE_PREFIX_V4_DEFAULT 32
+#define PS_SOURCE_PREFIX_V6_DEFAULT 64
+
+/* The source of an IPv4 address, keyed by its first `bits` bits (0..32;
+ * more is read as 32). */
+void ps_ratelimit_key_v4_prefix(ps_ratelimit_key *key, const uint8_t addr[4], unsigned bits);
+/* The source of an IPv6 address, keyed by its first `v6_bits` bits (0..128).
+ * An IPv4-mapped address (::ffff:a.b.c.d, a dual-stack socket's IPv4 peer)
+ * is an IPv4 source: keyed as ps_ratelimit_key_v4_prefix with `v4_bits`, so
+ * it is the same source whichever socket it came in on. */
+void ps_ratelimit_key_v6_prefix(ps_ratelimit_key *key, const uint8_t addr[16], unsigned v6_bits, unsigned v4_bits);
+
+/* Full addresses: _v4_prefix with 32 and _v6_prefix with 128 and 32. */
 void ps_ratelimit_key_v4(ps_ratelimit_key *key, const uint8_t addr[4]);
 void ps_ratelimit_key_v6(ps_ratelimit_key *key, const uint8_t addr[16]);
 

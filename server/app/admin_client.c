@@ -8,33 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostport.h"
 #include "http.h"
 #include "ps_log.h"
 #include "ps_win.h"
 
 #define ADMIN__RESPONSE_MAX (4u * 1024u * 1024u)
-
-/* "HOST:PORT" or "[V6]:PORT" into host and port strings. 0 or -1. */
-static int admin__split(const char *addr, char *host, size_t hostsize, char *port, size_t portsize) {
-  const char *colon;
-  size_t hlen;
-  if (addr[0] == '[') {
-    const char *close = strchr(addr, ']');
-    if (close == NULL || close[1] != ':') return -1;
-    hlen = (size_t)(close - addr - 1);
-    addr++;
-    colon = close + 1;
-  } else {
-    colon = strrchr(addr, ':');
-    if (colon == NULL) return -1;
-    hlen = (size_t)(colon - addr);
-  }
-  if (hlen == 0 || hlen >= hostsize || strlen(colon + 1) == 0 || strlen(colon + 1) >= portsize) return -1;
-  memcpy(host, addr, hlen);
-  host[hlen] = '\0';
-  strcpy(port, colon + 1);
-  return 0;
-}
 
 /* Connects with a deadline: non-blocking connect, then select. Returns the
  * socket or INVALID_SOCKET with the Winsock error in *err. */
@@ -80,15 +59,15 @@ static SOCKET admin__connect(const struct addrinfo *ai, DWORD *err) {
 /* GET `path` from addr; the whole response in *out (malloc'ed). 0, or -1
  * after printing why. */
 static int admin__fetch(const char *addr, const char *path, char **out, size_t *out_len) {
-  char host[256], port[16], request[512], msg[200];
+  char host[256], port[16], request[512], msg[200], why[200];
   struct addrinfo hints, *res = NULL, *ai;
   SOCKET s = INVALID_SOCKET;
   DWORD err = 0, timeout = PS_ADMIN_CLIENT_TIMEOUT_MS;
   char *buf;
   size_t len = 0;
   int n, rc;
-  if (admin__split(addr, host, sizeof(host), port, sizeof(port)) != 0) {
-    ps_console_printf(stderr, "portserve stats: --admin takes HOST:PORT or [IPV6]:PORT, not '%s'\n", addr);
+  if (ps_hostport_split(addr, host, sizeof(host), port, sizeof(port), why, sizeof(why)) != 0) {
+    ps_console_printf(stderr, "portserve stats: --admin takes HOST:PORT or [IPV6]:PORT, not '%s' (%s)\n", addr, why);
     return -1;
   }
   memset(&hints, 0, sizeof(hints));

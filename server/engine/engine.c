@@ -7,6 +7,7 @@
 #define PS_ENGINE_INTERNAL
 #include "engine.h"
 
+#include <bcrypt.h>
 #include <psapi.h>
 
 #include <stdio.h>
@@ -82,20 +83,33 @@ static void engine__reply_limit_close(ps_engine *e) {
   e->reply_locks = NULL;
 }
 
+/* A secret key for the per-source tables' SipHash, from the system's
+ * generator. Should that fail, the old mix (not secret, only unknown from
+ * outside) is still better than a fixed key. */
+static void engine__hash_key(ps_engine *e, ps_siphash_key *key) {
+  LARGE_INTEGER qpc;
+  uint64_t mix;
+  int i;
+  if (BCRYPT_SUCCESS(BCryptGenRandom(NULL, key->bytes, (ULONG)sizeof(key->bytes), BCRYPT_USE_SYSTEM_PREFERRED_RNG)))
+    return;
+  QueryPerformanceCounter(&qpc);
+  mix = (uint64_t)qpc.QuadPart ^ ((uint64_t)(uintptr_t)e << 17) ^ GetTickCount64();
+  for (i = 0; i < PS_SIPHASH_KEY_SIZE; i++) {
+    mix = mix * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    key->bytes[i] = (uint8_t)(mix >> 56);
+  }
+}
+
 static int engine__reply_limit_init(ps_engine *e) {
   ps_ratelimit_config rc;
   ps_ratelimit_locks locks;
-  LARGE_INTEGER qpc;
   size_t i, n;
   memset(&rc, 0, sizeof(rc));
   rc.rate = e->cfg.udp_reply_rate;
   rc.burst = e->cfg.udp_reply_burst;
   rc.rate_total = e->cfg.udp_reply_rate_total;
   rc.sources = e->cfg.udp_reply_sources;
-  /* Not secret, only unknown from outside: enough that a sender cannot
-   * compute which addresses share a set with its victim's. */
-  QueryPerformanceCounter(&qpc);
-  rc.seed = (uint64_t)qpc.QuadPart ^ ((uint64_t)(uintptr_t)e << 17) ^ GetTickCount64();
+  engine__hash_key(e, &rc.hash_key);
   n = ps_ratelimit_lock_count_for(&rc);
   e->reply_locks = (SRWLOCK *)calloc(n, sizeof(SRWLOCK));
   if (e->reply_locks == NULL) return ERROR_NOT_ENOUGH_MEMORY;
@@ -407,10 +421,9 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
     /* Every address in the table has an open connection: with a connection
      * limit it never needs more entries than that. */
     size_t sources = e->cfg.max_connections != 0 ? e->cfg.max_connections : 65536;
-    LARGE_INTEGER qpc;
-    QueryPerformanceCounter(&qpc);
-    if (ps_connlimit_init(&e->src_limit, e->cfg.max_connections_per_source, sources,
-                          (uint64_t)qpc.QuadPart * 0x9E3779B97F4A7C15ull) != 0) {
+    ps_siphash_key key;
+    engine__hash_key(e, &key);
+    if (ps_connlimit_init(&e->src_limit, e->cfg.max_connections_per_source, sources, &key) != 0) {
       err = ERROR_NOT_ENOUGH_MEMORY;
       ps_engine_delete(e);
       return engine__new_failed("allocating the per-source connection table", err);
