@@ -40,8 +40,8 @@ typedef enum ps_event {
 typedef struct ps_log_record {
   ps_log_level level;
   ps_event event;
-  const char *text;   /* the message: UTF-8, one line, no newline */
-  long long unix_ms;  /* when it was logged: milliseconds since 1970-01-01 UTC */
+  const char *text;  /* the message: UTF-8, one line, no newline */
+  long long unix_ms; /* when it was logged: milliseconds since 1970-01-01 UTC */
 } ps_log_record;
 
 typedef void (*ps_log_sink)(void *ctx, const ps_log_record *rec);

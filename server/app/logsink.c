@@ -147,8 +147,8 @@ static size_t logsink__json_escape(char *buf, size_t size, size_t len, const cha
 
 size_t ps_logsink_format_json(const ps_log_record *rec, int utc, char *buf, size_t size) {
   char when[40];
-  int n = snprintf(buf, size, "{\"time\":\"%s\",\"level\":\"%s\",", ps_log_timestamp(rec->unix_ms, utc, when, sizeof(when)),
-                   ps_log_level_name(rec->level));
+  int n = snprintf(buf, size, "{\"time\":\"%s\",\"level\":\"%s\",",
+                   ps_log_timestamp(rec->unix_ms, utc, when, sizeof(when)), ps_log_level_name(rec->level));
   size_t len;
   if (n < 0 || (size_t)n >= size) return 0;
   len = (size_t)n;
@@ -240,8 +240,8 @@ int ps_logsink_reconfigure(const ps_logsink_config *cfg) {
   int err = 0, same;
   AcquireSRWLockExclusive(&k->lock);
   same = (cfg->file == NULL || cfg->file[0] == '\0') ? k->file == NULL
-         : logsink__wide_path(cfg->file, path, PS_COUNTOF(path)) == 0 && k->file != NULL &&
-             _wcsicmp(path, k->path) == 0;
+                                                     : logsink__wide_path(cfg->file, path, PS_COUNTOF(path)) == 0 &&
+                                                         k->file != NULL && _wcsicmp(path, k->path) == 0;
   if (!same) {
     err = logsink__open_file(cfg, path, &file, &size);
     if (err == 0) {
