@@ -202,7 +202,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   void *ctx;
   ps_bound_stats *stats;
   ps_bound_rearm r;
-  int ifs, closing, released = 0;
+  int ifs, proxy, closing, released = 0;
   char msg[160];
   PS_UNUSED(bytes);
 
@@ -215,6 +215,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   ctx = l->b.ctx;
   stats = l->b.stats;
   ifs = l->ifs;
+  proxy = l->b.spec.proxy;
   if (err == 0 && !l->b.closing) {
     struct sockaddr *local = NULL, *remote = NULL;
     int local_len = 0, remote_len = 0;
@@ -251,7 +252,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   if (err != 0 && err != ERROR_OPERATION_ABORTED && !r.dead)
     ps_log(PS_LOG_DEBUG, "accept on %s: %s", r.name, ps_errstr(err, msg, sizeof(msg)));
   if (accepted != INVALID_SOCKET)
-    ps_conn_accepted(e, stats, handler, ctx, accepted, (const struct sockaddr *)&peer, ifs, w);
+    ps_conn_accepted(e, stats, handler, ctx, accepted, (const struct sockaddr *)&peer, ifs, proxy, w);
   ps_bound_rearm_done(&l->b, &r);
 }
 

@@ -185,3 +185,10 @@ void ps_endpoint_set(ps_endpoint *ep, const char *service, const SOCKADDR_STORAG
   ep->family = addr->ss_family;
   ep->transport = transport;
 }
+
+void ps_sock_source_key(const ps_engine_config *cfg, const SOCKADDR_STORAGE *addr, ps_ratelimit_key *key) {
+  if (addr->ss_family == AF_INET6)
+    ps_ratelimit_key_v6_prefix(key, ((const SOCKADDR_IN6 *)addr)->sin6_addr.s6_addr, cfg->source_prefix_v6,
+                               cfg->source_prefix_v4);
+  else ps_ratelimit_key_v4_prefix(key, (const uint8_t *)&((const SOCKADDR_IN *)addr)->sin_addr, cfg->source_prefix_v4);
+}
