@@ -43,8 +43,7 @@ ensure_deps() { ps_ensure_deps build; }
 
 build_win() {
   say "cross-building for Windows (mingw-w64) in build/win"
-  cmake -S . -B "$WIN_BUILD" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
-    -DCMAKE_BUILD_TYPE="${PS_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+  cmake --preset win ${PS_BUILD_TYPE:+-DCMAKE_BUILD_TYPE="$PS_BUILD_TYPE"} >/dev/null
   cmake --build "$WIN_BUILD" -j "$JOBS" --target all common_tests engine_tests
 }
 
@@ -60,7 +59,7 @@ build_msi() {
 
 build_native() {
   say "building the portable code natively with ASan/UBSan in build/native"
-  cmake -S . -B "$NATIVE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPS_SANITIZE=ON >/dev/null
+  cmake --preset native >/dev/null
   cmake --build "$NATIVE_BUILD" -j "$JOBS" --target all common_tests
 }
 
@@ -68,8 +67,7 @@ build_native() {
 # every parser compiled with the fuzzer's coverage and ASan/UBSan.
 build_fuzz() {
   say "building the fuzz targets (clang, libFuzzer, ASan/UBSan) in build/fuzz"
-  CC=clang CXX=clang++ cmake -S . -B "$FUZZ_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPS_FUZZ=ON \
-    -DPS_TESTS=OFF >/dev/null
+  cmake --preset fuzz >/dev/null
   cmake --build "$FUZZ_BUILD" -j "$JOBS" --target fuzz_all
 }
 
