@@ -99,7 +99,7 @@ fuzz_long() {
 win_tests() {
   if [ "$PS_WINE" = 10 ]; then
     say "Windows tests under Wine 10 (Debian 13 root, build/roots; one prefix for the run)"
-    "$ROOT/tools/root.sh" with trixie "$ROOT" "" wintest ctest --test-dir build/win --output-on-failure --timeout 600 -LE build
+    "$ROOT/tools/root.sh" wine10-tests "$ROOT" ""
   else
     say "Windows tests under Wine (one prefix for the run: build/win/wineprefix)"
     ctest --test-dir "$WIN_BUILD" --output-on-failure --timeout 600
