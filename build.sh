@@ -12,7 +12,7 @@
 #                         (default 300) in turn, new inputs kept in
 #                         build/fuzz/corpus/TARGET (not committed)
 #   ./build.sh msi        build, then the installer build/win/portserve-VERSION.msi
-#                         (VERSION from CMakeLists.txt; PS_MSI_VERSION overrides it)
+#                         (VERSION from server/app/version.h; PS_MSI_VERSION overrides it)
 #   ./build.sh bench [ARGS]  Release build, then the benchmark matrix (bench/run.sh;
 #                         --quick for a short run, --help for its options)
 #   ./build.sh mutants [ARGS]  build, then the mutation check (tools/mutants.py:
@@ -50,8 +50,8 @@ build_win() {
 # The MSI: installer/portserve.wxs built with wixl, see installer/build-msi.sh.
 build_msi() {
   local version out
-  version=${PS_MSI_VERSION:-$(sed -n 's/^project(portserve VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)}
-  [ -n "$version" ] || { echo "build.sh: no version in CMakeLists.txt's project()" >&2; exit 1; }
+  version=${PS_MSI_VERSION:-$(sed -n 's/^#define PS_VERSION "\([0-9.]*\)"$/\1/p' server/app/version.h)}
+  [ -n "$version" ] || { echo "build.sh: no PS_VERSION in server/app/version.h" >&2; exit 1; }
   out=$WIN_BUILD/portserve-$version.msi
   say "building the installer build/win/portserve-$version.msi (wixl)"
   installer/build-msi.sh "$version" "$WIN_BUILD/bin/portserve.exe" portserve.ini.example "$out"

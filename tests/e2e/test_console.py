@@ -124,9 +124,9 @@ class CommandLine(unittest.TestCase):
         rc, out, _ = run_exe(["--version"])
         self.assertEqual(rc, 0)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        with open(os.path.join(root, "CMakeLists.txt")) as f:
-            version = re.search(r"project\(portserve VERSION ([0-9.]+)", f.read()).group(1)
-        self.assertEqual(out.strip(), "portserve " + version, "server/app/version.h and CMakeLists.txt disagree")
+        with open(os.path.join(root, "server", "app", "version.h")) as f:
+            version = re.search(r'^#define PS_VERSION "([0-9.]+)"', f.read(), re.M).group(1)
+        self.assertEqual(out.strip(), "portserve " + version, "the exe is not built from server/app/version.h")
 
 
 class StartupErrors(unittest.TestCase):
