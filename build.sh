@@ -84,7 +84,7 @@ fuzz_long() {
     mkdir -p "$FUZZ_BUILD/corpus/$t" "$FUZZ_BUILD/artifacts/$t"
     say "fuzz_$t for $secs s"
     rc=0
-    nice -n 10 "$FUZZ_BUILD/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+    nice -n 10 "$FUZZ_BUILD/bin/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
       -print_final_stats=1 "${args[@]}" -artifact_prefix="$FUZZ_BUILD/artifacts/$t/" \
       "$FUZZ_BUILD/corpus/$t" "tests/fuzz/corpus/$t" >"$FUZZ_BUILD/fuzz_$t.log" 2>&1 || rc=$?
     grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|property failed)' "$FUZZ_BUILD/fuzz_$t.log" || true
