@@ -153,8 +153,8 @@ TEST(Sock, OpenBoundIsExclusiveV6OnlyAndReadsBackItsPort) {
   SOCKADDR_STORAGE bound{};
   const char *step = "";
   DWORD err = 0;
-  SOCKET s = ps_sock_open_bound(eng.e(), reinterpret_cast<sockaddr *>(&sin), sizeof(sin), SOCK_STREAM, &bound, &step,
-                                &err);
+  SOCKET s =
+      ps_sock_open_bound(eng.e(), reinterpret_cast<sockaddr *>(&sin), sizeof(sin), SOCK_STREAM, &bound, &step, &err);
   ASSERT_NE(s, INVALID_SOCKET) << step << " " << err;
   unsigned port = ntohs(ps_sockaddr_port(&bound));
   EXPECT_NE(port, 0u);
@@ -172,8 +172,8 @@ TEST(Sock, OpenBoundIsExclusiveV6OnlyAndReadsBackItsPort) {
   sockaddr_in6 sin6{};
   sin6.sin6_family = AF_INET6;
   sin6.sin6_addr = in6addr_loopback;
-  SOCKET s6 = ps_sock_open_bound(eng.e(), reinterpret_cast<sockaddr *>(&sin6), sizeof(sin6), SOCK_DGRAM, &bound2,
-                                 &step, &err);
+  SOCKET s6 =
+      ps_sock_open_bound(eng.e(), reinterpret_cast<sockaddr *>(&sin6), sizeof(sin6), SOCK_DGRAM, &bound2, &step, &err);
   ASSERT_NE(s6, INVALID_SOCKET) << step << " " << err;
   DWORD v6only = 0;
   int optlen = sizeof(v6only);
