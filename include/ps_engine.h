@@ -38,6 +38,9 @@ typedef enum ps_fault_site {
    * completed with `error` (the socket it accepted into is closed): the
    * path of an accept that fails after it was posted. */
   PS_FAULT_ACCEPT_DONE,
+  /* WSASocketW refuses WSA_FLAG_NO_HANDLE_INHERIT with `error` (WSAEINVAL:
+   * systems before Windows 7 SP1): ps_sock_open's fallback without it. */
+  PS_FAULT_NO_INHERIT_FLAG,
   PS_FAULT_SITES
 } ps_fault_site;
 

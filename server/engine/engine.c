@@ -2,8 +2,11 @@
  *
  * Threads: main (or the service) calls new/listen/stop; `worker_count`
  * workers block in GetQueuedCompletionStatusEx and dispatch each completed
- * op to its owner by op kind (accept -> listener.c, recv/send -> conn.c).
- * Workers hold no state of their own: any worker may run any completion. */
+ * op to its owner by op kind (accept -> listener.c, recv/send -> conn.c,
+ * datagrams -> udp.c). Any worker may run any completion from the port; a
+ * worker's one state of its own is its deferred queue (ps_worker, engine.h):
+ * inline results it put off for fairness and runs on its next pass, and only
+ * its own thread touches that queue. */
 #define PS_ENGINE_INTERNAL
 #include "engine.h"
 
@@ -150,7 +153,7 @@ int ps_engine__admit(ps_engine *e) {
 void ps_engine__unadmit(ps_engine *e, int resume) {
   /* Interlocked operations are full barriers: a listener that raised
    * accepts_held before looking for a token again either sees this token
-   * or is seen here (listener__arm). */
+   * or is seen here (listener__post, listener.c). */
   InterlockedDecrement64(&e->stat[PS_STAT_admitted]);
   if (resume && InterlockedCompareExchange64(&e->stat[PS_STAT_accepts_held], 0, 0) > 0) ps_listener_resume(e);
 }

@@ -1,19 +1,21 @@
-/* Listening sockets and their AcceptEx pools.
+/* What a TCP listener adds to the bound-socket base (bound.c): the
+ * AcceptEx pool and its completion, and held slots (the connection limit).
+ * Opening, arming with retry, closing and the endgame are the base's.
  *
  * Concurrency rule: a listener's socket, `closing` flag and `pending` count
- * change only under l->b.lock, so a worker re-posting an AcceptEx can never use
- * a socket that ps_listener_close_all has just closed (or whose handle value
- * was reused). The listener is freed in listener__endgame by whoever sees
- * closing set and pending at zero, under the lock.
+ * change only under l->b.lock (bound.h), so a worker re-posting an AcceptEx
+ * can never use a socket that ps_bound_close has just closed (or whose
+ * handle value was reused). The listener is freed in ps_bound_endgame by
+ * whoever sees closing set and pending at zero, under the lock.
  *
  * A slot whose AcceptEx cannot be posted is not dropped: it is re-posted at
  * once when AcceptEx says WSAECONNRESET (a connection in the backlog was
  * reset before it was accepted; the next one may be fine), a few times, and
  * otherwise (out of sockets, buffers, memory) it is marked idle and
- * ps_listener_retry, on the housekeeping thread, re-posts the listener's
- * idle slots with exponential backoff (100 ms doubling to 5 s). So the pool
- * is back to full size (cfg.accepts) once resources return (docs/design.md, "Resource
- * errors"); accepts_posted shows its size.
+ * ps_listener_retry (ps_bound_retry), on the housekeeping thread, re-posts
+ * the listener's idle slots with exponential backoff (100 ms doubling to
+ * 5 s). So the pool is back to full size (cfg.accepts) once resources
+ * return (docs/design.md, "Resource errors"); accepts_posted shows its size.
  *
  * Connection limit (docs/design.md, "Connection limits"): every posted
  * AcceptEx holds one of cfg.max_connections admission tokens
