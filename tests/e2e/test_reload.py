@@ -158,6 +158,60 @@ class Reload(unittest.TestCase):
             srv.interrupt()
             self.assertEqual(srv.wait(30), 0, srv.output())
 
+    def start_with(self, ini_text):
+        """A console server on a temporary configuration; returns (srv, ini, pid)."""
+        d = tempfile.mkdtemp()
+        ini = os.path.join(d, "portserve.ini")
+        self.addCleanup(lambda: (os.path.exists(ini) and os.remove(ini), os.rmdir(d)))
+        self.write_ini(ini, ini_text)
+        srv = Server("--config", windows_path(ini))
+        srv.start()
+        self.addCleanup(srv.kill)
+        return srv, ini, re.search(r"portserve reload (\d+)", srv.output()).group(1)
+
+    def reload(self, srv, pid, ini, text, outcome, n):
+        """Writes the configuration, asks for a reload and waits until it
+        ends (done or rejected); asserts it ended with the n-th line with
+        `outcome` and returns the seconds it took."""
+        self.write_ini(ini, text)
+        ended = self.count(srv, "reload done") + self.count(srv, "reload rejected")
+        t0 = time.monotonic()
+        rc, out, err = run_exe(["reload", pid])
+        self.assertEqual(rc, 0, out + err)
+        end = time.monotonic() + 60
+        while self.count(srv, "reload done") + self.count(srv, "reload rejected") <= ended:
+            self.assertLess(time.monotonic(), end, "the reload did not end:\n" + srv.output())
+            time.sleep(0.05)
+        took = time.monotonic() - t0
+        self.assertEqual(self.count(srv, outcome), n, srv.output())
+        return took
+
+    def test_raising_max_connections_makes_room_for_more_sources(self):
+        """The per-source table is sized for --max-connections: after a
+        reload from 2 to 6, five distinct sources (127.0.0.2..6, the client
+        socket bound to each) are all admitted, none refused for a table
+        sized for the old limit."""
+        port = free_port()
+        head = "[server]\nstats_interval = 0\nmax_connections_per_source = 1\naccepts = 1\n"
+        tail = "\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % port
+        srv, ini, pid = self.start_with(head + "max_connections = 2" + tail)
+        self.reload(srv, pid, ini, head + "max_connections = 6" + tail, "reload done", 1)
+        self.assertIn("--max-connections 2 -> 6", srv.output())
+        clients = []
+        for i in range(2, 7):
+            c = socket.socket()
+            self.addCleanup(c.close)
+            c.bind(("127.0.0.%d" % i, 0))
+            c.settimeout(10)
+            c.connect(("127.0.0.1", port))
+            c.sendall(b"from .%d" % i)
+            self.assertEqual(c.recv(64), b"from .%d" % i, "source 127.0.0.%d is admitted" % i)
+            clients.append(c)
+        for c in clients:
+            c.close()
+        srv.interrupt()
+        self.assertEqual(srv.wait(30), 0, srv.output())
+
     def test_reload_of_a_pid_that_is_not_portserve_fails_clearly(self):
         rc, out, err = run_exe(["reload", "999999"])
         self.assertEqual(rc, 1)
