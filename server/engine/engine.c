@@ -566,6 +566,38 @@ int ps_engine_serve(ps_engine *e, const ps_listen_spec *spec, const ps_handler *
   return 0;
 }
 
+int ps_engine_switch(ps_engine *e, const ps_listen_spec *from, const ps_listen_spec *to, const ps_handler *h,
+                     const void *options) {
+  char was[PS_HOST_MAX + 64], now[PS_HOST_MAX + 64];
+  void *ctx;
+  size_t n;
+  ps_listen_spec_format(from, was, sizeof(was));
+  ps_listen_spec_format(to, now, sizeof(now));
+  if (from->port == 0 || from->port != to->port || from->transports != to->transports ||
+      strcmp(from->host, to->host) != 0) {
+    ps_log(PS_LOG_ERROR, "listener %s cannot become %s in place: the address or the transports differ", was, now);
+    return -1;
+  }
+  if (h->on_open == NULL && h->on_data == NULL && h->on_datagram == NULL) {
+    ps_log(PS_LOG_ERROR, "listen %s: the handler has no on_open, on_data or on_datagram", to->service);
+    return -1;
+  }
+  /* The UDP sockets of `from` would stay open serving nothing. */
+  if ((to->transports & PS_TRANSPORT_UDP) && h->on_datagram == NULL) {
+    ps_log(PS_LOG_ERROR, "listener %s cannot become %s in place: the service has no UDP form", was, now);
+    return -1;
+  }
+  if (engine__service_ctx(e, to, h, options, &ctx) != 0) return -1;
+  n = ps_bound_switch(e, from, to, h, ctx);
+  if (n == 0) {
+    ps_log(PS_LOG_ERROR, "listener %s cannot become %s: none of its sockets is open", was, now);
+    return -1;
+  }
+  ps_log(PS_LOG_INFO, "listener %s is now %s on the same %u socket(s); open connections keep their service", was, now,
+         (unsigned)n);
+  return 0;
+}
+
 size_t ps_engine_unlisten(ps_engine *e, const ps_listen_spec *spec) {
   char text[PS_HOST_MAX + 64];
   size_t n = ps_bound_close_all(e, spec);

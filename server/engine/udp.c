@@ -58,6 +58,7 @@ struct ps_datagram {
   DWORD flags;
   unsigned index;     /* in its socket's pool */
   ps_bound_slot slot; /* idle: not posted, waiting for the housekeeper's retry */
+  void *ctx;          /* the service context, read with the handler (ps_engine_switch) */
   char data[];
 };
 
@@ -249,7 +250,7 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
   return 0;
 }
 
-void *ps_datagram_context(ps_datagram *d) { return d->u->b.ctx; }
+void *ps_datagram_context(ps_datagram *d) { return d->ctx; }
 
 const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len) {
   *len = d->from_len;
@@ -290,8 +291,14 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
         InterlockedIncrement64(&u->b.stats->v[PS_LSTAT_dgrams_in]);
         InterlockedAdd64(&u->b.stats->v[PS_LSTAT_bytes_in], (LONG64)bytes);
       }
-      if (u->b.handler->on_datagram != NULL && !udp__source_refused(u->b.eng, d))
-        u->b.handler->on_datagram(d, d->data, bytes);
+      const ps_handler *h;
+      /* The handler and its context as one pair: a reload may hand this
+       * socket to another service (ps_bound_switch) between two datagrams. */
+      AcquireSRWLockShared(&u->b.lock);
+      h = u->b.handler;
+      d->ctx = u->b.ctx;
+      ReleaseSRWLockShared(&u->b.lock);
+      if (h->on_datagram != NULL && !udp__source_refused(u->b.eng, d)) h->on_datagram(d, d->data, bytes);
     } else if (err == WSAEMSGSIZE) {
       /* Larger than the receive buffer: dropped and counted, never fatal. */
       InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);

@@ -212,6 +212,49 @@ class Reload(unittest.TestCase):
         srv.interrupt()
         self.assertEqual(srv.wait(30), 0, srv.output())
 
+    def test_changing_the_service_or_flags_on_a_port_hands_its_sockets_over(self):
+        """echo -> discard on one port (TCP and UDP), then the ,optional flag:
+        no second bind against our own sockets (which SO_EXCLUSIVEADDRUSE
+        refuses until the whole bind retry passes), new connections and
+        datagrams get the new service, an open connection keeps echo."""
+        port = free_port()
+        head = "[server]\nstats_interval = 0\nbind_retry = 20\n\n[listeners]\n"
+        srv, ini, pid = self.start_with(head + "echo = 127.0.0.1:%d\n" % port)
+        old = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(old.close)
+        old.settimeout(10)
+        old.sendall(b"before")
+        self.assertEqual(old.recv(64), b"before")
+
+        took = self.reload(srv, pid, ini, head + "discard = 127.0.0.1:%d\n" % port, "reload done", 1)
+        self.assertLess(took, 10, "the reload waited for a bind: " + srv.output())
+        self.assertIn("0 listener(s) added, 0 removed, 1 changed in place", srv.output())
+        self.assertNotIn("reload rejected", srv.output())
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as new:
+            new.sendall(b"into the void")
+            new.settimeout(1.0)
+            with self.assertRaises(socket.timeout, msg="a new connection gets discard: no echo"):
+                new.recv(64)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(1.0)
+            u.sendto(b"datagram", ("127.0.0.1", port))
+            with self.assertRaises(socket.timeout, msg="a new datagram gets discard: no reply"):
+                u.recvfrom(64)
+        old.sendall(b"after")
+        self.assertEqual(old.recv(64), b"after", "the open connection keeps echo until it closes")
+
+        took = self.reload(srv, pid, ini, head + "discard = 127.0.0.1:%d,optional\n" % port, "reload done", 2)
+        self.assertLess(took, 10, "the reload waited for a bind: " + srv.output())
+        self.assertEqual(self.count(srv, "1 changed in place"), 2, srv.output())
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as again:
+            again.sendall(b"x")
+            again.settimeout(1.0)
+            with self.assertRaises(socket.timeout, msg="still discard, now optional"):
+                again.recv(64)
+        old.close()
+        srv.interrupt()
+        self.assertEqual(srv.wait(30), 0, srv.output())
+
     def test_reload_of_a_pid_that_is_not_portserve_fails_clearly(self):
         rc, out, err = run_exe(["reload", "999999"])
         self.assertEqual(rc, 1)
