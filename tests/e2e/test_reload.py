@@ -255,6 +255,56 @@ class Reload(unittest.TestCase):
         srv.interrupt()
         self.assertEqual(srv.wait(30), 0, srv.output())
 
+    def test_each_reload_waits_for_a_port_on_its_own_bind_window(self):
+        """A reload whose bind is refused until its window ends, then a
+        second one whose port is freed after a second: the second waits and
+        succeeds (a window started by the first reload's refusal and never
+        reset would fail it at once)."""
+        keep, held, later = free_port(), free_port(), free_port()
+        head = "[server]\nstats_interval = 0\nbind_retry = 3\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % keep
+        srv, ini, pid = self.start_with(head)
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", held))
+        holder.listen(1)
+        self.reload(srv, pid, ini, head + "echo = 127.0.0.1:%d/tcp\n" % held, "reload rejected", 1)
+
+        second = socket.socket()
+        self.addCleanup(second.close)
+        second.bind(("127.0.0.1", later))
+        second.listen(1)
+        threading.Timer(1.0, second.close).start()
+        took = self.reload(srv, pid, ini, head + "echo = 127.0.0.1:%d/tcp\n" % later, "reload done", 1)
+        self.assertGreater(took, 0.8, "the bind waited for the port")
+        self.assertEqual(echo_once(later), b"ping")
+        srv.interrupt()
+        self.assertEqual(srv.wait(30), 0, srv.output())
+
+    def test_a_reload_whose_udp_half_cannot_bind_leaves_no_tcp_behind(self):
+        """echo = 127.0.0.1:P (TCP and UDP) added while another process
+        holds UDP P: the reload is rejected, and TCP P, opened first, is
+        closed again, so the running configuration is exactly the old one;
+        once the port is free the same reload works."""
+        keep, port = free_port(), free_port()
+        head = "[server]\nstats_interval = 0\nbind_retry = 0\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % keep
+        srv, ini, pid = self.start_with(head)
+        holder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", port))
+        self.reload(srv, pid, ini, head + "echo = 127.0.0.1:%d\n" % port, "reload rejected", 1)
+        self.assertIn("listening on tcp 127.0.0.1:%d (echo)" % port, srv.output(),
+                      "TCP opened before UDP failed")
+        with self.assertRaises(OSError, msg="TCP %d is closed again" % port):
+            echo_once(port)
+        self.assertEqual(echo_once(keep), b"ping", "the running configuration stays")
+        holder.close()
+        rc, out, err = run_exe(["reload", pid])
+        self.assertEqual(rc, 0, out + err)
+        self.assertTrue(self.wait_count(srv, "reload done", 1), srv.output())
+        self.assertEqual(echo_once(port), b"ping")
+        srv.interrupt()
+        self.assertEqual(srv.wait(30), 0, srv.output())
+
     def test_reload_of_a_pid_that_is_not_portserve_fails_clearly(self):
         rc, out, err = run_exe(["reload", "999999"])
         self.assertEqual(rc, 1)
