@@ -146,7 +146,7 @@ static const ps_option_def opt__table[] = {
    .max = 86400,
    .default_uint = PS_ENGINE_DEFAULT_KEEPALIVE_MS / 1000,
    OPT_ENGINE(keepalive_ms, 1000),
-   .reload = PS_RELOAD_LIVE,
+   .reload = PS_RELOAD_NEW_CONNECTIONS, /* SIO_KEEPALIVE_VALS at the accept (conn.c) */
    .help = "TCP keep-alive after SEC idle seconds, so vanished peers are found",
    .zero_means = "off"},
   {.flag = "--drain-timeout",

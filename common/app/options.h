@@ -125,10 +125,11 @@ typedef enum ps_option_unit {
 /* What a reload does with a changed option (run.c, "Reload" in
  * docs/design.md). */
 typedef enum ps_reload_class {
-  PS_RELOAD_NONE = 0,      /* not compared: --config, --listen (listeners are compared one by one) */
-  PS_RELOAD_LIVE,          /* applied at once: every connection, the log, the run loop from now on */
-  PS_RELOAD_NEW_LISTENERS, /* applied to listeners opened from now on (pool sizes) */
-  PS_RELOAD_RESTART        /* fixed at start: the change is logged and the running value stays */
+  PS_RELOAD_NONE = 0, /* not compared: --config, --listen (listeners are compared one by one) */
+  PS_RELOAD_LIVE,     /* applied at once: open connections too (timeouts, queue, limits), the log, the run loop */
+  PS_RELOAD_NEW_CONNECTIONS, /* applied to connections accepted from now on (a socket option set at the accept) */
+  PS_RELOAD_NEW_LISTENERS,   /* applied to listeners opened from now on (pool sizes) */
+  PS_RELOAD_RESTART          /* fixed at start: the change is logged and the running value stays */
 } ps_reload_class;
 
 /* One option: the one place its name, key, range, default, help, engine

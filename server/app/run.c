@@ -254,7 +254,13 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
   ps_options *next = (ps_options *)malloc(sizeof(*next));
   ps_engine_config cfg;
   ps_logsink_config lc;
-  char err[600], text[PS_HOST_MAX + 200], applied[1200] = "", restart[600] = "";
+  char err[600], text[PS_HOST_MAX + 200], restart[600] = "";
+  /* The changed rows by what they reach: PS_RELOAD_LIVE, _NEW_CONNECTIONS, _NEW_LISTENERS. */
+  char applied[3][1200] = {"", "", ""};
+  static const char *const reaches[3] = {
+    "applied now, to open connections too: ", "for connections accepted from now on: ",
+    "for listeners opened from now on: "};
+  char summary[3700] = "";
   unsigned char opened[PS_MAX_LISTENS];
   size_t taken_by[PS_MAX_LISTENS]; /* a running listener's new form (ps_engine_switch), or PS_MAX_LISTENS */
   size_t i, j, k, added = 0, removed = 0, switched = 0;
@@ -322,7 +328,8 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
       run__note_change(restart, sizeof(restart), cur, next, d);
       ps_option_copy(next, cur, d);
     } else {
-      run__note_change(applied, sizeof(applied), cur, next, d);
+      size_t c = d->reload == PS_RELOAD_NEW_CONNECTIONS ? 1 : d->reload == PS_RELOAD_NEW_LISTENERS ? 2 : 0;
+      run__note_change(applied[c], sizeof(applied[c]), cur, next, d);
     }
   }
   run__engine_config(next, hooks, &cfg);
@@ -335,10 +342,14 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
     memcpy(next->log_file, cur->log_file, sizeof(next->log_file));
   }
   if (restart[0] != '\0') ps_log(PS_LOG_WARN, "reload: needs a restart, the running values stay: %s", restart);
+  for (k = 0; k < 3; k++)
+    if (applied[k][0] != '\0') {
+      size_t n = strlen(summary);
+      snprintf(summary + n, sizeof(summary) - n, "%s%s%s", n ? "; " : "", reaches[k], applied[k]);
+    }
   ps_log_event(PS_LOG_INFO, PS_EVENT_RELOAD_DONE,
-               "reload done: %u listener(s) added, %u removed, %u changed in place; %s%s", (unsigned)added,
-               (unsigned)removed, (unsigned)switched,
-               applied[0] != '\0' ? "applied to every connection from now on: " : "no setting changed", applied);
+               "reload done: %u listener(s) added, %u removed, %u changed in place; %s", (unsigned)added,
+               (unsigned)removed, (unsigned)switched, summary[0] != '\0' ? summary : "no setting changed");
   *cur = *next;
   free(next);
   run__config_loaded(admin, cur, 1);

@@ -195,8 +195,10 @@ class Reload(unittest.TestCase):
         head = "[server]\nstats_interval = 0\nmax_connections_per_source = 1\naccepts = 1\n"
         tail = "\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % port
         srv, ini, pid = self.start_with(head + "max_connections = 2" + tail)
-        self.reload(srv, pid, ini, head + "max_connections = 6" + tail, "reload done", 1)
-        self.assertIn("--max-connections 2 -> 6", srv.output())
+        self.reload(srv, pid, ini, head + "max_connections = 6\nkeepalive = 30" + tail, "reload done", 1)
+        # The line says what each change reaches, as the code applies it.
+        self.assertIn("applied now, to open connections too: --max-connections 2 -> 6; "
+                      "for connections accepted from now on: --keepalive 60 -> 30", srv.output())
         clients = []
         for i in range(2, 7):
             c = socket.socket()
