@@ -573,8 +573,7 @@ int ps_engine_switch(ps_engine *e, const ps_listen_spec *from, const ps_listen_s
   size_t n;
   ps_listen_spec_format(from, was, sizeof(was));
   ps_listen_spec_format(to, now, sizeof(now));
-  if (from->port == 0 || from->port != to->port || from->transports != to->transports ||
-      strcmp(from->host, to->host) != 0) {
+  if (from->port != to->port || from->transports != to->transports || strcmp(from->host, to->host) != 0) {
     ps_log(PS_LOG_ERROR, "listener %s cannot become %s in place: the address or the transports differ", was, now);
     return -1;
   }
