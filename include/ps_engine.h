@@ -141,8 +141,9 @@ int ps_engine_serve(ps_engine *e, const ps_listen_spec *spec, const ps_handler *
  * accepted and datagrams received from now on are served by `h` with
  * `options` (as ps_engine_serve takes them); connections already open keep
  * their handler until they end. 0, or -1 after logging why (no socket is
- * open for `from`, the host, port or transports differ, or the handler's
- * on_start failed); then nothing changed. */
+ * open for `from`; the host, port or transports differ; `to` has UDP and
+ * `h` no on_datagram; or the handler's on_start failed); then nothing
+ * changed. */
 int ps_engine_switch(ps_engine *e, const ps_listen_spec *from, const ps_listen_spec *to, const ps_handler *h,
                      const void *options);
 

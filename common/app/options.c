@@ -763,23 +763,11 @@ int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t err
   return ps_options_parse_for(NULL, argc, argv, o, err, errsize);
 }
 
-/* ps_options_parse_for's callback: keeps the first error and stops there. */
-typedef struct opt__first {
-  char *err;
-  size_t errsize;
-} opt__first;
-
-static int opt__keep_first(void *ctx, const char *message) {
-  opt__first *f = (opt__first *)ctx;
-  snprintf(f->err, f->errsize, "%s", message);
-  return 1;
-}
-
 int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err, size_t errsize) {
-  opt__first first;
+  ps_config_first first;
   first.err = err;
   first.errsize = errsize;
-  return ps_options_parse_each(services, argc, argv, o, opt__keep_first, &first) == 0 ? 0 : -1;
+  return ps_options_parse_each(services, argc, argv, o, ps_config_keep_first, &first) == 0 ? 0 : -1;
 }
 
 /* ps_options_parse_each's errors: counted, then handed to the callback; the
