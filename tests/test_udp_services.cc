@@ -323,8 +323,8 @@ TEST(UdpServices, MissingQuotesFileFailsTheListenerNamingTheFile) {
 TEST(EngineSwitch, EchoBecomesDiscardOnTheSameSocketsAndOpenConnectionsKeepEcho) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
-  const ps_endpoint *tcp = find_ep(srv, "echo", PS_TRANSPORT_TCP, AF_INET);
-  const ps_endpoint *udp = find_ep(srv, "echo", PS_TRANSPORT_UDP, AF_INET);
+  const ps_endpoint *tcp = srv.endpoint("echo", PS_TRANSPORT_TCP, AF_INET);
+  const ps_endpoint *udp = srv.endpoint("echo", PS_TRANSPORT_UDP, AF_INET);
   ASSERT_NE(tcp, nullptr);
   ASSERT_NE(udp, nullptr);
   ps_endpoint tcp_ep = *tcp, udp_ep = *udp;
@@ -346,7 +346,7 @@ TEST(EngineSwitch, EchoBecomesDiscardOnTheSameSocketsAndOpenConnectionsKeepEcho)
   ASSERT_NE(fresh, INVALID_SOCKET) << "the same listening socket accepts";
   ASSERT_TRUE(send_all(fresh, "into the void", 13));
   EXPECT_EQ(wait_readable(fresh, 500), 0) << "a new connection gets discard";
-  EXPECT_FALSE(udp_replies(udp_ep, "ping", 500)) << "a new datagram gets discard";
+  EXPECT_FALSE(udp_ask(udp_ep, "ping", nullptr, 500)) << "a new datagram gets discard";
   EXPECT_TRUE(echo_round_trip(old, stream, 10)) << "the open connection keeps echo";
 
   ps_endpoint now[8];

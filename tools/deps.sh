@@ -30,6 +30,7 @@ command:msiinfo msitools
 command:msibuild msitools
 command:ps procps
 command:promtool prometheus
+command:prometheus prometheus
 command:curl curl
 '
 # Building: the cross compilers (posix thread model: googletest needs

@@ -3,7 +3,11 @@
 #ifndef PS_ADMIN_CLIENT_H
 #define PS_ADMIN_CLIENT_H
 
-#define PS_ADMIN_DEFAULT_ADDR "127.0.0.1:9100"
+#include "options.h"   /* PS_ADMIN_DEFAULT_PORT */
+#include "ps_compat.h" /* PS_STR */
+
+/* The shipped configuration's admin address: one port number, written once. */
+#define PS_ADMIN_DEFAULT_ADDR "127.0.0.1:" PS_STR(PS_ADMIN_DEFAULT_PORT)
 #define PS_ADMIN_CLIENT_TIMEOUT_MS 5000 /* connect, and each receive */
 
 #include <stddef.h>

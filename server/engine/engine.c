@@ -143,8 +143,10 @@ void ps_engine__wake(ps_engine *e) {
   if (h != NULL) SetEvent(h);
 }
 
-int ps_engine__admit(ps_engine *e) {
-  LONG64 n = InterlockedIncrement64(&e->stat[PS_STAT_admitted]);
+int ps_engine__admit(ps_engine *e, const ps_handler *h) {
+  LONG64 n;
+  if (h->flags & PS_HANDLER_MANAGEMENT) return 1; /* its own allowance, taken at accept (conn.c) */
+  n = InterlockedIncrement64(&e->stat[PS_STAT_admitted]);
   if (e->cfg.max_connections != 0 && n > (LONG64)e->cfg.max_connections) {
     InterlockedDecrement64(&e->stat[PS_STAT_admitted]);
     return 0;
@@ -152,7 +154,8 @@ int ps_engine__admit(ps_engine *e) {
   return 1;
 }
 
-void ps_engine__unadmit(ps_engine *e, int resume) {
+void ps_engine__unadmit(ps_engine *e, const ps_handler *h, int resume) {
+  if (h->flags & PS_HANDLER_MANAGEMENT) return;
   /* Interlocked operations are full barriers: a listener that raised
    * accepts_held before looking for a token again either sees this token
    * or is seen here (listener__post, listener.c). */
@@ -674,12 +677,16 @@ static ULONGLONG engine__hurried(ps_engine *e, ULONGLONG deadline, ULONGLONG now
   return e->hurry_deadline != 0 && (ULONGLONG)e->hurry_deadline < deadline ? (ULONGLONG)e->hurry_deadline : deadline;
 }
 
+/* Connections not yet ended: the service's and the management ones, which
+ * keep out of conns_open (PS_HANDLER_MANAGEMENT) but are drained alike. */
+static LONG64 engine__conns_live(ps_engine *e) { return e->stat[PS_STAT_conns_open] + e->stat[PS_STAT_mgmt_open]; }
+
 static int engine__wait_idle(ps_engine *e, int all, ULONGLONG deadline) {
   int idle;
   AcquireSRWLockExclusive(&e->lock);
   for (;;) {
     ULONGLONG now = GetTickCount64();
-    idle = e->stat[PS_STAT_conns_open] == 0 && (!all || e->live_listeners == 0);
+    idle = engine__conns_live(e) == 0 && (!all || e->live_listeners == 0);
     if (!all) deadline = engine__hurried(e, deadline, now);
     if (idle || now >= deadline) break;
     /* Bounded sleeps: a wake that races the check costs at most 50 ms. */
@@ -717,7 +724,7 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   /* 2. Close every connection gracefully, and give them the drain time. */
   ps_conn_close_all(e, 0);
   if (!engine__wait_idle(e, 0, GetTickCount64() + drain_timeout_ms)) {
-    reset = (unsigned)e->stat[PS_STAT_conns_open];
+    reset = (unsigned)engine__conns_live(e);
     ps_log_event(PS_LOG_WARN, PS_EVENT_STOP_DEADLINE,
                  "stop: %u connection(s) still open after the %u ms drain deadline; resetting them", reset,
                  drain_timeout_ms);
@@ -727,8 +734,8 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   /* 3. Every pending op completes (the sockets are closed); wait for them. */
   if (!engine__wait_idle(e, 1, GetTickCount64() + PS_FINAL_WAIT_MS))
     ps_log(PS_LOG_ERROR, "stop: %lld connection(s) and %lld listener(s) never completed; not freeing them",
-           (long long)e->stat[PS_STAT_conns_open], (long long)e->live_listeners);
-  if (e->stat[PS_STAT_conns_open] != 0) ps_conn_log_live(e);
+           (long long)engine__conns_live(e), (long long)e->live_listeners);
+  if (engine__conns_live(e) != 0) ps_conn_log_live(e);
 
   /* 4. Stop the housekeeper (nothing is left to retry), wake the workers,
    * join them, close the port. */
@@ -883,7 +890,7 @@ void ps_engine_delete(ps_engine *e) {
   unsigned i;
   if (e == NULL) return;
   if (!e->stopped) ps_engine_stop(e);
-  if (e->stat[PS_STAT_conns_open] == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
+  if (engine__conns_live(e) == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
   for (i = 0; i < e->service_count; i++)
     if (e->services[i].handler->on_stop != NULL) e->services[i].handler->on_stop(e->services[i].ctx);
   /* A failed ps_engine_new leaves some of these unmade (NULL). */
