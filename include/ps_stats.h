@@ -55,15 +55,14 @@ extern "C" {
   X(refused_stopping, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=stopping", "", "", 1) \
   X(refused_management, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=management_limit", "", \
     "", 1) \
-  X(refused_untrusted, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=untrusted_proxy", "", \
-    "refused untrusted-proxy", 1) \
+  X(refused_untrusted, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=untrusted_proxy", "", "", 1) \
   /* PROXY protocol headers on ',proxy' listeners (conn.c). */ \
   X(proxy_ok, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=ok", \
     "PROXY protocol headers by result: ok (a client named), local (the balancer's own connection), bad " \
-    "(malformed or too long: reset), timeout (not complete in time: reset).", "proxy ok", 1) \
+    "(malformed or too long: reset), timeout (not complete in time: reset).", "", 1) \
   X(proxy_local, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=local", "", "", 1) \
-  X(proxy_bad, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=bad", "", "proxy bad", 1) \
-  X(proxy_timeout, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=timeout", "", "proxy timeout", 1) \
+  X(proxy_bad, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=bad", "", "", 1) \
+  X(proxy_timeout, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=timeout", "", "", 1) \
   X(timeouts_idle, PS_STAT_COUNTER, "portserve_timeouts_total", "timeout=idle", \
     "Connection deadlines that passed: idle (graceful close), linger (close), send (reset), deadline (a " \
     "service's own: the admin endpoint's request head).", "timeouts idle", 1) \

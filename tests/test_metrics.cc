@@ -103,7 +103,8 @@ TEST(Metrics, CloseReasonsAreOneFamilyThatSumsToTheClosedTotal) {
   size_t reasons = 0;
   for (size_t i = 0; i < PS_STAT_COUNT; i++)
     if (std::string(ps_stat_at(i)->metric) == "portserve_connections_closed_total") reasons++;
-  EXPECT_EQ(reasons, 8u) << "orderly, idle, linger, send, reset, out_of_resources, aborted, stop";
+  EXPECT_EQ(reasons, 10u)
+      << "orderly, idle, linger, send, reset, out_of_resources, aborted, stop, proxy_header, refused";
 }
 
 // docs/metrics.md names every family the exposition has, and every label

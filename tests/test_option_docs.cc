@@ -85,7 +85,7 @@ TEST(OptionTable, EachEngineFieldHasOneRowAndEverySettingAReloadClass) {
     const ps_option_def *d = ps_option_at(i);
     if (d->engine) {
       EXPECT_TRUE(fields.insert(d->engine_offset).second) << d->flag << " sets an engine field another row sets";
-      EXPECT_TRUE(d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL) << d->flag;
+      EXPECT_TRUE(d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL || d->type == PS_OPT_NETS) << d->flag;
       EXPECT_GE(d->engine_scale, 1u) << d->flag;
     }
     if (d->ini_key != nullptr) {

@@ -244,7 +244,7 @@ unsigned ps_options_bind_retry_s(const ps_options *o);
 
 /* The --help text, into buf (PS_USAGE_MAX is enough). Returns its length;
  * >= size means it was cut. */
-#define PS_USAGE_MAX 8192
+#define PS_USAGE_MAX 12288
 size_t ps_options_usage(char *buf, size_t size);
 /* The same for a program with its own services (their names in the text). */
 size_t ps_options_usage_for(const ps_registry *services, char *buf, size_t size);

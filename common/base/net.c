@@ -126,14 +126,15 @@ int ps_net_list_parse(const char *text, ps_net_list *out, char *err, size_t errs
     slash = (const char *)memchr(item, '/', len);
     n.family = (unsigned char)ps_net_addr_parse(item, slash != NULL ? (size_t)(slash - item) : len, n.addr);
     if (n.family == 0)
-      return ps_fail(err, errsize, "'%.*s' is not an IPv4 or IPv6 address", (int)(slash != NULL ? slash - item : (long)len),
-                     item);
+      return ps_fail(err, errsize, "'%.*s' is not an IPv4 or IPv6 address",
+                     (int)(slash != NULL ? slash - item : (long)len), item);
     max = n.family == 4 ? 32 : 128;
     bits = max;
     if (slash != NULL) {
       size_t digits = (size_t)(end - slash - 1);
       bits = 0;
-      if (digits == 0 || digits > 3) return ps_fail(err, errsize, "'%.*s': prefix length missing or too long", (int)len, item);
+      if (digits == 0 || digits > 3)
+        return ps_fail(err, errsize, "'%.*s': prefix length missing or too long", (int)len, item);
       for (k = 0; k < digits; k++) {
         char c = slash[1 + k];
         if (c < '0' || c > '9' || (k == 0 && c == '0' && digits > 1))
@@ -189,7 +190,8 @@ char *ps_net_list_format(const ps_net_list *list, char *buf, size_t size) {
     const ps_net *n = &list->v[k];
     char one[64];
     size_t m;
-    if (n->family == 4) m = (size_t)snprintf(one, sizeof(one), "%u.%u.%u.%u", n->addr[0], n->addr[1], n->addr[2], n->addr[3]);
+    if (n->family == 4)
+      m = (size_t)snprintf(one, sizeof(one), "%u.%u.%u.%u", n->addr[0], n->addr[1], n->addr[2], n->addr[3]);
     else m = net__format_v6(n->addr, one, sizeof(one));
     if (n->bits != (n->family == 4 ? 32 : 128)) m += (size_t)snprintf(one + m, sizeof(one) - m, "/%u", n->bits);
     len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s", k ? "," : "", one);
