@@ -13,7 +13,7 @@
     msi     build, then the installer x64\<Configuration>\portserve-<version>.msi from
             installer\portserve.wxs with the WiX Toolset v3 (candle, light; found through
             the WIX environment variable its installer sets, or on PATH). The version is
-            CMakeLists.txt's project version. msi builds Release unless -Configuration
+            PS_VERSION in server\app\version.h. msi builds Release unless -Configuration
             says otherwise; the other commands default to Debug.
     clean   remove x64\ (binaries and intermediate files)
 
@@ -154,13 +154,13 @@ function Find-WixTool([string]$Name) {
               "its installer sets the WIX environment variable (open a new console afterwards).")
 }
 
-# The product version: CMakeLists.txt's project(portserve VERSION X.Y.Z).
+# The product version: PS_VERSION in server/app/version.h, where it is written once.
 function Get-ProductVersion {
-  $cmakeLists = Join-Path $Root 'CMakeLists.txt'
-  $match = Select-String -LiteralPath $cmakeLists -Pattern '^project\(portserve VERSION ([0-9.]+)' |
+  $versionH = Join-Path $Root 'server\app\version.h'
+  $match = Select-String -LiteralPath $versionH -Pattern '^#define PS_VERSION "([0-9.]+)"' |
     Select-Object -First 1
   if (-not $match) {
-    Stop-Build "no 'project(portserve VERSION X.Y.Z' line in $cmakeLists"
+    Stop-Build "no '#define PS_VERSION `"X.Y.Z`"' line in $versionH"
   }
   return $match.Matches[0].Groups[1].Value
 }

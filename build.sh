@@ -12,7 +12,7 @@
 #                         (default 300) in turn, new inputs kept in
 #                         build/fuzz/corpus/TARGET (not committed)
 #   ./build.sh msi        build, then the installer build/win/portserve-VERSION.msi
-#                         (VERSION from CMakeLists.txt; PS_MSI_VERSION overrides it)
+#                         (VERSION from server/app/version.h; PS_MSI_VERSION overrides it)
 #   ./build.sh bench [ARGS]  Release build, then the benchmark matrix (bench/run.sh;
 #                         --quick for a short run, --help for its options)
 #   ./build.sh mutants [ARGS]  build, then the mutation check (tools/mutants.py:
@@ -43,16 +43,15 @@ ensure_deps() { ps_ensure_deps build; }
 
 build_win() {
   say "cross-building for Windows (mingw-w64) in build/win"
-  cmake -S . -B "$WIN_BUILD" -G Ninja -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
-    -DCMAKE_BUILD_TYPE="${PS_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+  cmake --preset win ${PS_BUILD_TYPE:+-DCMAKE_BUILD_TYPE="$PS_BUILD_TYPE"} >/dev/null
   cmake --build "$WIN_BUILD" -j "$JOBS" --target all common_tests engine_tests
 }
 
 # The MSI: installer/portserve.wxs built with wixl, see installer/build-msi.sh.
 build_msi() {
   local version out
-  version=${PS_MSI_VERSION:-$(sed -n 's/^project(portserve VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)}
-  [ -n "$version" ] || { echo "build.sh: no version in CMakeLists.txt's project()" >&2; exit 1; }
+  version=${PS_MSI_VERSION:-$(sed -n 's/^#define PS_VERSION "\([0-9.]*\)"$/\1/p' server/app/version.h)}
+  [ -n "$version" ] || { echo "build.sh: no PS_VERSION in server/app/version.h" >&2; exit 1; }
   out=$WIN_BUILD/portserve-$version.msi
   say "building the installer build/win/portserve-$version.msi (wixl)"
   installer/build-msi.sh "$version" "$WIN_BUILD/bin/portserve.exe" portserve.ini.example "$out"
@@ -60,7 +59,7 @@ build_msi() {
 
 build_native() {
   say "building the portable code natively with ASan/UBSan in build/native"
-  cmake -S . -B "$NATIVE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPS_SANITIZE=ON >/dev/null
+  cmake --preset native >/dev/null
   cmake --build "$NATIVE_BUILD" -j "$JOBS" --target all common_tests
 }
 
@@ -68,8 +67,7 @@ build_native() {
 # every parser compiled with the fuzzer's coverage and ASan/UBSan.
 build_fuzz() {
   say "building the fuzz targets (clang, libFuzzer, ASan/UBSan) in build/fuzz"
-  CC=clang CXX=clang++ cmake -S . -B "$FUZZ_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPS_FUZZ=ON \
-    -DPS_TESTS=OFF >/dev/null
+  cmake --preset fuzz >/dev/null
   cmake --build "$FUZZ_BUILD" -j "$JOBS" --target fuzz_all
 }
 
@@ -86,7 +84,7 @@ fuzz_long() {
     mkdir -p "$FUZZ_BUILD/corpus/$t" "$FUZZ_BUILD/artifacts/$t"
     say "fuzz_$t for $secs s"
     rc=0
-    nice -n 10 "$FUZZ_BUILD/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
+    nice -n 10 "$FUZZ_BUILD/bin/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=1024 \
       -print_final_stats=1 "${args[@]}" -artifact_prefix="$FUZZ_BUILD/artifacts/$t/" \
       "$FUZZ_BUILD/corpus/$t" "tests/fuzz/corpus/$t" >"$FUZZ_BUILD/fuzz_$t.log" 2>&1 || rc=$?
     grep -E '^(#[0-9]+.*DONE|stat::number_of_executed_units|property failed)' "$FUZZ_BUILD/fuzz_$t.log" || true
@@ -101,7 +99,7 @@ fuzz_long() {
 win_tests() {
   if [ "$PS_WINE" = 10 ]; then
     say "Windows tests under Wine 10 (Debian 13 root, build/roots; one prefix for the run)"
-    "$ROOT/tools/root.sh" with trixie "$ROOT" "" wintest ctest --test-dir build/win --output-on-failure --timeout 600 -LE build
+    "$ROOT/tools/root.sh" wine10-tests "$ROOT" ""
   else
     say "Windows tests under Wine (one prefix for the run: build/win/wineprefix)"
     ctest --test-dir "$WIN_BUILD" --output-on-failure --timeout 600

@@ -4,6 +4,10 @@
 # definitions from CMake's targets (tools/gen_vcxproj.py reads the manifest).
 include_guard(GLOBAL)
 
+# Every executable in <build>/bin: portserve.exe, the examples, the bench
+# tools, the tests and the fuzz targets (scripts and the installer look there).
+set(CMAKE_RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+
 set(CMAKE_C_STANDARD 11)
 set(CMAKE_C_STANDARD_REQUIRED ON)
 set(CMAKE_C_EXTENSIONS OFF)

@@ -1,9 +1,12 @@
-/* One listener as the operator writes it: SERVICE=[HOST]:PORT[/tcp|/udp][,optional]
+/* One listener as the operator writes it: SERVICE=[HOST]:PORT[/tcp|/udp][,optional][,proxy]
  *   echo=:7007               every local address, IPv4 and IPv6, TCP and UDP
  *   echo=127.0.0.1:7007/tcp  one IPv4 address, TCP only
  *   chargen=[::1]:1919/udp   IPv6 literals go in brackets
  *   echo=localhost:7,optional  an address of the name that fails to open is
  *                            logged and skipped instead of failing the start
+ *   echo=:7007/tcp,proxy     every connection starts with a PROXY protocol
+ *                            header (v1 or v2) from a trusted load balancer
+ *                            (proxy_from); TCP only
  * Parsing only: resolution (getaddrinfo) happens in the engine. */
 #ifndef PS_LISTEN_SPEC_H
 #define PS_LISTEN_SPEC_H
@@ -25,6 +28,7 @@ typedef struct ps_listen_spec {
   unsigned port;                     /* 0..65535; 0 asks the system for a free port */
   unsigned transports;               /* PS_TRANSPORT_* bits */
   int optional;                      /* non-zero: addresses that fail are skipped */
+  int proxy;                         /* non-zero: connections start with a PROXY header (TCP only) */
 } ps_listen_spec;
 
 /* Parses `text`. Returns 0, or -1 with a message naming the problem in err. */

@@ -8,6 +8,7 @@
 #define PS_ENGINE_PUBLIC_H
 
 #include "listen_spec.h"
+#include "ps_net.h"
 #include "ps_handler.h"
 #include "ps_stats.h"
 
@@ -37,6 +38,9 @@ typedef enum ps_fault_site {
    * completed with `error` (the socket it accepted into is closed): the
    * path of an accept that fails after it was posted. */
   PS_FAULT_ACCEPT_DONE,
+  /* WSASocketW refuses WSA_FLAG_NO_HANDLE_INHERIT with `error` (WSAEINVAL:
+   * systems before Windows 7 SP1): ps_sock_open's fallback without it. */
+  PS_FAULT_NO_INHERIT_FLAG,
   PS_FAULT_SITES
 } ps_fault_site;
 
@@ -82,6 +86,9 @@ long ps_faults_disarm(ps_faults *f, ps_fault_site site);
 #define PS_ENGINE_DEFAULT_RETRY_LIMIT_MS 10000
 #define PS_ENGINE_DEFAULT_WARN_INTERVAL_MS 60000
 #define PS_ENGINE_DEFAULT_SWEEP_MS 1000
+#define PS_ENGINE_DEFAULT_SOURCE_PREFIX_V4 32
+#define PS_ENGINE_DEFAULT_SOURCE_PREFIX_V6 64
+#define PS_ENGINE_DEFAULT_PROXY_TIMEOUT_MS 5000
 
 typedef struct ps_engine_config {
   unsigned threads;                    /* worker threads; 0 = one per processor */
@@ -89,20 +96,30 @@ typedef struct ps_engine_config {
   unsigned buffer_size;                /* bytes in one pooled I/O buffer */
   unsigned send_queue_max;             /* unsent bytes per connection before reading pauses */
   unsigned max_connections;            /* open connections plus posted AcceptEx, at most (0 = no limit); listener.c */
-  unsigned max_connections_per_source; /* open connections per source address (0 = no limit) */
-  unsigned drain_timeout_ms;           /* graceful stop deadline */
-  unsigned inline_max;                 /* inline completions per event; shared out per dequeued batch (conn.c) */
-  unsigned skip_on_success;            /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
-  unsigned udp_receives;               /* WSARecvFrom kept posted per UDP socket */
-  unsigned idle_timeout_ms;            /* no byte either way this long: graceful close (0 = off) */
-  unsigned linger_timeout_ms;          /* after our FIN, the peer's FIN is awaited this long (0 = forever) */
-  unsigned send_timeout_ms;            /* a send making no progress this long: abortive close (0 = off) */
-  unsigned keepalive_ms;               /* TCP keep-alive idle time (SIO_KEEPALIVE_VALS; 0 = off) */
-  unsigned bind_retry_ms;              /* a bind refused with WSAEADDRINUSE is retried this long (sock.c); 0 = not */
-  void *bind_cancel;                   /* HANDLE of an event that ends a bind retry at once; NULL for none */
-  unsigned retry_limit_ms;             /* a connection whose posts fail for lack of resources this long is aborted */
-  unsigned warn_interval_ms;           /* a repeated warning is logged at most once per this (ps_log_limited) */
-  ps_faults *faults;                   /* tests only: fault injection; NULL in production */
+  unsigned max_connections_per_source; /* open connections per source (0 = no limit) */
+  /* What one source is, for the per-source limit and the UDP reply buckets:
+   * an IPv4 address's first source_prefix_v4 bits, an IPv6 address's first
+   * source_prefix_v6 (64: one subnet, which one host may own whole). */
+  unsigned source_prefix_v4;
+  unsigned source_prefix_v6;
+  /* Load balancers trusted to send PROXY headers, on listeners whose spec
+   * has `proxy` (conn.c): a connection from anyone else there is refused;
+   * one from them must send a valid header within proxy_timeout_ms. */
+  ps_net_list proxy_from;
+  unsigned proxy_timeout_ms;
+  unsigned drain_timeout_ms;  /* graceful stop deadline */
+  unsigned inline_max;        /* inline completions per event; shared out per dequeued batch (conn.c) */
+  unsigned skip_on_success;   /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
+  unsigned udp_receives;      /* WSARecvFrom kept posted per UDP socket */
+  unsigned idle_timeout_ms;   /* no byte either way this long: graceful close (0 = off) */
+  unsigned linger_timeout_ms; /* after our FIN, the peer's FIN is awaited this long (0 = forever) */
+  unsigned send_timeout_ms;   /* a send making no progress this long: abortive close (0 = off) */
+  unsigned keepalive_ms;      /* TCP keep-alive idle time (SIO_KEEPALIVE_VALS; 0 = off) */
+  unsigned bind_retry_ms;     /* a bind refused with WSAEADDRINUSE is retried this long (sock.c); 0 = not */
+  void *bind_cancel;          /* HANDLE of an event that ends a bind retry at once; NULL for none */
+  unsigned retry_limit_ms;    /* a connection whose posts fail for lack of resources this long is aborted */
+  unsigned warn_interval_ms;  /* a repeated warning is logged at most once per this (ps_log_limited) */
+  ps_faults *faults;          /* tests only: fault injection; NULL in production */
   /* The UDP reflection guard (udp.c, docs/design.md). Source ports 0 and the
    * engine's own UDP ports are always refused; ports 1-1023 unless this is set. */
   unsigned udp_allow_low_ports;

@@ -45,12 +45,23 @@ extern "C" {
     "closed out-of-resources", 1) \
   X(closed_aborted, PS_STAT_COUNTER, "portserve_connections_closed_total", "reason=aborted", "", "", 1) \
   X(closed_stop, PS_STAT_COUNTER, "portserve_connections_closed_total", "reason=stop", "", "", 1) \
+  X(closed_proxy, PS_STAT_COUNTER, "portserve_connections_closed_total", "reason=proxy_header", "", "", 1) \
+  X(closed_refused, PS_STAT_COUNTER, "portserve_connections_closed_total", "reason=refused", "", "", 1) \
   X(conns_aborted, PS_STAT_COUNTER, "portserve_connections_aborted_total", "", \
     "TCP connections this server reset (linger 0): send timeout, out of resources, a handler's abort, " \
     "the stop's deadline.", "closed aborted", 1) \
   X(refused_source, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=per_source_limit", \
     "Accepted sockets reset before they became connections, by reason.", "refused per-source", 1) \
   X(refused_stopping, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=stopping", "", "", 1) \
+  X(refused_untrusted, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=untrusted_proxy", "", \
+    "refused untrusted-proxy", 1) \
+  /* PROXY protocol headers on ',proxy' listeners (conn.c). */ \
+  X(proxy_ok, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=ok", \
+    "PROXY protocol headers by result: ok (a client named), local (the balancer's own connection), bad " \
+    "(malformed or too long: reset), timeout (not complete in time: reset).", "proxy ok", 1) \
+  X(proxy_local, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=local", "", "", 1) \
+  X(proxy_bad, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=bad", "", "proxy bad", 1) \
+  X(proxy_timeout, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=timeout", "", "proxy timeout", 1) \
   X(timeouts_idle, PS_STAT_COUNTER, "portserve_timeouts_total", "timeout=idle", \
     "Connection deadlines that passed: idle (graceful close), linger (close), send (reset).", "timeouts idle", 1) \
   X(timeouts_linger, PS_STAT_COUNTER, "portserve_timeouts_total", "timeout=linger", "", "timeouts linger", 1) \

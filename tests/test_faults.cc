@@ -45,11 +45,6 @@ struct FaultServer {
     ps_stats st = srv.stats();
     return st.accepts_posted == kAccepts && st.udp_receives_posted == kUdpReceives;
   }
-  unsigned udp_port() const {
-    for (const ps_endpoint &ep : srv.endpoints)
-      if (ep.transport == PS_TRANSPORT_UDP) return ep.port;
-    return 0;
-  }
   void arm(ps_fault_site site, long nth, long count, unsigned long error) {
     ps_faults_arm(&faults, site, nth, count, error);
   }
@@ -65,22 +60,6 @@ struct FaultServer {
     srv.stop_and_check();
   }
 };
-
-// One datagram to the UDP echo and its reply.
-bool udp_echo(unsigned port, const std::string &payload) {
-  SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
-  DWORD t = 5000;
-  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char *>(&t), sizeof(t));
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<u_short>(port));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sendto(s, payload.data(), static_cast<int>(payload.size()), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to));
-  char buf[2048];
-  int n = recv(s, buf, sizeof(buf), 0);
-  closesocket(s);
-  return n >= 0 && std::string(buf, static_cast<size_t>(n)) == payload;
-}
 
 size_t count_of(const std::string &text, const std::string &what) {
   size_t n = 0;
@@ -184,10 +163,13 @@ TEST(Faults, ListenerWhoseEveryAcceptFailedAcceptsAgainOnceResourcesReturn) {
 TEST(Faults, WSARecvFromFailureIsRetriedAndNoDatagramIsLost) {
   FaultServer fs;
   ASSERT_TRUE(fs.start());
-  unsigned port = fs.udp_port();
-  ASSERT_NE(port, 0u);
+  const ps_endpoint *ep = fs.srv.endpoint("echo", PS_TRANSPORT_UDP);
+  ASSERT_NE(ep, nullptr);
   fs.arm(PS_FAULT_WSARECVFROM, 1, 3, WSAENOBUFS);
-  for (int i = 0; i < 5; i++) EXPECT_TRUE(udp_echo(port, "datagram " + std::to_string(i))) << i;
+  for (int i = 0; i < 5; i++) {
+    std::string payload = "datagram " + std::to_string(i);
+    EXPECT_EQ(udp_reply(*ep, payload), payload);
+  }
   EXPECT_TRUE(wait_until([&] { return fs.pools_full(); }, 3000));
   EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_WSARECVFROM), 3);
   ps_stats st = fs.srv.stats();

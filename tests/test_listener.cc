@@ -273,8 +273,8 @@ TEST(Listener, ListenerStatsCountEachListenerApartAndErrorsByCode) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp"));
   ASSERT_TRUE(srv.listen("discard=127.0.0.1:0/tcp"));
-  unsigned echo_port = 0, discard_port = 0;
-  for (const ps_endpoint &ep : srv.endpoints) (strcmp(ep.service, "echo") == 0 ? echo_port : discard_port) = ep.port;
+  unsigned echo_port = srv.endpoint("echo", PS_TRANSPORT_TCP)->port;
+  unsigned discard_port = srv.endpoint("discard", PS_TRANSPORT_TCP)->port;
   SOCKET a = connect_to("127.0.0.1", echo_port);
   ByteStream stream(3);
   ASSERT_TRUE(echo_round_trip(a, stream, 1000));

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "service_ref.h"
+
 extern "C" {
 #include "options.h"
 #include "services.h"
@@ -20,12 +22,6 @@ extern "C" {
 #endif
 
 namespace {
-
-// The built-in registry's name list, as messages print it.
-static std::string BuiltinNames() {
-  char buf[300];
-  return ps_registry_names(ps_registry_builtin(), buf, sizeof buf);
-}
 
 // argv as main() gets it: mutable strings, argv[0] is the program.
 class Argv {
@@ -482,7 +478,7 @@ TEST(Options, OverlongListenHostStillSaysWhy) {
 TEST(Options, UnknownServiceListsKnownServices) {
   std::string err = ParseError({"run", "--listen", "gopher=:70"});
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "'gopher'", err);
-  EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string("known: ") + BuiltinNames(), err);
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, std::string("known: ") + pstest::builtin_names(), err);
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "echo", err);
 }
 
@@ -648,7 +644,7 @@ TEST(Options, UsageNamesEveryService) {
   size_t services_at = usage.find("Services");
   ASSERT_NE(services_at, std::string::npos) << usage;
   const std::string services = usage.substr(services_at, usage.find("\n\n", services_at) - services_at);
-  const std::string names = BuiltinNames();
+  const std::string names = pstest::builtin_names();
   size_t start = 0;
   for (;;) {
     size_t comma = names.find(", ", start);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fake_session.h"
+#include "service_ref.h"
 #include "temp_file.h"
 
 extern "C" {
@@ -20,15 +21,9 @@ extern "C" {
 
 namespace {
 
-// The built-in registry's name list, as messages print it.
-static std::string BuiltinNames() {
-  char buf[300];
-  return ps_registry_names(ps_registry_builtin(), buf, sizeof buf);
-}
-
 std::vector<std::string> ServiceNames() {
   std::vector<std::string> names;
-  std::string all = BuiltinNames();
+  std::string all = pstest::builtin_names();
   size_t start = 0;
   for (;;) {
     size_t comma = all.find(", ", start);
@@ -47,34 +42,7 @@ std::string EveryByteValue() {
   return all;
 }
 
-// ---- chargen reference: RFC 864's pattern written down independently ----
-// The 95 printable characters, twice, so a line is one substring.
-const std::string &PrintableTwice() {
-  static const std::string twice = [] {
-    std::string once;
-    for (int c = 32; c <= 126; c++) once.push_back(static_cast<char>(c));
-    return once + once;
-  }();
-  return twice;
-}
-
 const size_t kChargenLineBytes = PS_CHARGEN_LINE + 2;  // CR LF
-
-// `len` bytes of the pattern from stream offset `offset`: line L is the 72
-// printable characters starting at the (L mod 95)-th one, then CR LF.
-std::string ChargenReference(uint64_t offset, size_t len) {
-  std::string out;
-  uint64_t line = offset / kChargenLineBytes;
-  size_t col = static_cast<size_t>(offset % kChargenLineBytes);
-  while (out.size() < len) {
-    std::string text = PrintableTwice().substr(static_cast<size_t>(line % 95), PS_CHARGEN_LINE) + "\r\n";
-    size_t take = (std::min)(text.size() - col, len - out.size());
-    out.append(text, col, take);
-    col = 0;
-    line++;
-  }
-  return out;
-}
 
 std::string ChargenFill(uint64_t *pos, size_t len) {
   std::string buf(len, '\0');
@@ -198,7 +166,7 @@ TEST(Services, FindReturnsEachBuiltInByName) {
 
 TEST(Services, EveryListedNameResolvesToAHandlerOfThatName) {
   std::vector<std::string> names = ServiceNames();
-  EXPECT_EQ(names.size(), sizeof(kBuiltIns) / sizeof(kBuiltIns[0])) << BuiltinNames();
+  EXPECT_EQ(names.size(), sizeof(kBuiltIns) / sizeof(kBuiltIns[0])) << pstest::builtin_names();
   for (const std::string &name : names) {
     const ps_handler *h = ps_service_find(name.c_str());
     ASSERT_NE(h, nullptr) << "'" << name << "' is listed but not found";
@@ -409,7 +377,7 @@ TEST(SvcChargen, FillMatchesTheReferenceFromAnyOffset) {
   for (uint64_t offset : {uint64_t{0}, uint64_t{1}, uint64_t{71}, uint64_t{72}, uint64_t{73}, uint64_t{74},
                           uint64_t{95 * 74 - 1}, uint64_t{1000003}, uint64_t{1} << 40, (uint64_t{1} << 62) + 17}) {
     uint64_t pos = offset;
-    EXPECT_EQ(ChargenFill(&pos, 1000), ChargenReference(offset, 1000)) << "offset " << offset;
+    EXPECT_EQ(ChargenFill(&pos, 1000), pstest::chargen_reference(offset, 1000)) << "offset " << offset;
     EXPECT_EQ(pos, offset + 1000);
   }
 }
@@ -427,7 +395,7 @@ TEST(SvcChargen, FillingInOddChunksEqualsFillingInOneGo) {
     ASSERT_EQ(pos, chunked.size());
   }
   EXPECT_TRUE(chunked == whole) << "chunked fill differs from one fill";
-  EXPECT_TRUE(whole == ChargenReference(0, total));
+  EXPECT_TRUE(whole == pstest::chargen_reference(0, total));
 }
 
 TEST(SvcChargen, TcpOpenQueuesOneChunkOfThePattern) {
@@ -435,7 +403,7 @@ TEST(SvcChargen, TcpOpenQueuesOneChunkOfThePattern) {
   const std::string &sent = fake.record().sent;
   ASSERT_FALSE(sent.empty()) << "chargen starts sending on open";
   EXPECT_EQ(ps_session_queued(fake.session()), sent.size());
-  EXPECT_TRUE(sent == ChargenReference(0, sent.size()));
+  EXPECT_TRUE(sent == pstest::chargen_reference(0, sent.size()));
   EXPECT_EQ(fake.record().close_calls, 0);
   EXPECT_EQ(fake.record().abort_calls, 0);
 }
@@ -467,7 +435,7 @@ TEST(SvcChargen, TcpEachDrainQueuesTheNextChunkAndTheStreamIsThePattern) {
     before = sent.size();
   }
   ASSERT_GT(sent.size(), 3 * 95 * kChargenLineBytes) << "the stream should cross several 95-line cycles";
-  EXPECT_TRUE(sent == ChargenReference(0, sent.size())) << "the concatenated stream is not the pattern";
+  EXPECT_TRUE(sent == pstest::chargen_reference(0, sent.size())) << "the concatenated stream is not the pattern";
   EXPECT_EQ(fake.record().close_calls, 0);
 }
 
@@ -481,7 +449,7 @@ TEST(SvcChargen, TcpInputIsIgnored) {
   }
   const std::string &sent = fake.record().sent;
   EXPECT_EQ(fake.record().send_calls, 21) << "one chunk on open, one per drain";
-  EXPECT_TRUE(sent == ChargenReference(0, sent.size())) << "input changed the stream";
+  EXPECT_TRUE(sent == pstest::chargen_reference(0, sent.size())) << "input changed the stream";
 }
 
 // chargen has no on_eof: on the peer's FIN it queues nothing more and leaves
@@ -507,7 +475,7 @@ TEST(SvcChargen, UdpRepliesOnceWithAPrefixOfThePatternUpTo512) {
   ASSERT_EQ(fake.replies().size(), 3u) << "one reply per datagram";
   for (const std::string &reply : fake.replies()) {
     EXPECT_LE(reply.size(), static_cast<size_t>(PS_CHARGEN_DATAGRAM_MAX));
-    EXPECT_EQ(reply, ChargenReference(0, reply.size()));
+    EXPECT_EQ(reply, pstest::chargen_reference(0, reply.size()));
   }
   EXPECT_EQ(PS_CHARGEN_DATAGRAM_MAX, 512) << "RFC 864: 0 to 512 characters";
 }

@@ -7,15 +7,10 @@
 #include <string>
 
 #include "fake_session.h"
+#include "service_ref.h"
 
 extern "C" {
 #include "services.h"
-}
-
-// The built-in registry's name list, as messages print it.
-static std::string BuiltinNames() {
-  char buf[300];
-  return ps_registry_names(ps_registry_builtin(), buf, sizeof buf);
 }
 
 TEST(SvcEcho, IsNamedEchoAndLeavesEverythingButDataToTheEngine) {
@@ -30,7 +25,7 @@ TEST(SvcEcho, IsNamedEchoAndLeavesEverythingButDataToTheEngine) {
 
 TEST(SvcEcho, ServiceFindReturnsEchoByName) {
   EXPECT_EQ(ps_service_find("echo"), &ps_svc_echo);
-  EXPECT_PRED_FORMAT2(testing::IsSubstring, "echo", BuiltinNames());
+  EXPECT_PRED_FORMAT2(testing::IsSubstring, "echo", pstest::builtin_names());
 }
 
 TEST(SvcEcho, ServiceFindReturnsNullForUnknownNames) {

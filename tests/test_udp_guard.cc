@@ -14,14 +14,6 @@ using namespace pstest;
 
 namespace {
 
-const ps_endpoint *find_ep(const Server &srv, const char *service, const char *address) {
-  for (const ps_endpoint &ep : srv.endpoints)
-    if (strcmp(ep.service, service) == 0 && ep.transport == PS_TRANSPORT_UDP && strcmp(ep.address, address) == 0)
-      return &ep;
-  ADD_FAILURE() << "no udp endpoint " << service << " on " << address;
-  return nullptr;
-}
-
 sockaddr_in v4(const char *address, unsigned port) {
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
@@ -43,21 +35,6 @@ SOCKET bound_udp(const char *address, unsigned port, int timeout_ms, int *err) {
     return INVALID_SOCKET;
   }
   return s;
-}
-
-void send_to(SOCKET s, const ps_endpoint &ep, const std::string &payload) {
-  sockaddr_in to = v4(ep.address, ep.port);
-  sendto(s, payload.data(), static_cast<int>(payload.size()), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to));
-}
-
-// The reply to one datagram, or false after the socket's timeout.
-bool ask(SOCKET s, const ps_endpoint &ep, const std::string &payload, std::string *reply = nullptr) {
-  send_to(s, ep, payload);
-  char buf[2048];
-  int n = recv(s, buf, sizeof(buf), 0);
-  if (n < 0) return false;
-  if (reply != nullptr) reply->assign(buf, static_cast<size_t>(n));
-  return true;
 }
 
 // No limits but the one a test sets: the source-port tests must not meet the rate.
@@ -86,7 +63,7 @@ TEST(UdpGuard, DatagramFromLowSourcePortIsDroppedUnlessAllowed) {
       GTEST_SKIP() << "cannot bind 127.0.0.1:19 (error " << err << "): not root?";
     }
     std::string reply;
-    bool answered = ask(s, srv.endpoints[0], "chargen says hi", &reply);
+    bool answered = udp_ask(s, srv.endpoints[0], "chargen says hi", &reply);
     closesocket(s);
     if (allow) {
       EXPECT_TRUE(answered);
@@ -120,18 +97,18 @@ TEST(UdpGuard, DatagramFromOneOfTheEnginesOwnUdpPortsIsDropped) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0/udp", &cfg));
   ASSERT_TRUE(srv.listen("chargen=[::1]:0/udp"));
-  const ps_endpoint *echo = find_ep(srv, "echo", "127.0.0.1");
-  const ps_endpoint *chargen = find_ep(srv, "chargen", "::1");
+  const ps_endpoint *echo = srv.endpoint("echo", PS_TRANSPORT_UDP, AF_INET);
+  const ps_endpoint *chargen = srv.endpoint("chargen", PS_TRANSPORT_UDP, AF_INET6);
   ASSERT_TRUE(echo != nullptr && chargen != nullptr);
   int err = 0;
   SOCKET as_chargen = bound_udp("127.0.0.1", chargen->port, 300, &err);
   ASSERT_NE(as_chargen, INVALID_SOCKET) << "bind 127.0.0.1:" << chargen->port << ": " << err;
-  EXPECT_FALSE(ask(as_chargen, *echo, "loop?")) << "echo answered chargen's port";
+  EXPECT_FALSE(udp_ask(as_chargen, *echo, "loop?")) << "echo answered chargen's port";
   EXPECT_TRUE(wait_until([&] { return srv.stats().dgrams_dropped_loop == 1; }, 5000));
   closesocket(as_chargen);
   // An ordinary source is still served.
   SOCKET plain = bound_udp("127.0.0.1", 0, 5000, &err);
-  EXPECT_TRUE(ask(plain, *echo, "fine"));
+  EXPECT_TRUE(udp_ask(plain, *echo, "fine"));
   closesocket(plain);
   // dgrams_out counts a reply when its WSASendTo completes, which can be
   // after the client already read it.
@@ -161,13 +138,13 @@ TEST(UdpGuard, FloodFromOneSourceIsRateLimitedWhileAnotherIsServed) {
   ULONGLONG start = GetTickCount64();
   int calm_ok = 0;
   for (int i = 0; i < kFlood; i++) {
-    send_to(flood, ep, "flood " + std::to_string(i));
+    udp_send(flood, ep, "flood " + std::to_string(i));
     if (i % 60 == 0) {
       // Loopback may lose a datagram while the flood fills the server's
       // receive buffer; a lost one is asked again (the calm source sends
       // at most 30, under its burst of 40, so a reply cannot be refused).
       bool ok = false;
-      for (int tries = 0; tries < 3 && !ok; tries++) ok = ask(calm, ep, "calm " + std::to_string(i));
+      for (int tries = 0; tries < 3 && !ok; tries++) ok = udp_ask(calm, ep, "calm " + std::to_string(i));
       calm_ok += ok;
     }
     if (i % 5 == 0) Sleep(1);  // a flood the engine keeps up with, not a socket-buffer overflow test
@@ -215,7 +192,7 @@ TEST(UdpGuard, GlobalCapLimitsRepliesFromAllSources) {
     int err = 0;
     SOCKET s = bound_udp(address, 0, 300, &err);
     ASSERT_NE(s, INVALID_SOCKET) << address << ": " << err;
-    for (int i = 0; i < 20; i++) send_to(s, ep, "x");
+    for (int i = 0; i < 20; i++) udp_send(s, ep, "x");
     sockets.push_back(s);
   }
   ASSERT_TRUE(wait_until(
@@ -254,7 +231,7 @@ TEST(UdpGuard, GlobalCapRefillsAfterASecond) {
   int err = 0;
   SOCKET s = bound_udp("127.0.0.1", 0, 300, &err);
   ASSERT_NE(s, INVALID_SOCKET) << err;
-  for (int i = 0; i < 40; i++) send_to(s, ep, "x");
+  for (int i = 0; i < 40; i++) udp_send(s, ep, "x");
   ASSERT_TRUE(wait_until([&] { return srv.stats().dgrams_in == 40; }, 10000));
   ASSERT_GE(srv.stats().dgrams_dropped_rate_total, 10u) << "the first 40 went over the cap of 20";
   char buf[64];
@@ -266,7 +243,7 @@ TEST(UdpGuard, GlobalCapRefillsAfterASecond) {
   int replies = 0;
   for (int i = 0; i < 10; i++) {
     std::string reply;
-    if (ask(s, ep, "again", &reply) && reply == "again") replies++;
+    if (udp_ask(s, ep, "again", &reply) && reply == "again") replies++;
   }
   EXPECT_EQ(replies, 10) << "the cap refilled: ten replies well within 20 a second";
   // The last send's completion may be counted just after its datagram arrived.

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "service_ref.h"
 #include "testutil.h"
 
 extern "C" {
@@ -18,61 +19,6 @@ extern "C" {
 using namespace pstest;
 
 namespace {
-
-const ps_endpoint *find_ep(const Server &srv, const char *service, unsigned transport, int family) {
-  for (const ps_endpoint &ep : srv.endpoints)
-    if (strcmp(ep.service, service) == 0 && ep.transport == transport && ep.family == family) return &ep;
-  return nullptr;
-}
-
-SOCKET udp_socket(int family, int timeout_ms = 5000) {
-  SOCKET s = socket(family, SOCK_DGRAM, IPPROTO_UDP);
-  DWORD t = static_cast<DWORD>(timeout_ms);
-  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char *>(&t), sizeof(t));
-  return s;
-}
-
-sockaddr_storage endpoint_addr(const ps_endpoint &ep, int *len) {
-  sockaddr_storage ss{};
-  addrinfo hints{}, *res = nullptr;
-  hints.ai_flags = AI_NUMERICHOST;
-  hints.ai_socktype = SOCK_DGRAM;
-  std::string port = std::to_string(ep.port);
-  const char *host = ep.family == AF_INET6 ? "::1" : "127.0.0.1";
-  EXPECT_EQ(getaddrinfo(host, port.c_str(), &hints, &res), 0);
-  memcpy(&ss, res->ai_addr, res->ai_addrlen);
-  *len = static_cast<int>(res->ai_addrlen);
-  freeaddrinfo(res);
-  return ss;
-}
-
-// Sends one datagram and returns the reply ("" and a failure on timeout).
-std::string udp_ask(const ps_endpoint &ep, const std::string &payload) {
-  int len = 0;
-  sockaddr_storage to = endpoint_addr(ep, &len);
-  SOCKET s = udp_socket(ep.family);
-  sendto(s, payload.data(), static_cast<int>(payload.size()), 0, reinterpret_cast<sockaddr *>(&to), len);
-  std::vector<char> buf(70000);
-  int n = recv(s, buf.data(), static_cast<int>(buf.size()), 0);
-  closesocket(s);
-  if (n < 0) {
-    ADD_FAILURE() << ep.service << "/udp on port " << ep.port << ": no reply (" << WSAGetLastError() << ")";
-    return std::string();
-  }
-  return std::string(buf.data(), static_cast<size_t>(n));
-}
-
-// Whether a UDP reply arrives within timeout_ms.
-bool udp_replies(const ps_endpoint &ep, const std::string &payload, int timeout_ms) {
-  int len = 0;
-  sockaddr_storage to = endpoint_addr(ep, &len);
-  SOCKET s = udp_socket(ep.family, timeout_ms);
-  sendto(s, payload.data(), static_cast<int>(payload.size()), 0, reinterpret_cast<sockaddr *>(&to), len);
-  char buf[2048];
-  int n = recv(s, buf, sizeof(buf), 0);
-  closesocket(s);
-  return n >= 0;
-}
 
 std::string tcp_read_all(const ps_endpoint &ep, const std::string &send_first = "") {
   SOCKET s = connect_to(ep.family == AF_INET6 ? "::1" : "127.0.0.1", ep.port);
@@ -91,13 +37,6 @@ std::string tcp_read_all(const ps_endpoint &ep, const std::string &send_first = 
   }
   closesocket(s);
   return got;
-}
-
-std::string chargen_pattern(size_t len) {
-  std::string s(len, '\0');
-  uint64_t pos = 0;
-  ps_chargen_fill(&pos, &s[0], len);
-  return s;
 }
 
 bool looks_like_daytime(const std::string &line) {
@@ -121,13 +60,13 @@ TEST(UdpServices, EveryServiceOnTcpAndUdpOverIPv4AndIPv6) {
     SCOPED_TRACE(family == AF_INET ? "IPv4" : "IPv6");
     const ps_endpoint *ep;
     // echo
-    ep = find_ep(srv, "echo", PS_TRANSPORT_UDP, family);
+    ep = srv.endpoint("echo", PS_TRANSPORT_UDP, family);
     ASSERT_NE(ep, nullptr);
-    EXPECT_EQ(udp_ask(*ep, "ping over udp"), "ping over udp");
-    EXPECT_EQ(udp_ask(*ep, ""), "") << "an empty datagram is echoed as an empty datagram";
-    EXPECT_EQ(find_ep(srv, "echo", PS_TRANSPORT_TCP, family)->port, ep->port) << "TCP and UDP share the port";
+    EXPECT_EQ(udp_reply(*ep, "ping over udp"), "ping over udp");
+    EXPECT_EQ(udp_reply(*ep, ""), "") << "an empty datagram is echoed as an empty datagram";
+    EXPECT_EQ(srv.endpoint("echo", PS_TRANSPORT_TCP, family)->port, ep->port) << "TCP and UDP share the port";
     // discard: TCP sends nothing back and stays open until we close; UDP never replies.
-    ep = find_ep(srv, "discard", PS_TRANSPORT_TCP, family);
+    ep = srv.endpoint("discard", PS_TRANSPORT_TCP, family);
     {
       SOCKET s = connect_to(family == AF_INET6 ? "::1" : "127.0.0.1", ep->port);
       ASSERT_NE(s, INVALID_SOCKET);
@@ -140,31 +79,31 @@ TEST(UdpServices, EveryServiceOnTcpAndUdpOverIPv4AndIPv6) {
     // No reply proves nothing on its own (a dead listener does not reply
     // either): the datagram must also have been received.
     uint64_t dgrams_before = srv.stats().dgrams_in;
-    EXPECT_FALSE(udp_replies(*find_ep(srv, "discard", PS_TRANSPORT_UDP, family), "drop me", 300));
+    EXPECT_FALSE(udp_ask(*srv.endpoint("discard", PS_TRANSPORT_UDP, family), "drop me", nullptr, 300));
     EXPECT_TRUE(wait_until([&] { return srv.stats().dgrams_in > dgrams_before; }, 5000))
         << "the discard UDP listener never received the datagram";
     // chargen: the RFC 864 pattern, across line wraps; UDP 0..512 characters of it.
-    ep = find_ep(srv, "chargen", PS_TRANSPORT_TCP, family);
+    ep = srv.endpoint("chargen", PS_TRANSPORT_TCP, family);
     {
       SOCKET s = connect_to(family == AF_INET6 ? "::1" : "127.0.0.1", ep->port);
       ASSERT_NE(s, INVALID_SOCKET);
       std::string got(74 * 200, '\0');
       ASSERT_TRUE(recv_exact(s, &got[0], got.size()));
-      EXPECT_EQ(got, chargen_pattern(got.size()));
+      EXPECT_EQ(got, chargen_reference(0, got.size()));
       closesocket(s);
     }
-    std::string dgram = udp_ask(*find_ep(srv, "chargen", PS_TRANSPORT_UDP, family), "x");
+    std::string dgram = udp_reply(*srv.endpoint("chargen", PS_TRANSPORT_UDP, family), "x");
     EXPECT_LE(dgram.size(), static_cast<size_t>(PS_CHARGEN_DATAGRAM_MAX));
-    EXPECT_EQ(dgram, chargen_pattern(dgram.size()));
+    EXPECT_EQ(dgram, chargen_reference(0, dgram.size()));
     // daytime: one line, then close (TCP); one datagram (UDP).
-    EXPECT_TRUE(looks_like_daytime(tcp_read_all(*find_ep(srv, "daytime", PS_TRANSPORT_TCP, family))));
-    EXPECT_TRUE(looks_like_daytime(udp_ask(*find_ep(srv, "daytime", PS_TRANSPORT_UDP, family), "")));
+    EXPECT_TRUE(looks_like_daytime(tcp_read_all(*srv.endpoint("daytime", PS_TRANSPORT_TCP, family))));
+    EXPECT_TRUE(looks_like_daytime(udp_reply(*srv.endpoint("daytime", PS_TRANSPORT_UDP, family), "")));
     // qotd: one quote under 512 characters, then close; the same quote over UDP (same day).
-    std::string quote = tcp_read_all(*find_ep(srv, "qotd", PS_TRANSPORT_TCP, family));
+    std::string quote = tcp_read_all(*srv.endpoint("qotd", PS_TRANSPORT_TCP, family));
     EXPECT_GT(quote.size(), 0u);
     EXPECT_LT(quote.size(), 512u);
     EXPECT_EQ(quote.compare(quote.size() - 2, 2, "\r\n"), 0);
-    EXPECT_EQ(udp_ask(*find_ep(srv, "qotd", PS_TRANSPORT_UDP, family), ""), quote);
+    EXPECT_EQ(udp_reply(*srv.endpoint("qotd", PS_TRANSPORT_UDP, family), ""), quote);
   }
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
   EXPECT_EQ(srv.stats().udp_connreset_off, 10u) << "SIO_UDP_CONNRESET turned off on every UDP socket";
@@ -188,7 +127,7 @@ TEST(UdpServices, ChargenClosesGracefullyWhenTheClientHalfCloses) {
   ULONGLONG deadline = GetTickCount64() + 10000;
   while ((n = recv(s, buf, sizeof(buf), 0)) > 0 && GetTickCount64() < deadline) got.append(buf, static_cast<size_t>(n));
   EXPECT_EQ(n, 0) << "no FIN within 10 s of ours, or a reset (error " << WSAGetLastError() << ")";
-  EXPECT_EQ(got, chargen_pattern(got.size())) << "the stream up to the FIN is the pattern";
+  EXPECT_EQ(got, chargen_reference(0, got.size())) << "the stream up to the FIN is the pattern";
   close_socket(s);
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
   EXPECT_EQ(srv.stats().closed_reset, 0u);
@@ -202,8 +141,8 @@ TEST(UdpServices, ChargenToAClientThatNeverReadsStaysBounded) {
   Server srv;
   ASSERT_TRUE(srv.start("chargen=127.0.0.1:0/tcp"));
   ASSERT_TRUE(srv.listen("echo=127.0.0.1:0/tcp"));
-  const ps_endpoint *chargen = find_ep(srv, "chargen", PS_TRANSPORT_TCP, AF_INET);
-  const ps_endpoint *echo = find_ep(srv, "echo", PS_TRANSPORT_TCP, AF_INET);
+  const ps_endpoint *chargen = srv.endpoint("chargen", PS_TRANSPORT_TCP, AF_INET);
+  const ps_endpoint *echo = srv.endpoint("echo", PS_TRANSPORT_TCP, AF_INET);
   std::vector<SOCKET> sleepers;
   for (int i = 0; i < 5; i++) {
     int small = 4096;
@@ -253,10 +192,8 @@ TEST(UdpServices, UdpEchoBurstOfTenThousandDatagramsEveryReplyMatches) {
   cfg.udp_reply_rate_total = 0;
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0/udp", &cfg));
-  const ps_endpoint *ep = find_ep(srv, "echo", PS_TRANSPORT_UDP, AF_INET);
+  const ps_endpoint *ep = srv.endpoint("echo", PS_TRANSPORT_UDP, AF_INET);
   ASSERT_NE(ep, nullptr);
-  int addr_len = 0;
-  sockaddr_storage to = endpoint_addr(*ep, &addr_len);
   const int kSockets = 10, kPerSocket = 1000, kWindow = 32;
   std::vector<std::thread> threads;
   std::vector<int> matched(kSockets, 0), mismatched(kSockets, 0), resent(kSockets, 0);
@@ -275,8 +212,7 @@ TEST(UdpServices, UdpEchoBurstOfTenThousandDatagramsEveryReplyMatches) {
       while (matched[t] < kPerSocket) {
         while (next < kPerSocket && static_cast<int>(outstanding.size()) < kWindow) {
           outstanding[next] = make(next);
-          sendto(s, outstanding[next].data(), static_cast<int>(outstanding[next].size()), 0,
-                 reinterpret_cast<sockaddr *>(&to), addr_len);
+          udp_send(s, *ep, outstanding[next]);
           next++;
         }
         char buf[2048];
@@ -284,8 +220,7 @@ TEST(UdpServices, UdpEchoBurstOfTenThousandDatagramsEveryReplyMatches) {
         if (n < 0) {
           // Loopback UDP can still drop under pressure: resend what is missing.
           for (auto &kv : outstanding) {
-            sendto(s, kv.second.data(), static_cast<int>(kv.second.size()), 0, reinterpret_cast<sockaddr *>(&to),
-                   addr_len);
+            udp_send(s, *ep, kv.second);
             resent[t]++;
           }
           if (resent[t] > 2000) break;
@@ -320,16 +255,14 @@ TEST(UdpServices, UdpSocketSurvivesPortUnreachableFromAClosedPeer) {
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0/udp"));
   EXPECT_EQ(srv.stats().udp_connreset_off, 1u) << "WSAIoctl(SIO_UDP_CONNRESET, FALSE) did not succeed";
-  const ps_endpoint *ep = find_ep(srv, "echo", PS_TRANSPORT_UDP, AF_INET);
-  int len = 0;
-  sockaddr_storage to = endpoint_addr(*ep, &len);
+  const ps_endpoint *ep = srv.endpoint("echo", PS_TRANSPORT_UDP, AF_INET);
   for (int i = 0; i < 50; i++) {
     SOCKET gone = udp_socket(AF_INET);
-    sendto(gone, "bye", 3, 0, reinterpret_cast<sockaddr *>(&to), len);
+    udp_send(gone, *ep, "bye");
     closesocket(gone);
   }
   for (int i = 0; i < 20; i++)
-    EXPECT_EQ(udp_ask(*ep, "still there " + std::to_string(i)), "still there " + std::to_string(i));
+    EXPECT_EQ(udp_reply(*ep, "still there " + std::to_string(i)), "still there " + std::to_string(i));
   srv.stop_and_check();
 }
 
@@ -340,10 +273,10 @@ TEST(UdpServices, OversizedDatagramIsDroppedAndCounted) {
   cfg.buffer_size = 1024;
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0/udp", &cfg));
-  const ps_endpoint *ep = find_ep(srv, "echo", PS_TRANSPORT_UDP, AF_INET);
-  EXPECT_FALSE(udp_replies(*ep, std::string(5000, 'b'), 500));
+  const ps_endpoint *ep = srv.endpoint("echo", PS_TRANSPORT_UDP, AF_INET);
+  EXPECT_FALSE(udp_ask(*ep, std::string(5000, 'b'), nullptr, 500));
   EXPECT_TRUE(wait_until([&] { return srv.stats().dgrams_dropped >= 1; }, 5000));
-  EXPECT_EQ(udp_ask(*ep, std::string(1024, 'f')), std::string(1024, 'f')) << "a datagram that fits still works";
+  EXPECT_EQ(udp_reply(*ep, std::string(1024, 'f')), std::string(1024, 'f')) << "a datagram that fits still works";
   srv.stop_and_check();
 }
 
@@ -361,7 +294,7 @@ TEST(UdpServices, QotdServesQuotesFromTheConfiguredFile) {
   Server srv;
   ASSERT_EQ(ps_engine_new(&cfg, &srv.engine), 0);
   ASSERT_TRUE(srv.listen("qotd=127.0.0.1:0", &opts));
-  EXPECT_EQ(tcp_read_all(*find_ep(srv, "qotd", PS_TRANSPORT_TCP, AF_INET)),
+  EXPECT_EQ(tcp_read_all(*srv.endpoint("qotd", PS_TRANSPORT_TCP, AF_INET)),
             "Only quote in the file.\r\n  -- the test\r\n");
   srv.stop_and_check();
   DeleteFileA(path);

@@ -100,6 +100,14 @@ unsigned Server::port(int family) const {
   return 0;
 }
 
+const ps_endpoint *Server::endpoint(const char *service, unsigned transport, int family) const {
+  for (const ps_endpoint &ep : endpoints)
+    if (strcmp(ep.service, service) == 0 && ep.transport == transport && ep.family == family) return &ep;
+  ADD_FAILURE() << "no " << (transport == PS_TRANSPORT_UDP ? "udp" : "tcp") << " endpoint of " << service
+                << (family == AF_INET6 ? " over IPv6" : " over IPv4");
+  return nullptr;
+}
+
 ps_stats Server::stats() const {
   ps_stats s;
   ps_engine_stats(engine, &s);
@@ -279,6 +287,64 @@ void expect_echo(const char *address, unsigned port, uint64_t seed) {
   ByteStream stream(seed);
   for (size_t len : {1u, 7u, 100u, 1500u, 8192u, 8193u, 65536u, 200000u}) EXPECT_TRUE(echo_round_trip(s, stream, len));
   close_socket(s);
+}
+
+SOCKET udp_socket(int family, int timeout_ms) {
+  SOCKET s = socket(family, SOCK_DGRAM, IPPROTO_UDP);
+  DWORD t = static_cast<DWORD>(timeout_ms);
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, reinterpret_cast<const char *>(&t), sizeof(t));
+  return s;
+}
+
+void udp_send(SOCKET s, const ps_endpoint &ep, const std::string &payload) {
+  sockaddr_storage to{};
+  int len;
+  if (ep.family == AF_INET6) {
+    sockaddr_in6 *sin6 = reinterpret_cast<sockaddr_in6 *>(&to);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<u_short>(ep.port));
+    if (strcmp(ep.address, "::") == 0) {
+      sin6->sin6_addr = in6addr_loopback;
+    } else {
+      inet_pton(AF_INET6, ep.address, &sin6->sin6_addr);
+    }
+    len = sizeof(sockaddr_in6);
+  } else {
+    sockaddr_in *sin = reinterpret_cast<sockaddr_in *>(&to);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<u_short>(ep.port));
+    if (strcmp(ep.address, "0.0.0.0") == 0) {
+      sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else {
+      inet_pton(AF_INET, ep.address, &sin->sin_addr);
+    }
+    len = sizeof(sockaddr_in);
+  }
+  sendto(s, payload.data(), static_cast<int>(payload.size()), 0, reinterpret_cast<sockaddr *>(&to), len);
+}
+
+bool udp_ask(SOCKET s, const ps_endpoint &ep, const std::string &payload, std::string *reply) {
+  udp_send(s, ep, payload);
+  std::vector<char> buf(70000);  // more than the largest datagram
+  int n = recv(s, buf.data(), static_cast<int>(buf.size()), 0);
+  if (n < 0) return false;
+  if (reply != nullptr) reply->assign(buf.data(), static_cast<size_t>(n));
+  return true;
+}
+
+bool udp_ask(const ps_endpoint &ep, const std::string &payload, std::string *reply, int timeout_ms) {
+  SOCKET s = udp_socket(ep.family, timeout_ms);
+  bool answered = udp_ask(s, ep, payload, reply);
+  closesocket(s);
+  return answered;
+}
+
+std::string udp_reply(const ps_endpoint &ep, const std::string &payload) {
+  std::string reply;
+  if (!udp_ask(ep, payload, &reply)) {
+    ADD_FAILURE() << ep.service << "/udp on port " << ep.port << ": no reply";
+  }
+  return reply;
 }
 
 }  // namespace pstest

@@ -52,6 +52,9 @@ struct Server {
   // spec names; `options` are the service's own, e.g. a ps_qotd_options.
   bool listen(const char *spec, const void *options = nullptr);
   unsigned port(int family = AF_INET) const;
+  // The endpoint serving `service` on `transport` (PS_TRANSPORT_TCP or
+  // PS_TRANSPORT_UDP) and `family`, or nullptr and a failure.
+  const ps_endpoint *endpoint(const char *service, unsigned transport, int family = AF_INET) const;
   ps_stats stats() const;
   // Stops the engine; asserts sockets, connections and buffers are zero.
   // Returns the number of connections reset at the drain deadline.
@@ -100,6 +103,18 @@ bool under_wine();
 // sometimes seen as one (docs/wine-notes.md, row 23); on Windows it fails.
 bool wait_reset(SOCKET s, int timeout_ms);
 void close_socket(SOCKET s);
+
+// A UDP socket of `family` whose receives time out after timeout_ms.
+SOCKET udp_socket(int family, int timeout_ms = 5000);
+// One datagram from `s` to the endpoint (a wildcard address means loopback).
+void udp_send(SOCKET s, const ps_endpoint &ep, const std::string &payload);
+// One datagram from `s` to the endpoint and one reply read into *reply (if
+// given); false when none comes within s's receive timeout.
+bool udp_ask(SOCKET s, const ps_endpoint &ep, const std::string &payload, std::string *reply = nullptr);
+// The same from a fresh socket of the endpoint's family, closed after.
+bool udp_ask(const ps_endpoint &ep, const std::string &payload, std::string *reply = nullptr, int timeout_ms = 5000);
+// The reply to one datagram, or "" and a failure when none comes in 5 s.
+std::string udp_reply(const ps_endpoint &ep, const std::string &payload);
 void reset_socket(SOCKET s);  // linger 0 then close: the peer gets RST
 
 // Polls `pred` every few ms until it holds or timeout_ms passes.

@@ -5,7 +5,7 @@ CMake is the source of truth for what gets built; the Visual Studio build is
 derived from it, target for target, so the two cannot drift
 (tests/check_vcxproj.py checks, tests/build_vcxproj.py builds the result):
 
-    cmake -S . -B build/win ...            # writes build/win/source-manifest.txt
+    cmake --preset win                     # (CMakePresets.json) writes build/win/source-manifest.txt
     python3 tools/gen_vcxproj.py build/win/source-manifest.txt
 
 The manifest (written by CMakeLists.txt) gives, for each target: its type,

@@ -31,6 +31,7 @@ LAYERS = [
 # The public headers, each owned by a layer.
 PUBLIC = {
     "listen_spec.h": "base",
+    "ps_net.h": "base",
     "ps_engine.h": "engine-api",
     "ps_handler.h": "handler-api",
     "ps_log.h": "handler-api",

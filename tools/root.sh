@@ -14,6 +14,10 @@
 #                                     ("" = the same path) and the tools/deps.sh set
 #                                     DEPS installed, run CMD in AT; delete the root
 #                                     (./build.sh --wine 10: tests and bench under Wine 10)
+#   tools/root.sh wine10-tests PROJECT AT
+#                                     the Windows tests of PROJECT's build/win under Wine 10:
+#                                     `with trixie` and ctest, all but the build checks
+#                                     (./build.sh test --wine 10 and .ci/run's second stage)
 #
 # Needs root (debootstrap, chroot, mount). Environment: PS_ROOT_CACHE (default
 # /var/cache/portserve/roots), PS_DEBIAN_MIRROR (default http://deb.debian.org/debian),
@@ -140,6 +144,13 @@ root__with() {
   return "$rc"
 }
 
+# The Windows tests of an existing build/win under Wine 10, the one way both
+# ./build.sh and CI run them: every test but the checks of the build itself
+# (label `build`: they need the build machine's compilers).
+root__wine10_tests() {
+  root__with trixie "$1" "$2" wintest ctest --test-dir build/win --output-on-failure --timeout 600 -LE build
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -147,5 +158,6 @@ case "$cmd" in
   run) [ $# -ge 2 ] || die "usage: run DIR CMD..."; root__run "$@" ;;
   destroy) [ $# -eq 1 ] || die "usage: destroy DIR"; root__destroy "$1" ;;
   with) [ $# -ge 5 ] || die "usage: with SUITE PROJECT AT DEPS CMD..."; root__with "$@" ;;
-  *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  wine10-tests) [ $# -eq 2 ] || die "usage: wine10-tests PROJECT AT"; root__wine10_tests "$1" "$2" ;;
+  *) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -105,6 +105,41 @@ static const ps_option_def opt__table[] = {
    .reload = PS_RELOAD_LIVE,
    .help = "open connections one source IP address may hold; beyond it new connections from that address are refused",
    .zero_means = "no limit"},
+  {.flag = "--source-prefix-v4",
+   .ini_key = "source_prefix_v4",
+   .type = PS_OPT_UINT,
+   .offset = OPT_FIELD(source_prefix_v4),
+   .min = 1,
+   .max = 32,
+   .default_uint = PS_ENGINE_DEFAULT_SOURCE_PREFIX_V4,
+   .metavar = "BITS",
+   OPT_ENGINE(source_prefix_v4, 1),
+   .reload = PS_RELOAD_LIVE,
+   .help = "IPv4 sources that share their first BITS bits count as one source for --max-connections-per-source and "
+           "the UDP reply rate (32: each address)"},
+  {.flag = "--source-prefix-v6",
+   .ini_key = "source_prefix_v6",
+   .type = PS_OPT_UINT,
+   .offset = OPT_FIELD(source_prefix_v6),
+   .min = 1,
+   .max = 128,
+   .default_uint = PS_ENGINE_DEFAULT_SOURCE_PREFIX_V6,
+   .metavar = "BITS",
+   OPT_ENGINE(source_prefix_v6, 1),
+   .reload = PS_RELOAD_LIVE,
+   .help = "IPv6 sources that share their first BITS bits count as one source (64: one subnet, which a single host "
+           "may hold whole; 128: each address)"},
+  {.flag = "--proxy-from",
+   .ini_key = "proxy_from",
+   .type = PS_OPT_NETS,
+   .offset = OPT_FIELD(proxy_from),
+   .default_str = "",
+   .metavar = "LIST",
+   OPT_ENGINE(proxy_from, 1),
+   .reload = PS_RELOAD_LIVE,
+   .help = "load balancers (addresses or CIDR ranges, comma-separated, e.g. 10.0.0.5,192.0.2.0/24) trusted to send "
+           "PROXY protocol headers on ',proxy' listeners; a connection from any other address there is refused",
+   .zero_means = "none"},
   {.flag = "--idle-timeout",
    .ini_key = "idle_timeout",
    .type = PS_OPT_UINT,
@@ -349,7 +384,7 @@ char *ps_option_default_text(const ps_option_def *d, char *buf, size_t size) {
 /* Two literals around the generated option list: C11 promises string
  * literals of 4,095 characters only (-Woverlength-strings). */
 static const char ps_usage_commands[] =
-  "usage: portserve run [--config FILE] [--listen SERVICE=[HOST]:PORT[/tcp|/udp][,optional]]... [options]\n"
+  "usage: portserve run [--config FILE] [--listen SERVICE=[HOST]:PORT[/tcp|/udp][,optional][,proxy]]... [options]\n"
   "       portserve check --config FILE [--bind]\n"
   "       portserve install [--config FILE] | uninstall | start | stop | status\n"
   "       portserve reload [PID] | stats [--admin HOST:PORT] [--json]\n"
@@ -381,7 +416,10 @@ static const char ps_usage_commands[] =
   "  --listen echo=localhost:7007   every address the name resolves to\n"
   "  PORT 0 picks a free port; the console prints the port chosen. A name that\n"
   "  resolves to several addresses gets one listening socket per address; add\n"
-  "  ',optional' to skip addresses that cannot be opened instead of failing.\n";
+  "  ',optional' to skip addresses that cannot be opened instead of failing.\n"
+  "  ',proxy' (with /tcp): each connection starts with a PROXY protocol header\n"
+  "  (v1 or v2) from a load balancer named in --proxy-from; the client it names\n"
+  "  is the connection's source for limits, logs and handlers.\n";
 
 /* After the services line, which the registry makes (ps_options_usage_for). */
 static const char ps_usage_options_head[] =
@@ -494,7 +532,7 @@ size_t ps_options_usage_for(const ps_registry *services, char *buf, size_t size)
     char left[80], meta[64], def[64], text[700];
     int zero_default = (d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL)
                          ? d->default_uint == 0
-                         : (d->type == PS_OPT_PATH || d->type == PS_OPT_ADDR);
+                         : (d->type == PS_OPT_PATH || d->type == PS_OPT_ADDR || d->type == PS_OPT_NETS);
     snprintf(left, sizeof(left), "  %s %s", d->flag, opt__metavar(d, meta, sizeof(meta)));
     ps_option_default_text(d, def, sizeof(def));
     if (d->type == PS_OPT_CONFIG) snprintf(text, sizeof(text), "%s", d->help);
@@ -572,6 +610,9 @@ void ps_options_defaults(ps_options *o) {
       case PS_OPT_ADDR:
         snprintf(field, PS_ADMIN_MAX, "%s", d->default_str);
         break;
+      case PS_OPT_NETS:
+        if (ps_net_list_parse(d->default_str, (ps_net_list *)(void *)field, NULL, 0) != 0) abort();
+        break;
       case PS_OPT_LISTEN: /* added after parsing when none is given (ps_options_parse) */
       case PS_OPT_CONFIG:
         break;
@@ -599,6 +640,8 @@ static size_t opt__field_size(const ps_option_def *d) {
       return PS_PATH_MAX;
     case PS_OPT_ADDR:
       return PS_ADMIN_MAX;
+    case PS_OPT_NETS:
+      return sizeof(ps_net_list);
     default:
       return 0;
   }
@@ -609,6 +652,7 @@ char *ps_option_value_text(const ps_options *o, const ps_option_def *d, char *bu
   if (d->type == PS_OPT_UINT || d->type == PS_OPT_BOOL) snprintf(buf, size, "%u", ps_option_uint(o, d));
   else if (d->type == PS_OPT_ENUM) snprintf(buf, size, "%s", d->names[ps_option_uint(o, d)]);
   else if (d->type == PS_OPT_PATH || d->type == PS_OPT_ADDR) snprintf(buf, size, "%s", field);
+  else if (d->type == PS_OPT_NETS) ps_net_list_format((const ps_net_list *)(const void *)field, buf, size);
   else snprintf(buf, size, "%s", "");
   return buf;
 }
@@ -618,6 +662,7 @@ int ps_option_equal(const ps_options *a, const ps_options *b, const ps_option_de
   if (n == 0) return 1;
   if (d->type == PS_OPT_PATH || d->type == PS_OPT_ADDR)
     return strcmp((const char *)a + d->offset, (const char *)b + d->offset) == 0;
+  if (d->type == PS_OPT_NETS) return memcmp((const char *)a + d->offset, (const char *)b + d->offset, n) == 0;
   return ps_option_uint(a, d) == ps_option_uint(b, d);
 }
 
@@ -661,6 +706,10 @@ void ps_options_engine_config(const ps_options *o, ps_engine_config *cfg) {
     const ps_option_def *d = &opt__table[k];
     unsigned v;
     if (!d->engine) continue;
+    if (d->type == PS_OPT_NETS) {
+      memcpy((char *)cfg + d->engine_offset, (const char *)o + d->offset, sizeof(ps_net_list));
+      continue;
+    }
     v = ps_option_uint(o, d) * d->engine_scale;
     memcpy((char *)cfg + d->engine_offset, &v, sizeof(v));
   }
@@ -681,9 +730,10 @@ int ps_options_admin_spec(const char *text, ps_listen_spec *out, char *err, size
     reason = strstr(msg, "': ");
     return ps_fail(err, errsize, "'%s' is not HOST:PORT: %s", text, reason != NULL ? reason + 3 : msg);
   }
-  if (out->transports != PS_TRANSPORT_BOTH || out->optional)
+  if (out->transports != PS_TRANSPORT_BOTH || out->optional || out->proxy)
     return ps_fail(err, errsize,
-                   "'%s' is not HOST:PORT (the admin endpoint is HTTP over TCP: no /tcp, /udp or ,optional)", text);
+                   "'%s' is not HOST:PORT (the admin endpoint is HTTP over TCP: no /tcp, /udp, ,optional or ,proxy)",
+                   text);
   out->transports = PS_TRANSPORT_TCP;
   return 0;
 }
@@ -725,6 +775,12 @@ static int opt__set(ps_options *o, const ps_option_def *d, const char *name, con
       if (value[0] != '\0' && ps_options_admin_spec(value, &spec, msg, sizeof(msg)) != 0)
         return ps_fail(err, errsize, "%s: %s", name, msg);
       snprintf(field, PS_ADMIN_MAX, "%s", value);
+      return 0;
+    }
+    case PS_OPT_NETS: {
+      char msg[200];
+      if (ps_net_list_parse(value, (ps_net_list *)(void *)field, msg, sizeof(msg)) != 0)
+        return ps_fail(err, errsize, "%s: %s", name, msg);
       return 0;
     }
     case PS_OPT_LISTEN:

@@ -82,6 +82,9 @@ typedef struct ps_options {
   unsigned stats_interval_s;           /* stats line period; 0 = off */
   unsigned max_connections;            /* 0 = no limit */
   unsigned max_connections_per_source; /* open connections per source address; 0 = no limit */
+  unsigned source_prefix_v4;           /* bits of an IPv4 source that make one source */
+  unsigned source_prefix_v6;           /* bits of an IPv6 source that make one source */
+  ps_net_list proxy_from;              /* load balancers trusted to send PROXY headers */
   unsigned udp_receives;               /* WSARecvFrom kept posted per UDP socket */
   unsigned idle_timeout_s;             /* no byte either way this long: graceful close; 0 = off */
   unsigned linger_timeout_s;           /* after our FIN, wait this long for the peer's; 0 = forever */
@@ -111,6 +114,7 @@ typedef enum ps_option_type {
   PS_OPT_ENUM,     /* an enum field; the value is one of `names` */
   PS_OPT_PATH,     /* char[PS_PATH_MAX] */
   PS_OPT_ADDR,     /* char[PS_ADMIN_MAX]: HOST:PORT, checked as a listener's address */
+  PS_OPT_NETS,     /* ps_net_list: addresses and CIDR ranges, comma-separated */
   PS_OPT_LISTEN,   /* --listen: adds a listener ([listeners] in the file) */
   PS_OPT_CONFIG    /* --config: reads a file (command line only) */
 } ps_option_type;

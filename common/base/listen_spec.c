@@ -1,4 +1,4 @@
-/* Parser for the SERVICE=[HOST]:PORT[/tcp|/udp][,optional] listener syntax. */
+/* Parser for the SERVICE=[HOST]:PORT[/tcp|/udp][,optional][,proxy] listener syntax. */
 #include "listen_spec.h"
 
 #include <ctype.h>
@@ -48,13 +48,25 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
   addr = eq + 1;
   end = addr + strlen(addr);
 
-  /* Options after the address: ",optional". */
+  /* Options after the address: ",optional" and ",proxy", each at most once. */
   suffix = strchr(addr, ',');
   if (suffix != NULL) {
-    if (strcmp(suffix, ",optional") != 0)
-      return ps_fail(err, errsize, "'%s': unknown option '%s' (only ',optional' is known)", shown, suffix + 1);
-    out->optional = 1;
+    const char *opt = suffix + 1;
     end = suffix;
+    for (;;) {
+      const char *next = strchr(opt, ',');
+      size_t n = next != NULL ? (size_t)(next - opt) : strlen(opt);
+      int *flag = n == 8 && strncmp(opt, "optional", 8) == 0 ? &out->optional
+                  : n == 5 && strncmp(opt, "proxy", 5) == 0  ? &out->proxy
+                                                             : NULL;
+      if (flag == NULL)
+        return ps_fail(err, errsize, "'%s': unknown option '%.*s' (',optional' and ',proxy' are known)", shown, (int)n,
+                       opt);
+      if (*flag) return ps_fail(err, errsize, "'%s': option '%.*s' given twice", shown, (int)n, opt);
+      *flag = 1;
+      if (next == NULL) break;
+      opt = next + 1;
+    }
   }
 
   /* Transport suffix: "/tcp" or "/udp". */
@@ -76,6 +88,8 @@ int ps_listen_spec_parse(const char *text, ps_listen_spec *out, char *err, size_
     end = suffix;
   }
 
+  if (out->proxy && out->transports != PS_TRANSPORT_TCP)
+    return ps_fail(err, errsize, "'%s': ',proxy' (PROXY protocol headers) is for TCP listeners: add /tcp", shown);
   if (addr == end) return ps_fail(err, errsize, "'%s': missing [HOST]:PORT after '='", shown);
 
   if (*addr == '[') {
@@ -120,12 +134,13 @@ char *ps_listen_spec_format(const ps_listen_spec *spec, char *buf, size_t bufsiz
                           : spec->transports == PS_TRANSPORT_UDP ? "/udp"
                                                                  : "";
   int v6 = strchr(spec->host, ':') != NULL;
-  snprintf(buf, bufsize, "%s=%s%s%s:%u%s%s", spec->service, v6 ? "[" : "", spec->host, v6 ? "]" : "", spec->port,
-           transport, spec->optional ? ",optional" : "");
+  snprintf(buf, bufsize, "%s=%s%s%s:%u%s%s%s", spec->service, v6 ? "[" : "", spec->host, v6 ? "]" : "", spec->port,
+           transport, spec->optional ? ",optional" : "", spec->proxy ? ",proxy" : "");
   return buf;
 }
 
 int ps_listen_spec_equal(const ps_listen_spec *a, const ps_listen_spec *b) {
   return strcmp(a->service, b->service) == 0 && strcmp(a->host, b->host) == 0 && a->port == b->port &&
-         a->transports == b->transports && (a->optional != 0) == (b->optional != 0);
+         a->transports == b->transports && (a->optional != 0) == (b->optional != 0) &&
+         (a->proxy != 0) == (b->proxy != 0);
 }

@@ -22,25 +22,28 @@ int ps_resolve_passive(const char *host, unsigned port, int socktype, ps_resolve
   rc = getaddrinfo(host[0] != '\0' ? host : NULL, port_text, &hints, &res);
   if (rc != 0) return rc;
   for (ai = res; ai != NULL; ai = ai->ai_next) {
-    size_t k;
     if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
-    if ((size_t)ai->ai_addrlen > sizeof(out->addrs[0].addr)) continue;
-    /* Resolvers may repeat an address (once per protocol, or from both
-     * /etc/hosts and DNS). */
-    for (k = 0; k < out->count; k++)
-      if (out->addrs[k].len == (int)ai->ai_addrlen && memcmp(&out->addrs[k].addr, ai->ai_addr, ai->ai_addrlen) == 0)
-        break;
-    if (k < out->count) continue;
-    if (out->count == PS_RESOLVE_MAX) {
-      out->truncated = 1;
-      break;
-    }
-    memcpy(&out->addrs[out->count].addr, ai->ai_addr, ai->ai_addrlen);
-    out->addrs[out->count].len = (int)ai->ai_addrlen;
-    out->count++;
+    if (ps_resolved_add(out, ai->ai_addr, (int)ai->ai_addrlen) < 0) break;
   }
   freeaddrinfo(res);
   return 0;
+}
+
+int ps_resolved_add(ps_resolved *out, const struct sockaddr *sa, int len) {
+  size_t k;
+  if (len <= 0 || (size_t)len > sizeof(out->addrs[0].addr)) return 0;
+  /* Resolvers may repeat an address (once per protocol, or from both
+   * /etc/hosts and DNS). */
+  for (k = 0; k < out->count; k++)
+    if (out->addrs[k].len == len && memcmp(&out->addrs[k].addr, sa, (size_t)len) == 0) return 0;
+  if (out->count == PS_RESOLVE_MAX) {
+    out->truncated = 1;
+    return -1;
+  }
+  memcpy(&out->addrs[out->count].addr, sa, (size_t)len);
+  out->addrs[out->count].len = len;
+  out->count++;
+  return 1;
 }
 
 void ps_resolved_set_port(ps_resolved_addr *a, unsigned port) {

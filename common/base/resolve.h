@@ -42,6 +42,11 @@ typedef struct ps_resolved {
  * Winsock must be started. */
 int ps_resolve_passive(const char *host, unsigned port, int socktype, ps_resolved *out);
 
+/* Appends an address of `len` bytes unless `out` has it already (resolvers
+ * repeat addresses). 1 if added, 0 if a repeat (or too long to hold), -1
+ * (and out->truncated set) if `out` holds PS_RESOLVE_MAX already. */
+int ps_resolved_add(ps_resolved *out, const struct sockaddr *sa, int len);
+
 /* "127.0.0.1:7007" / "[::1]:7007" (numeric). Returns buf. */
 char *ps_sockaddr_format(const struct sockaddr *sa, char *buf, size_t bufsize);
 

@@ -1,5 +1,6 @@
-/* The figures the admin endpoint serves, as one plain struct the engine
- * fills (ps_service_config.metrics_fill), and its three renderings:
+/* The figures the admin endpoint serves, as one plain struct the program
+ * fills (ps_admin_options.metrics_fill, services.h: the application's run
+ * loop from the engine's snapshot), and its three renderings:
  * Prometheus text (GET /metrics), JSON (GET /stats.json, `portserve stats
  * --json`) and human-readable text (GET /stats.txt, `portserve stats`).
  * Metric names, types and labels: docs/metrics.md. */

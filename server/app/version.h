@@ -1,8 +1,9 @@
-/* The product version, equal to project(VERSION) in CMakeLists.txt, which
- * versions the MSI: CMake refuses to configure when these lines differ from it.
- * The numbers feed the VERSIONINFO resource (portserve.rc), the string
- * `portserve --version` and the log. rc.exe cannot build a string from numbers,
- * hence both. */
+/* The product version, written here only: CMakeLists.txt takes
+ * project(VERSION) from PS_VERSION, and the MSI is versioned from it
+ * (./build.sh msi, build.ps1). The numbers feed the VERSIONINFO resource
+ * (portserve.rc), the string `portserve --version` and the log. rc.exe
+ * cannot build a string from numbers, hence both; CMake refuses to configure
+ * when they differ. */
 #ifndef PS_VERSION_H
 #define PS_VERSION_H
 

@@ -58,6 +58,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy.h"
 #include "ps_log.h"
 #include "sock.h"
 
@@ -74,7 +75,8 @@ enum {
   C_OPENED = 0x200,       /* on_open was called; on_close is owed */
   C_SOURCE = 0x400,       /* counted in the engine's per-source table (release it at the end) */
   C_RECV_WAIT = 0x1000,   /* the read could not be posted (resources): ps_conn_retry posts it */
-  C_SEND_WAIT = 0x2000    /* the send could not be posted (resources): ps_conn_retry posts it */
+  C_SEND_WAIT = 0x2000,   /* the send could not be posted (resources): ps_conn_retry posts it */
+  C_PROXY = 0x4000        /* a PROXY header is awaited: no handler call yet (conn__proxy_input) */
 };
 
 enum { IO_PENDING = 0, IO_INLINE = 1, IO_FAILED = -1 };
@@ -107,9 +109,12 @@ struct ps_session {
   ps_retry retry; /* when ps_conn_retry pumps it again */
   ps_conn *retry_next;
   ps_conn *retry_due_next; /* ps_conn_retry's own list of due connections (housekeeper only) */
-  SOCKADDR_STORAGE peer;
-  ps_bound_stats *stats; /* its listener's totals (may be NULL) */
-  ps_stat_index end;     /* the first cause of its end, counted at the endgame; 0: orderly so far */
+  SOCKADDR_STORAGE peer;   /* the client: the TCP peer, or the one a PROXY header named */
+  ps_ratelimit_key source; /* its per-source table key (C_SOURCE), kept: the prefixes may change */
+  ULONGLONG accepted_ms;   /* when it was accepted (the PROXY header deadline) */
+  size_t proxy_len;        /* C_PROXY: header bytes received so far, at the start of rbuf */
+  ps_bound_stats *stats;   /* its listener's totals (may be NULL) */
+  ps_stat_index end;       /* the first cause of its end, counted at the endgame; 0: orderly so far */
 };
 
 /* Handler state follows the struct, aligned for any type. */
@@ -477,8 +482,9 @@ static int conn__post_recv(ps_conn *c, DWORD *bytes) {
       conn__wait_for_resources(c, C_RECV_WAIT, "getting a receive buffer", ERROR_NOT_ENOUGH_MEMORY);
       return IO_FAILED;
     }
-    b.buf = c->rbuf->data;
-    b.len = (ULONG)c->eng->pool.buf_size;
+    /* While a PROXY header is awaited, the bytes read so far stay in front. */
+    b.buf = c->rbuf->data + c->proxy_len;
+    b.len = (ULONG)(c->eng->pool.buf_size - c->proxy_len);
   } else {
     b.buf = &conn__zero_byte;
     b.len = 0;
@@ -505,12 +511,88 @@ static void conn__eof(ps_conn *c) {
     if (c->flags & C_SHUT) conn__close_socket(c, CLOSE_GRACEFUL);
     return;
   }
+  if (c->flags & C_PROXY) {
+    /* The balancer closed before (or within) the header: nothing to serve. */
+    if (c->proxy_len > 0) {
+      InterlockedIncrement64(&c->eng->stat[PS_STAT_proxy_bad]);
+      conn__end(c, PS_STAT_closed_proxy);
+    }
+    ps_session_close(c);
+    return;
+  }
   if (c->handler->on_eof != NULL) c->handler->on_eof(c);
   else ps_session_close(c);
 }
 
+static int conn__source_acquire(ps_engine *e, const ps_ratelimit_key *key);
+
+/* A PROXY header is awaited and `bytes` more arrived after the c->proxy_len
+ * already in c->rbuf. Returns 1 once the header is complete and the
+ * connection open (*data, *len: the client's bytes that followed it, maybe
+ * none), 0 while more is needed or when the connection was ended. */
+static int conn__proxy_input(ps_conn *c, DWORD bytes, const char **data, size_t *len) {
+  ps_engine *e = c->eng;
+  size_t total = c->proxy_len + bytes, used = 0;
+  ps_proxy_header h;
+  char err[PS_PROXY_ERR_MAX], name[64];
+  ps_proxy_result r = ps_proxy_parse((const uint8_t *)c->rbuf->data, total, &h, &used, err, sizeof(err));
+  if (r == PS_PROXY_NEED_MORE && total < e->pool.buf_size) {
+    c->proxy_len = total;
+    return 0;
+  }
+  if (r != PS_PROXY_DONE) {
+    if (r == PS_PROXY_NEED_MORE)
+      snprintf(err, sizeof(err), "longer than the %u-byte buffer", (unsigned)e->pool.buf_size);
+    InterlockedIncrement64(&e->stat[PS_STAT_proxy_bad]);
+    ps_log_limited(&e->warn[PS_WARN_CONN_OP], PS_LOG_WARN, "connection from %s: bad PROXY header: %s; reset",
+                   conn__peer(c, name, sizeof(name)), err);
+    conn__end(c, PS_STAT_closed_proxy);
+    conn__close_socket(c, CLOSE_RESET);
+    return 0;
+  }
+  c->flags &= ~C_PROXY;
+  c->proxy_len = 0;
+  if (h.command == PS_PROXY_PROXY && (h.family == PS_PROXY_AF_INET || h.family == PS_PROXY_AF_INET6)) {
+    /* The client the balancer relays: from now on it is the peer for the
+     * per-source limit, the logs and the handler. */
+    memset(&c->peer, 0, sizeof(c->peer));
+    if (h.family == PS_PROXY_AF_INET) {
+      SOCKADDR_IN *a = (SOCKADDR_IN *)&c->peer;
+      a->sin_family = AF_INET;
+      memcpy(&a->sin_addr, h.src_addr, 4);
+      a->sin_port = htons((u_short)h.src_port);
+    } else {
+      SOCKADDR_IN6 *a = (SOCKADDR_IN6 *)&c->peer;
+      a->sin6_family = AF_INET6;
+      memcpy(&a->sin6_addr, h.src_addr, 16);
+      a->sin6_port = htons((u_short)h.src_port);
+    }
+    InterlockedIncrement64(&e->stat[PS_STAT_proxy_ok]);
+  } else {
+    /* LOCAL (a health check) or UNKNOWN: the balancer itself. */
+    InterlockedIncrement64(&e->stat[PS_STAT_proxy_local]);
+  }
+  if (e->cfg.max_connections_per_source != 0) {
+    ps_sock_source_key(&e->cfg, &c->peer, &c->source);
+    if (!conn__source_acquire(e, &c->source)) {
+      InterlockedIncrement64(&e->stat[PS_STAT_refused_source]);
+      conn__end(c, PS_STAT_closed_refused);
+      conn__close_socket(c, CLOSE_RESET);
+      return 0;
+    }
+    c->flags |= C_SOURCE;
+  }
+  c->flags |= C_OPENED;
+  if (c->handler->on_open != NULL) c->handler->on_open(c);
+  *data = c->rbuf->data + used;
+  *len = total - used;
+  return 1;
+}
+
 static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   ps_buf *b = c->rbuf;
+  const char *data;
+  size_t len;
   c->flags &= ~C_RECV_PENDING;
   if (err != 0) {
     conn__fail(c, PS_SITE_RECV, err);
@@ -533,8 +615,11 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
     InterlockedIncrement64(&c->stats->v[PS_LSTAT_msgs_in]);
   }
   c->last_io_ms = GetTickCount64();
+  data = b->data;
+  len = bytes;
+  if ((c->flags & C_PROXY) && !conn__proxy_input(c, bytes, &data, &len)) len = 0;
   /* Without on_data the service only talks: input is read and dropped. */
-  if (!(c->flags & C_CLOSING) && c->handler->on_data != NULL) c->handler->on_data(c, b->data, bytes);
+  if (len > 0 && !(c->flags & C_CLOSING) && c->handler->on_data != NULL) c->handler->on_data(c, data, len);
   /* Keep the buffer and read into it again (see the top of the file). */
   if (c->flags & C_CLOSED) conn__release_rbuf(c);
   if (!(c->flags & C_SHUT) && c->sq_bytes >= c->eng->cfg.send_queue_max) c->flags |= C_PAUSED;
@@ -560,30 +645,31 @@ static void conn__pump(ps_conn *c) {
 
 /* ---- lifetime ---------------------------------------------------------- */
 
-/* The per-source table's key for a peer address. */
-static void conn__source_key(const SOCKADDR_STORAGE *peer, ps_ratelimit_key *key) {
-  if (peer->ss_family == AF_INET6) ps_ratelimit_key_v6(key, ((const SOCKADDR_IN6 *)peer)->sin6_addr.s6_addr);
-  else ps_ratelimit_key_v4(key, (const uint8_t *)&((const SOCKADDR_IN *)peer)->sin_addr);
-}
-
-/* Counts a connection from `peer` (max_connections_per_source). 1 if it may
- * open. */
-static int conn__source_acquire(ps_engine *e, const SOCKADDR_STORAGE *peer) {
-  ps_ratelimit_key key;
+/* Counts a connection of source `key` (max_connections_per_source). 1 if
+ * it may open. */
+static int conn__source_acquire(ps_engine *e, const ps_ratelimit_key *key) {
   ps_connlimit_verdict v;
-  conn__source_key(peer, &key);
   AcquireSRWLockExclusive(&e->src_lock);
-  v = ps_connlimit_acquire(&e->src_limit, &key);
+  v = ps_connlimit_acquire(&e->src_limit, key);
   ReleaseSRWLockExclusive(&e->src_lock);
   return v == PS_CONNLIMIT_OK;
 }
 
-static void conn__source_release(ps_engine *e, const SOCKADDR_STORAGE *peer) {
-  ps_ratelimit_key key;
-  conn__source_key(peer, &key);
+static void conn__source_release(ps_engine *e, const ps_ratelimit_key *key) {
   AcquireSRWLockExclusive(&e->src_lock);
-  ps_connlimit_release(&e->src_limit, &key);
+  ps_connlimit_release(&e->src_limit, key);
   ReleaseSRWLockExclusive(&e->src_lock);
+}
+
+/* Whether `peer` may send PROXY headers (cfg.proxy_from). */
+static int conn__proxy_trusted(ps_engine *e, const SOCKADDR_STORAGE *peer) {
+  int ok;
+  AcquireSRWLockShared(&e->src_lock);
+  if (peer->ss_family == AF_INET6)
+    ok = ps_net_list_match(&e->cfg.proxy_from, 6, ((const SOCKADDR_IN6 *)peer)->sin6_addr.s6_addr);
+  else ok = ps_net_list_match(&e->cfg.proxy_from, 4, (const uint8_t *)&((const SOCKADDR_IN *)peer)->sin_addr);
+  ReleaseSRWLockShared(&e->src_lock);
+  return ok;
 }
 
 static void conn__endgame(ps_conn *c) {
@@ -605,7 +691,7 @@ static void conn__endgame(ps_conn *c) {
   else e->conns = c->next;
   if (c->next != NULL) c->next->prev = c->prev;
   ReleaseSRWLockExclusive(&e->lock);
-  if (c->flags & C_SOURCE) conn__source_release(e, &c->peer);
+  if (c->flags & C_SOURCE) conn__source_release(e, &c->source);
   InterlockedIncrement64(&e->stat[c->end != 0 ? c->end : PS_STAT_closed_orderly]);
   InterlockedDecrement64(&e->stat[PS_STAT_conns_open]);
   free(c);
@@ -686,20 +772,30 @@ static void conn__refuse(ps_engine *e, SOCKET *s) {
 }
 
 void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, void *ctx, SOCKET s,
-                      const struct sockaddr *peer, int skip_ok, ps_worker *w) {
+                      const struct sockaddr *peer, int skip_ok, int proxy, ps_worker *w) {
   ps_conn *c;
   int skipping = 0, refuse = 0, counted = 0;
   BOOL nodelay = TRUE;
   SOCKADDR_STORAGE from;
+  ps_ratelimit_key source;
   DWORD err;
 
   memset(&from, 0, sizeof(from));
   memcpy(&from, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+  memset(&source, 0, sizeof(source));
+  /* On a proxy listener only the trusted balancers may connect; the
+   * per-source limit waits for the client their header names. */
+  if (proxy && !conn__proxy_trusted(e, &from)) {
+    InterlockedIncrement64(&e->stat[PS_STAT_refused_untrusted]);
+    conn__refuse(e, &s);
+    return;
+  }
   /* The per-source limit first: a refused connection costs no association
    * and no allocation. It is reset at once (counted): unlike the global
    * limit there is no way to keep one source's clients in the backlog. */
-  if (e->cfg.max_connections_per_source != 0) {
-    if (!conn__source_acquire(e, &from)) {
+  if (!proxy && e->cfg.max_connections_per_source != 0) {
+    ps_sock_source_key(&e->cfg, &from, &source);
+    if (!conn__source_acquire(e, &source)) {
       InterlockedIncrement64(&e->stat[PS_STAT_refused_source]);
       conn__refuse(e, &s);
       return;
@@ -711,7 +807,7 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
     char msg[160];
     ps_log_limited(&e->warn[PS_WARN_ACCEPTED], PS_LOG_ERROR, "accepted connection: CreateIoCompletionPort failed: %s",
                    ps_errstr(err, msg, sizeof(msg)));
-    if (counted) conn__source_release(e, &from);
+    if (counted) conn__source_release(e, &source);
     conn__refuse(e, &s);
     return;
   }
@@ -737,7 +833,7 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
   c = (ps_conn *)calloc(1, CONN_STATE_OFFSET + h->state_size);
   if (c == NULL) {
     ps_log_limited(&e->warn[PS_WARN_ACCEPTED], PS_LOG_ERROR, "accepted connection: out of memory; resetting it");
-    if (counted) conn__source_release(e, &from);
+    if (counted) conn__source_release(e, &source);
     conn__refuse(e, &s);
     return;
   }
@@ -747,12 +843,14 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
   c->sock = s;
   InitializeSRWLock(&c->lock);
   c->refs = 2; /* the open reference and ours */
-  c->flags = (skipping ? C_SKIP : 0) | (counted ? C_SOURCE : 0);
+  c->flags = (skipping ? C_SKIP : 0) | (counted ? C_SOURCE : 0) | (proxy ? C_PROXY : 0);
   c->recv_op.kind = PS_OP_RECV;
   c->send_op.kind = PS_OP_SEND;
   c->recv_op.non_ifs = c->send_op.non_ifs = !skip_ok; /* skip_ok: the listener's provider is IFS */
   c->last_io_ms = c->send_ms = GetTickCount64();
   c->peer = from;
+  c->source = source;
+  c->accepted_ms = c->last_io_ms;
   c->stats = stats;
 
   AcquireSRWLockExclusive(&e->lock);
@@ -769,15 +867,17 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
   ReleaseSRWLockExclusive(&e->lock);
   if (refuse) {
     InterlockedIncrement64(&e->stat[PS_STAT_refused_stopping]);
-    if (counted) conn__source_release(e, &from);
+    if (counted) conn__source_release(e, &source);
     conn__refuse(e, &c->sock);
     free(c);
     return;
   }
 
   conn__event_begin(c, w, e->cfg.inline_max);
-  c->flags |= C_OPENED;
-  if (h->on_open != NULL) h->on_open(c);
+  if (!proxy) {
+    c->flags |= C_OPENED;
+    if (h->on_open != NULL) h->on_open(c);
+  }
   conn__event_end(c);
 }
 
@@ -880,7 +980,7 @@ ULONGLONG ps_conn_retry(ps_engine *e, ULONGLONG now) {
 }
 
 /* What a sweep found a connection to need. */
-enum { SWEEP_OK = 0, SWEEP_IDLE, SWEEP_LINGER, SWEEP_SEND };
+enum { SWEEP_OK = 0, SWEEP_IDLE, SWEEP_LINGER, SWEEP_SEND, SWEEP_PROXY };
 
 /* Whether `timeout_ms` (0 = never) has passed since `since`. A worker may
  * have stamped `since` after the sweep read `now`: that is no time at all,
@@ -893,6 +993,8 @@ static int conn__deadline(const ps_conn *c, const ps_engine_config *cfg, ULONGLO
   unsigned f = c->flags;
   if (f & C_CLOSED) return SWEEP_OK;
   if ((f & C_SEND_PENDING) && conn__expired(now, c->send_ms, cfg->send_timeout_ms)) return SWEEP_SEND;
+  if ((f & (C_PROXY | C_CLOSING)) == C_PROXY && conn__expired(now, c->accepted_ms, cfg->proxy_timeout_ms))
+    return SWEEP_PROXY;
   if ((f & C_SHUT) && conn__expired(now, c->shut_ms, cfg->linger_timeout_ms)) return SWEEP_LINGER;
   if (!(f & C_CLOSING) && conn__expired(now, c->last_io_ms, cfg->idle_timeout_ms)) return SWEEP_IDLE;
   return SWEEP_OK;
@@ -924,6 +1026,12 @@ void ps_conn_sweep(ps_engine *e, ULONGLONG now) {
         /* The peer stopped reading: what is queued will never go. */
         InterlockedIncrement64(&e->stat[PS_STAT_timeouts_send]);
         conn__end(c, PS_STAT_closed_send);
+        conn__close_socket(c, CLOSE_RESET);
+        break;
+      case SWEEP_PROXY:
+        /* A balancer that sends no header in time is broken or is not one. */
+        InterlockedIncrement64(&e->stat[PS_STAT_proxy_timeout]);
+        conn__end(c, PS_STAT_closed_proxy);
         conn__close_socket(c, CLOSE_RESET);
         break;
       case SWEEP_LINGER:

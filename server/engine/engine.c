@@ -2,8 +2,11 @@
  *
  * Threads: main (or the service) calls new/listen/stop; `worker_count`
  * workers block in GetQueuedCompletionStatusEx and dispatch each completed
- * op to its owner by op kind (accept -> listener.c, recv/send -> conn.c).
- * Workers hold no state of their own: any worker may run any completion. */
+ * op to its owner by op kind (accept -> listener.c, recv/send -> conn.c,
+ * datagrams -> udp.c). Any worker may run any completion from the port; a
+ * worker's one state of its own is its deferred queue (ps_worker, engine.h):
+ * inline results it put off for fairness and runs on its next pass, and only
+ * its own thread touches that queue. */
 #define PS_ENGINE_INTERNAL
 #include "engine.h"
 
@@ -54,6 +57,9 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->udp_reply_rate_total = PS_ENGINE_DEFAULT_UDP_REPLY_RATE_TOTAL;
   cfg->udp_reply_sources = PS_ENGINE_DEFAULT_UDP_REPLY_SOURCES;
   cfg->sweep_ms = PS_ENGINE_DEFAULT_SWEEP_MS;
+  cfg->source_prefix_v4 = PS_ENGINE_DEFAULT_SOURCE_PREFIX_V4;
+  cfg->source_prefix_v6 = PS_ENGINE_DEFAULT_SOURCE_PREFIX_V6;
+  cfg->proxy_timeout_ms = PS_ENGINE_DEFAULT_PROXY_TIMEOUT_MS;
 }
 
 /* Fields where 0 cannot work take the default instead (a caller that
@@ -69,6 +75,9 @@ static void engine__fill_zeros(ps_engine_config *c) {
   if (c->warn_interval_ms == 0) c->warn_interval_ms = d.warn_interval_ms;
   if (c->retry_limit_ms == 0) c->retry_limit_ms = d.retry_limit_ms; /* 0 would give up at the second failure */
   if (c->udp_reply_sources == 0) c->udp_reply_sources = d.udp_reply_sources;
+  if (c->source_prefix_v4 == 0 || c->source_prefix_v4 > 32) c->source_prefix_v4 = d.source_prefix_v4;
+  if (c->source_prefix_v6 == 0 || c->source_prefix_v6 > 128) c->source_prefix_v6 = d.source_prefix_v6;
+  if (c->proxy_timeout_ms == 0) c->proxy_timeout_ms = d.proxy_timeout_ms;
 }
 
 /* The reply table's locks: one SRW lock per set and one for the global
@@ -144,7 +153,7 @@ int ps_engine__admit(ps_engine *e) {
 void ps_engine__unadmit(ps_engine *e, int resume) {
   /* Interlocked operations are full barriers: a listener that raised
    * accepts_held before looking for a token again either sees this token
-   * or is seen here (listener__arm). */
+   * or is seen here (listener__post, listener.c). */
   InterlockedDecrement64(&e->stat[PS_STAT_admitted]);
   if (resume && InterlockedCompareExchange64(&e->stat[PS_STAT_accepts_held], 0, 0) > 0) ps_listener_resume(e);
 }
@@ -561,6 +570,13 @@ void ps_engine_reconfigure(ps_engine *e, const ps_engine_config *cfg) {
   c->send_timeout_ms = cfg->send_timeout_ms;
   c->keepalive_ms = cfg->keepalive_ms;
   c->udp_allow_low_ports = cfg->udp_allow_low_ports;
+  if (cfg->source_prefix_v4 >= 1 && cfg->source_prefix_v4 <= 32) c->source_prefix_v4 = cfg->source_prefix_v4;
+  if (cfg->source_prefix_v6 >= 1 && cfg->source_prefix_v6 <= 128) c->source_prefix_v6 = cfg->source_prefix_v6;
+  if (cfg->proxy_timeout_ms != 0) c->proxy_timeout_ms = cfg->proxy_timeout_ms;
+  /* The list is read under src_lock (conn.c), being more than one word. */
+  AcquireSRWLockExclusive(&e->src_lock);
+  c->proxy_from = cfg->proxy_from;
+  ReleaseSRWLockExclusive(&e->src_lock);
   c->bind_retry_ms = cfg->bind_retry_ms;
   c->retry_limit_ms = cfg->retry_limit_ms != 0 ? cfg->retry_limit_ms : c->retry_limit_ms;
   c->accepts = cfg->accepts != 0 ? cfg->accepts : c->accepts;                     /* listeners opened from now on */

@@ -1,19 +1,21 @@
-/* Listening sockets and their AcceptEx pools.
+/* What a TCP listener adds to the bound-socket base (bound.c): the
+ * AcceptEx pool and its completion, and held slots (the connection limit).
+ * Opening, arming with retry, closing and the endgame are the base's.
  *
  * Concurrency rule: a listener's socket, `closing` flag and `pending` count
- * change only under l->b.lock, so a worker re-posting an AcceptEx can never use
- * a socket that ps_listener_close_all has just closed (or whose handle value
- * was reused). The listener is freed in listener__endgame by whoever sees
- * closing set and pending at zero, under the lock.
+ * change only under l->b.lock (bound.h), so a worker re-posting an AcceptEx
+ * can never use a socket that ps_bound_close has just closed (or whose
+ * handle value was reused). The listener is freed in ps_bound_endgame by
+ * whoever sees closing set and pending at zero, under the lock.
  *
  * A slot whose AcceptEx cannot be posted is not dropped: it is re-posted at
  * once when AcceptEx says WSAECONNRESET (a connection in the backlog was
  * reset before it was accepted; the next one may be fine), a few times, and
  * otherwise (out of sockets, buffers, memory) it is marked idle and
- * ps_listener_retry, on the housekeeping thread, re-posts the listener's
- * idle slots with exponential backoff (100 ms doubling to 5 s). So the pool
- * is back to full size (cfg.accepts) once resources return (docs/design.md, "Resource
- * errors"); accepts_posted shows its size.
+ * ps_listener_retry (ps_bound_retry), on the housekeeping thread, re-posts
+ * the listener's idle slots with exponential backoff (100 ms doubling to
+ * 5 s). So the pool is back to full size (cfg.accepts) once resources
+ * return (docs/design.md, "Resource errors"); accepts_posted shows its size.
  *
  * Connection limit (docs/design.md, "Connection limits"): every posted
  * AcceptEx holds one of cfg.max_connections admission tokens
@@ -202,7 +204,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   void *ctx;
   ps_bound_stats *stats;
   ps_bound_rearm r;
-  int ifs, closing, released = 0;
+  int ifs, proxy, closing, released = 0;
   char msg[160];
   PS_UNUSED(bytes);
 
@@ -215,6 +217,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   ctx = l->b.ctx;
   stats = l->b.stats;
   ifs = l->ifs;
+  proxy = l->b.spec.proxy;
   if (err == 0 && !l->b.closing) {
     struct sockaddr *local = NULL, *remote = NULL;
     int local_len = 0, remote_len = 0;
@@ -251,7 +254,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   if (err != 0 && err != ERROR_OPERATION_ABORTED && !r.dead)
     ps_log(PS_LOG_DEBUG, "accept on %s: %s", r.name, ps_errstr(err, msg, sizeof(msg)));
   if (accepted != INVALID_SOCKET)
-    ps_conn_accepted(e, stats, handler, ctx, accepted, (const struct sockaddr *)&peer, ifs, w);
+    ps_conn_accepted(e, stats, handler, ctx, accepted, (const struct sockaddr *)&peer, ifs, proxy, w);
   ps_bound_rearm_done(&l->b, &r);
 }
 

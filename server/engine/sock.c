@@ -10,15 +10,23 @@
 #include "wsx.h"
 
 /* WSASocketW as every socket here is made: overlapped and, where the
- * system has the flag, not inherited. The one place the fallback lives. */
-static SOCKET sock__create(int family, int type, DWORD flags) {
+ * system has the flag, not inherited. The one place the fallback lives;
+ * PS_FAULT_NO_INHERIT_FLAG (tests) plays a system without the flag. */
+static SOCKET sock__create(ps_faults *faults, int family, int type, DWORD flags) {
   int protocol = type == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP;
+  DWORD err = ps_fault_hit(faults, PS_FAULT_NO_INHERIT_FLAG);
+  SOCKET s;
   /* WSA_FLAG_NO_HANDLE_INHERIT: a service that starts child processes must
    * not leak its sockets into them (Windows 7 SP1 and later; older systems
    * refuse the flag with WSAEINVAL). */
-  SOCKET s = WSASocketW(family, type, protocol, NULL, 0, flags | WSA_FLAG_NO_HANDLE_INHERIT);
-  if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL) s = WSASocketW(family, type, protocol, NULL, 0, flags);
-  return s;
+  if (err == 0) {
+    s = WSASocketW(family, type, protocol, NULL, 0, flags | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (s != INVALID_SOCKET) return s;
+    err = (DWORD)WSAGetLastError();
+  }
+  if (err == WSAEINVAL) return WSASocketW(family, type, protocol, NULL, 0, flags);
+  WSASetLastError((int)err);
+  return INVALID_SOCKET;
 }
 
 SOCKET ps_sock_open(ps_engine *e, int family, int type, DWORD *err) {
@@ -28,7 +36,7 @@ SOCKET ps_sock_open(ps_engine *e, int family, int type, DWORD *err) {
     *err = fault;
     return INVALID_SOCKET;
   }
-  s = sock__create(family, type, WSA_FLAG_OVERLAPPED);
+  s = sock__create(e->cfg.faults, family, type, WSA_FLAG_OVERLAPPED);
   if (s == INVALID_SOCKET) {
     *err = (DWORD)WSAGetLastError();
     return INVALID_SOCKET;
@@ -93,7 +101,7 @@ unsigned long ps_bind_trial(const struct sockaddr *addr, int addrlen, unsigned t
   err = (unsigned long)ps_wsx_startup();
   if (err != 0) return err;
   *step = "WSASocketW";
-  s = sock__create(addr->sa_family, transport == PS_TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM, 0);
+  s = sock__create(NULL, addr->sa_family, transport == PS_TRANSPORT_UDP ? SOCK_DGRAM : SOCK_STREAM, 0);
   if (s == INVALID_SOCKET) return (unsigned long)WSAGetLastError();
   if (sock__bind_exclusive(s, addr, addrlen, step) != 0) {
     err = (unsigned long)WSAGetLastError();
@@ -184,4 +192,11 @@ void ps_endpoint_set(ps_endpoint *ep, const char *service, const SOCKADDR_STORAG
   ep->port = ntohs(ps_sockaddr_port(addr));
   ep->family = addr->ss_family;
   ep->transport = transport;
+}
+
+void ps_sock_source_key(const ps_engine_config *cfg, const SOCKADDR_STORAGE *addr, ps_ratelimit_key *key) {
+  if (addr->ss_family == AF_INET6)
+    ps_ratelimit_key_v6_prefix(key, ((const SOCKADDR_IN6 *)addr)->sin6_addr.s6_addr, cfg->source_prefix_v6,
+                               cfg->source_prefix_v4);
+  else ps_ratelimit_key_v4_prefix(key, (const uint8_t *)&((const SOCKADDR_IN *)addr)->sin_addr, cfg->source_prefix_v4);
 }

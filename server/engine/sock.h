@@ -38,6 +38,10 @@ SOCKET ps_sock_open_bound(ps_engine *e, const struct sockaddr *addr, int addrlen
                           const char **step, DWORD *err);
 /* Fills an endpoint for ps_engine_endpoints. */
 void ps_endpoint_set(ps_endpoint *ep, const char *service, const SOCKADDR_STORAGE *addr, unsigned transport);
+/* What one source is (the per-source limit, the UDP reply buckets): the
+ * key of `addr` with the bits past cfg's source prefixes zeroed; an
+ * IPv4-mapped IPv6 address keyed as IPv4. The one place that keys a peer. */
+void ps_sock_source_key(const ps_engine_config *cfg, const SOCKADDR_STORAGE *addr, ps_ratelimit_key *key);
 /* The port of an IPv4 or IPv6 address, network order. */
 unsigned short ps_sockaddr_port(const SOCKADDR_STORAGE *addr);
 

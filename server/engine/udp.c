@@ -148,13 +148,8 @@ static int udp__source_refused(ps_engine *e, const ps_datagram *d) {
  * replies are what reach the victim of a reflection (docs/design.md). */
 static int udp__reply_refused(ps_engine *e, const ps_datagram *d) {
   ps_ratelimit_key key;
-  if (d->from.ss_family == AF_INET6) {
-    ps_ratelimit_key_v6(&key, ((const SOCKADDR_IN6 *)&d->from)->sin6_addr.s6_addr);
-  } else if (d->from.ss_family == AF_INET) {
-    ps_ratelimit_key_v4(&key, (const uint8_t *)&((const SOCKADDR_IN *)&d->from)->sin_addr);
-  } else {
-    return 0;
-  }
+  if (d->from.ss_family != AF_INET6 && d->from.ss_family != AF_INET) return 0;
+  ps_sock_source_key(&e->cfg, &d->from, &key);
   switch (ps_ratelimit_take(&e->reply_limit, &key, GetTickCount64())) {
     case PS_RATELIMIT_OK:
       return 0;

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -20,6 +21,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import wine_env as tools_wine_env  # noqa: E402 (tools/wine_env.py: tools/wine-env.sh for Python)
 
 EXE = os.environ.get("PORTSERVE_EXE", "")
+# The line every clean stop ends with (ps_engine_stop's leak report).
+COUNTERS_ZERO = "live counters: sockets 0, connections 0, buffers in use 0"
 LISTEN_RE = re.compile(r"listening on (tcp|udp) \[?([^\s\]]+?)\]?:(\d+) \((\w+)\)")
 
 
@@ -160,6 +163,59 @@ def metric(text, name, labels=None):
             continue
         return float(m.group(3))
     raise AssertionError("no sample %s%r in:\n%s" % (name, labels, text[:3000]))
+
+
+def tcp_echo(port, payload, timeout=20):
+    """Sends payload to 127.0.0.1:port, half-closes, returns all it got back.
+    Raises OSError when nothing listens there."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(payload)
+        s.shutdown(socket.SHUT_WR)
+        return recv_until_eof(s, timeout)
+
+
+def udp_echo(port, payload, timeout=5):
+    """One datagram to 127.0.0.1:port and its reply, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        for _ in range(3):  # UDP: a lost datagram is not a failure of the server
+            s.sendto(payload, ("127.0.0.1", port))
+            try:
+                data, _ = s.recvfrom(65536)
+                return data
+            except socket.timeout:
+                continue
+    return None
+
+
+def write_ini(test, text, path=None):
+    """Writes a configuration file and returns its path: PATH (written
+    again as often as a test likes), or else a new temporary file that
+    `test` removes at its cleanup."""
+    if path is None:
+        fd, path = tempfile.mkstemp(prefix="portserve-e2e-", suffix=".ini")
+        os.close(fd)
+        test.addCleanup(os.remove, path)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def read_text(path):
+    """A file's text, "" while it does not exist (a log the server has yet to write)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def wait_for_text(path, needle, timeout=30):
+    """Polls the file until it holds needle or timeout seconds pass; returns its text."""
+    end = time.monotonic() + timeout
+    while needle not in read_text(path) and time.monotonic() < end:
+        time.sleep(0.2)
+    return read_text(path)
 
 
 # ctest's SKIP_RETURN_CODE for the e2e scripts (tests/CMakeLists.txt).

@@ -12,12 +12,11 @@ import socket
 import subprocess
 import time
 
-from harness import EXE, recv_until_eof, run_exe, wine_env, windows_path  # noqa: F401 (scm.windows_path)
+from harness import EXE, run_exe, wine_env, windows_path  # noqa: F401 (scm.windows_path)
 
 SERVICE = "portserve"
 EVENTLOG_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\portserve"
 SERVICE_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\portserve"
-COUNTERS_ZERO = "live counters: sockets 0, connections 0, buffers in use 0"
 ERROR_SERVICE_SPECIFIC_ERROR = 1066
 
 _FIELD_RE = re.compile(r"^\s*([A-Z_0-9]+)\s*:\s*(\S+)(?:\s+(\S+))?")
@@ -167,25 +166,3 @@ def free_port_tcp_udp():
 
 def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
-
-
-def tcp_echo(port, payload, timeout=20):
-    """Sends payload to 127.0.0.1:port, half-closes, returns all it got back."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(payload)
-        s.shutdown(socket.SHUT_WR)
-        return recv_until_eof(s, timeout)
-
-
-def udp_echo(port, payload, timeout=5):
-    """One datagram to 127.0.0.1:port and its reply, or None."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        for _ in range(3):  # UDP: a lost datagram is not a failure of the server
-            s.sendto(payload, ("127.0.0.1", port))
-            try:
-                data, _ = s.recvfrom(65536)
-                return data
-            except socket.timeout:
-                continue
-    return None

@@ -9,19 +9,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import free_port, run_exe, windows_path, EXE  # noqa: E402
+from harness import free_port, run_exe, write_ini, EXE  # noqa: E402
 
 
 class Check(unittest.TestCase):
-    def write_ini(self, text):
-        fd, path = tempfile.mkstemp(prefix="portserve-check-", suffix=".ini")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        self.addCleanup(os.remove, path)
-        return path
-
     def test_good_file_is_ok_with_its_listener_count(self):
-        ini = self.write_ini("[server]\nthreads = 2\nlog_time = utc\n[listeners]\n"
+        ini = write_ini(self, "[server]\nthreads = 2\nlog_time = utc\n[listeners]\n"
                              "echo = 127.0.0.1:0\ndaytime = 127.0.0.1:0/udp\n")
         rc, out, err = run_exe(["check", "--config", ini], timeout=60)
         self.assertEqual(rc, 0, out + err)
@@ -29,7 +22,7 @@ class Check(unittest.TestCase):
         self.assertEqual(err, "")
 
     def test_every_bad_line_is_named_with_file_and_line(self):
-        ini = self.write_ini("[server]\n"              # 1
+        ini = write_ini(self, "[server]\n"              # 1
                              "thraeds = 2\n"           # 2 unknown key
                              "accepts = many\n"        # 3 bad value
                              "buffer_idle_ms = 10\n"   # 4 removed option
@@ -74,7 +67,7 @@ class Check(unittest.TestCase):
             held_tcp = tcp_holder.getsockname()[1]
             held_udp = udp_holder.getsockname()[1]
             free = free_port()
-            ini = self.write_ini("[listeners]\n"
+            ini = write_ini(self, "[listeners]\n"
                                  "echo = 127.0.0.1:%d/tcp\n"
                                  "daytime = 127.0.0.1:%d/udp\n"
                                  "discard = 127.0.0.1:%d\n" % (held_tcp, held_udp, free))
@@ -104,7 +97,7 @@ class Check(unittest.TestCase):
             holder.bind(("127.0.0.1", 0))
             holder.listen()
             port = holder.getsockname()[1]
-            ini = self.write_ini("[listeners]\necho = 127.0.0.1:%d/tcp,optional\n" % port)
+            ini = write_ini(self, "[listeners]\necho = 127.0.0.1:%d/tcp,optional\n" % port)
             rc, out, err = run_exe(["check", "--config", ini, "--bind"], timeout=60)
             self.assertEqual(rc, 0, out + err)
             self.assertIn("warning (optional", err)

@@ -13,9 +13,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import Server, free_port, recv_until_eof, run_exe, wine_env, windows_path, EXE  # noqa: E402
-
-COUNTERS_ZERO = "live counters: sockets 0, connections 0, buffers in use 0"
+from harness import (Server, free_port, recv_until_eof, run_exe, tcp_echo, wine_env, windows_path,  # noqa: E402
+                     write_ini, COUNTERS_ZERO, EXE)
 
 
 def require(tool):
@@ -125,9 +124,9 @@ class CommandLine(unittest.TestCase):
         rc, out, _ = run_exe(["--version"])
         self.assertEqual(rc, 0)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        with open(os.path.join(root, "CMakeLists.txt")) as f:
-            version = re.search(r"project\(portserve VERSION ([0-9.]+)", f.read()).group(1)
-        self.assertEqual(out.strip(), "portserve " + version, "server/app/version.h and CMakeLists.txt disagree")
+        with open(os.path.join(root, "server", "app", "version.h")) as f:
+            version = re.search(r'^#define PS_VERSION "([0-9.]+)"', f.read(), re.M).group(1)
+        self.assertEqual(out.strip(), "portserve " + version, "the exe is not built from server/app/version.h")
 
 
 class StartupErrors(unittest.TestCase):
@@ -152,12 +151,6 @@ class BindRetry(unittest.TestCase):
     a previous instance still exist (TIME_WAIT included); Wine does not, so
     another socket holding the port stands in for them here."""
 
-    def echo_once(self, port):
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(b"after the wait")
-            s.shutdown(socket.SHUT_WR)
-            self.assertEqual(recv_until_eof(s), b"after the wait")
-
     def test_port_released_during_the_retry_then_serves(self):
         holder = socket.socket()
         holder.bind(("127.0.0.1", 0))
@@ -177,7 +170,7 @@ class BindRetry(unittest.TestCase):
             holder.close()
         self.assertIn("the port is free again after", srv.output())
         self.assertLess(ready_after, 5, srv.output())
-        self.echo_once(port)
+        self.assertEqual(tcp_echo(port, b"after the wait"), b"after the wait")
         srv.interrupt()
         self.assertEqual(srv.wait(30), 0, srv.output())
 
@@ -355,15 +348,8 @@ class Udp(unittest.TestCase):
 
 
 class ConfigFile(unittest.TestCase):
-    def write_ini(self, text):
-        path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "portserve-e2e-%d.ini" % os.getpid())
-        with open(path, "w") as f:
-            f.write(text)
-        self.addCleanup(os.remove, path)
-        return path
-
     def test_services_from_the_config_file(self):
-        ini = self.write_ini("[server]\nthreads = 2\nstats_interval = 0\n\n[listeners]\n"
+        ini = write_ini(self, "[server]\nthreads = 2\nstats_interval = 0\n\n[listeners]\n"
                              "echo = 127.0.0.1:0\ndaytime = 127.0.0.1:0/udp ; a comment\n")
         with Server("--config", ini) as srv:
             with socket.create_connection(("127.0.0.1", srv.port(service="echo")), timeout=10) as s:
@@ -377,7 +363,7 @@ class ConfigFile(unittest.TestCase):
             self.assertIn("2 worker thread(s)", srv.output())
 
     def test_bad_config_line_is_named(self):
-        ini = self.write_ini("[server]\nthreads = 2\nthraeds = 3\n")
+        ini = write_ini(self, "[server]\nthreads = 2\nthraeds = 3\n")
         rc, _, err = run_exe(["run", "--config", ini])
         self.assertEqual(rc, 2)
         self.assertIn(":3: unknown key 'thraeds' in [server]", err)

@@ -22,7 +22,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -223,28 +222,12 @@ class Msi(unittest.TestCase):
         self.assertIn("[server]\n", text)
         text = text.replace("echo = 127.0.0.1:7007/tcp", "echo = 127.0.0.1:%d/tcp" % port)
         text = text.replace("[server]\n", "[server]\n" + extra, 1)
-        path = os.path.join(self.dir, "portserve-%d.ini" % port)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
-
-    def read(self, path):
-        try:
-            with open(path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return harness.write_ini(self, text, os.path.join(self.dir, "portserve-%d.ini" % port))
 
     def msiexec(self, *args):
         rc, out = scm.wine("msiexec", *args, timeout=180)
         self.assertEqual(rc, 0, "msiexec %s: %s" % (" ".join(args), out))
         return out
-
-    def wait_log(self, needle, timeout=30):
-        end = time.monotonic() + timeout
-        while needle not in self.read(self.log_path) and time.monotonic() < end:
-            time.sleep(0.2)
-        return self.read(self.log_path)
 
     def test_install_with_properties_serves_stats_from_path_logs_to_programdata_uninstall_keeps_config(self):
         msi = self.build(VERSION_N, "portserve-%s.msi" % VERSION_N)
@@ -252,14 +235,14 @@ class Msi(unittest.TestCase):
         command = ("msiexec", "/i", scm.windows_path(msi), self.listen, "ADMIN=" + admin, "/qn")
         show(" ".join(command), self.msiexec(*command[1:]))
         scm.wait_state("RUNNING", 30)
-        self.assertEqual(scm.tcp_echo(self.port, b"from the MSI"), b"from the MSI")
+        self.assertEqual(harness.tcp_echo(self.port, b"from the MSI"), b"from the MSI")
         self.assertEqual([v for _, v in installed_products()], [VERSION_N])
 
         # The configuration is in ProgramData, with the properties in it; the
         # service reads it from there.
         self.assertTrue(os.path.isfile(os.path.join(self.program_files, "portserve.exe")))
         self.assertFalse(os.path.exists(os.path.join(self.program_files, "portserve.ini")))
-        ini = ini_lines(self.read(self.ini))
+        ini = ini_lines(harness.read_text(self.ini))
         self.assertEqual([v for k, v in ini["listeners"] if k == "echo"], ["127.0.0.1:%d/tcp" % self.port])
         self.assertEqual([v for k, v in ini["server"] if k == "admin"], [admin])
         self.assertEqual([v for k, v in ini["server"] if k == "log_file"],
@@ -287,7 +270,7 @@ class Msi(unittest.TestCase):
         self.assertRegex(out, r"admin\s+tcp %s\s" % re.escape(admin))
 
         # The log file is in ProgramData's logs folder, which the MSI made.
-        log = self.wait_log("ready:")
+        log = harness.wait_for_text(self.log_path, "ready:")
         self.assertIn("listening on tcp 127.0.0.1:%d (echo)" % self.port, log)
         self.assertRegex(log, r"ready: .*")
         show(r"type C:\ProgramData\portserve\logs\portserve.log",
@@ -305,7 +288,7 @@ class Msi(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.program_files, "portserve.exe")))
         self.assertNotIn(r"C:\Program Files\portserve" + "\\", system_path())
         self.assertEqual(sorted(os.listdir(self.program_data)), ["logs", "portserve.ini"])
-        self.assertIn("ready:", self.read(self.log_path))
+        self.assertIn("ready:", harness.read_text(self.log_path))
         with socket.socket() as s:
             s.settimeout(5)
             self.assertNotEqual(s.connect_ex(("127.0.0.1", self.port)), 0, "nothing serves after uninstall")
@@ -315,7 +298,7 @@ class Msi(unittest.TestCase):
         # Whether the service then runs depends on 9612 being free on this
         # machine (the install does not wait for it): only the file is checked.
         self.msiexec("/i", scm.windows_path(msi), self.listen, "/qn")
-        ini = ini_lines(self.read(self.ini))
+        ini = ini_lines(harness.read_text(self.ini))
         self.assertEqual([v for k, v in ini["server"] if k == "admin"], [DEFAULT_ADMIN])
 
     def test_upgrade_keeps_the_edited_configuration_and_writes_only_what_it_is_given(self):
@@ -336,7 +319,7 @@ class Msi(unittest.TestCase):
         rc, out = scm.wine("net", "start", "portserve", timeout=60)
         self.assertEqual(rc, 0, out)
         scm.wait_state("RUNNING", 30)
-        self.assertEqual(scm.tcp_echo(new_port, b"edited"), b"edited")
+        self.assertEqual(harness.tcp_echo(new_port, b"edited"), b"edited")
 
         # Version N+1 without properties replaces N: one product, one
         # service, the file byte for byte as the operator left it.
@@ -346,7 +329,7 @@ class Msi(unittest.TestCase):
         self.assertEqual(portserve_service_keys(), ["portserve"])
         with open(self.ini) as f:
             self.assertEqual(f.read(), edited, "the upgrade kept the edited portserve.ini")
-        self.assertEqual(scm.tcp_echo(new_port, b"after the upgrade"), b"after the upgrade")
+        self.assertEqual(harness.tcp_echo(new_port, b"after the upgrade"), b"after the upgrade")
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
 
@@ -354,7 +337,7 @@ class Msi(unittest.TestCase):
         admin = "127.0.0.1:%d" % scm.free_port_tcp_udp()
         self.msiexec("/i", scm.windows_path(self.build(VERSION_N1, "again/portserve.msi")), "ADMIN=" + admin, "/qn")
         scm.wait_state("RUNNING", 30)
-        ini = ini_lines(self.read(self.ini))
+        ini = ini_lines(harness.read_text(self.ini))
         self.assertEqual([v for k, v in ini["server"] if k == "admin"], [admin])
         self.assertEqual([v for k, v in ini["listeners"] if k == "echo"], ["127.0.0.1:%d/tcp" % new_port])
         rc, out = scm.portserve("stats", "--admin", admin)
@@ -365,7 +348,7 @@ class Msi(unittest.TestCase):
         old_msi = self.build_old_layout(VERSION_N, self.config_with(self.port))
         self.msiexec("/i", scm.windows_path(old_msi), "/qn")
         scm.wait_state("RUNNING", 30)
-        self.assertEqual(scm.tcp_echo(self.port, b"old layout"), b"old layout")
+        self.assertEqual(harness.tcp_echo(self.port, b"old layout"), b"old layout")
         # The operator's edit in the old place.
         new_port = scm.free_port_tcp_udp()
         with open(old_ini) as f:
@@ -382,7 +365,7 @@ class Msi(unittest.TestCase):
             self.assertEqual(f.read(), edited, "the old file is left where it was")
         rc, out = scm.portserve("status")
         self.assertIn(r'--config "C:\ProgramData\portserve\portserve.ini"', out)
-        self.assertEqual(scm.tcp_echo(new_port, b"migrated"), b"migrated")
+        self.assertEqual(harness.tcp_echo(new_port, b"migrated"), b"migrated")
 
     def test_same_version_rebuild_replaces_the_installed_product(self):
         first = self.build(VERSION_N, "first/portserve-%s.msi" % VERSION_N)
@@ -395,7 +378,7 @@ class Msi(unittest.TestCase):
         scm.wait_state("RUNNING", 30)
         self.assertEqual(installed_products(), [(product_code(second), VERSION_N)])
         self.assertEqual(portserve_service_keys(), ["portserve"])
-        self.assertEqual(scm.tcp_echo(self.port, b"same version"), b"same version")
+        self.assertEqual(harness.tcp_echo(self.port, b"same version"), b"same version")
 
     def test_install_succeeds_when_the_port_is_taken_and_the_service_starts_once_it_is_free(self):
         # A service waits up to 120 s for a port still held (bind_retry); this
@@ -413,7 +396,7 @@ class Msi(unittest.TestCase):
             self.assertEqual([v for _, v in installed_products()], [VERSION_N])
             self.assertTrue(os.path.isfile(os.path.join(self.program_files, "portserve.exe")))
             self.assertTrue(os.path.isfile(self.ini))
-            log = self.read(self.log_path)
+            log = harness.read_text(self.log_path)
             self.assertIn("127.0.0.1:%d" % self.port, log)
             self.assertIn("WSAEADDRINUSE", log)
             self.assertIn("could not start: a listener could not open (service-specific exit code 2)", log)
@@ -421,7 +404,7 @@ class Msi(unittest.TestCase):
         rc, out = scm.wine("net", "start", "portserve", timeout=60)
         self.assertEqual(rc, 0, out)
         scm.wait_state("RUNNING", 30)
-        self.assertEqual(scm.tcp_echo(self.port, b"after the fix"), b"after the fix")
+        self.assertEqual(harness.tcp_echo(self.port, b"after the fix"), b"after the fix")
 
     def test_listen_without_a_service_name_fails_the_install(self):
         msi = self.build(VERSION_N, "portserve.msi")

@@ -3,16 +3,14 @@ re-reads the configuration, opens the listeners it adds, closes the ones it
 drops (their open connections carry on), and keeps everything as it was
 when the new configuration is bad. A checked echo client on a listener that
 stays sees no error throughout. Clients: Python's socket."""
-import os
 import re
 import socket
-import tempfile
 import threading
 import time
 import unittest
 
 import harness
-from harness import Server, free_port, run_exe, windows_path
+from harness import Server, free_port, run_exe, tcp_echo, windows_path, write_ini
 
 
 class EchoClient(threading.Thread):
@@ -47,42 +45,11 @@ class EchoClient(threading.Thread):
             self.errors.append(repr(e))
 
 
-def echo_once(port, payload=b"ping"):
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.settimeout(10)
-        s.sendall(payload)
-        got = b""
-        while len(got) < len(payload):
-            chunk = s.recv(64)
-            if not chunk:
-                break
-            got += chunk
-        return got
-
-
 class Reload(unittest.TestCase):
-    def write_ini(self, path, text):
-        with open(path, "w") as f:
-            f.write(text)
-
-    def count(self, srv, needle):
-        return sum(1 for l in srv.output().splitlines() if needle in l)
-
-    def wait_count(self, srv, needle, n, timeout=30):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if self.count(srv, needle) >= n:
-                return True
-            time.sleep(0.1)
-        return False
-
     def test_adds_and_drops_listeners_keeps_connections_and_rejects_a_bad_config(self):
         keep, drop, new = free_port(), free_port(), free_port()
-        d = tempfile.mkdtemp()
-        ini = os.path.join(d, "portserve.ini")
-        self.addCleanup(lambda: (os.path.exists(ini) and os.remove(ini), os.rmdir(d)))
-        self.write_ini(ini, "[server]\nstats_interval = 0\n\n[listeners]\n"
-                            "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (keep, drop))
+        ini = write_ini(self, "[server]\nstats_interval = 0\n\n[listeners]\n"
+                        "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (keep, drop))
         with Server("--config", windows_path(ini)) as srv:
             m = re.search(r"portserve reload (\d+)", srv.output())
             self.assertIsNotNone(m, srv.output())
@@ -95,25 +62,25 @@ class Reload(unittest.TestCase):
             self.addCleanup(old.close)
             old.settimeout(10)
 
-            self.write_ini(ini, "[server]\nstats_interval = 0\nmax_connections = 1000\n\n[listeners]\n"
-                                "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (keep, new))
+            write_ini(self, "[server]\nstats_interval = 0\nmax_connections = 1000\n\n[listeners]\n"
+                            "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (keep, new), ini)
             rc, out, err = run_exe(["reload", pid])
             self.assertEqual(rc, 0, out + err)
-            self.assertTrue(self.wait_count(srv, "reload done", 1), srv.output())
+            self.assertTrue(srv.wait_for_line("reload done", 30), srv.output())
             self.assertIn("1 listener(s) added, 1 removed", srv.output())
-            self.assertEqual(echo_once(new), b"ping", "the added listener serves")
+            self.assertEqual(tcp_echo(new, b"ping"), b"ping", "the added listener serves")
             with self.assertRaises(OSError, msg="the dropped listener is closed"):
-                echo_once(drop)
+                tcp_echo(drop, b"ping")
             old.sendall(b"still here")
             self.assertEqual(old.recv(64), b"still here", "its established connection carries on")
 
             # A bad configuration: rejected, everything keeps serving.
-            self.write_ini(ini, "[server]\nthraeds = 3\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % keep)
+            write_ini(self, "[server]\nthraeds = 3\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % keep, ini)
             rc, out, err = run_exe(["reload", pid])
             self.assertEqual(rc, 0, out + err)
-            self.assertTrue(self.wait_count(srv, "reload rejected", 1), srv.output())
+            self.assertTrue(srv.wait_for_line("reload rejected", 30), srv.output())
             self.assertIn("unknown key 'thraeds'", srv.output())
-            self.assertEqual(echo_once(new), b"ping", "the running configuration stays")
+            self.assertEqual(tcp_echo(new, b"ping"), b"ping", "the running configuration stays")
             time.sleep(0.5)  # a few more rounds for the checked client
 
             client.stop.set()
@@ -129,32 +96,29 @@ class Reload(unittest.TestCase):
         the reload is rejected and leaves exactly the old listeners, the
         first added one closed again (and free for a later reload)."""
         keep, first, held = free_port(), free_port(), free_port()
-        d = tempfile.mkdtemp()
-        ini = os.path.join(d, "portserve.ini")
-        self.addCleanup(lambda: (os.path.exists(ini) and os.remove(ini), os.rmdir(d)))
         base = "[server]\nstats_interval = 0\nbind_retry = 0\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % keep
-        self.write_ini(ini, base)
+        ini = write_ini(self, base)
         holder = socket.socket()
         self.addCleanup(holder.close)
         holder.bind(("127.0.0.1", held))
         holder.listen(1)
         with Server("--config", windows_path(ini)) as srv:
             pid = re.search(r"portserve reload (\d+)", srv.output()).group(1)
-            self.write_ini(ini, base + "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (first, held))
+            write_ini(self, base + "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (first, held), ini)
             rc, out, err = run_exe(["reload", pid])
             self.assertEqual(rc, 0, out + err)
-            self.assertTrue(self.wait_count(srv, "reload rejected", 1), srv.output())
+            self.assertTrue(srv.wait_for_line("reload rejected", 30), srv.output())
             self.assertIn("listening on tcp 127.0.0.1:%d (echo)" % first, srv.output(),
                           "the first added listener opened before the second failed")
             with self.assertRaises(OSError, msg="the first added listener is closed again"):
-                echo_once(first)
-            self.assertEqual(echo_once(keep), b"ping", "the running configuration stays")
+                tcp_echo(first, b"ping")
+            self.assertEqual(tcp_echo(keep, b"ping"), b"ping", "the running configuration stays")
             # Nothing of the rejected reload holds the port: adding it alone works.
-            self.write_ini(ini, base + "echo = 127.0.0.1:%d/tcp\n" % first)
+            write_ini(self, base + "echo = 127.0.0.1:%d/tcp\n" % first, ini)
             rc, out, err = run_exe(["reload", pid])
             self.assertEqual(rc, 0, out + err)
-            self.assertTrue(self.wait_count(srv, "reload done", 1), srv.output())
-            self.assertEqual(echo_once(first), b"ping")
+            self.assertTrue(srv.wait_for_line("reload done", 30), srv.output())
+            self.assertEqual(tcp_echo(first, b"ping"), b"ping")
             srv.interrupt()
             self.assertEqual(srv.wait(30), 0, srv.output())
 

@@ -41,9 +41,8 @@ class ServiceTestCase(unittest.TestCase):
         self.assertEqual(problems, [], "cleanup")
 
     def write_ini(self, listeners, extra=""):
-        with open(self.ini_path, "w") as f:
-            f.write("[server]\nstats_interval = 0\ndrain_timeout = %d\nlog_file = %s\n%s\n[listeners]\n%s\n"
-                    % (DRAIN_MS, scm.windows_path(self.log_path), extra, listeners))
+        harness.write_ini(self, "[server]\nstats_interval = 0\ndrain_timeout = %d\nlog_file = %s\n%s\n[listeners]\n%s\n"
+                          % (DRAIN_MS, scm.windows_path(self.log_path), extra, listeners), self.ini_path)
 
     def install(self):
         rc, out = scm.portserve("install", "--config", scm.windows_path(self.ini_path))
@@ -51,11 +50,7 @@ class ServiceTestCase(unittest.TestCase):
         return out
 
     def log(self):
-        try:
-            with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return harness.read_text(self.log_path)
 
 
 class Lifecycle(ServiceTestCase):
@@ -88,8 +83,8 @@ class Lifecycle(ServiceTestCase):
         self.assertRegex(out, r"portserve: RUNNING \(pid \d+\)")
 
         payload = os.urandom(64 * 1024)
-        self.assertEqual(scm.tcp_echo(port, payload), payload, self.log())
-        self.assertEqual(scm.udp_echo(port, b"datagram to the service"), b"datagram to the service", self.log())
+        self.assertEqual(harness.tcp_echo(port, payload), payload, self.log())
+        self.assertEqual(harness.udp_echo(port, b"datagram to the service"), b"datagram to the service", self.log())
 
         # A client that is mid-conversation when the stop comes: the service
         # closes it gracefully (we read EOF, not a reset) and stops well
@@ -116,7 +111,7 @@ class Lifecycle(ServiceTestCase):
         self.assertIn("service 'portserve' started", log)
         self.assertIn("stopping (service stop request)", log)
         self.assertIn("0 reset at the deadline", log)
-        self.assertIn(scm.COUNTERS_ZERO, log)
+        self.assertIn(harness.COUNTERS_ZERO, log)
         self.assertIn("service 'portserve' stopped", log)
 
         rc, out = scm.portserve("uninstall")
@@ -141,13 +136,13 @@ class Lifecycle(ServiceTestCase):
             # Wine's sc has no "control" command (docs/wine-notes.md): where
             # it is missing, `portserve reload` sends the same control.
             rc, out = scm.wine("sc", "control", "portserve", "paramchange", timeout=30)
-            if "reload done" not in self.wait_log("reload done", 5):
+            if "reload done" not in harness.wait_for_text(self.log_path, "reload done", 5):
                 print("\n  sc control portserve paramchange: rc %d, %r; using portserve reload" % (rc, out.strip()),
                       file=sys.stderr)
                 rc, out = scm.portserve("reload")
                 self.assertEqual(rc, 0, out)
-            self.assertIn("reload done: 1 listener(s) added, 0 removed", self.wait_log("reload done", 30))
-            self.assertEqual(scm.tcp_echo(added, b"new listener"), b"new listener", self.log())
+            self.assertIn("reload done: 1 listener(s) added, 0 removed", harness.wait_for_text(self.log_path, "reload done", 30))
+            self.assertEqual(harness.tcp_echo(added, b"new listener"), b"new listener", self.log())
             client.sendall(b"after")
             self.assertEqual(client.recv(100), b"after", "the connection open across the reload carries on")
         finally:
@@ -156,12 +151,6 @@ class Lifecycle(ServiceTestCase):
         self.assertEqual(rc, 0, out)
         stopped = scm.wait_state("STOPPED", DRAIN_MS / 1000 + 20)
         self.assertEqual(stopped["WIN32_EXIT_CODE"], "0", stopped)
-
-    def wait_log(self, needle, timeout):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end and needle not in self.log():
-            time.sleep(0.2)
-        return self.log()
 
     def test_start_stop_status_commands_follow_the_service(self):
         port = scm.free_port_tcp_udp()
@@ -178,7 +167,7 @@ class Lifecycle(ServiceTestCase):
         self.assertEqual(rc, 0, out)
         self.assertRegex(out, r"portserve: RUNNING \(pid \d+\)")
         self.assertEqual(scm.query()["STATE_NAME"], "RUNNING")
-        self.assertEqual(scm.tcp_echo(port, b"hello"), b"hello")
+        self.assertEqual(harness.tcp_echo(port, b"hello"), b"hello")
 
         rc, out = scm.portserve("start")
         self.assertEqual(rc, 0, out)
@@ -188,7 +177,7 @@ class Lifecycle(ServiceTestCase):
         self.assertEqual(rc, 0, out)
         self.assertIn("portserve: STOPPED", out)
         self.assertEqual(scm.query()["STATE_NAME"], "STOPPED")
-        self.assertIn(scm.COUNTERS_ZERO, self.log())
+        self.assertIn(harness.COUNTERS_ZERO, self.log())
 
         rc, out = scm.portserve("stop")
         self.assertEqual(rc, 0, out)
@@ -298,7 +287,7 @@ class StartFailures(ServiceTestCase):
         self.assertIn("WSAEADDRINUSE", log)
         self.assertIn("waiting up to 2 s for the port", log)
         self.assertIn("could not start: a listener could not open (service-specific exit code 2)", log)
-        self.assertIn(scm.COUNTERS_ZERO, log)
+        self.assertIn(harness.COUNTERS_ZERO, log)
 
     def test_configuration_broken_after_install_stops_with_exit_code_1(self):
         self.write_ini("echo = 127.0.0.1:%d/tcp" % scm.free_port_tcp_udp())
