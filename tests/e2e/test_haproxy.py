@@ -8,9 +8,7 @@ servers from its stats socket (`show stat`).
 
 `python3 test_haproxy.py --print-config` prints the configuration of the
 README's "Running several instances", made by the same function the tests
-run HAProxy with (a test holds the README to it). ctest runs LameDuck and
-Readme as e2e.haproxy and Proxy as e2e.haproxy_proxy, so that a skip of the
-latter shows as Skipped."""
+run HAProxy with (a test holds the README to it)."""
 import csv
 import http.client
 import io
@@ -38,12 +36,6 @@ CHECK_INTER_MS = 500
 CHECK_FALL = 2
 CHECK_RISE = 1
 GRACE_S = 4
-
-# The PROXY protocol listeners (`,proxy`, --proxy-from) are issue 22's
-# engine part. False until it is merged into this branch: part B then skips,
-# naming the missing feature, rather than passing or failing.
-PROXY_LISTENERS = False
-
 
 def haproxy_config(stats_socket, frontends, inter_ms=CHECK_INTER_MS, fall=CHECK_FALL, rise=CHECK_RISE):
     """HAProxy's configuration: one frontend and backend per item of
@@ -425,9 +417,6 @@ class Proxy(unittest.TestCase):
                   "--max-connections-per-source", "1")
 
     def setUp(self):
-        if not PROXY_LISTENERS:
-            self.skipTest("PROXY protocol listeners (issue 22: the ',proxy' listen suffix, --proxy-from) "
-                          "are not in this build yet")
         self.assertIsNotNone(haproxy_binary(), "haproxy is needed (tools/deps.sh wintest)")
         self.cluster = Cluster(self, [self.PROXY_ARGS] * 2, [
             {"name": "v2", "balance": "source", "send_proxy": "send-proxy-v2"},
@@ -435,12 +424,16 @@ class Proxy(unittest.TestCase):
 
     def totals(self):
         """The counters of part B, summed over both instances."""
-        out = {"ok": 0, "per_source_limit": 0, "untrusted_proxy": 0}
+        out = {"ok": 0, "bad": 0, "per_source_limit": 0, "untrusted_proxy": 0, "closed_refused": 0,
+               "closed_proxy_header": 0}
         for i in range(2):
             text = scrape(self.cluster.admin(i))
-            out["ok"] += metric(text, "portserve_proxy_headers_total", {"result": "ok"})
+            for result in ("ok", "bad"):
+                out[result] += metric(text, "portserve_proxy_headers_total", {"result": result})
             for reason in ("per_source_limit", "untrusted_proxy"):
                 out[reason] += metric(text, "portserve_connections_refused_total", {"reason": reason})
+            for reason in ("refused", "proxy_header"):
+                out["closed_" + reason] += metric(text, "portserve_connections_closed_total", {"reason": reason})
         return out
 
     def connect(self, port, source, payload, timeout=5):
@@ -494,6 +487,8 @@ class Proxy(unittest.TestCase):
         figure("%s: headers ok %+d, refused per source %+d" % (
             frontend, after["ok"] - before["ok"], after["per_source_limit"] - before["per_source_limit"]))
         self.assertEqual(after["per_source_limit"] - before["per_source_limit"], 1)
+        self.assertEqual(after["closed_refused"] - before["closed_refused"], 1,
+                         "accepted for its header, then refused: a closed connection too")
         self.assertEqual(after["ok"] - before["ok"], 5, "one header per connection through HAProxy")
         for s in held.values():
             s.close()
@@ -517,6 +512,19 @@ class Proxy(unittest.TestCase):
         # Through HAProxy (trusted) it is served.
         _, outcome = self.connect(self.cluster.fe_ports["v2"], "127.0.0.5", b"hello\n")
         self.assertEqual(outcome, "echoed")
+
+    def test_trusted_peer_without_a_header_is_reset(self):
+        """A trusted address that sends no PROXY header (a balancer
+        configured without send-proxy) is reset, not served as its own
+        client, and counted."""
+        before = self.totals()
+        direct = self.cluster.servers[0].port(service="echo")
+        _, outcome = self.connect(direct, "127.0.0.1", b"GET / HTTP/1.0\r\n\r\n")
+        self.assertEqual(outcome, "closed")
+        after = self.totals()
+        self.assertEqual(after["bad"] - before["bad"], 1)
+        self.assertEqual(after["closed_proxy_header"] - before["closed_proxy_header"], 1)
+        self.assertEqual(after["ok"], before["ok"])
 
 
 class Readme(unittest.TestCase):
