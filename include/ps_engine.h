@@ -151,6 +151,19 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out);
  * address) and returns -1; listeners opened by this call are closed again. */
 int ps_engine_serve(ps_engine *e, const ps_listen_spec *spec, const ps_handler *h, const void *options);
 
+/* Hands the sockets opened for `from` to `to`, a listener on the same
+ * host, port and transports whose service or flags differ, without closing
+ * or binding any socket (a second bind of the same address would be
+ * refused by SO_EXCLUSIVEADDRUSE while the first is open): connections
+ * accepted and datagrams received from now on are served by `h` with
+ * `options` (as ps_engine_serve takes them); connections already open keep
+ * their handler until they end. 0, or -1 after logging why (no socket is
+ * open for `from`; the host, port or transports differ; `to` has UDP and
+ * `h` no on_datagram; or the handler's on_start failed); then nothing
+ * changed. */
+int ps_engine_switch(ps_engine *e, const ps_listen_spec *from, const ps_listen_spec *to, const ps_handler *h,
+                     const void *options);
+
 /* Closes the listening sockets opened for `spec` (TCP and UDP); the
  * connections they accepted carry on until they end (a reload that removes
  * a listener drains it this way). Returns how many sockets it closed. */

@@ -91,7 +91,24 @@ typedef struct ps_handler {
   int (*on_start)(const ps_service_config *cfg, void **ctx, char *err, size_t errsize);
   /* Frees the service context. Optional. */
   void (*on_stop)(void *ctx);
+
+  /* PS_HANDLER_* bits. Optional. */
+  unsigned flags;
+  /* The deadline set with ps_session_set_deadline passed. Optional: without
+   * it the engine closes the session gracefully. */
+  void (*on_deadline)(ps_session *s);
 } ps_handler;
+
+/* A management service (the admin endpoint): the engine keeps its
+ * connections out of the service totals (connections, bytes, messages,
+ * close reasons, timeouts) and counts them only in their listener's own
+ * row; they take no --max-connections slot but one of their own
+ * allowance of PS_MANAGEMENT_CONNECTIONS_MAX, over which an accepted
+ * connection is reset (connections_refused_total{reason="management_limit"}).
+ * So a scrape neither shows up in the figures it reads nor waits behind a
+ * server that is full. */
+#define PS_HANDLER_MANAGEMENT 1u
+#define PS_MANAGEMENT_CONNECTIONS_MAX 8
 
 /* Queues a copy of `len` bytes for sending. Returns 0, or -1 when nothing of
  * this call was queued:
@@ -112,6 +129,19 @@ int ps_session_send(ps_session *s, const void *data, size_t len);
 
 /* Bytes queued and not yet handed to the network. */
 size_t ps_session_queued(const ps_session *s);
+
+/* The engine's send queue limit as configured now: past it the engine stops
+ * reading from the peer. A request/response protocol that answers
+ * pipelined requests stops answering at it too (and goes on in on_drained),
+ * so one read of many requests does not queue many answers. */
+size_t ps_session_send_queue_max(const ps_session *s);
+
+/* Arms the session's deadline `ms` from now (0 disarms it): when it passes,
+ * on_deadline runs (without one, the session closes gracefully), counted in
+ * timeouts_deadline. Traffic does not move it, unlike the idle timeout: a
+ * protocol bounds a slow request with it. The engine's timer sweep checks
+ * it, so it fires up to one sweep period (a second by default) late. */
+void ps_session_set_deadline(ps_session *s, unsigned ms);
 
 /* Graceful close: stop delivering input, send what is queued, then FIN. */
 void ps_session_close(ps_session *s);

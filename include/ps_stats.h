@@ -53,6 +53,8 @@ extern "C" {
   X(refused_source, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=per_source_limit", \
     "Accepted sockets reset before they became connections, by reason.", "refused per-source", 1) \
   X(refused_stopping, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=stopping", "", "", 1) \
+  X(refused_management, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=management_limit", "", \
+    "", 1) \
   X(refused_untrusted, PS_STAT_COUNTER, "portserve_connections_refused_total", "reason=untrusted_proxy", "", \
     "refused untrusted-proxy", 1) \
   /* PROXY protocol headers on ',proxy' listeners (conn.c). */ \
@@ -63,9 +65,17 @@ extern "C" {
   X(proxy_bad, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=bad", "", "proxy bad", 1) \
   X(proxy_timeout, PS_STAT_COUNTER, "portserve_proxy_headers_total", "result=timeout", "", "proxy timeout", 1) \
   X(timeouts_idle, PS_STAT_COUNTER, "portserve_timeouts_total", "timeout=idle", \
-    "Connection deadlines that passed: idle (graceful close), linger (close), send (reset).", "timeouts idle", 1) \
+    "Connection deadlines that passed: idle (graceful close), linger (close), send (reset), deadline (a " \
+    "service's own: the admin endpoint's request head).", "timeouts idle", 1) \
   X(timeouts_linger, PS_STAT_COUNTER, "portserve_timeouts_total", "timeout=linger", "", "timeouts linger", 1) \
   X(timeouts_send, PS_STAT_COUNTER, "portserve_timeouts_total", "timeout=send", "", "timeouts send", 1) \
+  X(timeouts_deadline, PS_STAT_COUNTER, "portserve_timeouts_total", "timeout=deadline", "", "", 1) \
+  /* Management connections (PS_HANDLER_MANAGEMENT: the admin endpoint), \
+   * kept out of the connection and traffic totals. */ \
+  X(mgmt_open, PS_STAT_GAUGE, "portserve_admin_connections_open", "", \
+    "Admin endpoint connections open (not in portserve_connections_open; at most 8).", "", 1) \
+  X(mgmt_queue_peak, PS_STAT_GAUGE, "portserve_admin_send_queue_peak_bytes", "", \
+    "Largest send queue any admin endpoint connection reached since start.", "", 1) \
   /* Connection limits (docs/design.md, "Connection limits"). */ \
   X(admitted, PS_STAT_GAUGE, "portserve_connection_slots_used", "", \
     "Of --max-connections: open connections plus posted AcceptEx, each holding one slot.", "", 1) \

@@ -47,6 +47,17 @@ size_t ps_session_queued(const ps_session *s) {
   return s->queued;
 }
 
+size_t ps_session_send_queue_max(const ps_session *s) {
+  if (!fake__usable(s, "ps_session_send_queue_max")) return 0;
+  return s->send_queue_max;
+}
+
+void ps_session_set_deadline(ps_session *s, unsigned ms) {
+  if (!fake__usable(s, "ps_session_set_deadline")) return;
+  s->deadline_ms = ms;
+  s->deadline_sets++;
+}
+
 void ps_session_close(ps_session *s) {
   if (!fake__usable(s, "ps_session_close")) return;
   s->close_calls++;
@@ -131,6 +142,13 @@ void FakeSession::PeerEof() {
   if (session_.ended || session_.closing) return;
   if (session_.handler->on_eof != nullptr) session_.handler->on_eof(&session_);
   else session_.eof_left_to_engine = true;
+}
+
+void FakeSession::Deadline() {
+  if (session_.ended || session_.closing) return;
+  session_.deadline_ms = 0;
+  if (session_.handler->on_deadline != nullptr) session_.handler->on_deadline(&session_);
+  else ps_session_close(&session_);
 }
 
 void FakeSession::End() {

@@ -33,6 +33,12 @@ struct ps_session {
    * engine (Engine.HalfCloseEchoesEverythingThenCloses,
    * UdpServices.ChargenClosesGracefullyWhenTheClientHalfCloses). */
   bool eof_left_to_engine = false;
+  /* What ps_session_send_queue_max reports (the engine's default). */
+  size_t send_queue_max = 262144;
+  /* The deadline the handler armed (ps_session_set_deadline), 0 = none; the
+   * test passes it with Deadline(). */
+  unsigned deadline_ms = 0;
+  int deadline_sets = 0;
 };
 
 /* One session of `handler`, opened by the constructor and always ended
@@ -53,6 +59,10 @@ class FakeSession {
   /* The peer half-closes: on_eof if the handler has one; otherwise only
    * records that the engine's default applies (eof_left_to_engine). */
   void PeerEof();
+  /* The armed deadline passes: on_deadline if the handler has one (the
+   * engine's default, a graceful close, otherwise). The fake disarms it
+   * first, as the engine does. */
+  void Deadline();
   /* The session ends: on_close, exactly once. */
   void End();
 

@@ -412,6 +412,45 @@ TEST_F(Config, NewOptionsHaveKeys) {
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "admin: '127.0.0.1' is not HOST:PORT", err);
 }
 
+// run's errors (ps_options_parse_each): every bad line of --config and every
+// bad value of a known flag, in order; an unknown flag ends the reading.
+TEST(ConfigEach, RunReportsEveryBadLineAndFlagValueInOrder) {
+  TempFile ini("[server]\nthraeds = 3\naccepts = many\n[listeners]\necho = 127.0.0.1:x\n", ".ini");
+  std::vector<std::string> args = {"portserve",      "run", "--threads", "lots",      "--config", ini.path(),
+                                   "--idle-timeout", "-1",  "--bogus",   "--accepts", "zero"};
+  std::vector<char *> argv;
+  for (std::string &arg : args) argv.push_back(&arg[0]);
+  std::vector<std::string> got;
+  ps_options o;
+  unsigned n = ps_options_parse_each(
+      nullptr, static_cast<int>(args.size()), argv.data(), &o,
+      [](void *ctx, const char *message) {
+        static_cast<std::vector<std::string> *>(ctx)->push_back(message);
+        return 0;
+      },
+      &got);
+  ASSERT_EQ(n, 6u);
+  ASSERT_EQ(got.size(), 6u);
+  EXPECT_NE(got[0].find("--threads: 'lots' is not a number"), std::string::npos) << got[0];
+  EXPECT_EQ(got[1].rfind(ini.path() + ":2: unknown key 'thraeds'", 0), 0u) << got[1];
+  EXPECT_EQ(got[2].rfind(ini.path() + ":3: accepts: 'many' is not a number", 0), 0u) << got[2];
+  EXPECT_EQ(got[3].rfind(ini.path() + ":5: ", 0), 0u) << got[3];
+  EXPECT_NE(got[4].find("--idle-timeout"), std::string::npos) << got[4];
+  EXPECT_EQ(got[5], "unknown option '--bogus'") << "an unknown flag is the last: '--accepts zero' is not read";
+}
+
+// ps_options_parse keeps the first error only, as before (reload's message).
+TEST(ConfigEach, ParseStopsAtTheFirstErrorOfTheFile) {
+  TempFile ini("[server]\nthraeds = 3\naccepts = many\n", ".ini");
+  std::vector<std::string> args = {"portserve", "run", "--config", ini.path()};
+  std::vector<char *> argv;
+  for (std::string &arg : args) argv.push_back(&arg[0]);
+  ps_options o;
+  char err[512] = "";
+  EXPECT_EQ(ps_options_parse(static_cast<int>(args.size()), argv.data(), &o, err, sizeof err), -1);
+  EXPECT_EQ(std::string(err).rfind(ini.path() + ":2: unknown key 'thraeds'", 0), 0u) << err;
+}
+
 // ---- the shipped example ------------------------------------------------------
 
 const std::string kExample = std::string(PS_SOURCE_DIR) + "/portserve.ini.example";

@@ -1,6 +1,7 @@
 // TCP connections (server/conn.c): the inline and deferred paths, half-close
 // and resets, receive buffers, backpressure, the per-source limit.
 #include <atomic>
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
@@ -269,5 +270,44 @@ TEST(Conn, MaxConnectionsPerSourceResetsTheExtraConnection) {
   close_socket(b);
   close_socket(c);
   close_socket(d);
+  srv.stop_and_check();
+}
+
+// The per-source table is sized for --max-connections; a reload that raises
+// the limit must make room for as many sources as the new limit admits,
+// keeping the counts of the connections already open.
+TEST(Conn, RaisingMaxConnectionsAdmitsMoreSourcesThanTheOldLimit) {
+  ps_engine_config cfg = default_config();
+  cfg.max_connections = 2;
+  cfg.max_connections_per_source = 1;
+  cfg.accepts = 1;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0/tcp", &cfg));
+  SOCKET first = connect_from("127.0.0.2", "127.0.0.1", srv.port());
+  ASSERT_NE(first, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 1; }, 10000));
+  ps_engine_config raised;
+  ps_engine_config_get(srv.engine, &raised);
+  raised.max_connections = 6;
+  ps_engine_reconfigure(srv.engine, &raised);
+  std::vector<SOCKET> more;
+  for (int i = 3; i <= 6; i++) {
+    char from[16];
+    std::snprintf(from, sizeof(from), "127.0.0.%d", i);
+    SOCKET s = connect_from(from, "127.0.0.1", srv.port());
+    ASSERT_NE(s, INVALID_SOCKET) << from;
+    ByteStream stream(40 + i);
+    EXPECT_TRUE(echo_round_trip(s, stream, 10)) << "source " << from << " is admitted under the raised limit";
+    more.push_back(s);
+  }
+  EXPECT_EQ(0u, srv.stats().refused_source) << "no source refused as over its limit or for a full table";
+  // The connection counted before the reload still counts: a second one
+  // from its address is over the per-source limit of 1.
+  SOCKET again = connect_from("127.0.0.2", "127.0.0.1", srv.port());
+  ASSERT_NE(again, INVALID_SOCKET);
+  EXPECT_TRUE(wait_reset(again, 10000)) << "the count from before the reload was carried over";
+  close_socket(again);
+  close_socket(first);
+  for (SOCKET s : more) close_socket(s);
   srv.stop_and_check();
 }

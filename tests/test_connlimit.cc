@@ -63,6 +63,39 @@ TEST(ConnLimit, ANewSourceIsRefusedWhenTheTableIsFullAndMemoryStaysFixed) {
   ps_connlimit_close(&cl);
 }
 
+// A table that must grow (a reload raised --max-connections): the counts
+// move into a bigger one, which takes the sources the old one refused.
+TEST(ConnLimit, MoveCarriesTheCountsIntoABiggerTableThatTakesMoreSources) {
+  ps_connlimit small, big;
+  ps_siphash_key key = HashKey(3);
+  ASSERT_EQ(0, ps_connlimit_init(&small, 2, 2, &key));
+  ps_ratelimit_key a = Source(0x7f000002), b = Source(0x7f000003), c = Source(0x7f000004);
+  ASSERT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&small, &a));
+  ASSERT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&small, &a));
+  ASSERT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&small, &b));
+  ASSERT_EQ(PS_CONNLIMIT_FULL, ps_connlimit_acquire(&small, &c));
+  ASSERT_EQ(0, ps_connlimit_init(&big, 2, 1, &key));
+  EXPECT_EQ(-1, ps_connlimit_move(&big, &small)) << "a table for fewer sources than are held";
+  EXPECT_EQ(2u, ps_connlimit_count(&small, &a)) << "a refused move leaves the counts";
+  ps_connlimit_close(&big);
+  ASSERT_EQ(0, ps_connlimit_init(&big, 2, 6, &key));
+  ASSERT_EQ(0, ps_connlimit_move(&big, &small));
+  EXPECT_EQ(0u, small.used);
+  EXPECT_EQ(0u, ps_connlimit_count(&small, &a));
+  ps_connlimit_close(&small);
+  EXPECT_EQ(2u, big.used);
+  EXPECT_EQ(2u, ps_connlimit_count(&big, &a));
+  EXPECT_EQ(1u, ps_connlimit_count(&big, &b));
+  EXPECT_EQ(PS_CONNLIMIT_SOURCE, ps_connlimit_acquire(&big, &a)) << "the moved count still counts";
+  EXPECT_EQ(PS_CONNLIMIT_OK, ps_connlimit_acquire(&big, &c)) << "the new source the small table refused";
+  ps_connlimit_release(&big, &a);
+  ps_connlimit_release(&big, &a);
+  ps_connlimit_release(&big, &b);
+  ps_connlimit_release(&big, &c);
+  EXPECT_EQ(0u, big.used) << "releases of moved connections find them";
+  ps_connlimit_close(&big);
+}
+
 // Random acquires and releases against a std::map: after every step each
 // touched source's count matches, so backward-shift deletion never loses a
 // key behind a hole.

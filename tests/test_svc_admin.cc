@@ -236,3 +236,112 @@ TEST(SvcAdmin, ConnectionClosesAfterTheRequestCap) {
   EXPECT_NE(r[PS_ADMIN_REQUESTS_MAX - 2].head.find("Connection: keep-alive\r\n"), std::string::npos);
   EXPECT_EQ(fake.record().close_calls, 1);
 }
+
+// Backpressure: one read of many pipelined scrapes queues answers only up to
+// the engine's send queue limit; the rest wait unparsed and are answered as
+// the queue drains (on_drained), in order, every one of them.
+TEST(SvcAdmin, PipelinedScrapesStopAtTheSendQueueLimitAndGoOnWhenDrained) {
+  AdminService svc;
+  FakeSession fake(&ps_svc_admin, svc.ctx);
+  fake.session()->send_queue_max = 8192;
+  std::string many;
+  const int kRequests = 40;
+  for (int i = 0; i < kRequests; i++) many += kGetMetrics;
+  fake.Receive(many.data(), many.size());
+  auto first = Responses(fake.record().sent);
+  ASSERT_GE(first.size(), 1u) << "the first is answered at once";
+  ASSERT_LT(first.size(), static_cast<size_t>(kRequests)) << "not all of them: the queue limit stops it";
+  size_t one = fake.record().sent.size() / first.size();
+  EXPECT_LT(fake.record().queued, 8192 + one) << "about one send queue, not one answer per request";
+  EXPECT_EQ(svc.figures.fills, static_cast<int>(first.size()));
+  size_t peak = fake.record().queued;
+  for (int drains = 0; drains < kRequests && Responses(fake.record().sent).size() < static_cast<size_t>(kRequests);
+       drains++) {
+    fake.Drain();
+    if (fake.record().queued > peak) peak = fake.record().queued;
+  }
+  auto all = Responses(fake.record().sent);
+  EXPECT_EQ(all.size(), static_cast<size_t>(kRequests)) << "every request answered once drained";
+  for (const auto &r : all) EXPECT_EQ(r.status, 200);
+  EXPECT_LT(peak, 8192 + one);
+  EXPECT_EQ(fake.record().close_calls, 0) << "keep-alive";
+}
+
+// New input behind held requests waits its turn; a FIN after them closes
+// only once they are answered.
+TEST(SvcAdmin, InputBehindHeldRequestsKeepsItsOrderAndEofWaitsForThem) {
+  AdminService svc;
+  FakeSession fake(&ps_svc_admin, svc.ctx);
+  fake.session()->send_queue_max = 1;  // one answer per drain
+  const std::string a = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string b = "HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+  fake.Receive((a + a).data(), 2 * a.size());
+  fake.Receive(b.data(), b.size());
+  fake.PeerEof();
+  EXPECT_EQ(Responses(fake.record().sent).size(), 1u);
+  EXPECT_EQ(fake.record().close_calls, 0) << "answers still owed";
+  fake.Drain();
+  fake.Drain();
+  auto r = Responses(fake.record().sent, {false, false, true});
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[1].body, "ok\n");
+  EXPECT_TRUE(r[2].body.empty()) << "the HEAD came last";
+  EXPECT_EQ(fake.record().close_calls, 1) << "closed once the last held request was answered";
+}
+
+TEST(SvcAdmin, ClientFarAheadOfItsAnswersIsClosed) {
+  AdminService svc;
+  FakeSession fake(&ps_svc_admin, svc.ctx);
+  fake.session()->send_queue_max = 1;
+  std::string chunk;
+  while (chunk.size() < 8192) chunk += kGetMetrics;
+  for (int i = 0; i < PS_ADMIN_HELD_MAX / 8192 + 2 && fake.record().close_calls == 0; i++)
+    fake.Receive(chunk.data(), chunk.size());
+  EXPECT_EQ(fake.record().close_calls, 1) << "past PS_ADMIN_HELD_MAX held";
+}
+
+// The head deadline runs from a head's first byte and is not moved by the
+// bytes after it; when it passes the client gets 408 and a close.
+TEST(SvcAdmin, HeadDeadlineArmsOnTheFirstByteOnlyThen408AndClose) {
+  AdminService svc;
+  FakeSession fake(&ps_svc_admin, svc.ctx);
+  EXPECT_EQ(fake.record().deadline_sets, 0) << "nothing armed before a byte";
+  fake.Receive("G", 1);
+  EXPECT_EQ(fake.record().deadline_ms, static_cast<unsigned>(PS_ADMIN_HEAD_TIMEOUT_MS));
+  EXPECT_EQ(fake.record().deadline_sets, 1);
+  fake.Receive("ET /met", 7);
+  fake.Receive("rics", 4);
+  EXPECT_EQ(fake.record().deadline_sets, 1) << "further bytes do not move it";
+  fake.Deadline();
+  auto r = Responses(fake.record().sent);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 408);
+  EXPECT_NE(r[0].head.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(fake.record().close_calls, 1);
+}
+
+TEST(SvcAdmin, HeadDeadlineIsDisarmedByACompleteRequestAndConfigurable) {
+  AdminService svc;
+  svc.options.head_timeout_ms = 1500;
+  ps_svc_admin.on_stop(svc.ctx);
+  ps_service_config cfg{};
+  cfg.name = "admin";
+  cfg.options = &svc.options;
+  char err[200] = "";
+  ASSERT_EQ(ps_svc_admin.on_start(&cfg, &svc.ctx, err, sizeof(err)), 0) << err;
+  FakeSession fake(&ps_svc_admin, svc.ctx);
+  const std::string two = std::string(kGetMetrics) + "GET /hea";
+  fake.Receive(two.data(), two.size());
+  EXPECT_EQ(fake.record().deadline_ms, 1500u) << "re-armed for the second head, from the test's setting";
+  EXPECT_EQ(fake.record().deadline_sets, 1) << "a head complete in one read arms nothing; the cut one does";
+  const std::string rest = "lthz HTTP/1.1\r\nHost: a\r\n\r\n";
+  fake.Receive(rest.data(), rest.size());
+  EXPECT_EQ(fake.record().deadline_ms, 0u) << "disarmed between requests: an idle keep-alive is the idle timeout's";
+  EXPECT_EQ(Responses(fake.record().sent).size(), 2u);
+}
+
+TEST(SvcAdmin, IsAManagementServiceWithADeadlineHandler) {
+  EXPECT_NE(ps_svc_admin.flags & PS_HANDLER_MANAGEMENT, 0u) << "kept out of the totals and --max-connections";
+  EXPECT_NE(ps_svc_admin.on_deadline, nullptr);
+  EXPECT_NE(ps_svc_admin.on_drained, nullptr);
+}

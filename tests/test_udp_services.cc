@@ -314,3 +314,58 @@ TEST(UdpServices, MissingQuotesFileFailsTheListenerNamingTheFile) {
   std::string text = log.text();
   EXPECT_PRED_FORMAT2(testing::IsSubstring, "listen qotd: cannot open quotes file 'C:\\no\\such\\quotes.txt'", text);
 }
+
+// ps_engine_switch (a reload changing the service on one address): the
+// sockets of echo=127.0.0.1:P become discard's without a bind; new TCP
+// connections and datagrams get discard, a connection accepted before keeps
+// echo, the per-listener rows follow, and a listener on another address or
+// transport set is refused with nothing changed.
+TEST(EngineSwitch, EchoBecomesDiscardOnTheSameSocketsAndOpenConnectionsKeepEcho) {
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0"));
+  const ps_endpoint *tcp = srv.endpoint("echo", PS_TRANSPORT_TCP, AF_INET);
+  const ps_endpoint *udp = srv.endpoint("echo", PS_TRANSPORT_UDP, AF_INET);
+  ASSERT_NE(tcp, nullptr);
+  ASSERT_NE(udp, nullptr);
+  ps_endpoint tcp_ep = *tcp, udp_ep = *udp;
+  SOCKET old = connect_to("127.0.0.1", tcp_ep.port);
+  ASSERT_NE(old, INVALID_SOCKET);
+  ByteStream stream(21);
+  ASSERT_TRUE(echo_round_trip(old, stream, 10));
+  ps_listen_spec from, to, elsewhere;
+  char msg[300];
+  ASSERT_EQ(ps_listen_spec_parse("echo=127.0.0.1:0", &from, msg, sizeof(msg)), 0) << msg;
+  ASSERT_EQ(ps_listen_spec_parse("discard=127.0.0.1:0,optional", &to, msg, sizeof(msg)), 0) << msg;
+  ASSERT_EQ(ps_listen_spec_parse("discard=127.0.0.1:0/tcp", &elsewhere, msg, sizeof(msg)), 0) << msg;
+  EXPECT_EQ(ps_engine_switch(srv.engine, &from, &elsewhere, &ps_svc_discard, nullptr), -1)
+      << "another set of transports is a new listener, not a switch";
+  ASSERT_EQ(ps_engine_switch(srv.engine, &from, &to, &ps_svc_discard, nullptr), 0);
+  EXPECT_EQ(ps_engine_switch(srv.engine, &from, &to, &ps_svc_discard, nullptr), -1) << "nothing is echo's any more";
+
+  SOCKET fresh = connect_to("127.0.0.1", tcp_ep.port);
+  ASSERT_NE(fresh, INVALID_SOCKET) << "the same listening socket accepts";
+  ASSERT_TRUE(send_all(fresh, "into the void", 13));
+  EXPECT_EQ(wait_readable(fresh, 500), 0) << "a new connection gets discard";
+  EXPECT_FALSE(udp_ask(udp_ep, "ping", nullptr, 500)) << "a new datagram gets discard";
+  EXPECT_TRUE(echo_round_trip(old, stream, 10)) << "the open connection keeps echo";
+
+  ps_endpoint now[8];
+  size_t n = ps_engine_endpoints(srv.engine, now, 8);
+  ASSERT_EQ(n, 2u);
+  for (size_t i = 0; i < n; i++) {
+    EXPECT_STREQ(now[i].service, "discard");
+    EXPECT_EQ(now[i].port, tcp_ep.port) << "no new bind: the same port";
+  }
+  ps_listener_stats rows[8];
+  size_t count = ps_engine_listener_stats(srv.engine, rows, 8);
+  int echo_open = 0, discard_open = 0;
+  for (size_t i = 0; i < count && i < 8; i++) {
+    if (strcmp(rows[i].ep.service, "echo") == 0) echo_open += rows[i].open;
+    if (strcmp(rows[i].ep.service, "discard") == 0) discard_open += rows[i].open;
+  }
+  EXPECT_EQ(echo_open, 0) << "echo's rows are closed";
+  EXPECT_EQ(discard_open, 2) << "discard has a row per socket (TCP and UDP)";
+  closesocket(fresh);
+  closesocket(old);
+  srv.stop_and_check();
+}

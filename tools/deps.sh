@@ -35,6 +35,7 @@ command:msiinfo msitools
 command:msibuild msitools
 command:ps procps
 command:promtool prometheus
+command:prometheus prometheus
 command:curl curl
 file:/usr/sbin/haproxy haproxy
 '

@@ -182,28 +182,22 @@ unsigned ps_config_load_each(const char *path, ps_options *o, ps_config_error_fn
   return count;
 }
 
-/* The first error, into the caller's buffer; stop there. */
-typedef struct cfg__first {
-  char *err;
-  size_t errsize;
-} cfg__first;
-
-static int cfg__keep_first(void *ctx, const char *message) {
-  cfg__first *first = (cfg__first *)ctx;
+int ps_config_keep_first(void *ctx, const char *message) {
+  ps_config_first *first = (ps_config_first *)ctx;
   snprintf(first->err, first->errsize, "%s", message);
   return 1;
 }
 
 int ps_config_parse(const char *text, const char *name, ps_options *o, char *err, size_t errsize) {
-  cfg__first first;
+  ps_config_first first;
   first.err = err;
   first.errsize = errsize;
-  return ps_config_parse_each(text, name, o, cfg__keep_first, &first) == 0 ? 0 : -1;
+  return ps_config_parse_each(text, name, o, ps_config_keep_first, &first) == 0 ? 0 : -1;
 }
 
 int ps_config_load(const char *path, ps_options *o, char *err, size_t errsize) {
-  cfg__first first;
+  ps_config_first first;
   first.err = err;
   first.errsize = errsize;
-  return ps_config_load_each(path, o, cfg__keep_first, &first) == 0 ? 0 : -1;
+  return ps_config_load_each(path, o, ps_config_keep_first, &first) == 0 ? 0 : -1;
 }

@@ -30,6 +30,14 @@ extern "C" {
  * non-zero to stop at this error. */
 typedef int (*ps_config_error_fn)(void *ctx, const char *message);
 
+/* The on_error for callers that want the first error only: ctx is a
+ * ps_config_first; the message goes into its buffer and parsing stops. */
+typedef struct ps_config_first {
+  char *err;
+  size_t errsize;
+} ps_config_first;
+int ps_config_keep_first(void *ctx, const char *message);
+
 /* Applies every good line of INI `text` (named `name` in messages) to `o`
  * and reports each bad one to on_error (a line under an unknown section is
  * not reported again). Returns the number of errors reported. */

@@ -181,7 +181,7 @@ static const ps_option_def opt__table[] = {
    .max = 86400,
    .default_uint = PS_ENGINE_DEFAULT_KEEPALIVE_MS / 1000,
    OPT_ENGINE(keepalive_ms, 1000),
-   .reload = PS_RELOAD_LIVE,
+   .reload = PS_RELOAD_NEW_CONNECTIONS, /* SIO_KEEPALIVE_VALS at the accept (conn.c) */
    .help = "TCP keep-alive after SEC idle seconds, so vanished peers are found",
    .zero_means = "off"},
   {.flag = "--drain-timeout",
@@ -395,7 +395,9 @@ static const char ps_usage_commands[] =
   "                           console close\n"
   "  check                    report every error in FILE as FILE:LINE: message,\n"
   "                           opening nothing; with --bind also bind each\n"
-  "                           listener's addresses and report every one in use\n"
+  "                           listener's and the admin endpoint's addresses and\n"
+  "                           report every one in use (those the running\n"
+  "                           instance's admin endpoint lists do not fail)\n"
   "  install                  register the Windows service 'portserve' (automatic\n"
   "                           start, NT AUTHORITY\\LocalService) to run with\n"
   "                           --config FILE\n"
@@ -818,15 +820,62 @@ int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t err
 }
 
 int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err, size_t errsize) {
+  ps_config_first first;
+  first.err = err;
+  first.errsize = errsize;
+  return ps_options_parse_each(services, argc, argv, o, ps_config_keep_first, &first) == 0 ? 0 : -1;
+}
+
+/* ps_options_parse_each's errors: counted, then handed to the callback; the
+ * config file's come through ps_config_load_each. */
+typedef struct opt__errors {
+  ps_options_error_fn on_error;
+  void *ctx;
+  unsigned count;
+  int stop; /* the callback asked to stop */
+} opt__errors;
+
+static int opt__count_config_error(void *ctx, const char *message) {
+  opt__errors *e = (opt__errors *)ctx;
+  e->count++;
+  if (e->on_error(e->ctx, message) != 0) e->stop = 1;
+  return e->stop;
+}
+
+/* Reports `err`; non-zero when parsing must stop (the callback said so). */
+static int opt__report(opt__errors *e, const char *err) { return opt__count_config_error(e, err); }
+
+unsigned ps_options_parse_each(const ps_registry *services, int argc, char **argv, ps_options *o,
+                               ps_options_error_fn on_error, void *ctx) {
+  opt__errors errors;
+  char err[PS_OPTIONS_ERROR_MAX];
   int i;
   size_t k;
+  errors.on_error = on_error;
+  errors.ctx = ctx;
+  errors.count = 0;
+  errors.stop = 0;
   ps_options_defaults(o);
   o->services = services;
 
-  if (argc < 2) return ps_fail(err, errsize, "missing command (try: portserve run)");
+  /* An error after which the rest of the line cannot be read: the last. */
+#define OPT__FATAL(...) \
+  do { \
+    ps_fail(err, sizeof(err), __VA_ARGS__); \
+    opt__report(&errors, err); \
+    return errors.count; \
+  } while (0)
+  /* An error that spoils one option only: the others are still read. */
+#define OPT__BAD(...) \
+  do { \
+    ps_fail(err, sizeof(err), __VA_ARGS__); \
+    if (opt__report(&errors, err)) return errors.count; \
+  } while (0)
+
+  if (argc < 2) OPT__FATAL("missing command (try: portserve run)");
   for (k = 0; k < PS_COUNTOF(opt__commands); k++)
     if (strcmp(argv[1], opt__commands[k].name) == 0) break;
-  if (k == PS_COUNTOF(opt__commands)) return ps_fail(err, errsize, "unknown command '%s'", argv[1]);
+  if (k == PS_COUNTOF(opt__commands)) OPT__FATAL("unknown command '%s'", argv[1]);
   o->command = opt__commands[k].command;
 
   for (i = 2; i < argc; i++) {
@@ -838,23 +887,23 @@ int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_
 
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       o->command = PS_CMD_HELP;
-      return 0;
+      return errors.count;
     }
     if (o->command == PS_CMD_RELOAD && o->reload_pid == 0 && arg[0] >= '1' && arg[0] <= '9' &&
         strspn(arg, "0123456789") == strlen(arg) && strlen(arg) <= 9) {
       o->reload_pid = (unsigned)strtoul(arg, NULL, 10);
       continue;
     }
-    if (strncmp(arg, "--", 2) != 0) return ps_fail(err, errsize, "unexpected argument '%s'", arg);
+    if (strncmp(arg, "--", 2) != 0) OPT__FATAL("unexpected argument '%s'", arg);
     eq = strchr(arg, '=');
     if (eq != NULL) {
       size_t n = (size_t)(eq - arg);
-      if (n >= sizeof(flag)) return ps_fail(err, errsize, "unknown option '%.60s'", arg);
+      if (n >= sizeof(flag)) OPT__FATAL("unknown option '%.60s'", arg);
       memcpy(flag, arg, n);
       flag[n] = '\0';
       value = eq + 1;
     } else {
-      if (strlen(arg) >= sizeof(flag)) return ps_fail(err, errsize, "unknown option '%.60s'", arg);
+      if (strlen(arg) >= sizeof(flag)) OPT__FATAL("unknown option '%.60s'", arg);
       snprintf(flag, sizeof(flag), "%s", arg);
     }
     /* check's own switch: it takes no value and sets no option. */
@@ -862,42 +911,50 @@ int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_
       o->check_bind = 1;
       continue;
     }
-    if (ps_option_by_flag(flag) == NULL) return ps_fail(err, errsize, "unknown option '%s'", flag);
+    /* Unknown: whether the next word is its value cannot be told. */
+    if (ps_option_by_flag(flag) == NULL) OPT__FATAL("unknown option '%s'", flag);
     /* check reads the file itself, reporting every error (ps_config_load_all). */
     if (o->command == PS_CMD_CHECK && strcmp(flag, "--config") != 0)
-      return ps_fail(err, errsize, "check takes only --config FILE and --bind ('%s')", flag);
+      OPT__FATAL("check takes only --config FILE and --bind ('%s')", flag);
     /* The SCM commands take what the service will read, nothing else: a flag
      * they ignored would look applied and not be. */
     if (o->command == PS_CMD_INSTALL && strcmp(flag, "--config") != 0)
-      return ps_fail(err, errsize, "install takes only --config FILE (put '%s' in the configuration file)", flag);
+      OPT__FATAL("install takes only --config FILE (put '%s' in the configuration file)", flag);
     if (o->command == PS_CMD_UNINSTALL || o->command == PS_CMD_START || o->command == PS_CMD_STOP ||
         o->command == PS_CMD_STATUS || o->command == PS_CMD_RELOAD)
-      return ps_fail(err, errsize, "%s takes no options ('%s')", argv[1], flag);
+      OPT__FATAL("%s takes no options ('%s')", argv[1], flag);
     if (value == NULL) {
-      if (i + 1 >= argc) return ps_fail(err, errsize, "%s needs a value", flag);
+      if (i + 1 >= argc) OPT__FATAL("%s needs a value", flag);
       value = argv[++i];
     }
     if (strcmp(flag, "--config") == 0) {
-      if (strlen(value) >= PS_PATH_MAX) return ps_fail(err, errsize, "--config: path too long");
+      if (strlen(value) >= PS_PATH_MAX) {
+        OPT__BAD("--config: path too long");
+        continue;
+      }
       snprintf(o->config_path, sizeof(o->config_path), "%s", value);
-      if (o->command != PS_CMD_CHECK && ps_config_load(value, o, err, errsize) != 0) return -1;
+      /* Every bad line of the file, each with its line number. */
+      if (o->command != PS_CMD_CHECK) ps_config_load_each(value, o, opt__count_config_error, &errors);
+      if (errors.stop) return errors.count;
       continue;
     }
-    r = ps_options_set(o, flag, value, err, errsize);
-    if (r == 1) return ps_fail(err, errsize, "unknown option '%s'", flag);
+    r = ps_options_set(o, flag, value, err, sizeof(err));
+    if (r == 1) OPT__FATAL("unknown option '%s'", flag);
     if (r != 0) {
-      if (strcmp(flag, "--listen") == 0) {
-        char msg[400];
-        snprintf(msg, sizeof(msg), "--listen %s", err);
-        snprintf(err, errsize, "%s", msg);
-      }
-      return -1;
+      /* --listen's message starts with the spec, not the flag. */
+      char msg[PS_OPTIONS_ERROR_MAX + 16];
+      snprintf(msg, sizeof(msg), "%s%s", strcmp(flag, "--listen") == 0 ? "--listen " : "", err);
+      if (opt__report(&errors, msg)) return errors.count;
     }
   }
+#undef OPT__FATAL
+#undef OPT__BAD
 
-  if (o->command == PS_CMD_CHECK && o->config_path[0] == '\0')
-    return ps_fail(err, errsize, "check needs --config FILE");
-  if ((o->command == PS_CMD_RUN || o->command == PS_CMD_SERVICE) && o->listen_count == 0)
-    if (ps_options_add_listen(o, PS_DEFAULT_LISTEN, err, errsize) != 0) return -1;
-  return 0;
+  if (o->command == PS_CMD_CHECK && o->config_path[0] == '\0') {
+    ps_fail(err, sizeof(err), "check needs --config FILE");
+    opt__report(&errors, err);
+  }
+  if (errors.count == 0 && (o->command == PS_CMD_RUN || o->command == PS_CMD_SERVICE) && o->listen_count == 0)
+    if (ps_options_add_listen(o, PS_DEFAULT_LISTEN, err, sizeof(err)) != 0) opt__report(&errors, err);
+  return errors.count;
 }

@@ -129,10 +129,11 @@ typedef enum ps_option_unit {
 /* What a reload does with a changed option (run.c, "Reload" in
  * docs/design.md). */
 typedef enum ps_reload_class {
-  PS_RELOAD_NONE = 0,      /* not compared: --config, --listen (listeners are compared one by one) */
-  PS_RELOAD_LIVE,          /* applied at once: every connection, the log, the run loop from now on */
-  PS_RELOAD_NEW_LISTENERS, /* applied to listeners opened from now on (pool sizes) */
-  PS_RELOAD_RESTART        /* fixed at start: the change is logged and the running value stays */
+  PS_RELOAD_NONE = 0, /* not compared: --config, --listen (listeners are compared one by one) */
+  PS_RELOAD_LIVE,     /* applied at once: open connections too (timeouts, queue, limits), the log, the run loop */
+  PS_RELOAD_NEW_CONNECTIONS, /* applied to connections accepted from now on (a socket option set at the accept) */
+  PS_RELOAD_NEW_LISTENERS,   /* applied to listeners opened from now on (pool sizes) */
+  PS_RELOAD_RESTART          /* fixed at start: the change is logged and the running value stays */
 } ps_reload_class;
 
 /* One option: the one place its name, key, range, default, help, engine
@@ -170,11 +171,26 @@ char *ps_option_default_text(const ps_option_def *d, char *buf, size_t size);
 
 /* Fills `o` from argv (argv[0] is the program). Options apply in order, so
  * flags after --config FILE override the file. Returns 0, or -1 with a
- * message naming the bad argument in err (callers print usage and exit 2). */
+ * message naming the bad argument in err (the first error only: see
+ * ps_options_parse_each). */
 int ps_options_parse(int argc, char **argv, ps_options *o, char *err, size_t errsize);
 /* The same for a program that serves its own services: --listen may name
  * those in `services` (NULL: the built-in ones). */
 int ps_options_parse_for(const ps_registry *services, int argc, char **argv, ps_options *o, char *err, size_t errsize);
+
+/* Receives one error of the command line or of its --config file ("FILE:LINE:
+ * message" for the file's). 0 to go on, non-zero to stop at this error. */
+typedef int (*ps_options_error_fn)(void *ctx, const char *message);
+/* Room for one message of ps_options_parse_each (a longer one is cut). */
+#define PS_OPTIONS_ERROR_MAX 600
+
+/* ps_options_parse_for, reporting every error it finds instead of the
+ * first: each bad line of the --config file (as `portserve check` does)
+ * and each bad value of a known flag. It stops at an unknown command, an
+ * unknown flag or an unexpected argument, after which the rest of the line
+ * cannot be read. Returns the number of errors; 0 means `o` is complete. */
+unsigned ps_options_parse_each(const ps_registry *services, int argc, char **argv, ps_options *o,
+                               ps_options_error_fn on_error, void *ctx);
 
 /* The defaults, as ps_options_parse starts from them. */
 void ps_options_defaults(ps_options *o);

@@ -69,6 +69,21 @@ void ps_connlimit_release(ps_connlimit *cl, const ps_ratelimit_key *key) {
   }
 }
 
+int ps_connlimit_move(ps_connlimit *to, ps_connlimit *from) {
+  size_t i;
+  if (to->entries == NULL || to->used != 0 || to->sources < from->used) return -1;
+  for (i = 0; from->entries != NULL && i <= from->mask; i++) {
+    const ps_connlimit_entry *src = &from->entries[i];
+    if (src->count == 0) continue;
+    /* Each key is in `from` once, so its slot in `to` is a free one. */
+    to->entries[cl__find(to, &src->key)] = *src;
+    to->used++;
+  }
+  if (from->entries != NULL) memset(from->entries, 0, (from->mask + 1) * sizeof(*from->entries));
+  from->used = 0;
+  return 0;
+}
+
 unsigned ps_connlimit_count(const ps_connlimit *cl, const ps_ratelimit_key *key) {
   if (cl->entries == NULL) return 0;
   return cl->entries[cl__find(cl, key)].count;

@@ -7,7 +7,9 @@
  * sized for `sources` addresses at init and never allocates afterwards. A
  * new source that finds it full is refused like a source at its limit
  * (PS_CONNLIMIT_FULL), which can happen only with more than `sources`
- * distinct addresses connected at once.
+ * distinct addresses connected at once. When the connection limit it was
+ * sized for rises, the caller makes a bigger table and moves the counts
+ * into it (ps_connlimit_move).
  *
  * Open addressing with linear probing at a load of at most one half, and
  * backward-shift deletion (no tombstones), so lookups stay short however
@@ -57,6 +59,14 @@ void ps_connlimit_close(ps_connlimit *cl);
 ps_connlimit_verdict ps_connlimit_acquire(ps_connlimit *cl, const ps_ratelimit_key *key);
 /* Counts one connection from `key` less (one that acquire counted). */
 void ps_connlimit_release(ps_connlimit *cl, const ps_ratelimit_key *key);
+
+/* Moves every counted address of `from` into `to`, an empty table made with
+ * ps_connlimit_init for at least from->used sources (its own limit and
+ * key), and leaves `from` empty. A table that must grow: the bigger one is
+ * made outside the caller's lock, the counts moved under it, and the old
+ * one closed after. 0, or -1 (nothing moved) if `to` is too small or not
+ * empty. */
+int ps_connlimit_move(ps_connlimit *to, ps_connlimit *from);
 
 /* Open connections counted for `key` (0 if none). */
 unsigned ps_connlimit_count(const ps_connlimit *cl, const ps_ratelimit_key *key);

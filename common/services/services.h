@@ -32,7 +32,19 @@ typedef struct ps_metrics ps_metrics; /* common/metrics.h */
 typedef struct ps_admin_options {
   void (*metrics_fill)(void *metrics_arg, ps_metrics *out);
   void *metrics_arg;
+  /* A request head must be complete this long after its first byte, or
+   * the connection gets 408 and is closed; 0: PS_ADMIN_HEAD_TIMEOUT_MS.
+   * (Tests shorten it.) */
+  unsigned head_timeout_ms;
 } ps_admin_options;
+
+#define PS_ADMIN_HEAD_TIMEOUT_MS 10000
+/* Input an admin connection may send ahead of reading its answers: while
+ * its queued answers are at the engine's send queue limit the rest of its
+ * requests wait unparsed, up to this much; past it the connection is
+ * closed once its answers are sent. (100 pipelined requests of a few
+ * hundred bytes fit many times over.) */
+#define PS_ADMIN_HELD_MAX 65536
 
 /* chargen: bytes of the RFC 864 pattern starting at stream offset *pos
  * (lines of 72 printable characters rotating through ASCII 32..126, each

@@ -5,9 +5,17 @@
  *   GET /healthz     200 "ok" while serving, 503 "stopping" while stopping
  * HEAD works on each. Anything else gets its 4xx/5xx and the connection is
  * closed. Bounds: a request head of PS_HTTP_HEAD_MAX bytes (http.h), no
- * bodies, PS_ADMIN_REQUESTS_MAX requests per connection; a slow client is
- * the engine's idle timeout's business. The figures come from the engine
- * through its options, ps_admin_options.metrics_fill (services.h). */
+ * bodies, PS_ADMIN_REQUESTS_MAX requests per connection, a head complete
+ * within PS_ADMIN_HEAD_TIMEOUT_MS of its first byte (else 408: a session
+ * deadline, which each new byte does not move, unlike the idle timeout).
+ * Backpressure: pipelined requests are answered only while the answers
+ * queued are under the engine's send queue limit; the rest of the input
+ * waits here (at most PS_ADMIN_HELD_MAX) and is parsed on on_drained, so a
+ * client that sends many requests and reads nothing holds about one send
+ * queue, not one answer per request. The handler is PS_HANDLER_MANAGEMENT:
+ * its connections stay out of the totals it reports and out of
+ * --max-connections. The figures come from the engine through its options,
+ * ps_admin_options.metrics_fill (services.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +32,17 @@
 typedef struct admin_ctx {
   void (*fill)(void *arg, ps_metrics *out);
   void *arg;
+  unsigned head_timeout_ms;
 } admin_ctx;
 
 typedef struct admin_session {
   ps_http_parser parser;
   unsigned requests; /* answered on this connection */
   int done;          /* closing: no more input is read */
+  int in_head;       /* the parser holds part of a request head: its deadline is armed */
+  int eof;           /* the peer half-closed: close once `held` is answered */
+  char *held;        /* input not parsed yet: the answers queued reached the send queue limit */
+  size_t held_len;
 } admin_session;
 
 static int admin__on_start(const ps_service_config *cfg, void **ctx, char *err, size_t errsize) {
@@ -41,6 +54,7 @@ static int admin__on_start(const ps_service_config *cfg, void **ctx, char *err, 
   if (a == NULL) return ps_fail(err, errsize, "out of memory");
   a->fill = opt->metrics_fill;
   a->arg = opt->metrics_arg;
+  a->head_timeout_ms = opt->head_timeout_ms != 0 ? opt->head_timeout_ms : PS_ADMIN_HEAD_TIMEOUT_MS;
   *ctx = a;
   return 0;
 }
@@ -129,26 +143,43 @@ static void admin__serve(ps_session *s, admin_session *st, const ps_http_request
   }
 }
 
-static void admin__on_data(ps_session *s, const void *data, size_t len) {
-  admin_session *st = (admin_session *)ps_session_state(s);
-  const char *in = (const char *)data;
+/* Parses and answers the requests in `in` until the input ends, the
+ * connection closes, or (at a request boundary) the answers queued reach
+ * the engine's send queue limit. Returns the bytes used; the caller keeps
+ * the rest for on_drained. */
+static size_t admin__parse(ps_session *s, admin_session *st, const char *in, size_t len) {
+  const admin_ctx *a = (const admin_ctx *)ps_session_context(s);
+  size_t queue_max = ps_session_send_queue_max(s), left = len;
   ps_http_request *req;
   /* One request struct per call (4 KiB of target and path): heap, not stack. */
   req = (ps_http_request *)malloc(sizeof(*req));
   if (req == NULL) {
     ps_session_abort(s);
-    return;
+    return len;
   }
-  /* Pipelining: every complete request in this chunk is answered in order;
-   * what follows the last one stays in the parser for the next chunk. */
-  while (len > 0 && !st->done) {
+  /* Pipelining: complete requests are answered in order; a head cut by the
+   * end of the input stays in the parser for the next chunk. */
+  while (left > 0 && !st->done) {
     size_t used = 0;
     int status = 0;
     const char *why = NULL;
-    ps_http_result r = ps_http_parse(&st->parser, in, len, &used, req, &status, &why);
+    ps_http_result r;
+    if (!st->in_head && queue_max != 0 && ps_session_queued(s) >= queue_max) break; /* on_drained goes on */
+    r = ps_http_parse(&st->parser, in, left, &used, req, &status, &why);
     in += used;
-    len -= used;
-    if (r == PS_HTTP_NEED_MORE) break;
+    left -= used;
+    if (r == PS_HTTP_NEED_MORE) {
+      if (!st->in_head && used > 0) {
+        /* The head's first byte: its deadline starts now and is not moved. */
+        st->in_head = 1;
+        ps_session_set_deadline(s, a->head_timeout_ms);
+      }
+      break;
+    }
+    if (st->in_head) {
+      st->in_head = 0;
+      ps_session_set_deadline(s, 0);
+    }
     if (r == PS_HTTP_ERROR) {
       admin__error(s, st, status, why);
       break;
@@ -157,17 +188,95 @@ static void admin__on_data(ps_session *s, const void *data, size_t len) {
     admin__serve(s, st, req);
   }
   free(req);
+  return len - left;
+}
+
+/* Parses what was held back, as far as the send queue allows; with the
+ * peer's FIN seen and nothing left, closes (the engine's default, which
+ * on_eof deferred). */
+static void admin__resume(ps_session *s, admin_session *st) {
+  size_t used = admin__parse(s, st, st->held, st->held_len);
+  if (st->done) used = st->held_len;
+  memmove(st->held, st->held + used, st->held_len - used);
+  st->held_len -= used;
+  if (st->held_len == 0 && st->eof && !st->done) {
+    st->done = 1;
+    ps_session_close(s);
+  }
+}
+
+/* Keeps `len` bytes after what is held. 0, or -1 past PS_ADMIN_HELD_MAX or
+ * out of memory (the connection is then closed after its answers). */
+static int admin__hold(ps_session *s, admin_session *st, const char *in, size_t len) {
+  char *grown;
+  if (len == 0) return 0;
+  if (st->held_len + len > PS_ADMIN_HELD_MAX || (grown = (char *)realloc(st->held, st->held_len + len)) == NULL) {
+    st->done = 1;
+    ps_session_close(s);
+    return -1;
+  }
+  st->held = grown;
+  memcpy(st->held + st->held_len, in, len);
+  st->held_len += len;
+  return 0;
+}
+
+static void admin__on_data(ps_session *s, const void *data, size_t len) {
+  admin_session *st = (admin_session *)ps_session_state(s);
+  const char *in = (const char *)data;
+  size_t used;
+  if (st->done) return;
+  if (st->held_len > 0) {
+    /* Behind what waits already: in order, after it. */
+    if (admin__hold(s, st, in, len) == 0) admin__resume(s, st);
+    return;
+  }
+  used = admin__parse(s, st, in, len);
+  if (!st->done) (void)admin__hold(s, st, in + used, len - used);
+}
+
+static void admin__on_drained(ps_session *s) {
+  admin_session *st = (admin_session *)ps_session_state(s);
+  if (st->held_len > 0 && !st->done) admin__resume(s, st);
+}
+
+static void admin__on_eof(ps_session *s) {
+  admin_session *st = (admin_session *)ps_session_state(s);
+  /* Answer what was sent before the FIN (a half request gets nothing). */
+  st->eof = 1;
+  if (st->held_len == 0 && !st->done) {
+    st->done = 1;
+    ps_session_close(s);
+  }
+}
+
+static void admin__on_deadline(ps_session *s) {
+  admin_session *st = (admin_session *)ps_session_state(s);
+  const admin_ctx *a = (const admin_ctx *)ps_session_context(s);
+  char why[80];
+  if (st->done) return;
+  snprintf(why, sizeof(why), "the request head was not complete within %u ms of its first byte", a->head_timeout_ms);
+  admin__error(s, st, 408, why);
+}
+
+static void admin__on_close(ps_session *s) {
+  admin_session *st = (admin_session *)ps_session_state(s);
+  free(st->held);
+  st->held = NULL;
+  st->held_len = 0;
 }
 
 const ps_handler ps_svc_admin = {
-  "admin",
-  sizeof(admin_session),
-  admin__on_open,
-  admin__on_data,
-  NULL, /* on_drained */
-  NULL, /* on_eof: engine default, close once the answers are sent (a half request gets none) */
-  NULL, /* on_close */
-  NULL, /* on_datagram: TCP only */
-  admin__on_start,
-  admin__on_stop,
+  .name = "admin",
+  .state_size = sizeof(admin_session),
+  .on_open = admin__on_open,
+  .on_data = admin__on_data,
+  .on_drained = admin__on_drained,
+  .on_eof = admin__on_eof,
+  .on_close = admin__on_close,
+  /* no on_datagram: TCP only */
+  .on_start = admin__on_start,
+  .on_stop = admin__on_stop,
+  .flags = PS_HANDLER_MANAGEMENT,
+  .on_deadline = admin__on_deadline,
 };

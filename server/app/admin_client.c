@@ -56,18 +56,16 @@ static SOCKET admin__connect(const struct addrinfo *ai, DWORD *err) {
   return s;
 }
 
-/* GET `path` from addr; the whole response in *out (malloc'ed). 0, or -1
- * after printing why. */
-static int admin__fetch(const char *addr, const char *path, char **out, size_t *out_len) {
-  char host[256], port[16], request[512], msg[200], why[200];
+int ps_admin_fetch(const char *addr, const char *path, char **out, size_t *out_len, char *why, size_t whysize) {
+  char host[256], port[16], request[512], msg[200], split[200];
   struct addrinfo hints, *res = NULL, *ai;
   SOCKET s = INVALID_SOCKET;
   DWORD err = 0, timeout = PS_ADMIN_CLIENT_TIMEOUT_MS;
   char *buf;
   size_t len = 0;
   int n, rc;
-  if (ps_hostport_split(addr, host, sizeof(host), port, sizeof(port), why, sizeof(why)) != 0) {
-    ps_console_printf(stderr, "portserve stats: --admin takes HOST:PORT or [IPV6]:PORT, not '%s' (%s)\n", addr, why);
+  if (ps_hostport_split(addr, host, sizeof(host), port, sizeof(port), split, sizeof(split)) != 0) {
+    snprintf(why, whysize, "--admin takes HOST:PORT or [IPV6]:PORT, not '%s' (%s)", addr, split);
     return -1;
   }
   memset(&hints, 0, sizeof(hints));
@@ -76,32 +74,28 @@ static int admin__fetch(const char *addr, const char *path, char **out, size_t *
   hints.ai_protocol = IPPROTO_TCP;
   rc = getaddrinfo(host, port, &hints, &res);
   if (rc != 0) {
-    ps_console_printf(stderr, "portserve stats: cannot resolve %s: %s\n", addr,
-                      ps_errstr((unsigned long)rc, msg, sizeof(msg)));
+    snprintf(why, whysize, "cannot resolve %s: %s", addr, ps_errstr((unsigned long)rc, msg, sizeof(msg)));
     return -1;
   }
   for (ai = res; ai != NULL && s == INVALID_SOCKET; ai = ai->ai_next) s = admin__connect(ai, &err);
   freeaddrinfo(res);
   if (s == INVALID_SOCKET) {
-    ps_console_printf(stderr,
-                      "portserve stats: nothing answers at %s: %s\n"
-                      "(is portserve running with its admin endpoint on that address? --admin ADDR picks another)\n",
-                      addr, ps_errstr(err, msg, sizeof(msg)));
+    snprintf(why, whysize, "nothing answers at %s: %s", addr, ps_errstr(err, msg, sizeof(msg)));
     return -1;
   }
   setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, (const char *)&timeout, (int)sizeof(timeout));
   setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, (const char *)&timeout, (int)sizeof(timeout));
   n = snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path, addr);
   if (n < 0 || (size_t)n >= sizeof(request) || send(s, request, n, 0) != n) {
-    ps_console_printf(stderr, "portserve stats: sending the request to %s failed: %s\n", addr,
-                      ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
+    snprintf(why, whysize, "sending the request to %s failed: %s", addr,
+             ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)));
     closesocket(s);
     return -1;
   }
   buf = (char *)malloc(ADMIN__RESPONSE_MAX);
   if (buf == NULL) {
     closesocket(s);
-    ps_console_printf(stderr, "portserve stats: out of memory\n");
+    snprintf(why, whysize, "out of memory");
     return -1;
   }
   for (;;) {
@@ -109,16 +103,14 @@ static int admin__fetch(const char *addr, const char *path, char **out, size_t *
     if (n == 0) break;
     if (n < 0) {
       err = (DWORD)WSAGetLastError();
-      ps_console_printf(stderr, "portserve stats: receiving from %s failed: %s\n", addr,
-                        ps_errstr(err, msg, sizeof(msg)));
+      snprintf(why, whysize, "receiving from %s failed: %s", addr, ps_errstr(err, msg, sizeof(msg)));
       free(buf);
       closesocket(s);
       return -1;
     }
     len += (size_t)n;
     if (len == ADMIN__RESPONSE_MAX) {
-      ps_console_printf(stderr, "portserve stats: the answer from %s is larger than %u bytes\n", addr,
-                        ADMIN__RESPONSE_MAX);
+      snprintf(why, whysize, "the answer from %s is larger than %u bytes", addr, ADMIN__RESPONSE_MAX);
       free(buf);
       closesocket(s);
       return -1;
@@ -134,7 +126,7 @@ int ps_admin_client_main(int argc, char **argv) {
   const char *addr = PS_ADMIN_DEFAULT_ADDR;
   int json = 0, i, status = 0, rc = 1;
   size_t len = 0, body_off = 0, body_len = 0;
-  char *response = NULL;
+  char *response = NULL, why[400];
   WSADATA wsa;
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--json") == 0) {
@@ -152,7 +144,12 @@ int ps_admin_client_main(int argc, char **argv) {
     ps_console_printf(stderr, "portserve stats: WSAStartup failed\n");
     return 1;
   }
-  if (admin__fetch(addr, json ? "/stats.json" : "/stats.txt", &response, &len) == 0) {
+  if (ps_admin_fetch(addr, json ? "/stats.json" : "/stats.txt", &response, &len, why, sizeof(why)) != 0) {
+    ps_console_printf(stderr, "portserve stats: %s\n", why);
+    if (strncmp(why, "nothing answers", 15) == 0)
+      ps_console_printf(stderr,
+                        "(is portserve running with its admin endpoint on that address? --admin ADDR picks another)\n");
+  } else {
     if (ps_http_parse_response(response, len, &status, &body_off, &body_len) != 0) {
       ps_console_printf(stderr, "portserve stats: %s did not answer with HTTP (is it portserve's admin endpoint?)\n",
                         addr);

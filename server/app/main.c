@@ -160,25 +160,51 @@ static int main__run(const ps_options *o, main__args *args) {
   return status == PS_RUN_OK ? 0 : 1;
 }
 
+/* The command line's errors (ps_options_parse_each), each printed as it
+ * comes: the configuration file's as "FILE:LINE: message", as `portserve
+ * check` prints them, the others after "portserve: ". Under the SCM nobody
+ * reads stderr, so `service` only keeps the first for its exit code and the
+ * Event Log. */
+typedef struct main__errors {
+  const ps_options *o; /* o->config_path is set before its file is read */
+  int quiet;
+  char first[PS_OPTIONS_ERROR_MAX];
+} main__errors;
+
+static int main__on_error(void *ctx, const char *message) {
+  main__errors *m = (main__errors *)ctx;
+  size_t n = strlen(m->o->config_path);
+  if (m->first[0] == '\0') snprintf(m->first, sizeof(m->first), "%s", message);
+  if (m->quiet) return 1;
+  if (n > 0 && strncmp(message, m->o->config_path, n) == 0 && message[n] == ':')
+    ps_console_printf(stderr, "%s\n", message);
+  else ps_console_printf(stderr, "portserve: %s\n", message);
+  return 0;
+}
+
 static int main__main(int argc, char **argv) {
   ps_options o;
   main__args args;
-  char err[512];
+  main__errors errors;
+  unsigned error_count;
   char usage[PS_USAGE_MAX];
   args.argc = argc;
   args.argv = argv;
   /* A client of a running instance: none of the server's options apply. */
   if (argc >= 2 && strcmp(argv[1], "stats") == 0) return ps_admin_client_main(argc - 1, argv + 1);
-  if (ps_options_parse(argc, argv, &o, err, sizeof(err)) != 0) {
-    /* Under the SCM nobody reads stderr: the service reports the error as
-     * its exit code and in the Event Log instead. */
-    if (argc >= 2 && strcmp(argv[1], "service") == 0) {
+  memset(&errors, 0, sizeof(errors));
+  errors.o = &o;
+  errors.quiet = argc >= 2 && strcmp(argv[1], "service") == 0;
+  error_count = ps_options_parse_each(NULL, argc, argv, &o, main__on_error, &errors);
+  if (error_count != 0) {
+    if (errors.quiet) {
       ps_options_defaults(&o);
-      return ps_service_dispatch(&o, err, main__reparse, &args);
+      return ps_service_dispatch(&o, errors.first, main__reparse, &args);
     }
-    ps_console_printf(stderr, "portserve: %s\n\n", err);
-    ps_options_usage(usage, sizeof(usage));
-    fputs(usage, stderr);
+    /* The errors stay the last thing on the screen: one line points at the
+     * usage instead of 100 lines of it burying them. */
+    ps_console_printf(stderr, "portserve: %u error(s); 'portserve --help' lists the commands and options\n",
+                      error_count);
     return 2;
   }
   switch (o.command) {

@@ -159,18 +159,37 @@ static int run__admin_open(ps_engine *e, const char *addr, run__admin *a) {
   return 0;
 }
 
-/* Opens one listener with the handler the registry names; qotd gets its
- * own options (the other built-ins have none). */
-static int run__listen(ps_engine *e, const ps_options *o, const ps_listen_spec *spec, const ps_qotd_options *qotd) {
+/* The handler the registry names for a listener's service, and its
+ * options (qotd has its own; the other built-ins have none), or NULL after
+ * logging why. */
+static const ps_handler *run__handler(const ps_options *o, const ps_listen_spec *spec, const ps_qotd_options *qotd,
+                                      const void **options) {
   const ps_registry *reg = ps_options_services(o);
   const ps_handler *h = ps_registry_find(reg, spec->service);
   if (h == NULL) {
     char names[300];
     ps_log(PS_LOG_ERROR, "listen: unknown service '%s' (known: %s)", spec->service,
            ps_registry_names(reg, names, sizeof(names)));
-    return -1;
+    return NULL;
   }
-  return ps_engine_serve(e, spec, h, strcmp(spec->service, "qotd") == 0 ? qotd : NULL);
+  *options = strcmp(spec->service, "qotd") == 0 ? qotd : NULL;
+  return h;
+}
+
+/* Opens one listener with that handler. */
+static int run__listen(ps_engine *e, const ps_options *o, const ps_listen_spec *spec, const ps_qotd_options *qotd) {
+  const void *options;
+  const ps_handler *h = run__handler(o, spec, qotd, &options);
+  return h != NULL ? ps_engine_serve(e, spec, h, options) : -1;
+}
+
+/* Hands the sockets of `from` to `to` (ps_engine_switch), with the handler
+ * `o` names for `to`. */
+static int run__switch(ps_engine *e, const ps_options *o, const ps_listen_spec *from, const ps_listen_spec *to,
+                       const ps_qotd_options *qotd) {
+  const void *options;
+  const ps_handler *h = run__handler(o, to, qotd, &options);
+  return h != NULL ? ps_engine_switch(e, from, to, h, options) : -1;
 }
 
 static int run__has_listener(const ps_options *o, const ps_listen_spec *spec) {
@@ -178,6 +197,24 @@ static int run__has_listener(const ps_options *o, const ps_listen_spec *spec) {
   for (i = 0; i < o->listen_count; i++)
     if (ps_listen_spec_equal(&o->listens[i], spec)) return 1;
   return 0;
+}
+
+/* The running listener that `spec`, new in a reload, takes over in place
+ * (ps_engine_switch): one on the same host, port and transports that the
+ * new configuration drops and no other new listener took yet. Binding the
+ * new one before closing the old would be refused by our own socket
+ * (SO_EXCLUSIVEADDRUSE). Port 0 binds a new port each time: never paired. */
+static size_t run__same_address(const ps_options *cur, const ps_options *next, const ps_listen_spec *spec,
+                                const size_t *taken_by, size_t none) {
+  size_t j;
+  if (spec->port == 0) return none;
+  for (j = 0; j < cur->listen_count; j++) {
+    const ps_listen_spec *old = &cur->listens[j];
+    if (taken_by[j] == none && old->port == spec->port && old->transports == spec->transports &&
+        strcmp(old->host, spec->host) == 0 && !run__has_listener(next, old))
+      return j;
+  }
+  return none;
 }
 
 /* A reload (docs/design.md, "Reload"): the new configuration is read
@@ -194,6 +231,18 @@ static void run__note_change(char *list, size_t size, const ps_options *cur, con
            ps_option_value_text(cur, d, from, sizeof(from)), ps_option_value_text(next, d, to, sizeof(to)));
 }
 
+/* A rejected reload's undo: the listeners it opened close again, and the
+ * running ones it changed in place get their own service back (their
+ * handler's context exists, their sockets never closed: this cannot fail). */
+static void run__undo(ps_engine *e, const ps_options *cur, const ps_options *next, const unsigned char *opened,
+                      const size_t *taken_by, const ps_qotd_options *qotd) {
+  size_t i;
+  for (i = 0; i < next->listen_count; i++)
+    if (opened[i]) ps_engine_unlisten(e, &next->listens[i]);
+  for (i = 0; i < cur->listen_count; i++)
+    if (taken_by[i] != PS_MAX_LISTENS) run__switch(e, cur, &next->listens[taken_by[i]], &cur->listens[i], qotd);
+}
+
 /* Rejects a reload: one line an operator can alert on, and /metrics says so. */
 static void run__reject(run__admin *admin, const char *why) {
   run__config_loaded(admin, NULL, 0);
@@ -205,9 +254,16 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
   ps_options *next = (ps_options *)malloc(sizeof(*next));
   ps_engine_config cfg;
   ps_logsink_config lc;
-  char err[600], text[PS_HOST_MAX + 200], applied[1200] = "", restart[600] = "";
+  char err[600], text[PS_HOST_MAX + 200], restart[600] = "";
+  /* The changed rows by what they reach: PS_RELOAD_LIVE, _NEW_CONNECTIONS, _NEW_LISTENERS. */
+  char applied[3][1200] = {"", "", ""};
+  static const char *const reaches[3] = {
+    "applied now, to open connections too: ", "for connections accepted from now on: ",
+    "for listeners opened from now on: "};
+  char summary[3700] = "";
   unsigned char opened[PS_MAX_LISTENS];
-  size_t i, k, added = 0, removed = 0;
+  size_t taken_by[PS_MAX_LISTENS]; /* a running listener's new form (ps_engine_switch), or PS_MAX_LISTENS */
+  size_t i, j, k, added = 0, removed = 0, switched = 0;
   int log_err;
   if (next == NULL) {
     run__reject(admin, "out of memory");
@@ -222,25 +278,35 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
   /* The binds of this reload wait for a port on their own window. */
   ps_engine_rebind_window(e);
   memset(opened, 0, sizeof(opened));
+  for (j = 0; j < PS_MAX_LISTENS; j++) taken_by[j] = PS_MAX_LISTENS;
   for (i = 0; i < next->listen_count; i++) {
+    int failed;
     if (run__has_listener(cur, &next->listens[i])) continue;
-    if (run__listen(e, next, &next->listens[i], qotd) != 0) {
-      for (k = 0; k < i; k++)
-        if (opened[k]) ps_engine_unlisten(e, &next->listens[k]);
+    /* Same address, another service or flags: the running sockets change
+     * hands; anything else is a new listener, bound before the old close. */
+    j = run__same_address(cur, next, &next->listens[i], taken_by, PS_MAX_LISTENS);
+    failed = j != PS_MAX_LISTENS ? run__switch(e, next, &cur->listens[j], &next->listens[i], qotd)
+                                 : run__listen(e, next, &next->listens[i], qotd);
+    if (failed) {
+      run__undo(e, cur, next, opened, taken_by, qotd);
       snprintf(text, sizeof(text), "listener %s could not open (the error above says why)",
                ps_listen_spec_format(&next->listens[i], err, sizeof(err)));
       run__reject(admin, text);
       free(next);
       return;
     }
-    opened[i] = 1;
-    added++;
+    if (j != PS_MAX_LISTENS) {
+      taken_by[j] = i;
+      switched++;
+    } else {
+      opened[i] = 1;
+      added++;
+    }
   }
   if (strcmp(next->admin, cur->admin) != 0) {
     ps_listen_spec old;
     if (run__admin_open(e, next->admin, admin) != 0) {
-      for (i = 0; i < next->listen_count; i++)
-        if (opened[i]) ps_engine_unlisten(e, &next->listens[i]);
+      run__undo(e, cur, next, opened, taken_by, qotd);
       snprintf(text, sizeof(text), "the admin endpoint %s could not open", next->admin);
       run__reject(admin, text);
       free(next);
@@ -250,7 +316,7 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
       ps_engine_unlisten(e, &old);
   }
   for (i = 0; i < cur->listen_count; i++) {
-    if (run__has_listener(next, &cur->listens[i])) continue;
+    if (run__has_listener(next, &cur->listens[i]) || taken_by[i] != PS_MAX_LISTENS) continue;
     ps_engine_unlisten(e, &cur->listens[i]);
     removed++;
   }
@@ -262,7 +328,8 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
       run__note_change(restart, sizeof(restart), cur, next, d);
       ps_option_copy(next, cur, d);
     } else {
-      run__note_change(applied, sizeof(applied), cur, next, d);
+      size_t c = d->reload == PS_RELOAD_NEW_CONNECTIONS ? 1 : d->reload == PS_RELOAD_NEW_LISTENERS ? 2 : 0;
+      run__note_change(applied[c], sizeof(applied[c]), cur, next, d);
     }
   }
   run__engine_config(next, hooks, &cfg);
@@ -275,9 +342,14 @@ static void run__reload(ps_engine *e, ps_options *cur, const ps_run_hooks *hooks
     memcpy(next->log_file, cur->log_file, sizeof(next->log_file));
   }
   if (restart[0] != '\0') ps_log(PS_LOG_WARN, "reload: needs a restart, the running values stay: %s", restart);
-  ps_log_event(PS_LOG_INFO, PS_EVENT_RELOAD_DONE, "reload done: %u listener(s) added, %u removed; %s%s",
-               (unsigned)added, (unsigned)removed,
-               applied[0] != '\0' ? "applied to every connection from now on: " : "no setting changed", applied);
+  for (k = 0; k < 3; k++)
+    if (applied[k][0] != '\0') {
+      size_t n = strlen(summary);
+      snprintf(summary + n, sizeof(summary) - n, "%s%s%s", n ? "; " : "", reaches[k], applied[k]);
+    }
+  ps_log_event(PS_LOG_INFO, PS_EVENT_RELOAD_DONE,
+               "reload done: %u listener(s) added, %u removed, %u changed in place; %s", (unsigned)added,
+               (unsigned)removed, (unsigned)switched, summary[0] != '\0' ? summary : "no setting changed");
   *cur = *next;
   free(next);
   run__config_loaded(admin, cur, 1);

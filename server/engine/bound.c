@@ -58,6 +58,35 @@ size_t ps_bound_close_all(ps_engine *e, const ps_listen_spec *spec) {
   }
 }
 
+size_t ps_bound_switch(ps_engine *e, const ps_listen_spec *from, const ps_listen_spec *to, const ps_handler *h,
+                       void *ctx) {
+  size_t switched = 0;
+  ps_bound *b;
+  AcquireSRWLockExclusive(&e->lock);
+  for (b = e->bound; b != NULL; b = b->next) {
+    ps_endpoint ep;
+    ps_bound_stats *row, *old;
+    if (b->closing || !ps_listen_spec_equal(&b->spec, from)) continue;
+    /* The new service's row (stats_lock is innermost: taken under e->lock). */
+    ps_endpoint_set(&ep, to->service, &b->addr, b->kind->transport);
+    row = ps_engine__bound_stats(e, &ep);
+    AcquireSRWLockExclusive(&b->lock);
+    old = b->stats;
+    b->handler = h;
+    b->ctx = ctx;
+    b->stats = row;
+    b->spec = *to;
+    snprintf(b->service, sizeof(b->service), "%s", to->service);
+    ReleaseSRWLockExclusive(&b->lock);
+    /* Rows are freed only with the engine: a completion that copied the
+     * old one before the swap still counts into valid memory. */
+    if (old != NULL) InterlockedDecrement64(&old->open);
+    switched++;
+  }
+  ReleaseSRWLockExclusive(&e->lock);
+  return switched;
+}
+
 size_t ps_bound_endpoints(ps_engine *e, ps_endpoint *out, size_t max) {
   ps_bound *b;
   size_t n = 0;

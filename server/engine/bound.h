@@ -101,6 +101,14 @@ void ps_bound_endgame(ps_bound *b);
  * `spec` only those opened for it; returns how many it closed. */
 size_t ps_bound_close_all(ps_engine *e, const ps_listen_spec *spec);
 
+/* Gives every open bound socket of `from` to `to` (its spec, service name
+ * and per-listener row) with handler `h` and context `ctx`, under the
+ * engine's lock and each socket's; returns how many. Completions read the
+ * handler and context together under b->lock (listener.c, udp.c), so each
+ * sees the old pair or the new one. */
+size_t ps_bound_switch(ps_engine *e, const ps_listen_spec *from, const ps_listen_spec *to, const ps_handler *h,
+                       void *ctx);
+
 /* Bound endpoints of the open sockets, TCP and UDP (engine lock held by the
  * caller); returns how many there are. */
 size_t ps_bound_endpoints(ps_engine *e, ps_endpoint *out, size_t max);

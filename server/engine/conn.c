@@ -76,7 +76,8 @@ enum {
   C_SOURCE = 0x400,       /* counted in the engine's per-source table (release it at the end) */
   C_RECV_WAIT = 0x1000,   /* the read could not be posted (resources): ps_conn_retry posts it */
   C_SEND_WAIT = 0x2000,   /* the send could not be posted (resources): ps_conn_retry posts it */
-  C_PROXY = 0x4000        /* a PROXY header is awaited: no handler call yet (conn__proxy_input) */
+  C_PROXY = 0x4000,       /* a PROXY header is awaited: no handler call yet (conn__proxy_input) */
+  C_MGMT = 0x8000         /* a management handler's (PS_HANDLER_MANAGEMENT): out of the totals */
 };
 
 enum { IO_PENDING = 0, IO_INLINE = 1, IO_FAILED = -1 };
@@ -103,6 +104,7 @@ struct ps_session {
   ULONGLONG send_ms;         /* last send posted or progressed (send timeout) */
   ULONGLONG shut_ms;         /* when our FIN went out (linger timeout) */
   ULONGLONG retry_since;     /* first failed post of the current streak (retry limit); 0 = none */
+  ULONGLONG deadline_at;     /* the handler's deadline (ps_session_set_deadline); 0 = none */
 
   /* On the engine's retry list (engine->retry_lock guards these three). */
   int retry_listed;
@@ -138,6 +140,12 @@ static void conn__close_socket(ps_conn *c, conn_close how);
  * and the linger timeout then ended counts as idle. */
 static void conn__end(ps_conn *c, ps_stat_index reason) {
   if (c->end == 0) c->end = reason;
+}
+
+/* Counts into the engine's totals, which a management connection keeps
+ * out of: its listener's row counts it (ps_handler.h, PS_HANDLER_MANAGEMENT). */
+static void conn__count(ps_conn *c, ps_stat_index i, LONG64 n) {
+  if (!(c->flags & C_MGMT)) InterlockedAdd64(&c->eng->stat[i], n);
 }
 
 /* A reference (c's lock held, or c not yet shared): a posted op, the retry
@@ -197,6 +205,16 @@ int ps_session_send(ps_session *c, const void *data, size_t len) {
     else c->sq_head = chain;
   }
   c->sq_bytes += len;
+  if (c->flags & C_MGMT) {
+    /* The admin endpoint's backpressure shows here (its highest queue). */
+    volatile LONG64 *peak = &c->eng->stat[PS_STAT_mgmt_queue_peak];
+    LONG64 seen = *peak;
+    while ((LONG64)c->sq_bytes > seen) {
+      LONG64 was = InterlockedCompareExchange64(peak, (LONG64)c->sq_bytes, seen);
+      if (was == seen) break;
+      seen = was;
+    }
+  }
   while (len > 0) {
     ps_buf *b = c->sq_tail != NULL && c->sq_tail->len < cap ? c->sq_tail : chain;
     size_t n = cap - b->len;
@@ -213,6 +231,10 @@ int ps_session_send(ps_session *c, const void *data, size_t len) {
 }
 
 size_t ps_session_queued(const ps_session *c) { return c->sq_bytes; }
+
+size_t ps_session_send_queue_max(const ps_session *c) { return c->eng->cfg.send_queue_max; }
+
+void ps_session_set_deadline(ps_session *c, unsigned ms) { c->deadline_at = ms != 0 ? GetTickCount64() + ms : 0; }
 
 void ps_session_close(ps_session *c) {
   if (c->flags & (C_CLOSING | C_CLOSED)) return;
@@ -277,7 +299,7 @@ static void conn__close_socket(ps_conn *c, conn_close how) {
    * (docs/wine-notes.md), and on Windows CancelIoEx is the documented way
    * to end them anyway. */
   if (c->flags & (C_RECV_PENDING | C_SEND_PENDING)) CancelIoEx((HANDLE)c->sock, NULL);
-  if (how == CLOSE_RESET) InterlockedIncrement64(&c->eng->stat[PS_STAT_conns_aborted]);
+  if (how == CLOSE_RESET) conn__count(c, PS_STAT_conns_aborted, 1);
   if (how == CLOSE_GRACEFUL) ps_sock_close(c->eng, &c->sock);
   else ps_sock_abort(c->eng, &c->sock);
   /* on_close runs in the endgame, never inside another callback. */
@@ -397,8 +419,8 @@ static void conn__send_done(ps_conn *c, DWORD bytes, DWORD err) {
     conn__fail(c, PS_SITE_SEND, err);
     return;
   }
-  InterlockedAdd64(&c->eng->stat[PS_STAT_bytes_out], (LONG64)bytes);
-  InterlockedIncrement64(&c->eng->stat[PS_STAT_msgs_out]);
+  conn__count(c, PS_STAT_bytes_out, (LONG64)bytes);
+  conn__count(c, PS_STAT_msgs_out, 1);
   if (c->stats != NULL) {
     /* Counted as it happens, not at the end: the stats are read from inside
      * the admin service's callbacks, which may not walk the connections
@@ -608,8 +630,8 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
     conn__eof(c);
     return;
   }
-  InterlockedAdd64(&c->eng->stat[PS_STAT_bytes_in], (LONG64)bytes);
-  InterlockedIncrement64(&c->eng->stat[PS_STAT_msgs_in]);
+  conn__count(c, PS_STAT_bytes_in, (LONG64)bytes);
+  conn__count(c, PS_STAT_msgs_in, 1);
   if (c->stats != NULL) {
     InterlockedAdd64(&c->stats->v[PS_LSTAT_bytes_in], (LONG64)bytes);
     InterlockedIncrement64(&c->stats->v[PS_LSTAT_msgs_in]);
@@ -674,6 +696,7 @@ static int conn__proxy_trusted(ps_engine *e, const SOCKADDR_STORAGE *peer) {
 
 static void conn__endgame(ps_conn *c) {
   ps_engine *e = c->eng;
+  const ps_handler *h = c->handler;
   assert(c->refs == 0);
   assert((c->flags & (C_CLOSED | C_RECV_PENDING | C_SEND_PENDING)) == C_CLOSED);
   assert(!c->retry_listed);
@@ -692,11 +715,11 @@ static void conn__endgame(ps_conn *c) {
   if (c->next != NULL) c->next->prev = c->prev;
   ReleaseSRWLockExclusive(&e->lock);
   if (c->flags & C_SOURCE) conn__source_release(e, &c->source);
-  InterlockedIncrement64(&e->stat[c->end != 0 ? c->end : PS_STAT_closed_orderly]);
-  InterlockedDecrement64(&e->stat[PS_STAT_conns_open]);
+  conn__count(c, c->end != 0 ? c->end : PS_STAT_closed_orderly, 1);
+  InterlockedDecrement64(&e->stat[(c->flags & C_MGMT) ? PS_STAT_mgmt_open : PS_STAT_conns_open]);
   free(c);
   /* Its admission token goes back, and a held accept slot may post. */
-  ps_engine__unadmit(e, 1);
+  ps_engine__unadmit(e, h, 1);
   ps_engine__signal(e);
 }
 
@@ -766,9 +789,10 @@ static ps_conn **conn__collect(ps_engine *e, int (*pick)(const ps_conn *c, void 
 
 /* An accepted socket that will not become a connection: reset it and give
  * its admission token back. */
-static void conn__refuse(ps_engine *e, SOCKET *s) {
+static void conn__refuse(ps_engine *e, const ps_handler *h, SOCKET *s) {
   ps_sock_abort(e, s);
-  ps_engine__unadmit(e, 1);
+  if (h->flags & PS_HANDLER_MANAGEMENT) InterlockedDecrement64(&e->stat[PS_STAT_mgmt_open]);
+  ps_engine__unadmit(e, h, 1);
 }
 
 void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, void *ctx, SOCKET s,
@@ -782,12 +806,22 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
 
   memset(&from, 0, sizeof(from));
   memcpy(&from, peer, peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+  /* A management connection takes one of its own slots instead of the
+   * admission token it never had (ps_engine__admit); over the allowance it
+   * is reset at once, like the per-source limit below. */
+  if ((h->flags & PS_HANDLER_MANAGEMENT) &&
+      InterlockedIncrement64(&e->stat[PS_STAT_mgmt_open]) > PS_MANAGEMENT_CONNECTIONS_MAX) {
+    InterlockedDecrement64(&e->stat[PS_STAT_mgmt_open]);
+    InterlockedIncrement64(&e->stat[PS_STAT_refused_management]);
+    ps_sock_abort(e, &s);
+    return;
+  }
   memset(&source, 0, sizeof(source));
   /* On a proxy listener only the trusted balancers may connect; the
    * per-source limit waits for the client their header names. */
   if (proxy && !conn__proxy_trusted(e, &from)) {
     InterlockedIncrement64(&e->stat[PS_STAT_refused_untrusted]);
-    conn__refuse(e, &s);
+    conn__refuse(e, h, &s);
     return;
   }
   /* The per-source limit first: a refused connection costs no association
@@ -797,7 +831,7 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
     ps_sock_source_key(&e->cfg, &from, &source);
     if (!conn__source_acquire(e, &source)) {
       InterlockedIncrement64(&e->stat[PS_STAT_refused_source]);
-      conn__refuse(e, &s);
+      conn__refuse(e, h, &s);
       return;
     }
     counted = 1;
@@ -808,7 +842,7 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
     ps_log_limited(&e->warn[PS_WARN_ACCEPTED], PS_LOG_ERROR, "accepted connection: CreateIoCompletionPort failed: %s",
                    ps_errstr(err, msg, sizeof(msg)));
     if (counted) conn__source_release(e, &source);
-    conn__refuse(e, &s);
+    conn__refuse(e, h, &s);
     return;
   }
   /* Request/response protocols must not wait for Nagle and delayed ACKs. */
@@ -834,7 +868,7 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
   if (c == NULL) {
     ps_log_limited(&e->warn[PS_WARN_ACCEPTED], PS_LOG_ERROR, "accepted connection: out of memory; resetting it");
     if (counted) conn__source_release(e, &source);
-    conn__refuse(e, &s);
+    conn__refuse(e, h, &s);
     return;
   }
   c->eng = e;
@@ -843,7 +877,8 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
   c->sock = s;
   InitializeSRWLock(&c->lock);
   c->refs = 2; /* the open reference and ours */
-  c->flags = (skipping ? C_SKIP : 0) | (counted ? C_SOURCE : 0) | (proxy ? C_PROXY : 0);
+  c->flags = (skipping ? C_SKIP : 0) | (counted ? C_SOURCE : 0) | (proxy ? C_PROXY : 0) |
+             ((h->flags & PS_HANDLER_MANAGEMENT) ? C_MGMT : 0);
   c->recv_op.kind = PS_OP_RECV;
   c->send_op.kind = PS_OP_SEND;
   c->recv_op.non_ifs = c->send_op.non_ifs = !skip_ok; /* skip_ok: the listener's provider is IFS */
@@ -859,16 +894,16 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
     c->next = e->conns;
     if (e->conns != NULL) e->conns->prev = c;
     e->conns = c;
-    InterlockedIncrement64(&e->stat[PS_STAT_conns_open]);
-    InterlockedIncrement64(&e->stat[PS_STAT_conns_total]);
-    if (skipping) InterlockedIncrement64(&e->stat[PS_STAT_conns_skip]);
+    conn__count(c, PS_STAT_conns_open, 1); /* a management one holds mgmt_open already */
+    conn__count(c, PS_STAT_conns_total, 1);
+    if (skipping) conn__count(c, PS_STAT_conns_skip, 1);
     if (stats != NULL) InterlockedIncrement64(&stats->v[PS_LSTAT_conns_accepted]);
   }
   ReleaseSRWLockExclusive(&e->lock);
   if (refuse) {
     InterlockedIncrement64(&e->stat[PS_STAT_refused_stopping]);
     if (counted) conn__source_release(e, &source);
-    conn__refuse(e, &c->sock);
+    conn__refuse(e, h, &c->sock);
     free(c);
     return;
   }
@@ -980,7 +1015,7 @@ ULONGLONG ps_conn_retry(ps_engine *e, ULONGLONG now) {
 }
 
 /* What a sweep found a connection to need. */
-enum { SWEEP_OK = 0, SWEEP_IDLE, SWEEP_LINGER, SWEEP_SEND, SWEEP_PROXY };
+enum { SWEEP_OK = 0, SWEEP_IDLE, SWEEP_LINGER, SWEEP_SEND, SWEEP_PROXY, SWEEP_HANDLER };
 
 /* Whether `timeout_ms` (0 = never) has passed since `since`. A worker may
  * have stamped `since` after the sweep read `now`: that is no time at all,
@@ -996,6 +1031,7 @@ static int conn__deadline(const ps_conn *c, const ps_engine_config *cfg, ULONGLO
   if ((f & (C_PROXY | C_CLOSING)) == C_PROXY && conn__expired(now, c->accepted_ms, cfg->proxy_timeout_ms))
     return SWEEP_PROXY;
   if ((f & C_SHUT) && conn__expired(now, c->shut_ms, cfg->linger_timeout_ms)) return SWEEP_LINGER;
+  if (!(f & C_CLOSING) && c->deadline_at != 0 && now >= c->deadline_at) return SWEEP_HANDLER;
   if (!(f & C_CLOSING) && conn__expired(now, c->last_io_ms, cfg->idle_timeout_ms)) return SWEEP_IDLE;
   return SWEEP_OK;
 }
@@ -1024,7 +1060,7 @@ void ps_conn_sweep(ps_engine *e, ULONGLONG now) {
     switch (conn__deadline(c, &e->cfg, now)) {
       case SWEEP_SEND:
         /* The peer stopped reading: what is queued will never go. */
-        InterlockedIncrement64(&e->stat[PS_STAT_timeouts_send]);
+        conn__count(c, PS_STAT_timeouts_send, 1);
         conn__end(c, PS_STAT_closed_send);
         conn__close_socket(c, CLOSE_RESET);
         break;
@@ -1037,12 +1073,20 @@ void ps_conn_sweep(ps_engine *e, ULONGLONG now) {
       case SWEEP_LINGER:
         /* Our FIN went out long ago and the peer never answered with its
          * own: everything we sent was handed over, so close now. */
-        InterlockedIncrement64(&e->stat[PS_STAT_timeouts_linger]);
+        conn__count(c, PS_STAT_timeouts_linger, 1);
         conn__end(c, PS_STAT_closed_linger);
         conn__close_socket(c, CLOSE_GRACEFUL);
         break;
+      case SWEEP_HANDLER:
+        /* Counted for every service, management ones included: it is
+         * their own deadline (the admin endpoint's request head). */
+        InterlockedIncrement64(&e->stat[PS_STAT_timeouts_deadline]);
+        c->deadline_at = 0;
+        if (c->handler->on_deadline != NULL) c->handler->on_deadline(c);
+        else ps_session_close(c);
+        break;
       case SWEEP_IDLE:
-        InterlockedIncrement64(&e->stat[PS_STAT_timeouts_idle]);
+        conn__count(c, PS_STAT_timeouts_idle, 1);
         conn__end(c, PS_STAT_closed_idle);
         ps_session_close(c);
         break;

@@ -32,6 +32,8 @@
 /* After the drain deadline, how long the reset connections and the aborted
  * accepts get to complete before stop gives up waiting and reports a leak. */
 #define PS_FINAL_WAIT_MS 30000
+/* Addresses the per-source table holds without a connection limit (1.3 MiB). */
+#define PS_ENGINE_SOURCES_UNLIMITED 65536
 
 void ps_engine_config_default(ps_engine_config *cfg) {
   memset(cfg, 0, sizeof(*cfg));
@@ -141,8 +143,10 @@ void ps_engine__wake(ps_engine *e) {
   if (h != NULL) SetEvent(h);
 }
 
-int ps_engine__admit(ps_engine *e) {
-  LONG64 n = InterlockedIncrement64(&e->stat[PS_STAT_admitted]);
+int ps_engine__admit(ps_engine *e, const ps_handler *h) {
+  LONG64 n;
+  if (h->flags & PS_HANDLER_MANAGEMENT) return 1; /* its own allowance, taken at accept (conn.c) */
+  n = InterlockedIncrement64(&e->stat[PS_STAT_admitted]);
   if (e->cfg.max_connections != 0 && n > (LONG64)e->cfg.max_connections) {
     InterlockedDecrement64(&e->stat[PS_STAT_admitted]);
     return 0;
@@ -150,7 +154,8 @@ int ps_engine__admit(ps_engine *e) {
   return 1;
 }
 
-void ps_engine__unadmit(ps_engine *e, int resume) {
+void ps_engine__unadmit(ps_engine *e, const ps_handler *h, int resume) {
+  if (h->flags & PS_HANDLER_MANAGEMENT) return;
   /* Interlocked operations are full barriers: a listener that raised
    * accepts_held before looking for a token again either sees this token
    * or is seen here (listener__post, listener.c). */
@@ -377,6 +382,39 @@ static DWORD WINAPI engine__housekeeper(LPVOID arg) {
   return 0;
 }
 
+/* Addresses the per-source table holds for a connection limit: every
+ * address in it has an open connection, so with a limit it never needs
+ * more than that (65,536 without one). */
+static size_t engine__sources_for(unsigned max_connections) {
+  return max_connections != 0 ? max_connections : PS_ENGINE_SOURCES_UNLIMITED;
+}
+
+/* A raised or lifted connection limit: the per-source table grows to match,
+ * or more distinct addresses than the old limit would be refused as "table
+ * full". The bigger table is made outside the lock; the counts of the open
+ * connections move into it under the lock the accept path takes
+ * (conn.c), so every release finds its count. It never shrinks: a lowered
+ * limit leaves room to spare. */
+static void engine__grow_sources(ps_engine *e, unsigned max_connections) {
+  size_t want = engine__sources_for(max_connections);
+  ps_connlimit bigger, old;
+  int moved;
+  if (e->src_limit.entries == NULL || want <= e->src_limit.sources) return;
+  if (ps_connlimit_init(&bigger, e->src_limit.limit, want, &e->src_limit.hash_key) != 0) {
+    ps_log(PS_LOG_WARN,
+           "the per-source connection table stays sized for %u addresses (no memory for %u): more distinct "
+           "addresses at once are refused",
+           (unsigned)e->src_limit.sources, (unsigned)want);
+    return;
+  }
+  AcquireSRWLockExclusive(&e->src_lock);
+  moved = ps_connlimit_move(&bigger, &e->src_limit);
+  old = e->src_limit;
+  if (moved == 0) e->src_limit = bigger;
+  ReleaseSRWLockExclusive(&e->src_lock);
+  ps_connlimit_close(moved == 0 ? &old : &bigger);
+}
+
 /* Logs which call made ps_engine_new fail; returns err. */
 static int engine__new_failed(const char *call, int err) {
   char msg[160];
@@ -427,9 +465,7 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   err = engine__reply_limit_init(e);
   if (err != 0) goto fail_call_reply;
   if (e->cfg.max_connections_per_source != 0) {
-    /* Every address in the table has an open connection: with a connection
-     * limit it never needs more entries than that. */
-    size_t sources = e->cfg.max_connections != 0 ? e->cfg.max_connections : 65536;
+    size_t sources = engine__sources_for(e->cfg.max_connections);
     ps_siphash_key key;
     engine__hash_key(e, &key);
     if (ps_connlimit_init(&e->src_limit, e->cfg.max_connections_per_source, sources, &key) != 0) {
@@ -542,6 +578,37 @@ int ps_engine_serve(ps_engine *e, const ps_listen_spec *spec, const ps_handler *
   return 0;
 }
 
+int ps_engine_switch(ps_engine *e, const ps_listen_spec *from, const ps_listen_spec *to, const ps_handler *h,
+                     const void *options) {
+  char was[PS_HOST_MAX + 64], now[PS_HOST_MAX + 64];
+  void *ctx;
+  size_t n;
+  ps_listen_spec_format(from, was, sizeof(was));
+  ps_listen_spec_format(to, now, sizeof(now));
+  if (from->port != to->port || from->transports != to->transports || strcmp(from->host, to->host) != 0) {
+    ps_log(PS_LOG_ERROR, "listener %s cannot become %s in place: the address or the transports differ", was, now);
+    return -1;
+  }
+  if (h->on_open == NULL && h->on_data == NULL && h->on_datagram == NULL) {
+    ps_log(PS_LOG_ERROR, "listen %s: the handler has no on_open, on_data or on_datagram", to->service);
+    return -1;
+  }
+  /* The UDP sockets of `from` would stay open serving nothing. */
+  if ((to->transports & PS_TRANSPORT_UDP) && h->on_datagram == NULL) {
+    ps_log(PS_LOG_ERROR, "listener %s cannot become %s in place: the service has no UDP form", was, now);
+    return -1;
+  }
+  if (engine__service_ctx(e, to, h, options, &ctx) != 0) return -1;
+  n = ps_bound_switch(e, from, to, h, ctx);
+  if (n == 0) {
+    ps_log(PS_LOG_ERROR, "listener %s cannot become %s: none of its sockets is open", was, now);
+    return -1;
+  }
+  ps_log(PS_LOG_INFO, "listener %s is now %s on the same %u socket(s); open connections keep their service", was, now,
+         (unsigned)n);
+  return 0;
+}
+
 size_t ps_engine_unlisten(ps_engine *e, const ps_listen_spec *spec) {
   char text[PS_HOST_MAX + 64];
   size_t n = ps_bound_close_all(e, spec);
@@ -553,6 +620,8 @@ size_t ps_engine_unlisten(ps_engine *e, const ps_listen_spec *spec) {
 void ps_engine_reconfigure(ps_engine *e, const ps_engine_config *cfg) {
   ps_engine_config *c = &e->cfg;
   unsigned raised = cfg->max_connections == 0 || (c->max_connections != 0 && cfg->max_connections > c->max_connections);
+  /* The table first: a source admitted under the new limit must find room. */
+  engine__grow_sources(e, cfg->max_connections);
   /* Plain stores of aligned unsigned fields, read by the workers and the
    * housekeeper without a lock: each reader sees the old or the new value,
    * and every one is only compared against. */
@@ -608,12 +677,16 @@ static ULONGLONG engine__hurried(ps_engine *e, ULONGLONG deadline, ULONGLONG now
   return e->hurry_deadline != 0 && (ULONGLONG)e->hurry_deadline < deadline ? (ULONGLONG)e->hurry_deadline : deadline;
 }
 
+/* Connections not yet ended: the service's and the management ones, which
+ * keep out of conns_open (PS_HANDLER_MANAGEMENT) but are drained alike. */
+static LONG64 engine__conns_live(ps_engine *e) { return e->stat[PS_STAT_conns_open] + e->stat[PS_STAT_mgmt_open]; }
+
 static int engine__wait_idle(ps_engine *e, int all, ULONGLONG deadline) {
   int idle;
   AcquireSRWLockExclusive(&e->lock);
   for (;;) {
     ULONGLONG now = GetTickCount64();
-    idle = e->stat[PS_STAT_conns_open] == 0 && (!all || e->live_listeners == 0);
+    idle = engine__conns_live(e) == 0 && (!all || e->live_listeners == 0);
     if (!all) deadline = engine__hurried(e, deadline, now);
     if (idle || now >= deadline) break;
     /* Bounded sleeps: a wake that races the check costs at most 50 ms. */
@@ -651,7 +724,7 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   /* 2. Close every connection gracefully, and give them the drain time. */
   ps_conn_close_all(e, 0);
   if (!engine__wait_idle(e, 0, GetTickCount64() + drain_timeout_ms)) {
-    reset = (unsigned)e->stat[PS_STAT_conns_open];
+    reset = (unsigned)engine__conns_live(e);
     ps_log_event(PS_LOG_WARN, PS_EVENT_STOP_DEADLINE,
                  "stop: %u connection(s) still open after the %u ms drain deadline; resetting them", reset,
                  drain_timeout_ms);
@@ -661,8 +734,8 @@ unsigned ps_engine_stop_within(ps_engine *e, unsigned drain_timeout_ms) {
   /* 3. Every pending op completes (the sockets are closed); wait for them. */
   if (!engine__wait_idle(e, 1, GetTickCount64() + PS_FINAL_WAIT_MS))
     ps_log(PS_LOG_ERROR, "stop: %lld connection(s) and %lld listener(s) never completed; not freeing them",
-           (long long)e->stat[PS_STAT_conns_open], (long long)e->live_listeners);
-  if (e->stat[PS_STAT_conns_open] != 0) ps_conn_log_live(e);
+           (long long)engine__conns_live(e), (long long)e->live_listeners);
+  if (engine__conns_live(e) != 0) ps_conn_log_live(e);
 
   /* 4. Stop the housekeeper (nothing is left to retry), wake the workers,
    * join them, close the port. */
@@ -817,7 +890,7 @@ void ps_engine_delete(ps_engine *e) {
   unsigned i;
   if (e == NULL) return;
   if (!e->stopped) ps_engine_stop(e);
-  if (e->stat[PS_STAT_conns_open] == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
+  if (engine__conns_live(e) == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
   for (i = 0; i < e->service_count; i++)
     if (e->services[i].handler->on_stop != NULL) e->services[i].handler->on_stop(e->services[i].ctx);
   /* A failed ps_engine_new leaves some of these unmade (NULL). */

@@ -209,9 +209,11 @@ struct ps_engine {
 /* Admission tokens (max_connections; listener.c). admit takes one for an
  * AcceptEx about to be posted (0: none left); unadmit gives one back (the
  * AcceptEx failed, or the connection it made ended), and with `resume`
- * posts held accept slots again: the caller must hold no lock. */
-int ps_engine__admit(ps_engine *e);
-void ps_engine__unadmit(ps_engine *e, int resume);
+ * posts held accept slots again: the caller must hold no lock. A
+ * management handler's (PS_HANDLER_MANAGEMENT) accepts take no token: its
+ * connections have their own allowance (stat[PS_STAT_mgmt_open], conn.c). */
+int ps_engine__admit(ps_engine *e, const ps_handler *h);
+void ps_engine__unadmit(ps_engine *e, const ps_handler *h, int resume);
 
 /* The stats row for `ep` (NULL when the table is full: then only the
  * engine's totals count it). */

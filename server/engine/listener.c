@@ -95,17 +95,17 @@ static const ps_bound_kind ps_listener_kind = {
 #define PS_LISTENER_NO_TOKEN (-2)
 static int listener__post_accept(ps_listener *l, ps_accept_op *op) {
   DWORD bytes = 0, err = 0, fault;
-  if (!ps_engine__admit(l->b.eng)) return PS_LISTENER_NO_TOKEN;
+  if (!ps_engine__admit(l->b.eng, l->b.handler)) return PS_LISTENER_NO_TOKEN;
   op->sock = ps_sock_open(l->b.eng, l->b.family, SOCK_STREAM, &err);
   if (op->sock == INVALID_SOCKET) {
-    ps_engine__unadmit(l->b.eng, 0);
+    ps_engine__unadmit(l->b.eng, l->b.handler, 0);
     return (int)err;
   }
   memset(&op->op.ov, 0, sizeof(op->op.ov));
   fault = ps_fault_hit(l->b.eng->cfg.faults, PS_FAULT_ACCEPTEX);
   if (fault != 0) {
     ps_sock_close(l->b.eng, &op->sock);
-    ps_engine__unadmit(l->b.eng, 0);
+    ps_engine__unadmit(l->b.eng, l->b.handler, 0);
     return (int)fault;
   }
   /* No receive data with the accept (dwReceiveDataLength 0): a client that
@@ -119,7 +119,7 @@ static int listener__post_accept(ps_listener *l, ps_accept_op *op) {
       ps_sock_close(l->b.eng, &op->sock);
       /* No resume here: this listener's lock is held, and resume takes
        * listeners' locks. The slot goes idle and its retry takes a token. */
-      ps_engine__unadmit(l->b.eng, 0);
+      ps_engine__unadmit(l->b.eng, l->b.handler, 0);
       return wsa;
     }
   }
@@ -239,7 +239,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
     /* Aborted by our own close, or the client reset before the accept
      * finished: either way the slot is re-armed (with a new token). */
     ps_sock_close(e, &op->sock);
-    ps_engine__unadmit(e, 0);
+    ps_engine__unadmit(e, handler, 0);
     released = 1;
   }
   /* Re-armed before the new connection is handled; a slot that cannot be

@@ -58,6 +58,7 @@ struct ps_datagram {
   DWORD flags;
   unsigned index;     /* in its socket's pool */
   ps_bound_slot slot; /* idle: not posted, waiting for the housekeeper's retry */
+  void *ctx;          /* the service context, read with the handler (ps_engine_switch) */
   char data[];
 };
 
@@ -244,7 +245,7 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
   return 0;
 }
 
-void *ps_datagram_context(ps_datagram *d) { return d->u->b.ctx; }
+void *ps_datagram_context(ps_datagram *d) { return d->ctx; }
 
 const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len) {
   *len = d->from_len;
@@ -255,13 +256,16 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
   if (op->kind == PS_OP_UDP_SEND) {
     ps_udp_send *s = ps_container_of(op, ps_udp_send, op);
     ps_udp *u = s->u;
+    /* Read once: a switch (ps_bound_switch) may change it meanwhile; every
+     * row lives as long as the engine. */
+    ps_bound_stats *stats = u->b.stats;
     int dead;
     if (err == 0) {
       InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_out]);
       InterlockedAdd64(&u->b.eng->stat[PS_STAT_bytes_out], (LONG64)bytes);
-      if (u->b.stats != NULL) {
-        InterlockedIncrement64(&u->b.stats->v[PS_LSTAT_dgrams_out]);
-        InterlockedAdd64(&u->b.stats->v[PS_LSTAT_bytes_out], (LONG64)bytes);
+      if (stats != NULL) {
+        InterlockedIncrement64(&stats->v[PS_LSTAT_dgrams_out]);
+        InterlockedAdd64(&stats->v[PS_LSTAT_bytes_out], (LONG64)bytes);
       }
     } else if (err != ERROR_OPERATION_ABORTED) {
       InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);
@@ -279,14 +283,23 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
     ps_datagram *d = ps_container_of(op, ps_datagram, op);
     ps_udp *u = d->u;
     if (err == 0) {
+      const ps_handler *h;
+      ps_bound_stats *stats;
+      /* The handler, its context and its row as one set: a reload may hand
+       * this socket to another service (ps_bound_switch) between two
+       * datagrams. */
+      AcquireSRWLockShared(&u->b.lock);
+      h = u->b.handler;
+      d->ctx = u->b.ctx;
+      stats = u->b.stats;
+      ReleaseSRWLockShared(&u->b.lock);
       InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_in]);
       InterlockedAdd64(&u->b.eng->stat[PS_STAT_bytes_in], (LONG64)bytes);
-      if (u->b.stats != NULL) {
-        InterlockedIncrement64(&u->b.stats->v[PS_LSTAT_dgrams_in]);
-        InterlockedAdd64(&u->b.stats->v[PS_LSTAT_bytes_in], (LONG64)bytes);
+      if (stats != NULL) {
+        InterlockedIncrement64(&stats->v[PS_LSTAT_dgrams_in]);
+        InterlockedAdd64(&stats->v[PS_LSTAT_bytes_in], (LONG64)bytes);
       }
-      if (u->b.handler->on_datagram != NULL && !udp__source_refused(u->b.eng, d))
-        u->b.handler->on_datagram(d, d->data, bytes);
+      if (h->on_datagram != NULL && !udp__source_refused(u->b.eng, d)) h->on_datagram(d, d->data, bytes);
     } else if (err == WSAEMSGSIZE) {
       /* Larger than the receive buffer: dropped and counted, never fatal. */
       InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);

@@ -9,7 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import free_port, run_exe, write_ini, EXE  # noqa: E402
+from harness import Server, free_port, run_exe, windows_path, write_ini, EXE  # noqa: E402
 
 
 class Check(unittest.TestCase):
@@ -102,6 +102,38 @@ class Check(unittest.TestCase):
             self.assertEqual(rc, 0, out + err)
             self.assertIn("warning (optional", err)
             self.assertIn("tcp 127.0.0.1:%d is in use" % port, err)
+
+    def test_bind_against_the_running_instance_of_the_same_file_passes(self):
+        """While the configuration's own instance runs, its addresses are in
+        use by it: check --bind asks it over the admin endpoint, reports them
+        as the running portserve's, and passes (the README tells operators
+        to run check --bind before a reload or a restart)."""
+        port, admin = free_port(), free_port()
+        ini = write_ini(self, "[server]\nadmin = 127.0.0.1:%d\nstats_interval = 0\n[listeners]\n"
+                             "echo = 127.0.0.1:%d\n" % (admin, port))
+        with Server("--config", windows_path(ini)) as srv:
+            rc, out, err = run_exe(["check", "--config", ini, "--bind"], timeout=60)
+            self.assertEqual(rc, 0, out + err + srv.output())
+            for where in ("tcp 127.0.0.1:%d" % port, "udp 127.0.0.1:%d" % port, "tcp 127.0.0.1:%d" % admin):
+                self.assertIn("%s is held by the running portserve" % where, out)
+            self.assertIn("is the running portserve's", out)
+            self.assertNotIn("in use", err)
+            srv.interrupt()
+            self.assertEqual(srv.wait(30), 0, srv.output())
+
+    def test_bind_tries_the_admin_address_and_names_another_holder(self):
+        """The admin endpoint binds like a listener: a port another process
+        holds there fails check --bind, naming it, as it would fail run."""
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            admin = holder.getsockname()[1]
+            ini = write_ini(self, "[server]\nadmin = 127.0.0.1:%d\n[listeners]\necho = 127.0.0.1:%d/tcp\n"
+                                 % (admin, free_port()))
+            rc, out, err = run_exe(["check", "--config", ini, "--bind"], timeout=60)
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn("tcp 127.0.0.1:%d is in use: WSAEADDRINUSE" % admin, err)
+            self.assertIn(ini + ": 1 address(es) cannot be bound", err)
 
 
 if __name__ == "__main__":

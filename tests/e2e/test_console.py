@@ -28,11 +28,20 @@ def require(tool):
 
 
 class CommandLine(unittest.TestCase):
-    def test_bad_flag_prints_usage_and_exits_2(self):
+    def test_bad_flag_prints_the_error_and_one_line_pointing_at_help(self):
         rc, out, err = run_exe(["run", "--bogus"])
         self.assertEqual(rc, 2)
-        self.assertIn("unknown option '--bogus'", err)
-        self.assertIn("usage: portserve run", err)
+        lines = [l for l in err.replace("\r", "").split("\n") if l]
+        self.assertEqual(lines, ["portserve: unknown option '--bogus'",
+                                 "portserve: 1 error(s); 'portserve --help' lists the commands and options"], err)
+        self.assertNotIn("usage:", err, "the usage text does not bury the error")
+
+    def test_every_bad_value_is_named_not_only_the_first(self):
+        rc, _, err = run_exe(["run", "--threads", "many", "--idle-timeout", "-1", "--listen", "echo=127.0.0.1:0"])
+        self.assertEqual(rc, 2)
+        self.assertIn("--threads: 'many' is not a number", err)
+        self.assertIn("--idle-timeout", err)
+        self.assertIn("2 error(s); 'portserve --help'", err)
 
     def test_missing_command_exits_2(self):
         rc, _, err = run_exe([])
@@ -362,11 +371,16 @@ class ConfigFile(unittest.TestCase):
                 self.assertTrue(s.recv(512).endswith(b"-UTC\r\n"))
             self.assertIn("2 worker thread(s)", srv.output())
 
-    def test_bad_config_line_is_named(self):
-        ini = write_ini(self, "[server]\nthreads = 2\nthraeds = 3\n")
+    def test_every_bad_config_line_is_named_with_file_and_line(self):
+        ini = write_ini(self, "[server]\nthreads = 2\nthraeds = 3\naccepts = many\n[listeners]\necho = 127.0.0.1:x\n")
         rc, _, err = run_exe(["run", "--config", ini])
         self.assertEqual(rc, 2)
-        self.assertIn(":3: unknown key 'thraeds' in [server]", err)
+        lines = [l for l in err.replace("\r", "").split("\n") if l]
+        self.assertEqual(len(lines), 4, err)
+        self.assertTrue(lines[0].startswith(ini + ":3: unknown key 'thraeds' in [server]"), err)
+        self.assertTrue(lines[1].startswith(ini + ":4: accepts: 'many' is not a number"), err)
+        self.assertTrue(lines[2].startswith(ini + ":6: "), err)
+        self.assertEqual(lines[3], "portserve: 3 error(s); 'portserve --help' lists the commands and options")
 
 
 class Lifecycle(unittest.TestCase):
