@@ -395,7 +395,7 @@ class LameDuck(unittest.TestCase):
         """The same stop with grace 0: the listeners close at once, and what
         HAProxy still sends instance 1 until its checks fail is refused. How
         many clients see that varies with timing (6 to 13 of 6 threads' load
-        in 19 runs on 2026-12-07), so it is printed; that some do is
+        in 20 runs on 2026-12-07), so it is printed; that some do is
         asserted: the window from the close to the DOWN is at least one
         check interval (two checks must fail), and roundrobin gives instance
         1 every other new connection in it."""
