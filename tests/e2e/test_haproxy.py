@@ -181,9 +181,10 @@ def scrape(admin_port, timeout=3):
 
 
 def echo_accepted(admin_port, timeout=3):
-    """The echo listener's accepted connections. Not the process-wide
-    portserve_connections_accepted_total: that one counts the admin
-    endpoint's connections too, these scrapes and HAProxy's checks included."""
+    """The echo listener's accepted connections: its own row counts exactly
+    what HAProxy sent it, whatever else the process-wide
+    portserve_connections_accepted_total counts (it has counted the admin
+    endpoint's connections, these scrapes and HAProxy's checks)."""
     return int(metric(scrape(admin_port, timeout), "portserve_listener_connections_accepted_total", {"service": "echo"}))
 
 
