@@ -4,8 +4,9 @@
 # (bookworm and trixie).
 #
 #   ps_ensure_deps build   cross compilers, googletest, cmake/ninja, Wine,
-#                          the installer tools and the real clients the
-#                          end-to-end tests drive (socat, nc, python3)
+#                          the installer tools and the real clients and
+#                          peers the end-to-end tests drive (socat, nc,
+#                          python3, curl, promtool, haproxy)
 #   ps_ensure_deps wintest what running already built Windows tests needs
 #   ps_ensure_deps benchrun  what running an already built benchmark needs
 #   ps_ensure_deps bench   build + benchrun
@@ -17,6 +18,10 @@
 
 # Running the Windows tests (build/win/, already built): Wine, ctest, the
 # installer tools and the real clients the end-to-end tests drive.
+# haproxy is tested as a file: /usr/sbin is not on every user's PATH.
+# Installing it starts no daemon where no init system runs (a container, a
+# chroot), and where one does, Debian's own configuration binds no port:
+# the tests run their own haproxy with theirs.
 ps__deps_wintest='
 command:wine wine
 command:wineserver wine
@@ -32,6 +37,7 @@ command:ps procps
 command:promtool prometheus
 command:prometheus prometheus
 command:curl curl
+file:/usr/sbin/haproxy haproxy
 '
 # Building: the cross compilers (posix thread model: googletest needs
 # std::mutex), googletest's source, cmake/ninja, a native compiler for

@@ -150,6 +150,21 @@ def recv_until_eof(sock, timeout=20):
         chunks.append(data)
 
 
+def metric(text, name, labels=None):
+    """The value of one sample of the exposition (labels: a dict that must match)."""
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith(name):
+            continue
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+        if labels and any(got.get(k) != v for k, v in labels.items()):
+            continue
+        return float(m.group(3))
+    raise AssertionError("no sample %s%r in:\n%s" % (name, labels, text[:3000]))
+
+
 def tcp_echo(port, payload, timeout=20):
     """Sends payload to 127.0.0.1:port, half-closes, returns all it got back.
     Raises OSError when nothing listens there."""

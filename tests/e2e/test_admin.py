@@ -4,7 +4,6 @@ and checked with promtool while portload drives the echo listener; the
 promtool (Prometheus' own checker), Python's socket."""
 import json
 import os
-import re
 import select
 import shutil
 import socket
@@ -13,7 +12,7 @@ import time
 import unittest
 
 import harness
-from harness import Server, free_port, recv_until_eof, run_exe
+from harness import Server, free_port, metric, recv_until_eof, run_exe
 
 PORTLOAD = os.environ.get("PORTLOAD", "")
 
@@ -24,21 +23,6 @@ def curl(url, *extra):
     out = p.stdout.decode(errors="replace")
     body, _, code = out.rpartition("\n")
     return int(code or 0), body
-
-
-def metric(text, name, labels=None):
-    """The value of one sample of the exposition (labels: a dict that must match)."""
-    for line in text.splitlines():
-        if line.startswith("#") or not line.startswith(name):
-            continue
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)$", line)
-        if not m or m.group(1) != name:
-            continue
-        got = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if labels and any(got.get(k) != v for k, v in labels.items()):
-            continue
-        return float(m.group(3))
-    raise AssertionError("no sample %s%r in:\n%s" % (name, labels, text[:3000]))
 
 
 class Admin(unittest.TestCase):
