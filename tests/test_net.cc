@@ -42,9 +42,9 @@ TEST(Net, ListsParseAndFormatBackCanonically) {
 }
 
 TEST(Net, BadItemsAreRefusedNamingThem) {
-  for (const char *bad : {"10.0.0", "10.0.0.256", "010.0.0.1", "10.0.0.1/33", "10.0.0.1/24", "10.0.0.0/", "1:2:3",
-                          "1::2::3", ":1::", "1:2:3:4:5:6:7:8:9", "::/129", "10.0.0.5,", ",10.0.0.5", "host.example",
-                          "10.0.0.0/08", "12345::"}) {
+  for (const char *bad :
+       {"10.0.0", "10.0.0.256", "010.0.0.1", "10.0.0.1/33", "10.0.0.1/24", "10.0.0.0/", "1:2:3", "1::2::3",
+        ":1::", "1:2:3:4:5:6:7:8:9", "::/129", "10.0.0.5,", ",10.0.0.5", "host.example", "10.0.0.0/08", "12345::"}) {
     ps_net_list l;
     char err[200] = "";
     EXPECT_NE(ps_net_list_parse(bad, &l, err, sizeof(err)), 0) << bad;
