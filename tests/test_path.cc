@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -80,4 +81,21 @@ TEST(Path, OpensAFileWhoseNameIsOutsideTheAnsiCodePage) {
 #else
   EXPECT_EQ(std::remove(name.c_str()), 0);
 #endif
+}
+
+// ps_read_text_file: the one reader of operators' files (config, quotes).
+TEST(Path, ReadTextFileTakesUpToItsLimitAndNamesWhatIsWrong) {
+  char err[300] = "";
+  TempFile ok("abc\n");
+  char *text = ps_read_text_file(ok.path().c_str(), 4, "", err, sizeof(err));
+  ASSERT_NE(text, nullptr) << err << ": a file exactly at the limit";
+  EXPECT_STREQ(text, "abc\n");
+  free(text);
+  EXPECT_EQ(ps_read_text_file(ok.path().c_str(), 3, "", err, sizeof(err)), nullptr);
+  EXPECT_EQ(std::string(err), ok.path() + ": larger than 3 bytes");
+  TempFile nul(std::string("a\0b", 3));
+  EXPECT_EQ(ps_read_text_file(nul.path().c_str(), 100, "", err, sizeof(err)), nullptr);
+  EXPECT_NE(std::string(err).find("not a text file"), std::string::npos) << err;
+  EXPECT_EQ(ps_read_text_file("no-such-dir/none.txt", 100, "quotes file ", err, sizeof(err)), nullptr);
+  EXPECT_STREQ(err, "cannot open quotes file 'no-such-dir/none.txt'");
 }

@@ -146,35 +146,15 @@ unsigned ps_config_parse_each(const char *text, const char *name, ps_options *o,
 }
 
 unsigned ps_config_load_each(const char *path, ps_options *o, ps_config_error_fn on_error, void *ctx) {
-  FILE *f = ps_fopen(path, "rb");
-  char *text;
-  size_t n;
+  char msg[PS_PATH_MAX + 100];
+  char *text = ps_read_text_file(path, PS_CONFIG_MAX_BYTES, "", msg, sizeof(msg));
   unsigned count;
   cfg__errors errors;
   errors.on_error = on_error;
   errors.ctx = ctx;
   errors.count = 0;
-  if (f == NULL) {
-    cfg__error(&errors, path, 0, "--config: cannot open '%s'", path);
-    return errors.count;
-  }
-  text = (char *)malloc(PS_CONFIG_MAX_BYTES + 1);
   if (text == NULL) {
-    fclose(f);
-    cfg__error(&errors, path, 0, "--config: out of memory");
-    return errors.count;
-  }
-  n = fread(text, 1, PS_CONFIG_MAX_BYTES + 1, f);
-  fclose(f);
-  if (n > PS_CONFIG_MAX_BYTES) {
-    free(text);
-    cfg__error(&errors, path, 0, "%s: larger than %d bytes", path, PS_CONFIG_MAX_BYTES);
-    return errors.count;
-  }
-  text[n] = '\0';
-  if (memchr(text, '\0', n) != NULL) {
-    free(text);
-    cfg__error(&errors, path, 0, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", path);
+    cfg__error(&errors, path, 0, "--config: %s", msg);
     return errors.count;
   }
   count = ps_config_parse_each(text, path, o, on_error, ctx);

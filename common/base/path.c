@@ -2,8 +2,10 @@
  * unit-tested natively; only the _wfopen call is Windows-specific. */
 #include "path.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "errtab.h"
 #include "ps_compat.h"
 
 int ps_utf8_to_utf16(const char *utf8, uint16_t *out, size_t cap) {
@@ -63,4 +65,35 @@ FILE *ps_fopen(const char *path, const char *mode) {
 #else
   return fopen(path, mode);
 #endif
+}
+
+char *ps_read_text_file(const char *path, size_t max, const char *what, char *err, size_t errsize) {
+  FILE *f = ps_fopen(path, "rb");
+  char *text;
+  size_t n;
+  if (f == NULL) {
+    ps_fail(err, errsize, "cannot open %s'%s'", what, path);
+    return NULL;
+  }
+  text = (char *)malloc(max + 1);
+  if (text == NULL) {
+    fclose(f);
+    ps_fail(err, errsize, "out of memory reading '%s'", path);
+    return NULL;
+  }
+  /* One byte more than allowed tells a file at the limit from a longer one. */
+  n = fread(text, 1, max + 1, f);
+  fclose(f);
+  if (n > max) {
+    free(text);
+    ps_fail(err, errsize, "%s: larger than %u bytes", path, (unsigned)max);
+    return NULL;
+  }
+  if (memchr(text, '\0', n) != NULL) {
+    free(text);
+    ps_fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", path);
+    return NULL;
+  }
+  text[n] = '\0';
+  return text;
 }

@@ -28,6 +28,14 @@ int ps_utf8_to_utf16(const char *utf8, uint16_t *out, size_t cap);
  * page (Notepad's "ANSI") still opens as it did. */
 FILE *ps_fopen(const char *path, const char *mode);
 
+/* Reads a whole text file of at most `max` bytes (an operator's file: the
+ * configuration, the quotes) through ps_fopen. Returns it NUL-terminated in
+ * malloc'd memory (the caller frees it), or NULL with err saying why:
+ * "cannot open WHAT'PATH'" (`what` is "" or a noun and a space, "quotes
+ * file "), "PATH: larger than MAX bytes", "PATH: not a text file (UTF-16?
+ * ...)" (a NUL byte inside), or out of memory. */
+char *ps_read_text_file(const char *path, size_t max, const char *what, char *err, size_t errsize);
+
 #ifdef __cplusplus
 }
 #endif

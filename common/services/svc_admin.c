@@ -90,18 +90,73 @@ static void admin__error(ps_session *s, admin_session *st, int status, const cha
   ps_session_close(s);
 }
 
+/* The routes: a path and what writes its body (and sets status, type and
+ * keep-alive where it differs from 200, text/plain and the request's). */
+typedef void (*admin_route_fn)(const ps_metrics *m, ps_strbuf *body, const char **type, int *status, int *keep_alive);
+
+static void admin__route_metrics(const ps_metrics *m, ps_strbuf *body, const char **type, int *status,
+                                 int *keep_alive) {
+  (void)status, (void)keep_alive;
+  ps_metrics_prometheus(m, body);
+  *type = PS_PROM_CONTENT_TYPE;
+}
+
+static void admin__route_json(const ps_metrics *m, ps_strbuf *body, const char **type, int *status, int *keep_alive) {
+  (void)status, (void)keep_alive;
+  ps_metrics_json(m, body);
+  *type = "application/json";
+}
+
+static void admin__route_text(const ps_metrics *m, ps_strbuf *body, const char **type, int *status, int *keep_alive) {
+  (void)type, (void)status, (void)keep_alive;
+  ps_metrics_text(m, (uint64_t)time(NULL), body);
+}
+
+static void admin__route_health(const ps_metrics *m, ps_strbuf *body, const char **type, int *status, int *keep_alive) {
+  (void)type;
+  if (m->state == PS_METRICS_SERVING) {
+    ps_strbuf_puts(body, "ok\n");
+    return;
+  }
+  /* A load balancer takes us out of rotation; the stop will close this
+   * connection anyway, so do not invite another request on it. */
+  ps_strbuf_puts(body, "stopping\n");
+  *status = 503;
+  *keep_alive = 0;
+}
+
+static const struct {
+  const char *path;
+  admin_route_fn write;
+} admin__routes[] = {
+  {"/metrics", admin__route_metrics},
+  {"/stats.json", admin__route_json},
+  {"/stats.txt", admin__route_text},
+  {"/healthz", admin__route_health},
+};
+
 static void admin__serve(ps_session *s, admin_session *st, const ps_http_request *req) {
   const admin_ctx *a = (const admin_ctx *)ps_session_context(s);
   int head_only = req->method == PS_HTTP_HEAD;
   int keep_alive = req->keep_alive && st->requests < PS_ADMIN_REQUESTS_MAX;
   const char *type = "text/plain; charset=utf-8";
   int status = 200;
+  size_t r;
   ps_metrics *m;
   ps_strbuf body;
 
-  if (strcmp(req->path, "/metrics") != 0 && strcmp(req->path, "/stats.json") != 0 &&
-      strcmp(req->path, "/stats.txt") != 0 && strcmp(req->path, "/healthz") != 0) {
-    admin__error(s, st, 404, "try /metrics, /stats.json, /stats.txt or /healthz");
+  for (r = 0; r < PS_COUNTOF(admin__routes); r++)
+    if (strcmp(req->path, admin__routes[r].path) == 0) break;
+  if (r == PS_COUNTOF(admin__routes)) {
+    char paths[128];
+    size_t len = (size_t)snprintf(paths, sizeof(paths), "try");
+    for (r = 0; r < PS_COUNTOF(admin__routes); r++)
+      len += (size_t)snprintf(paths + len, len < sizeof(paths) ? sizeof(paths) - len : 0, "%s %s",
+                              r == 0                               ? ""
+                              : r + 1 == PS_COUNTOF(admin__routes) ? " or"
+                                                                   : ",",
+                              admin__routes[r].path);
+    admin__error(s, st, 404, paths);
     return;
   }
   /* About 15 KiB: on the heap, not on a worker's stack. */
@@ -112,23 +167,7 @@ static void admin__serve(ps_session *s, admin_session *st, const ps_http_request
   }
   a->fill(a->arg, m);
   ps_strbuf_init_heap(&body, PS_METRICS_TEXT_MAX);
-  if (strcmp(req->path, "/metrics") == 0) {
-    ps_metrics_prometheus(m, &body);
-    type = PS_PROM_CONTENT_TYPE;
-  } else if (strcmp(req->path, "/stats.json") == 0) {
-    ps_metrics_json(m, &body);
-    type = "application/json";
-  } else if (strcmp(req->path, "/stats.txt") == 0) {
-    ps_metrics_text(m, (uint64_t)time(NULL), &body);
-  } else if (m->state == PS_METRICS_SERVING) {
-    ps_strbuf_puts(&body, "ok\n");
-  } else {
-    /* A load balancer takes us out of rotation; the stop will close this
-     * connection anyway, so do not invite another request on it. */
-    ps_strbuf_puts(&body, "stopping\n");
-    status = 503;
-    keep_alive = 0;
-  }
+  admin__routes[r].write(m, &body, &type, &status, &keep_alive);
   free(m);
   if (body.overflow) {
     ps_strbuf_free(&body);

@@ -127,31 +127,13 @@ const char *ps_qotd_quote(const void *ctx, int64_t day) {
 }
 
 static int qotd__on_start(const ps_service_config *cfg, void **ctx, char *err, size_t errsize) {
-  FILE *f;
   char *text;
-  size_t n;
   int rc;
   const ps_qotd_options *opt = cfg != NULL ? (const ps_qotd_options *)cfg->options : NULL;
   const char *path = opt != NULL ? opt->quotes_file : NULL;
   if (path == NULL || path[0] == '\0') return ps_qotd_parse(qotd__builtin, "built-in quotes", ctx, err, errsize);
-  f = ps_fopen(path, "rb");
-  if (f == NULL) return ps_fail(err, errsize, "cannot open quotes file '%s'", path);
-  text = (char *)malloc(PS_QOTD_FILE_MAX + 1);
-  if (text == NULL) {
-    fclose(f);
-    return ps_fail(err, errsize, "out of memory reading '%s'", path);
-  }
-  n = fread(text, 1, PS_QOTD_FILE_MAX + 1, f);
-  fclose(f);
-  if (n > PS_QOTD_FILE_MAX) {
-    free(text);
-    return ps_fail(err, errsize, "%s: larger than %d bytes", path, PS_QOTD_FILE_MAX);
-  }
-  if (memchr(text, '\0', n) != NULL) {
-    free(text);
-    return ps_fail(err, errsize, "%s: not a text file (UTF-16? save it as UTF-8 or ANSI)", path);
-  }
-  text[n] = '\0';
+  text = ps_read_text_file(path, PS_QOTD_FILE_MAX, "quotes file ", err, errsize);
+  if (text == NULL) return -1;
   rc = ps_qotd_parse(text, path, ctx, err, errsize);
   free(text);
   return rc;

@@ -5,6 +5,7 @@
 #define PS_LOGSINK_H
 
 #include "ps_log.h"
+#include "version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,7 +18,7 @@ extern "C" {
 /* The Event Log source the service reports to; `portserve install` and the
  * MSI register it under HKLM\SYSTEM\CurrentControlSet\Services\EventLog\
  * Application with portserve.exe as its EventMessageFile. */
-#define PS_LOG_EVENT_SOURCE L"portserve"
+#define PS_LOG_EVENT_SOURCE PS_WIDE(PS_PRODUCT_NAME)
 
 /* The Event Log ID of a line: PS_EVENT_x + 1 (1 for an untagged warning or
  * error). server/app/portserve.rc's message table has each ID with the

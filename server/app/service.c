@@ -21,7 +21,7 @@
 #include "ps_win.h"
 #include "run.h"
 
-#define SERVICE__NAME L"portserve"
+#define SERVICE__NAME PS_WIDE(PS_SERVICE_NAME)
 #define SERVICE__DISPLAY_NAME L"portserve socket server"
 #define SERVICE__DESCRIPTION \
   L"Serves the Simple TCP/IP Services (echo and others) on the ports its configuration file lists."

@@ -7,9 +7,10 @@
 
 #include "options.h"
 #include "run.h"
+#include "version.h"
 
 /* The service's name in the SCM, for `sc` and `net start`. */
-#define PS_SERVICE_NAME "portserve"
+#define PS_SERVICE_NAME PS_PRODUCT_NAME
 
 /* `portserve install [--config FILE]`: creates the service (automatic,
  * delayed start; NT AUTHORITY\LocalService with its own unrestricted SID and

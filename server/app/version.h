@@ -12,4 +12,11 @@
 #define PS_VERSION_PATCH 0
 #define PS_VERSION "0.1.0"
 
+/* The product's name as Windows knows it: the service (SCM), its Event Log
+ * source, its service SID (NT SERVICE\portserve). Written once; PS_WIDE
+ * makes the UTF-16 literal the Win32 calls take. */
+#define PS_PRODUCT_NAME "portserve"
+#define PS_WIDE_(s) L##s
+#define PS_WIDE(s) PS_WIDE_(s)
+
 #endif
