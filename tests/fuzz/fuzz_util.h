@@ -101,6 +101,13 @@ inline bool OptionText(const ps_options &o, const ps_option_def *d, std::string 
       if (std::strcmp(field, def) == 0) return false;
       *text = field;
       return true;
+    case PS_OPT_NETS: {
+      // Written back in canonical form, which parses to the same list.
+      char buf[1024];
+      if (ps_option_equal(&o, &defaults, d)) return false;
+      *text = ps_option_value_text(&o, d, buf, sizeof buf);
+      return true;
+    }
     case PS_OPT_LISTEN:
     case PS_OPT_CONFIG:
       return false;
