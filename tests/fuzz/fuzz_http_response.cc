@@ -1,5 +1,5 @@
 // libFuzzer target: the stats client's response reader (ps_http_parse_response
-// in common/http.c; `portserve stats` reads the admin endpoint's answer with
+// in common/base/http.c; `portserve stats` reads the admin endpoint's answer with
 // it). Properties: an accepted response has a 3-digit status, its body starts
 // right after the blank line and runs to the end, and every Content-Length
 // field in the head is a plain number equal to the body's size; the same
