@@ -11,6 +11,10 @@
 #                         clang) and run each (or those named) for SECS seconds
 #                         (default 300) in turn, new inputs kept in
 #                         build/fuzz/corpus/TARGET (not committed)
+#   ./build.sh fuzz-coverage [grown]  line coverage of each target's parser file
+#                         reached by tests/fuzz/corpus + regressions (with
+#                         "grown", build/fuzz/corpus too): a coverage build in
+#                         build/fuzzcov, llvm-cov's report per file
 #   ./build.sh msi        build, then the installer build/win/portserve-VERSION.msi
 #                         (VERSION from server/app/version.h; PS_MSI_VERSION overrides it)
 #   ./build.sh bench [ARGS]  Release build, then the benchmark matrix (bench/run.sh;
@@ -33,6 +37,7 @@ ROOT=$PWD
 WIN_BUILD=$ROOT/build/win
 NATIVE_BUILD=$ROOT/build/native
 FUZZ_BUILD=$ROOT/build/fuzz
+FUZZCOV_BUILD=$ROOT/build/fuzzcov
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 say() { printf '==> %s\n' "$*"; }
@@ -93,6 +98,48 @@ fuzz_long() {
       return 1
     fi
   done
+}
+
+# Which lines of its parser each target's inputs reach: the targets built
+# with clang's source-based coverage and a main that runs each input once
+# (tests/fuzz/fuzz_replay.c), a profile per target, llvm-cov's report of the
+# parser's file (and of the parser's function where the file holds more).
+fuzz_coverage() {
+  local grown=${1:-} t bin prof files fn dirs
+  say "building the fuzz targets for coverage (clang, -fprofile-instr-generate) in build/fuzzcov"
+  CC=clang CXX=clang++ cmake -S . -B "$FUZZCOV_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPS_FUZZ=ON \
+    -DPS_FUZZ_COVERAGE=ON -DPS_TESTS=OFF >/dev/null
+  cmake --build "$FUZZCOV_BUILD" -j "$JOBS" --target fuzz_all
+  rm -rf "$FUZZCOV_BUILD/profiles" && mkdir -p "$FUZZCOV_BUILD/profiles"
+  for t in $(sed -n 's/^set(PS_FUZZ_TARGETS \(.*\))$/\1/p' tests/fuzz/CMakeLists.txt); do
+    fn=""
+    case $t in
+      config) files=common/app/config.c ;;
+      hostport) files=common/base/hostport.c ;;
+      http) files=common/base/http.c ;;
+      http_response) files=common/base/http.c fn=ps_http_parse_response ;;
+      listen_spec) files=common/base/listen_spec.c ;;
+      options) files=common/app/options.c ;;
+      proxy) files=common/base/proxy.c ;;
+      qotd) files=common/services/svc_qotd.c fn=ps_qotd_parse ;;
+      *) echo "build.sh: fuzz-coverage: no parser file named for target $t" >&2; return 1 ;;
+    esac
+    bin=$FUZZCOV_BUILD/tests/fuzz/fuzz_$t
+    prof=$FUZZCOV_BUILD/profiles/$t
+    dirs=("tests/fuzz/corpus/$t")
+    [ -d "tests/fuzz/regressions/$t" ] && dirs+=("tests/fuzz/regressions/$t")
+    [ "$grown" = grown ] && [ -d "$FUZZ_BUILD/corpus/$t" ] && dirs+=("$FUZZ_BUILD/corpus/$t")
+    say "fuzz_$t: ${dirs[*]}"
+    LLVM_PROFILE_FILE=$prof.profraw "$bin" "${dirs[@]}"
+    llvm-profdata-14 merge -sparse "$prof.profraw" -o "$prof.profdata"
+    # The file's row: lines are columns 8-10, branches 11-13; a function's
+    # row has its lines in 5-7.
+    llvm-cov-14 report "$bin" -instr-profile="$prof.profdata" "$ROOT/$files" |
+      awk -v f="$files" 'NR == 3 { printf "  %s: lines %d/%d (%s), branches %d/%d (%s)\n", f, $8 - $9, $8, $10, $11 - $12, $11, $13 }'
+    [ -z "$fn" ] || llvm-cov-14 report -show-functions "$bin" -instr-profile="$prof.profdata" "$ROOT/$files" |
+      awk -v f="$fn" '$1 == f { printf "  %s(): lines %d/%d (%s), branches %d/%d (%s)\n", f, $5 - $6, $5, $7, $8 - $9, $8, $10 }'
+  done
+  echo "(line by line: llvm-cov-14 show build/fuzzcov/tests/fuzz/fuzz_NAME -instr-profile=build/fuzzcov/profiles/NAME.profdata FILE)"
 }
 
 # Runs the Windows tests of build/win under the Wine chosen with --wine.
@@ -160,12 +207,14 @@ case "$cmd" in
     exec python3 "$ROOT/tools/mutants.py" "$@" ;;
   fuzz)
     ensure_deps; build_fuzz; fuzz_long "${1:-300}" "${@:2}" ;;
+  fuzz-coverage)
+    ensure_deps; fuzz_coverage "${1:-}" ;;
   clean)
     rm -rf "$ROOT/build" ;;
   -h|--help|help)
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' ;;
+    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' ;;
   *)
     echo "build.sh: unknown command '$cmd'" >&2
-    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2 ;;
 esac

@@ -242,3 +242,18 @@ TEST(Http, ResponseContentLengthIsAPlainNumberAndLengthsAgree) {
   const std::string ows = "HTTP/1.1 200 OK\r\ncontent-length:\t3 \r\nContent-Length: 3\r\n\r\nok\n";
   EXPECT_EQ(ps_http_parse_response(ows.data(), ows.size(), &status, &off, &len), 0);
 }
+
+// Found by fuzz_http_response's 15 s CI run (tests/fuzz/regressions/
+// http_response/content-length-leading-zeros): the target, not the reader,
+// was wrong; Content-Length is 1*DIGIT (RFC 9110 8.6), so leading zeros,
+// however many, are the same number, and the overflow cap counts value.
+TEST(Http, ResponseContentLengthMayHaveLeadingZeros) {
+  int status = 0;
+  size_t off = 0, len = 0;
+  const std::string zeros = "HTTP/1.1 200 OK\r\nContent-Length: 0000000000000000000000003\r\n\r\nok\n";
+  ASSERT_EQ(ps_http_parse_response(zeros.data(), zeros.size(), &status, &off, &len), 0);
+  EXPECT_EQ(len, 3u);
+  const std::string none = "HTTP/1.1 204 No Content\r\nContent-Length: 000000000000000000000\r\n\r\n";
+  ASSERT_EQ(ps_http_parse_response(none.data(), none.size(), &status, &off, &len), 0);
+  EXPECT_EQ(len, 0u);
+}

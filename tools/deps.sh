@@ -45,7 +45,8 @@ file:/usr/sbin/haproxy haproxy
 # Visual Studio projects (tests/build_vcxproj.py), clang-format for
 # tools/format.sh, and clang with libFuzzer for the fuzz targets (tests/fuzz:
 # libFuzzer's main in libfuzzer-14-dev, its runtime and the sanitizers'
-# in libclang-rt-14-dev, which clang only recommends).
+# in libclang-rt-14-dev, which clang only recommends; llvm-profdata-14 and
+# llvm-cov-14 for ./build.sh fuzz-coverage in llvm-14).
 ps__deps_build=$ps__deps_wintest'
 command:x86_64-w64-mingw32-gcc-posix gcc-mingw-w64-x86-64
 command:x86_64-w64-mingw32-g++-posix g++-mingw-w64-x86-64
@@ -60,6 +61,7 @@ command:clang-format clang-format
 command:clang clang
 libfuzzer-14-dev libfuzzer-14-dev
 libclang-rt-14-dev libclang-rt-14-dev
+command:llvm-cov-14 llvm-14
 '
 ps__deps_bench='
 command:strace strace

@@ -1,5 +1,5 @@
-// libFuzzer target: the INI reader and configuration loader (common/config.c,
-// through the option table of common/options.c).
+// libFuzzer target: the INI reader and configuration loader (common/app/config.c,
+// through the option table of common/app/options.c).
 // Properties: every error is "FILE:LINE: message" with a line of the file,
 // in order; stopping at the first error (ps_config_parse) reports the first
 // of them; the same file with CRLF line ends reads the same; the options of

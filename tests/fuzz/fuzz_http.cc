@@ -1,5 +1,5 @@
 // libFuzzer target: the admin endpoint's HTTP/1.1 request parser
-// (common/http.c). The input is a connection's bytes: requests are taken one
+// (common/base/http.c). The input is a connection's bytes: requests are taken one
 // after another (pipelining) until an error or the end.
 // Properties: fed whole, byte by byte and in random reads, the requests and
 // the error are the same; an error has a status the endpoint sends and a

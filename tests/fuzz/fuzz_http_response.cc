@@ -1,10 +1,11 @@
 // libFuzzer target: the stats client's response reader (ps_http_parse_response
-// in common/http.c; `portserve stats` reads the admin endpoint's answer with
+// in common/base/http.c; `portserve stats` reads the admin endpoint's answer with
 // it). Properties: an accepted response has a 3-digit status, its body starts
 // right after the blank line and runs to the end, and every Content-Length
 // field in the head is a plain number equal to the body's size; the same
 // status and body written by the endpoint's own writer (ps_http_response_head)
 // read back the same.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -52,7 +53,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       FUZZ_CHECK(b != std::string::npos, "empty Content-Length accepted");
       v = v.substr(b, e - b + 1);
       FUZZ_CHECK(v.find_first_not_of("0123456789") == std::string::npos, "Content-Length '%s' accepted", v.c_str());
-      FUZZ_CHECK(v.size() <= 20 && std::strtoull(v.c_str(), nullptr, 10) == body_len,
+      // 1*DIGIT (RFC 9110 8.6): leading zeros are allowed and count for nothing.
+      std::string digits = v.substr(std::min(v.find_first_not_of('0'), v.size() - 1));
+      FUZZ_CHECK(digits.size() <= 19 && std::strtoull(digits.c_str(), nullptr, 10) == body_len,
                  "Content-Length '%s' accepted for a body of %zu bytes", v.c_str(), body_len);
     }
     line = eol + 2;

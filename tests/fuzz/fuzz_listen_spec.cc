@@ -1,4 +1,4 @@
-// libFuzzer target: --listen specs (common/listen_spec.c), and the --admin
+// libFuzzer target: --listen specs (common/base/listen_spec.c), and the --admin
 // address that reuses their syntax (ps_options_admin_spec).
 // Properties: an accepted spec, formatted (ps_listen_spec_format), parses to
 // an equal spec, and formatting is idempotent; a refused spec's message

@@ -1,4 +1,4 @@
-// libFuzzer target: the command line (ps_options_parse, common/options.c).
+// libFuzzer target: the command line (ps_options_parse, common/app/options.c).
 // The input is the arguments after the program name, separated by NUL bytes.
 // Arguments naming --config are dropped: that flag reads a file, which is
 // the config target's business (and a fuzzer must not open /dev/stdin).

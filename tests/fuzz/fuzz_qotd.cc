@@ -1,4 +1,4 @@
-// libFuzzer target: the qotd quotes reader (ps_qotd_parse, common/svc_qotd.c;
+// libFuzzer target: the qotd quotes reader (ps_qotd_parse, common/services/svc_qotd.c;
 // qotd's on_start reads the file and hands its text to it).
 // Properties: every quote is under 512 characters, ends in CRLF, has CRLF
 // line ends only and no blank line; the same text with CRLF line ends gives
