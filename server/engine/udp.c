@@ -339,17 +339,25 @@ static ps_bound *udp__create(ps_engine *e) {
 }
 
 /* Turns one ICMP report off (SIO_UDP_CONNRESET or SIO_UDP_NETRESET) and
- * counts it; a provider that refuses is logged once and the error it would
- * report is ignored on receive instead (ps_udp_on_completion). */
+ * counts it (the counter shows which sockets have it off); when the
+ * provider refuses, the error it would report is ignored on receive instead
+ * (ps_udp_on_completion). A provider that does not know the ioctl at all
+ * (WSAEOPNOTSUPP, WSAEINVAL: Wine has no SIO_UDP_NETRESET, docs/wine-notes.md)
+ * leaves the operator nothing to do, so that is a debug line; any other
+ * failure is a warning. */
 static void udp__report_off(ps_bound *b, DWORD ioctl, const char *name, ps_stat_index counted, const char *what) {
   DWORD bytes = 0;
   BOOL off = FALSE;
   char msg[160];
-  if (WSAIoctl(b->sock, ioctl, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0)
+  int err;
+  if (WSAIoctl(b->sock, ioctl, &off, (DWORD)sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0) {
     InterlockedIncrement64(&b->eng->stat[counted]);
-  else
-    ps_log(PS_LOG_WARN, "udp %s: WSAIoctl(%s) failed: %s; %s errors are ignored instead", b->name, name,
-           ps_errstr((unsigned long)WSAGetLastError(), msg, sizeof(msg)), what);
+    return;
+  }
+  err = WSAGetLastError();
+  ps_log(err == WSAEOPNOTSUPP || err == WSAEINVAL ? PS_LOG_DEBUG : PS_LOG_WARN,
+         "udp %s: WSAIoctl(%s) failed: %s; %s errors are ignored instead", b->name, name,
+         ps_errstr((unsigned long)err, msg, sizeof(msg)), what);
 }
 
 static DWORD udp__prepare(ps_bound *b, const char **step) {
