@@ -135,6 +135,11 @@ class Reload(unittest.TestCase):
         self.addCleanup(srv.kill)
         return srv, ini, re.search(r"portserve reload (\d+)", srv.output()).group(1)
 
+    @staticmethod
+    def count(srv, needle):
+        """Lines of srv's output that hold `needle`."""
+        return sum(1 for line in srv.output().splitlines() if needle in line)
+
     def reload(self, srv, pid, ini, text, outcome, n):
         """Writes the configuration, asks for a reload and waits until it
         ends (done or rejected); asserts it ended with the n-th line with
@@ -268,7 +273,7 @@ class Reload(unittest.TestCase):
         holder.close()
         rc, out, err = run_exe(["reload", pid])
         self.assertEqual(rc, 0, out + err)
-        self.assertTrue(self.wait_count(srv, "reload done", 1), srv.output())
+        self.assertTrue(srv.wait_for_line("reload done", 30), srv.output())
         self.assertEqual(tcp_echo(port, b"ping"), b"ping")
         srv.interrupt()
         self.assertEqual(srv.wait(30), 0, srv.output())
