@@ -63,7 +63,7 @@ class CommandLine(unittest.TestCase):
         """Every flag the usage text names."""
         rc, out, _ = run_exe(["--help"])
         self.assertEqual(rc, 0)
-        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*[a-z])", out))
+        flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*[a-z0-9])", out))
         self.assertGreaterEqual(len(flags), 14, out)
         return flags
 
@@ -93,7 +93,8 @@ class CommandLine(unittest.TestCase):
             "--idle-timeout": ["300"], "--linger-timeout": ["30"], "--send-timeout": ["60"], "--keepalive": ["60"],
             "--bind-retry": ["5"], "--max-connections-per-source": ["5"], "--admin": ["127.0.0.1:0"],
             "--log-max-size": ["1048576"], "--log-files": ["3"], "--log-time": ["utc"], "--shutdown-grace": ["1"],
-            "--log-format": ["json"],
+            "--log-format": ["json"], "--proxy-from": ["127.0.0.1,192.0.2.0/24"], "--source-prefix-v4": ["24"],
+            "--source-prefix-v6": ["56"],
         }
         # flags that are commands or belong to one, tested on their own
         # (test_check.py: --bind; test_admin.py, test_stats_client.py: stats --json)
