@@ -121,6 +121,10 @@ extern "C" {
     "buffers used", 1) \
   X(buffers_live, PS_STAT_GAUGE, "portserve_buffers_allocated", "", "Pooled I/O buffers allocated, free or in use.", \
     "buffers allocated", 1) \
+  X(small_buffers_in_use, PS_STAT_GAUGE, "portserve_small_buffers_in_use", "", \
+    "Small read buffers held by connections: one per connection that has sent and waits for more.", "", 1) \
+  X(small_buffers_live, PS_STAT_GAUGE, "portserve_small_buffers_allocated", "", \
+    "Small read buffers allocated, free or in use.", "", 1) \
   X(sockets_live, PS_STAT_GAUGE, "portserve_sockets_open", "", "Sockets open, listeners included.", "", 1) \
   /* Socket operations that failed, by where; always present, so increase() \
    * sees the first one. Their codes: ps_engine_error_counts. */ \

@@ -1,4 +1,4 @@
-// TCP connections (server/conn.c): the inline and deferred paths, half-close
+// TCP connections (server/engine/conn.c): the inline and deferred paths, half-close
 // and resets, receive buffers, backpressure, the per-source limit.
 #include <atomic>
 #include <cstdio>
@@ -9,6 +9,10 @@
 #include <vector>
 
 #include "testutil.h"
+
+extern "C" {
+#include "bufpool.h"
+}
 
 using namespace pstest;
 
@@ -86,26 +90,95 @@ TEST(Conn, ClientResetMidTrafficLeavesOthersServed) {
   srv.stop_and_check();
 }
 
-// Connections that never sent anything wait on zero-byte reads and hold no
-// buffer. A connection that sent keeps one receive buffer while it is
-// quiet (a pending read is never cancelled: docs/design.md, "Read
-// strategy"), and no more than one.
-TEST(Conn, IdleConnectionsHoldAtMostOneBuffer) {
+// The buffer a quiet connection holds (docs/design.md, "Read strategy"):
+// none before it sent (a zero-byte read), one small buffer after messages
+// that fit in one, one full-size buffer after messages that did not (its
+// next one would otherwise cost a second read), and a small one again
+// after smaller messages. A pending read is never cancelled to take its
+// buffer back; the figures are exact.
+TEST(Conn, QuietConnectionsHoldOneBufferSizedByTheirMessages) {
   ps_engine_config cfg = default_config();
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
   std::vector<SOCKET> silent = connect_many(srv, 50);
   ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 50; }, 10000));
   EXPECT_EQ(srv.stats().buffers_in_use, 0u) << "connections that never sent hold no buffer";
+  EXPECT_EQ(srv.stats().small_buffers_in_use, 0u) << "connections that never sent hold no buffer";
   std::vector<SOCKET> conns(silent.begin(), silent.begin() + 20);
   ByteStream stream(11);
-  for (SOCKET s : conns) ASSERT_TRUE(echo_round_trip(s, stream, 3000));
-  // Every echo is back: nothing is queued, so what is held is receive buffers.
-  EXPECT_TRUE(wait_until([&] { return srv.stats().buffers_in_use <= 20; }, 10000))
-      << "buffers in use with 20 quiet connections that sent: " << srv.stats().buffers_in_use;
+  auto held = [&](uint64_t full, uint64_t small, const char *after) {
+    EXPECT_TRUE(wait_until(
+        [&] { return srv.stats().buffers_in_use == full && srv.stats().small_buffers_in_use == small; }, 10000))
+        << after << ": " << srv.stats().buffers_in_use << " full-size and " << srv.stats().small_buffers_in_use
+        << " small buffers in use with 20 quiet connections that sent; expected " << full << " and " << small;
+  };
+  for (SOCKET s : conns) ASSERT_TRUE(echo_round_trip(s, stream, 64));
+  held(0, 20, "after one 64-byte echo each");
+  for (SOCKET s : conns) ASSERT_TRUE(echo_round_trip(s, stream, 20000));
+  held(20, 0, "after a 20,000-byte echo each");
+  for (SOCKET s : conns)
+    for (int i = 0; i < 2; i++) ASSERT_TRUE(echo_round_trip(s, stream, 64));
+  held(0, 20, "after two more 64-byte echoes each");
   EXPECT_EQ(srv.stats().conns_open, 50u);
   close_all(silent);
-  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0 && srv.stats().buffers_in_use == 0; }, 10000));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return srv.stats().conns_open == 0 && srv.stats().buffers_in_use == 0 && srv.stats().small_buffers_in_use == 0;
+      },
+      10000));
+  srv.stop_and_check();
+}
+
+// Data arriving as the read strategy switches loses nothing: a checked
+// client sends bursts of 1 byte to 40,000 (around the small and the
+// full-size buffer's sizes; some in pieces), each followed by three
+// 64-byte ones, after which the connection waits on a small read again;
+// after a burst larger than a small buffer it waits on a full-size one.
+// Every echoed byte is compared with what was sent.
+TEST(Conn, NoByteIsLostAsReadsSwitchBetweenSmallAndFullBuffers) {
+  ps_engine_config cfg = default_config();
+  cfg.buffer_size = 4096;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  const size_t small = PS_SMALL_BUF_SIZE, full = cfg.buffer_size;
+  const size_t sizes[] = {1,     small - 1, small,        small + 1,        full - 1,
+                          full,  full + 1,  small + full, small + full + 1, 2 * full + small,
+                          40000, 64};
+  ByteStream stream(23);
+  auto burst = [&](size_t len, size_t piece) {
+    std::vector<unsigned char> out(len), in(len);
+    stream.fill(out.data(), len);
+    for (size_t sent = 0; sent < len;) {
+      size_t n = len - sent < piece ? len - sent : piece;
+      if (!send_all(s, out.data() + sent, n)) return false;
+      sent += n;
+    }
+    return recv_exact(s, in.data(), len) && out == in;
+  };
+  auto waits_on = [&](uint64_t full_bufs, uint64_t small_bufs) {
+    return wait_until(
+        [&] { return srv.stats().buffers_in_use == full_bufs && srv.stats().small_buffers_in_use == small_bufs; },
+        5000);
+  };
+  for (int round = 0; round < 4; round++) {
+    for (size_t len : sizes) {
+      size_t piece = round % 2 == 0 ? len : len / 3 + 1;
+      ASSERT_TRUE(burst(len, piece)) << "echo of a " << len << "-byte burst, round " << round;
+      if (len > small + 1) {
+        // Sent in one piece, or in pieces that each outgrew a small buffer.
+        if (piece > small)
+          EXPECT_TRUE(waits_on(1, 0)) << "after a " << len << "-byte burst the connection waits on a full-size read";
+      }
+      for (int i = 0; i < 3; i++) ASSERT_TRUE(burst(64, 64)) << "a 64-byte burst after " << len << ", round " << round;
+      EXPECT_TRUE(waits_on(0, 1)) << "after 64-byte bursts (following " << len
+                                  << " bytes) the connection waits on a small read";
+    }
+  }
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.bytes_in, st.bytes_out);
+  close_socket(s);
   srv.stop_and_check();
 }
 

@@ -5,7 +5,6 @@
 #include "engine.h"
 
 #include <assert.h>
-#include <malloc.h>
 #include <string.h>
 
 void ps_bufpool_init(ps_bufpool *p, size_t buf_size, LONG max_free, struct ps_faults *faults) {
@@ -20,7 +19,7 @@ void ps_bufpool_close(ps_bufpool *p) {
   PSLIST_ENTRY e;
   assert(p->in_use == 0);
   while ((e = InterlockedPopEntrySList(&p->free_list)) != NULL) {
-    _aligned_free(e);
+    HeapFree(GetProcessHeap(), 0, e);
     InterlockedDecrement(&p->free_count);
     InterlockedDecrement64(&p->live);
   }
@@ -34,7 +33,10 @@ ps_buf *ps_buf_get(ps_bufpool *p) {
   if (b != NULL) {
     InterlockedDecrement(&p->free_count);
   } else {
-    b = (ps_buf *)_aligned_malloc(sizeof(ps_buf) + p->buf_size, MEMORY_ALLOCATION_ALIGNMENT);
+    /* HeapAlloc's blocks are MEMORY_ALLOCATION_ALIGNMENT aligned, as the
+     * SLIST entry needs, with no padding of their own (a small buffer is
+     * one 256-byte heap block). */
+    b = (ps_buf *)HeapAlloc(GetProcessHeap(), 0, sizeof(ps_buf) + p->buf_size);
     if (b == NULL) return NULL;
     InterlockedIncrement64(&p->live);
   }
@@ -53,5 +55,5 @@ void ps_buf_put(ps_bufpool *p, ps_buf *b) {
   }
   InterlockedDecrement(&p->free_count);
   InterlockedDecrement64(&p->live);
-  _aligned_free(b);
+  HeapFree(GetProcessHeap(), 0, b);
 }

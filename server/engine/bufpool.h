@@ -1,7 +1,10 @@
-/* Fixed-size I/O buffers shared by every connection of an engine. A
- * connection holds a buffer only while data flows (idle connections wait on a
- * zero-byte read and hold none), so memory follows traffic, not connection
- * count. Free buffers sit on a lock-free list (SLIST) up to a cap. */
+/* Fixed-size I/O buffers shared by every connection of an engine. An engine
+ * has two pools: full-size buffers (cfg.buffer_size) for sending and for
+ * reads of data known or likely to be waiting, and small ones
+ * (PS_SMALL_BUF_SIZE) for the read a connection leaves pending while it
+ * waits for its peer, so a quiet connection holds at most one small buffer
+ * (conn.c, "Reading"). Free buffers sit on a lock-free list (SLIST) up to a
+ * cap. */
 #ifndef PS_BUFPOOL_H
 #define PS_BUFPOOL_H
 
@@ -16,6 +19,10 @@ typedef struct ps_buf {
   uint32_t off;        /* bytes of data already sent */
   char data[];
 } ps_buf;
+
+/* A small buffer is one 256-byte heap block, header included. */
+#define PS_SMALL_BUF_BLOCK 256
+#define PS_SMALL_BUF_SIZE (PS_SMALL_BUF_BLOCK - sizeof(ps_buf))
 
 typedef struct ps_bufpool {
   SLIST_HEADER free_list;

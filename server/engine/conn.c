@@ -14,14 +14,18 @@
  *
  * Reading: a connection that has not sent holds no buffer. It waits on a
  * zero-byte WSARecv; when that completes (data or FIN is waiting) a real
- * WSARecv into a pooled buffer follows, and usually completes inline. From
- * then on the connection keeps its buffer and posts real reads (a zero-byte
- * read per message would cost a second receive call each time), also while
- * it is quiet: a pending read is never cancelled to take its buffer back.
- * Windows documents no safe way to cancel one read without risking the
- * data it was completing (docs/design.md, "Read strategy"), so a connection
- * that went quiet after traffic holds one buffer until it sends again, ends,
- * or the idle timeout closes it.
+ * WSARecv into a full-size buffer follows, and usually completes inline.
+ * From then on every read is a real one, sized by what is known: a read
+ * that follows one which filled its buffer (more is likely waiting) gets a
+ * full-size buffer, and any other read, the one that will wait for the
+ * peer, gets a small buffer (PS_SMALL_BUF_SIZE, e->spool). So a connection
+ * that went quiet holds one small buffer in its pending read and nothing
+ * else, without a read ever being cancelled to take a buffer back (Windows
+ * documents no safe way to cancel one read without risking the data it was
+ * completing: docs/design.md, "Read strategy"). A message larger than the
+ * small buffer costs one more (inline) read; a message that fits costs
+ * nothing more. The one way to hold a full buffer while quiet: a burst that
+ * ended exactly at a full-size read's end leaves a full-size read pending.
  *
  * Inline completions: with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS an op that
  * succeeds at once queues no packet, so the poster handles it in a loop.
@@ -77,7 +81,10 @@ enum {
   C_RECV_WAIT = 0x1000,   /* the read could not be posted (resources): ps_conn_retry posts it */
   C_SEND_WAIT = 0x2000,   /* the send could not be posted (resources): ps_conn_retry posts it */
   C_PROXY = 0x4000,       /* a PROXY header is awaited: no handler call yet (conn__proxy_input) */
-  C_MGMT = 0x8000         /* a management handler's (PS_HANDLER_MANAGEMENT): out of the totals */
+  C_MGMT = 0x8000,        /* a management handler's (PS_HANDLER_MANAGEMENT): out of the totals */
+  C_RBUF_SMALL = 0x10000, /* rbuf is a small buffer (e->spool) */
+  C_LAST_FULL = 0x20000,  /* the last read filled its buffer: more is likely waiting */
+  C_BIG_READS = 0x40000   /* its recent bursts were larger than a small buffer: wait on full-size reads */
 };
 
 enum { IO_PENDING = 0, IO_INLINE = 1, IO_FAILED = -1 };
@@ -96,7 +103,7 @@ struct ps_session {
   ps_worker *worker; /* the worker running the current event; NULL on other threads */
   ps_op recv_op;
   ps_op send_op;
-  ps_buf *rbuf;              /* buffer of the real read in progress, else NULL */
+  ps_buf *rbuf;              /* the receive buffer (small or full-size), kept between reads; NULL until data came */
   ps_buf *sq_head, *sq_tail; /* send queue; the head buffers may be in flight */
   size_t sq_bytes;           /* unsent bytes, in flight included */
   ps_conn *prev, *next;      /* engine->conns (engine lock) */
@@ -117,6 +124,8 @@ struct ps_session {
   size_t proxy_len;        /* C_PROXY: header bytes received so far, at the start of rbuf */
   ps_bound_stats *stats;   /* its listener's totals (may be NULL) */
   ps_stat_index end;       /* the first cause of its end, counted at the endgame; 0: orderly so far */
+  size_t burst;            /* bytes read since the last read that did not fill its buffer */
+  unsigned small_bursts;   /* bursts in a row that fitted in a small buffer (up to 2) */
 };
 
 /* Handler state follows the struct, aligned for any type. */
@@ -486,27 +495,70 @@ static void conn__flush(ps_conn *c) {
 
 /* ---- receiving --------------------------------------------------------- */
 
-/* Gives the receive buffer back; the next read is a zero-byte read. */
+/* The pool the receive buffer comes from and goes back to. */
+static ps_bufpool *conn__rpool(ps_conn *c) { return (c->flags & C_RBUF_SMALL) ? &c->eng->spool : &c->eng->pool; }
+
+/* Gives the receive buffer back; with no buffer and nothing known to be
+ * waiting, the next read is a zero-byte read. */
 static void conn__release_rbuf(ps_conn *c) {
-  if (c->rbuf != NULL) ps_buf_put(&c->eng->pool, c->rbuf);
+  if (c->rbuf != NULL) ps_buf_put(conn__rpool(c), c->rbuf);
   c->rbuf = NULL;
-  c->flags &= ~C_NEXT_REAL;
+  c->flags &= ~(C_NEXT_REAL | C_RBUF_SMALL | C_LAST_FULL);
 }
+
+/* Makes rbuf the buffer the next read needs (see the top of the file): a
+ * full-size one when data is waiting (a zero-byte read completed, or the
+ * last read filled its buffer) or a PROXY header is being gathered (its
+ * bytes so far are in rbuf), a small one otherwise. 0 when none is free. */
+static int conn__rbuf_for_read(ps_conn *c) {
+  unsigned small = (c->flags & (C_NEXT_REAL | C_LAST_FULL | C_PROXY | C_BIG_READS)) ? 0 : C_RBUF_SMALL;
+  if (c->rbuf != NULL && (c->flags & C_RBUF_SMALL) != small) {
+    assert(c->proxy_len == 0); /* never switched while it holds header bytes */
+    ps_buf_put(conn__rpool(c), c->rbuf);
+    c->rbuf = NULL;
+  }
+  if (c->rbuf == NULL) {
+    c->flags = (c->flags & ~C_RBUF_SMALL) | small;
+    c->rbuf = ps_buf_get(conn__rpool(c));
+  }
+  return c->rbuf != NULL;
+}
+
+/* Learns the size of the peer's bursts (the bytes read up to a read that
+ * did not fill its buffer), which sets the buffer of the read that waits
+ * for the next one: full-size after a burst larger than a small buffer
+ * (its next one would cost a second read), small again after two bursts
+ * in a row that fitted in one. */
+static void conn__learn_burst(ps_conn *c, DWORD bytes) {
+  c->burst += bytes;
+  if (c->flags & C_LAST_FULL) return;
+  if (c->burst > PS_SMALL_BUF_SIZE) {
+    c->flags |= C_BIG_READS;
+    c->small_bursts = 0;
+  } else if (c->burst > 0 && ++c->small_bursts >= 2) {
+    c->flags &= ~C_BIG_READS;
+    c->small_bursts = 2;
+  }
+  c->burst = 0;
+}
+
+/* The room the next real read gets in rbuf. */
+static size_t conn__rbuf_room(ps_conn *c) { return conn__rpool(c)->buf_size - c->proxy_len; }
 
 static int conn__post_recv(ps_conn *c, DWORD *bytes) {
   WSABUF b;
   DWORD flags = 0;
   int err;
-  if (c->flags & C_NEXT_REAL) {
-    if (c->rbuf == NULL) c->rbuf = ps_buf_get(&c->eng->pool);
-    if (c->rbuf == NULL) {
-      /* Data is waiting and stays waiting: read it when a buffer is free. */
+  if (c->rbuf != NULL || (c->flags & C_NEXT_REAL)) {
+    if (!conn__rbuf_for_read(c)) {
+      /* Data may be waiting and stays waiting: read it when a buffer is
+       * free (no byte was taken, so any kind of read may follow). */
       conn__wait_for_resources(c, C_RECV_WAIT, "getting a receive buffer", ERROR_NOT_ENOUGH_MEMORY);
       return IO_FAILED;
     }
     /* While a PROXY header is awaited, the bytes read so far stay in front. */
     b.buf = c->rbuf->data + c->proxy_len;
-    b.len = (ULONG)(c->eng->pool.buf_size - c->proxy_len);
+    b.len = (ULONG)conn__rbuf_room(c);
   } else {
     b.buf = &conn__zero_byte;
     b.len = 0;
@@ -625,6 +677,9 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
     c->flags |= C_NEXT_REAL;
     return;
   }
+  c->flags &= ~(C_NEXT_REAL | C_LAST_FULL);
+  if (bytes == conn__rbuf_room(c)) c->flags |= C_LAST_FULL;
+  conn__learn_burst(c, bytes);
   if (bytes == 0) {
     conn__release_rbuf(c);
     conn__eof(c);
@@ -642,20 +697,29 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   if ((c->flags & C_PROXY) && !conn__proxy_input(c, bytes, &data, &len)) len = 0;
   /* Without on_data the service only talks: input is read and dropped. */
   if (len > 0 && !(c->flags & C_CLOSING) && c->handler->on_data != NULL) c->handler->on_data(c, data, len);
-  /* Keep the buffer and read into it again (see the top of the file). */
+  /* Keep the buffer for the next read (see the top of the file). */
   if (c->flags & C_CLOSED) conn__release_rbuf(c);
   if (!(c->flags & C_SHUT) && c->sq_bytes >= c->eng->cfg.send_queue_max) c->flags |= C_PAUSED;
 }
 
-/* Posts reads until one is pending, reading is paused, or the connection ends. */
+/* Posts reads until one is pending, reading is paused, or the connection
+ * ends. What the handler queued is sent after each read that did not fill
+ * its buffer (the rest of a message that spans reads is read first, so it
+ * goes out in one send), and when reading stops; if that send resumed
+ * reading (C_PAUSED cleared), reading goes on. */
 static void conn__read(ps_conn *c) {
   for (;;) {
     DWORD bytes = 0;
-    if (c->flags & (C_RECV_PENDING | C_RECV_WAIT | C_PAUSED | C_EOF | C_CLOSED)) return;
-    if (conn__post_recv(c, &bytes) != IO_INLINE) return;
-    if (!conn__take_inline(c, &c->recv_op, bytes)) return;
-    conn__recv_done(c, bytes, 0);
+    unsigned paused;
+    if (!(c->flags & (C_RECV_PENDING | C_RECV_WAIT | C_PAUSED | C_EOF | C_CLOSED)) &&
+        conn__post_recv(c, &bytes) == IO_INLINE && conn__take_inline(c, &c->recv_op, bytes)) {
+      conn__recv_done(c, bytes, 0);
+      if (!(c->flags & C_LAST_FULL)) conn__flush(c);
+      continue;
+    }
+    paused = c->flags & C_PAUSED;
     conn__flush(c);
+    if (!paused || (c->flags & C_PAUSED)) return;
   }
 }
 
@@ -703,7 +767,7 @@ static void conn__endgame(ps_conn *c) {
   /* The one place on_close runs: every op has completed, no lock is held,
    * and no other callback for this session can run again. */
   if ((c->flags & C_OPENED) && c->handler->on_close != NULL) c->handler->on_close(c);
-  if (c->rbuf != NULL) ps_buf_put(&e->pool, c->rbuf);
+  conn__release_rbuf(c);
   while (c->sq_head != NULL) {
     ps_buf *b = c->sq_head;
     c->sq_head = b->next;

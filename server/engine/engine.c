@@ -442,6 +442,7 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
   InitializeSRWLock(&e->stats_lock);
   InitializeSRWLock(&e->retry_lock);
   ps_bufpool_init(&e->pool, e->cfg.buffer_size, PS_POOL_MAX_FREE, e->cfg.faults);
+  ps_bufpool_init(&e->spool, PS_SMALL_BUF_SIZE, PS_POOL_MAX_FREE, e->cfg.faults);
   {
     /* What each warning says in its flush line, and the condition it is
      * for an operator: resources running out is one to alert on. */
@@ -797,6 +798,8 @@ void ps_engine_stats(ps_engine *e, ps_stats *out) {
   }
   out->buffers_live = (uint64_t)e->pool.live;
   out->buffers_in_use = (uint64_t)e->pool.in_use;
+  out->small_buffers_live = (uint64_t)e->spool.live;
+  out->small_buffers_in_use = (uint64_t)e->spool.in_use;
   {
     /* The whole process's, for leak watching (a soak samples them). K32*
      * is kernel32's own export since Windows 7: no psapi.dll needed. */
@@ -890,7 +893,10 @@ void ps_engine_delete(ps_engine *e) {
   unsigned i;
   if (e == NULL) return;
   if (!e->stopped) ps_engine_stop(e);
-  if (engine__conns_live(e) == 0 && e->live_listeners == 0) ps_bufpool_close(&e->pool);
+  if (engine__conns_live(e) == 0 && e->live_listeners == 0) {
+    ps_bufpool_close(&e->pool);
+    ps_bufpool_close(&e->spool);
+  }
   for (i = 0; i < e->service_count; i++)
     if (e->services[i].handler->on_stop != NULL) e->services[i].handler->on_stop(e->services[i].ctx);
   /* A failed ps_engine_new leaves some of these unmade (NULL). */

@@ -146,7 +146,8 @@ struct ps_engine {
    * cfg.hurry_drain_ms of it (GetTickCount64; 0 = not asked). */
   volatile LONG64 hurry_deadline;
   ps_log_limit warn[PS_WARN_COUNT];
-  ps_bufpool pool;
+  ps_bufpool pool;  /* full-size buffers: sends, and reads of waiting data */
+  ps_bufpool spool; /* small buffers: the read a quiet connection leaves pending */
 
   /* Guards the lists and `stopping`. Lock order: engine, then a connection
    * or listener; never the engine while holding a connection's lock. */
