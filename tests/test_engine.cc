@@ -194,3 +194,112 @@ TEST(Engine, HurryEventCutsARunningDrainShort) {
   srv.stop_and_check();
   CloseHandle(hurry);
 }
+
+// The per-message counters are each worker's own, summed on read
+// (engine.h, ps_count): with several workers and clients on TCP and UDP at
+// once, the totals are exactly what the clients sent, the listener rows add
+// up to them, and after the stop (the workers have exited) nothing is lost.
+TEST(Engine, CountsOfEveryWorkerAddUpToWhatTheClientsSent) {
+  ps_engine_config cfg = default_config();
+  cfg.threads = 4;
+  cfg.udp_reply_rate = 0;  // every datagram gets its reply
+  cfg.udp_reply_rate_total = 0;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  ASSERT_EQ(ps_engine_threads(srv.engine), 4u);
+  const ps_endpoint *tcp = srv.endpoint("echo", PS_TRANSPORT_TCP);
+  const ps_endpoint *udp = srv.endpoint("echo", PS_TRANSPORT_UDP);
+  ASSERT_TRUE(tcp != nullptr && udp != nullptr);
+  const ps_endpoint tcp_ep = *tcp, udp_ep = *udp;
+
+  const int tcp_clients = 8, udp_clients = 4, rounds = 150;
+  std::atomic<uint64_t> tcp_bytes{0}, tcp_msgs{0}, udp_bytes{0}, udp_dgrams{0};
+  std::atomic<int> failures{0}, ready{0};
+  std::vector<std::thread> clients;
+  for (int k = 0; k < tcp_clients; k++) {
+    clients.emplace_back([&, k] {
+      SOCKET s = connect_to("127.0.0.1", tcp_ep.port);
+      ready++;
+      while (ready < tcp_clients + udp_clients) Sleep(1);
+      ByteStream stream(100 + k);
+      int done = 0;
+      for (; s != INVALID_SOCKET && done < rounds; done++) {
+        size_t len = 1 + static_cast<size_t>((done * 37 + k * 101) % 3000);
+        if (!echo_round_trip(s, stream, len)) break;
+        tcp_bytes += len;
+        tcp_msgs++;
+      }
+      if (done != rounds) failures++;
+      close_socket(s);
+    });
+  }
+  for (int k = 0; k < udp_clients; k++) {
+    clients.emplace_back([&, k] {
+      SOCKET s = udp_socket(AF_INET);
+      ready++;
+      while (ready < tcp_clients + udp_clients) Sleep(1);
+      for (int i = 0; i < rounds; i++) {
+        std::string payload(1 + static_cast<size_t>((i * 53 + k * 7) % 1200), static_cast<char>('a' + k));
+        std::string reply;
+        if (!udp_ask(s, udp_ep, payload, &reply) || reply != payload) {
+          failures++;
+          break;
+        }
+        udp_bytes += payload.size();
+        udp_dgrams++;
+      }
+      closesocket(s);
+    });
+  }
+  for (std::thread &th : clients) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  ASSERT_EQ(tcp_msgs.load(), static_cast<uint64_t>(tcp_clients * rounds));
+  ASSERT_EQ(udp_dgrams.load(), static_cast<uint64_t>(udp_clients * rounds));
+  const uint64_t bytes = tcp_bytes + udp_bytes;
+
+  // Every figure that must hold, or what differs ("" when all do).
+  auto mismatches = [&]() {
+    std::string out;
+    auto want = [&](const char *what, uint64_t got, uint64_t expected, bool at_least = false) {
+      if (got == expected || (at_least && got > expected)) return;
+      out +=
+          std::string(what) + " " + std::to_string(got) + (at_least ? " < " : " != ") + std::to_string(expected) + "; ";
+    };
+    ps_stats st = srv.stats();
+    ps_listener_stats all[8], t{}, u{};
+    size_t n = ps_engine_listener_stats(srv.engine, all, 8);
+    want("listener rows (TCP and UDP)", n, 2);
+    for (size_t i = 0; i < n && i < 8; i++) (all[i].ep.transport == PS_TRANSPORT_TCP ? t : u) = all[i];
+    want("bytes_in", st.bytes_in, bytes);
+    want("bytes_out", st.bytes_out, bytes);
+    want("dgrams_in", st.dgrams_in, udp_dgrams);
+    want("dgrams_out", st.dgrams_out, udp_dgrams);
+    // A lockstep message arrives in one receive or more, and shares none.
+    want("msgs_in", st.msgs_in, tcp_msgs, true);
+    want("msgs_out", st.msgs_out, tcp_msgs, true);
+    want("tcp row bytes_in", t.bytes_in, tcp_bytes);
+    want("tcp row bytes_out", t.bytes_out, tcp_bytes);
+    want("udp row bytes_in", u.bytes_in, udp_bytes);
+    want("udp row bytes_out", u.bytes_out, udp_bytes);
+    want("tcp row msgs_in", t.msgs_in, st.msgs_in);
+    want("tcp row msgs_out", t.msgs_out, st.msgs_out);
+    want("udp row dgrams_in", u.dgrams_in, st.dgrams_in);
+    want("udp row dgrams_out", u.dgrams_out, st.dgrams_out);
+    want("tcp row conns_accepted", t.conns_accepted, tcp_clients);
+    return out;
+  };
+  // While running: a send is counted when it completes, which may be just
+  // after its client had the reply, so the figures settle on the exact ones.
+  std::string running;
+  EXPECT_TRUE(wait_until(
+      [&] {
+        running = mismatches();
+        return running.empty();
+      },
+      5000))
+      << "while running: " << running;
+  ps_engine_stop(srv.engine);
+  EXPECT_EQ(ps_engine_threads(srv.engine), 0u);
+  EXPECT_EQ(mismatches(), "") << "after the stop: the workers' counts outlive them";
+  srv.stop_and_check();
+}

@@ -157,6 +157,14 @@ static void conn__count(ps_conn *c, ps_stat_index i, LONG64 n) {
   if (!(c->flags & C_MGMT)) InterlockedAdd64(&c->eng->stat[i], n);
 }
 
+/* A per-message counter, into the totals as conn__count does and into the
+ * listener's row, through the running worker's own counters (ps_count;
+ * interlocked on other threads). */
+static void conn__count_io(ps_conn *c, ps_stat_index i, ps_listener_stat_index row, LONG64 n) {
+  if (!(c->flags & C_MGMT)) ps_count(c->eng, c->worker, i, n);
+  ps_count_row(c->worker, c->stats, row, n);
+}
+
 /* A reference (c's lock held, or c not yet shared): a posted op, the retry
  * list, an event in progress. */
 static void conn__ref(ps_conn *c) { c->refs++; }
@@ -428,15 +436,11 @@ static void conn__send_done(ps_conn *c, DWORD bytes, DWORD err) {
     conn__fail(c, PS_SITE_SEND, err);
     return;
   }
-  conn__count(c, PS_STAT_bytes_out, (LONG64)bytes);
-  conn__count(c, PS_STAT_msgs_out, 1);
-  if (c->stats != NULL) {
-    /* Counted as it happens, not at the end: the stats are read from inside
-     * the admin service's callbacks, which may not walk the connections
-     * (that needs the engine's lock, which comes before a connection's). */
-    InterlockedAdd64(&c->stats->v[PS_LSTAT_bytes_out], (LONG64)bytes);
-    InterlockedIncrement64(&c->stats->v[PS_LSTAT_msgs_out]);
-  }
+  /* Counted as it happens, not at the end: the stats are read from inside
+   * the admin service's callbacks, which may not walk the connections
+   * (that needs the engine's lock, which comes before a connection's). */
+  conn__count_io(c, PS_STAT_bytes_out, PS_LSTAT_bytes_out, (LONG64)bytes);
+  conn__count_io(c, PS_STAT_msgs_out, PS_LSTAT_msgs_out, 1);
   if (bytes > 0) c->last_io_ms = c->send_ms = GetTickCount64();
   assert(sent <= c->sq_bytes);
   c->sq_bytes -= sent;
@@ -685,12 +689,8 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
     conn__eof(c);
     return;
   }
-  conn__count(c, PS_STAT_bytes_in, (LONG64)bytes);
-  conn__count(c, PS_STAT_msgs_in, 1);
-  if (c->stats != NULL) {
-    InterlockedAdd64(&c->stats->v[PS_LSTAT_bytes_in], (LONG64)bytes);
-    InterlockedIncrement64(&c->stats->v[PS_LSTAT_msgs_in]);
-  }
+  conn__count_io(c, PS_STAT_bytes_in, PS_LSTAT_bytes_in, (LONG64)bytes);
+  conn__count_io(c, PS_STAT_msgs_in, PS_LSTAT_msgs_in, 1);
   c->last_io_ms = GetTickCount64();
   data = b->data;
   len = bytes;

@@ -4,15 +4,17 @@
  * workers block in GetQueuedCompletionStatusEx and dispatch each completed
  * op to its owner by op kind (accept -> listener.c, recv/send -> conn.c,
  * datagrams -> udp.c). Any worker may run any completion from the port; a
- * worker's one state of its own is its deferred queue (ps_worker, engine.h):
- * inline results it put off for fairness and runs on its next pass, and only
- * its own thread touches that queue. */
+ * worker's state of its own (ps_worker, engine.h) is its deferred queue
+ * (inline results it put off for fairness and runs on its next pass) and
+ * its share of the per-message counters, which the snapshots sum; only its
+ * own thread writes either. */
 #define PS_ENGINE_INTERNAL
 #include "engine.h"
 
 #include <bcrypt.h>
 #include <psapi.h>
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,7 +259,7 @@ static void engine__dispatch(ps_worker *w, ps_op *op, DWORD bytes, DWORD err, un
       break;
     case PS_OP_UDP_RECV:
     case PS_OP_UDP_SEND:
-      ps_udp_on_completion(op, bytes, err);
+      ps_udp_on_completion(op, bytes, err, w);
       break;
   }
 }
@@ -485,11 +487,14 @@ int ps_engine_new(const ps_engine_config *cfg, ps_engine **out) {
     return engine__new_failed("CreateIoCompletionPort", err);
   }
   e->workers = (HANDLE *)calloc(e->worker_count, sizeof(HANDLE));
-  e->worker_state = (ps_worker *)calloc(e->worker_count, sizeof(ps_worker));
+  /* Aligned: each worker's counters on cache lines of their own (engine.h). */
+  e->worker_state = (ps_worker *)_aligned_malloc((size_t)e->worker_count * sizeof(ps_worker), PS_CACHE_LINE);
   if (e->workers == NULL || e->worker_state == NULL) {
     ps_engine_delete(e);
     return engine__new_failed("allocating the workers", ERROR_NOT_ENOUGH_MEMORY);
   }
+  memset(e->worker_state, 0, (size_t)e->worker_count * sizeof(ps_worker));
+  e->worker_states = e->worker_count;
   e->housekeeper_stop = CreateEventW(NULL, TRUE, FALSE, NULL);
   e->housekeeper_wake = CreateEventW(NULL, FALSE, FALSE, NULL);
   if (e->housekeeper_stop == NULL || e->housekeeper_wake == NULL) {
@@ -790,10 +795,28 @@ static uint64_t engine__filetime_us(const FILETIME *t) {
   return u.QuadPart / 10u;
 }
 
+/* The shared total of counter i plus every worker's share (ps_count).
+ * Every worker state is read, also after a stop (worker_states, not
+ * worker_count): a worker's counts outlive its thread. */
+static uint64_t engine__stat_sum(ps_engine *e, size_t i) {
+  uint64_t v = (uint64_t)e->stat[i];
+  unsigned w;
+  for (w = 0; w < e->worker_states; w++) v += (uint64_t)e->worker_state[w].stat[i];
+  return v;
+}
+
+/* The same for counter i of listening socket row st. */
+static uint64_t engine__lstat_sum(ps_engine *e, const ps_bound_stats *st, size_t i) {
+  uint64_t v = (uint64_t)st->v[i];
+  unsigned w;
+  for (w = 0; w < e->worker_states; w++) v += (uint64_t)e->worker_state[w].lstat[st->index][i];
+  return v;
+}
+
 void ps_engine_stats(ps_engine *e, ps_stats *out) {
   size_t i;
   for (i = 0; i < PS_STAT_COUNT; i++) {
-    uint64_t v = (uint64_t)e->stat[i];
+    uint64_t v = engine__stat_sum(e, i);
     memcpy((char *)out + engine__stat_offsets[i], &v, sizeof(v));
   }
   out->buffers_live = (uint64_t)e->pool.live;
@@ -881,7 +904,7 @@ size_t ps_engine_listener_stats(ps_engine *e, ps_listener_stats *out, size_t max
     const ps_bound_stats *st = e->bound_stats[i];
     out[i].ep = st->ep;
     out[i].open = st->open > 0;
-#define ENGINE__LSTAT_COPY(field, metric, transport, help) out[i].field = (uint64_t)st->v[PS_LSTAT_##field];
+#define ENGINE__LSTAT_COPY(field, metric, transport, help) out[i].field = engine__lstat_sum(e, st, PS_LSTAT_##field);
     PS_LISTENER_STATS(ENGINE__LSTAT_COPY)
 #undef ENGINE__LSTAT_COPY
   }
@@ -906,7 +929,7 @@ void ps_engine_delete(ps_engine *e) {
   engine__reply_limit_close(e);
   ps_connlimit_close(&e->src_limit);
   for (i = 0; i < e->bound_stats_count; i++) free(e->bound_stats[i]);
-  free(e->worker_state);
+  _aligned_free(e->worker_state);
   free(e->workers);
   free(e);
 }

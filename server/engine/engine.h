@@ -9,6 +9,8 @@
 /* Internal to server/.                                                    */
 #ifdef PS_ENGINE_INTERNAL
 
+#include <assert.h>
+
 #include "bufpool.h"
 #include "ps_log.h"
 #include "ps_handler.h"
@@ -42,15 +44,32 @@ typedef struct ps_op {
   struct ps_op *next;
 } ps_op;
 
+#define PS_MAX_BOUND_STATS 128
+
 /* A worker thread's own state: the inline results it deferred for fairness
  * (conn.c), handled on its next pass, after the completions then waiting in
  * the port (docs/design.md, "Inline completions"). Only its thread touches
- * the queue; `owned` is read by the others (ps_worker_may_queue). */
+ * the queue; `owned` is read by the others (ps_worker_may_queue).
+ *
+ * And its share of the per-message counters (ps_count, ps_count_row): only
+ * its thread writes them, with plain adds; the snapshots (ps_engine_stats,
+ * ps_engine_listener_stats) read them from any thread and add every
+ * worker's to the shared totals. A plain add is safe because an aligned
+ * 64-bit load or store is single-copy atomic on x64 and ARM64, the only
+ * targets: a reader sees the old value or the new one, never half of each.
+ * The counters start on a cache line of their own and the struct is whole
+ * lines (engine.c allocates the array aligned), so two workers never write
+ * to one line. They live as long as the engine: a worker's counts stay
+ * summed after it exits. */
 struct ps_worker {
   ps_engine *eng;
   ps_op *head, *tail;
   unsigned count;      /* results queued so far in this pass */
   volatile LONG owned; /* results it took from its queue at the start of this pass */
+  /* Its counts: by PS_STAT_* (only the per-message ones are used), and by
+   * listener row (ps_bound_stats.index), then PS_LSTAT_*. */
+  PS_CACHE_ALIGNED volatile LONG64 stat[PS_STAT_COUNT];
+  volatile LONG64 lstat[PS_MAX_BOUND_STATS][PS_LSTAT_COUNT];
 };
 
 /* Queues an inline result on worker `w` (its own thread only). */
@@ -121,24 +140,27 @@ unsigned long ps_fault_hit(ps_faults *f, ps_fault_site site);
 
 /* A listening socket's totals (ps_listener_stats): found or made by
  * address when the socket opens, kept for the engine's life; every count is
- * interlocked, made where it happens (a connection counts into its
- * listener's row). Read under stats_lock only: safe from any callback. */
+ * made where it happens (a connection counts into its listener's row). The
+ * per-message counts (bytes, messages, datagrams) a worker makes go to its
+ * own lstat[index] (ps_count_row) and are summed on read; every other count
+ * is interlocked into v[]. Read under stats_lock only: safe from any
+ * callback. */
 typedef struct ps_bound_stats {
   ps_endpoint ep;
-  size_t index; /* its row in ps_engine_listener_stats */
+  size_t index; /* its row in ps_engine_listener_stats and in ps_worker.lstat; < PS_MAX_BOUND_STATS */
   volatile LONG64 open;
   volatile LONG64 v[PS_LSTAT_COUNT]; /* PS_LISTENER_STATS, by PS_LSTAT_* */
 } ps_bound_stats;
 
-#define PS_MAX_BOUND_STATS 128
 #define PS_MAX_ERROR_COUNTS 32
 
 struct ps_engine {
   ps_engine_config cfg;
   HANDLE port;
   HANDLE *workers;
-  ps_worker *worker_state; /* one per worker thread */
-  unsigned worker_count;
+  ps_worker *worker_state; /* one per worker thread (_aligned_malloc: whole cache lines each) */
+  unsigned worker_count;   /* threads running; 0 after a stop */
+  unsigned worker_states;  /* entries of worker_state, kept after a stop: their counts are summed */
   HANDLE housekeeper;      /* thread: the sweep (timeouts, buffer parking), once a second */
   HANDLE housekeeper_stop; /* event that ends it */
   HANDLE housekeeper_wake; /* auto-reset event: a retry was scheduled (ps_engine__wake); closed after the workers */
@@ -196,7 +218,9 @@ struct ps_engine {
 
   /* Every counter of PS_STATS (ps_stats.h), by PS_STAT_* (Interlocked; the
    * gauges conns_open, sockets_live and admitted must be zero after a stop).
-   * The snapshot (ps_engine_stats) copies them. */
+   * The per-message counters a worker makes are in its own ps_worker.stat
+   * instead (ps_count); the snapshot (ps_engine_stats) adds those of every
+   * worker state to these. */
   volatile LONG64 stat[PS_STAT_COUNT];
   volatile LONG64 live_listeners; /* TCP listeners and UDP sockets not yet freed */
 
@@ -206,6 +230,27 @@ struct ps_engine {
   SRWLOCK retry_lock;
   ps_conn *retry_conns;
 };
+
+/* Counts n into the engine's total i from the per-message path. On a worker
+ * (w != NULL) a plain add to its own counter, no interlocked operation and
+ * no line shared with another thread; on any other thread (the
+ * housekeeper, stop: w == NULL) an interlocked add to e->stat. Only for
+ * counters that just go up and that nothing in the engine decides by: a
+ * gauge (conns_open, admitted, mgmt_open, accepts_held...) stays
+ * interlocked in e->stat, where a decision reads it. */
+static inline void ps_count(ps_engine *e, ps_worker *w, ps_stat_index i, LONG64 n) {
+  if (w != NULL) w->stat[i] += n;
+  else InterlockedAdd64(&e->stat[i], n);
+}
+
+/* The same into listening socket row `st` (NULL: the table was full, so
+ * only the engine's totals count it). */
+static inline void ps_count_row(ps_worker *w, ps_bound_stats *st, ps_listener_stat_index i, LONG64 n) {
+  if (st == NULL) return;
+  assert(st->index < PS_MAX_BOUND_STATS);
+  if (w != NULL) w->lstat[st->index][i] += n;
+  else InterlockedAdd64(&st->v[i], n);
+}
 
 /* Admission tokens (max_connections; listener.c). admit takes one for an
  * AcceptEx about to be posted (0: none left); unadmit gives one back (the

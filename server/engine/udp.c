@@ -252,7 +252,7 @@ const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len) {
   return (const struct sockaddr *)&d->from;
 }
 
-void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
+void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w) {
   if (op->kind == PS_OP_UDP_SEND) {
     ps_udp_send *s = ps_container_of(op, ps_udp_send, op);
     ps_udp *u = s->u;
@@ -261,12 +261,10 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
     ps_bound_stats *stats = u->b.stats;
     int dead;
     if (err == 0) {
-      InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_out]);
-      InterlockedAdd64(&u->b.eng->stat[PS_STAT_bytes_out], (LONG64)bytes);
-      if (stats != NULL) {
-        InterlockedIncrement64(&stats->v[PS_LSTAT_dgrams_out]);
-        InterlockedAdd64(&stats->v[PS_LSTAT_bytes_out], (LONG64)bytes);
-      }
+      ps_count(u->b.eng, w, PS_STAT_dgrams_out, 1);
+      ps_count(u->b.eng, w, PS_STAT_bytes_out, (LONG64)bytes);
+      ps_count_row(w, stats, PS_LSTAT_dgrams_out, 1);
+      ps_count_row(w, stats, PS_LSTAT_bytes_out, (LONG64)bytes);
     } else if (err != ERROR_OPERATION_ABORTED) {
       InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);
       ps_engine__count_error(u->b.eng, PS_SITE_UDP_SEND, err);
@@ -293,12 +291,10 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err) {
       d->ctx = u->b.ctx;
       stats = u->b.stats;
       ReleaseSRWLockShared(&u->b.lock);
-      InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_in]);
-      InterlockedAdd64(&u->b.eng->stat[PS_STAT_bytes_in], (LONG64)bytes);
-      if (stats != NULL) {
-        InterlockedIncrement64(&stats->v[PS_LSTAT_dgrams_in]);
-        InterlockedAdd64(&stats->v[PS_LSTAT_bytes_in], (LONG64)bytes);
-      }
+      ps_count(u->b.eng, w, PS_STAT_dgrams_in, 1);
+      ps_count(u->b.eng, w, PS_STAT_bytes_in, (LONG64)bytes);
+      ps_count_row(w, stats, PS_LSTAT_dgrams_in, 1);
+      ps_count_row(w, stats, PS_LSTAT_bytes_in, (LONG64)bytes);
       if (h->on_datagram != NULL && !udp__source_refused(u->b.eng, d)) h->on_datagram(d, d->data, bytes);
     } else if (err == WSAEMSGSIZE) {
       /* Larger than the receive buffer: dropped and counted, never fatal. */
