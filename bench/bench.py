@@ -125,6 +125,13 @@ class Prefix:
         quiet(["wineserver", "-p"], self.env)
         quiet(["wineboot", "-i"] if not os.path.exists(os.path.join(self.path, "system.reg")) else ["wineboot"],
               self.env, timeout=300)
+        # Wine 8 reports Windows 7 unless told otherwise, where portserve
+        # keeps UDP sockets off skip-on-success (docs/wine-notes.md, row
+        # 36); its sockets behave as Windows 8 and later do, so portserve
+        # runs as Windows 10, as it would be deployed. The other servers do
+        # not look at the version.
+        quiet(["wine", "reg", "add", r"HKCU\Software\Wine\AppDefaults\portserve.exe", "/v", "Version", "/t",
+               "REG_SZ", "/d", "win10", "/f"], self.env, timeout=120)
         self.wineserver_pid = self._find_wineserver()
         if self.wineserver_pid is None:
             raise RuntimeError("no wineserver found for prefix %s" % self.path)

@@ -157,6 +157,12 @@ extern "C" {
     "Inline completions deferred to a worker's next pass (their event's budget was spent).", "", 1) \
   X(inline_balanced, PS_STAT_COUNTER, "portserve_inline_balanced_total", "", \
     "Of those, handed to the port because another worker had less queued.", "", 1) \
+  X(udp_skip, PS_STAT_COUNTER, "portserve_udp_skip_on_success_total", "", \
+    "UDP sockets opened with skip-on-success on.", "", 1) \
+  X(udp_inline_recv, PS_STAT_COUNTER, "portserve_udp_inline_total", "op=receive", \
+    "UDP operations that completed at once on a socket with skip-on-success, handled by the thread that " \
+    "posted them instead of through the completion port.", "", 1) \
+  X(udp_inline_send, PS_STAT_COUNTER, "portserve_udp_inline_total", "op=send", "", "", 1) \
   X(udp_connreset_off, PS_STAT_COUNTER, "portserve_udp_connreset_off_total", "", \
     "UDP sockets opened with SIO_UDP_CONNRESET turned off.", "", 1) \
   X(udp_netreset_off, PS_STAT_COUNTER, "portserve_udp_netreset_off_total", "", \

@@ -4,9 +4,7 @@
 // counters at zero.
 #include <chrono>
 #include <cstring>
-#include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "service_ref.h"
@@ -195,52 +193,10 @@ TEST(UdpServices, UdpEchoBurstOfTenThousandDatagramsEveryReplyMatches) {
   const ps_endpoint *ep = srv.endpoint("echo", PS_TRANSPORT_UDP, AF_INET);
   ASSERT_NE(ep, nullptr);
   const int kSockets = 10, kPerSocket = 1000, kWindow = 32;
-  std::vector<std::thread> threads;
-  std::vector<int> matched(kSockets, 0), mismatched(kSockets, 0), resent(kSockets, 0);
+  UdpEchoLoad load = udp_echo_load(*ep, kSockets, kPerSocket, kWindow);
   for (int t = 0; t < kSockets; t++) {
-    threads.emplace_back([&, t] {
-      SOCKET s = udp_socket(AF_INET, 2000);
-      auto make = [t](int i) {
-        std::string p = std::to_string(t) + ":" + std::to_string(i) + ":";
-        ByteStream bs(static_cast<uint64_t>(t) * 100000 + static_cast<uint64_t>(i) + 1);
-        std::string body(static_cast<size_t>(1 + (t * 131 + i * 17) % 1400), '\0');
-        bs.fill(&body[0], body.size());
-        return p + body;
-      };
-      std::map<int, std::string> outstanding;
-      int next = 0;
-      while (matched[t] < kPerSocket) {
-        while (next < kPerSocket && static_cast<int>(outstanding.size()) < kWindow) {
-          outstanding[next] = make(next);
-          udp_send(s, *ep, outstanding[next]);
-          next++;
-        }
-        char buf[2048];
-        int n = recv(s, buf, sizeof(buf), 0);
-        if (n < 0) {
-          // Loopback UDP can still drop under pressure: resend what is missing.
-          for (auto &kv : outstanding) {
-            udp_send(s, *ep, kv.second);
-            resent[t]++;
-          }
-          if (resent[t] > 2000) break;
-          continue;
-        }
-        std::string reply(buf, static_cast<size_t>(n));
-        int id = std::atoi(reply.c_str() + reply.find(':') + 1);
-        auto it = outstanding.find(id);
-        if (it == outstanding.end()) continue;  // a duplicate after a resend
-        if (it->second == reply) matched[t]++;
-        else mismatched[t]++;
-        outstanding.erase(it);
-      }
-      closesocket(s);
-    });
-  }
-  for (std::thread &th : threads) th.join();
-  for (int t = 0; t < kSockets; t++) {
-    EXPECT_EQ(matched[t], kPerSocket) << "socket " << t;
-    EXPECT_EQ(mismatched[t], 0) << "socket " << t;
+    EXPECT_EQ(load.matched[t], kPerSocket) << "socket " << t;
+    EXPECT_EQ(load.mismatched[t], 0) << "socket " << t;
   }
   EXPECT_GE(srv.stats().dgrams_in, static_cast<uint64_t>(kSockets * kPerSocket));
   srv.stop_and_check();

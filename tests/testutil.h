@@ -51,13 +51,17 @@ struct Server {
   // Another listener on the same engine, served by the built-in service the
   // spec names; `options` are the service's own, e.g. a ps_qotd_options.
   bool listen(const char *spec, const void *options = nullptr);
+  // The same with a handler of the test's own instead of a built-in one.
+  bool serve(const char *spec, const ps_handler *h, const void *options = nullptr);
   unsigned port(int family = AF_INET) const;
   // The endpoint serving `service` on `transport` (PS_TRANSPORT_TCP or
   // PS_TRANSPORT_UDP) and `family`, or nullptr and a failure.
   const ps_endpoint *endpoint(const char *service, unsigned transport, int family = AF_INET) const;
   ps_stats stats() const;
-  // Stops the engine; asserts sockets, connections and buffers are zero.
-  // Returns the number of connections reset at the drain deadline.
+  // Stops the engine; asserts sockets, connections, buffers and posted
+  // accepts and UDP receives are zero (an op that never completed keeps its
+  // pool's gauge up). Returns the number of connections reset at the drain
+  // deadline.
   unsigned stop_and_check();
 };
 
@@ -116,6 +120,19 @@ bool udp_ask(const ps_endpoint &ep, const std::string &payload, std::string *rep
 // The reply to one datagram, or "" and a failure when none comes in 5 s.
 std::string udp_reply(const ps_endpoint &ep, const std::string &payload);
 void reset_socket(SOCKET s);  // linger 0 then close: the peer gets RST
+
+// What udp_echo_load saw, per client: replies that matched their request,
+// replies that did not, datagrams sent again after a wait.
+struct UdpEchoLoad {
+  std::vector<int> matched, mismatched, resent;
+  int total_resent() const;
+};
+// `clients` sockets at once each send `per_client` datagrams to an echo
+// endpoint, `window` in flight per socket; each carries its client, its
+// number and a body derived from both (1 to 1,400 bytes), and each reply is
+// checked against it. What is missing after a 2 s wait is sent again
+// (loopback UDP can drop under pressure), up to 2,000 datagrams a client.
+UdpEchoLoad udp_echo_load(const ps_endpoint &ep, int clients, int per_client, int window);
 
 // Polls `pred` every few ms until it holds or timeout_ms passes.
 template <typename Pred> bool wait_until(Pred pred, int timeout_ms) {

@@ -226,7 +226,7 @@ static ps_bound *bound__open(ps_engine *e, const ps_bound_kind *kind, const ps_l
   err = kind->prepare(b, &step);
   if (err == 0) {
     step = "CreateIoCompletionPort";
-    if (CreateIoCompletionPort((HANDLE)s, e->port, PS_KEY_IO, 0) == NULL) err = GetLastError();
+    err = ps_sock_associate(e, s, b->skip_ok, &b->skipping);
   }
   if (err != 0) {
     if (b->stats != NULL) InterlockedDecrement64(&b->stats->open);

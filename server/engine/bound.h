@@ -36,8 +36,9 @@ typedef struct ps_bound_kind {
   /* Allocates the kind's struct (a ps_bound first) and its op pool; NULL
    * when out of memory. The base fields are filled by the caller. */
   ps_bound *(*create)(ps_engine *e);
-  /* After the bind, before the port association: listen(), ioctls. 0, or
-   * an error with *step naming the call. */
+  /* After the bind, before the port association: listen(), ioctls, and
+   * b->skip_ok (whether the socket may skip the port on success). 0, or an
+   * error with *step naming the call. */
   DWORD (*prepare)(ps_bound *b, const char **step);
   /* Posts op `i` of the pool (b->lock held, not closing): 0, PS_BOUND_HELD,
    * or the Winsock error of a post that failed at once (nothing posted). */
@@ -75,6 +76,8 @@ struct ps_bound {
   int family;
   SOCKADDR_STORAGE addr; /* as bound (port filled in) */
   char name[80];         /* "127.0.0.1:7007", for log lines */
+  int skip_ok;           /* set by the kind's prepare: skip-on-success is safe on this socket */
+  int skipping;          /* ... and was turned on (ps_sock_associate): inline successes queue no packet */
   int closing;
   unsigned pending;      /* ops posted and not completed */
   unsigned idle_count;   /* ops not posted, waiting for a retry */

@@ -259,7 +259,7 @@ static void engine__dispatch(ps_worker *w, ps_op *op, DWORD bytes, DWORD err, un
       break;
     case PS_OP_UDP_RECV:
     case PS_OP_UDP_SEND:
-      ps_udp_on_completion(op, bytes, err, w);
+      ps_udp_on_completion(op, bytes, err, w, budget);
       break;
   }
 }

@@ -28,7 +28,7 @@ typedef struct ps_worker ps_worker;
  * completed and engine__worker hands it to its owner (listener.c, conn.c,
  * udp.c). */
 #define PS_KEY_IO ((ULONG_PTR)0)
-#define PS_KEY_DEFERRED ((ULONG_PTR)1) /* an inline result handed to the port by a non-worker thread */
+#define PS_KEY_DEFERRED ((ULONG_PTR)1) /* an inline result handed to the port (conn.c, udp.c) */
 #define PS_KEY_QUIT ((ULONG_PTR)2)     /* a worker should exit */
 
 typedef enum ps_op_kind { PS_OP_ACCEPT = 1, PS_OP_RECV, PS_OP_SEND, PS_OP_UDP_RECV, PS_OP_UDP_SEND } ps_op_kind;
@@ -47,7 +47,7 @@ typedef struct ps_op {
 #define PS_MAX_BOUND_STATS 128
 
 /* A worker thread's own state: the inline results it deferred for fairness
- * (conn.c), handled on its next pass, after the completions then waiting in
+ * (conn.c, udp.c), handled on its next pass, after the completions then waiting in
  * the port (docs/design.md, "Inline completions"). Only its thread touches
  * the queue; `owned` is read by the others (ps_worker_may_queue).
  *

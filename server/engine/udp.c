@@ -24,11 +24,25 @@
  * every reply is charged to its destination's token bucket and the global
  * one (common/ratelimit.h) before anything is allocated for it.
  *
- * No skip-on-success on UDP sockets: a truncated datagram completes with a
- * warning status (STATUS_BUFFER_OVERFLOW -> WSAEMSGSIZE) which still queues a
- * completion, so with skip mode "returned at once" would not tell whether a
- * packet follows. Every UDP completion comes through the port. */
+ * Skip-on-success (docs/design.md, "UDP and skip-on-success"): where the
+ * provider returns IFS handles and the system is Windows 8 or later, a UDP
+ * socket skips the port for operations that complete at once with a
+ * non-error status, which includes a truncated datagram (WSAEMSGSIZE from
+ * STATUS_BUFFER_OVERFLOW, a warning): only WSA_IO_PENDING means a packet
+ * will come (udp__outcome). A receive that completes at once counts as
+ * posted until its result is handled, by the thread that re-posted it: the
+ * worker that handled the previous datagram calls the handler again and
+ * re-posts, in a loop bounded by the event's inline budget; past it the
+ * result goes on the worker's deferred queue or to the port, as a
+ * connection's does (conn.c), so one busy socket cannot starve the others.
+ * Posts made where the handler cannot run (the first ones at open, the
+ * housekeeper's retries, under the lock) hand their inline result to the
+ * port. A reply sent at once completes (and is freed) in
+ * ps_datagram_reply. Without skip-on-success every completion comes
+ * through the port, a truncated datagram's included. */
 #include "udp.h"
+
+#include <versionhelpers.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +73,15 @@ struct ps_datagram {
   unsigned index;     /* in its socket's pool */
   ps_bound_slot slot; /* idle: not posted, waiting for the housekeeper's retry */
   void *ctx;          /* the service context, read with the handler (ps_engine_switch) */
+  /* A receive that completed at once on a skipping socket (udp__done_at_once):
+   * no packet comes, so its result travels here. inline_done: the re-post's
+   * caller takes it now (u->taking); deferred: it was queued (a worker's
+   * queue or the port), and its completion's error is inline_err, not the
+   * one the dispatch passes. */
+  DWORD inline_bytes;
+  DWORD inline_err;
+  int inline_done;
+  int deferred;
   char data[];
 };
 
@@ -71,8 +94,9 @@ typedef struct ps_udp_send {
 } ps_udp_send;
 
 struct ps_udp {
-  ps_bound b;  /* first: the socket, lock, pending, retry (bound.h) */
-  int non_ifs; /* a non-IFS provider: completions carry their error in OffsetHigh */
+  ps_bound b;          /* first: the socket, lock, pending, retry, skipping (bound.h) */
+  int non_ifs;         /* a non-IFS provider: completions carry their error in OffsetHigh */
+  ps_datagram *taking; /* lock held: the receive whose re-post's inline result its caller handles */
   unsigned sends_in_flight;
   unsigned recv_count;
   ps_datagram **recvs;
@@ -87,6 +111,7 @@ static unsigned udp__pool_size(const ps_bound *b);
 static void udp__closing(ps_bound *b);
 static void udp__linked(ps_bound *b, int linked);
 static void udp__destroy(ps_bound *b);
+static const char *udp__note(const ps_bound *b);
 
 static const ps_bound_kind ps_udp_kind = {
   .transport = PS_TRANSPORT_UDP,
@@ -106,6 +131,7 @@ static const ps_bound_kind ps_udp_kind = {
   .closing = udp__closing,
   .linked = udp__linked,
   .destroy = udp__destroy,
+  .note = udp__note,
 };
 
 /* Sets or clears `port` (host order) in the engine's own-port bitmap (engine lock held):
@@ -164,14 +190,80 @@ static int udp__reply_refused(ps_engine *e, const ps_datagram *d) {
   return 0;
 }
 
+/* Where the result of a WSARecvFrom or WSASendTo goes, from what the call
+ * returned (`err`: 0 for success, else WSAGetLastError()), the one rule
+ * for both (docs/design.md, "UDP and skip-on-success"):
+ *  - WSA_IO_PENDING: a packet comes when it completes.
+ *  - 0, or WSAEMSGSIZE from a receive (a truncated datagram: the NTSTATUS
+ *    is STATUS_BUFFER_OVERFLOW, a warning, so the receive did complete):
+ *    completed at once with a non-error status. The system then queues a
+ *    packet unless the socket skips the port on success: "skip queuing to
+ *    the completion port when the IRP is completed synchronously with a
+ *    non-error status" (FO_SKIP_COMPLETION_PORT, the FILE_OBJECT page),
+ *    warnings included; libuv's and .NET's UDP paths rely on the same.
+ *  - any other error: failed at once, no packet (an error status never
+ *    queues one when it is returned at once). */
+typedef enum udp_outcome { UDP_PENDING, UDP_DONE, UDP_FAILED } udp_outcome;
+
+static udp_outcome udp__outcome(int err, int receive, int skipping) {
+  if (err == WSA_IO_PENDING) return UDP_PENDING;
+  if (err == 0 || (receive && err == WSAEMSGSIZE)) return skipping ? UDP_DONE : UDP_PENDING;
+  return UDP_FAILED;
+}
+
+/* Hands receive d's inline result (`bytes`, d->inline_err) to be handled
+ * later, as conn.c's conn__take_inline does: on worker w's deferred queue
+ * unless another worker has less queued, else through the port
+ * (PS_KEY_DEFERRED; also from threads that are not workers, w NULL). d
+ * stays counted in `pending` until then. 0 if it could not be queued. */
+static int udp__defer(ps_udp *u, ps_datagram *d, ps_worker *w, DWORD bytes) {
+  ps_engine *e = u->b.eng;
+  d->deferred = 1;
+  if (w != NULL && ps_worker_may_queue(w)) {
+    ps_worker_defer(w, &d->op, bytes);
+    InterlockedIncrement64(&e->stat[PS_STAT_inline_deferred]);
+    return 1;
+  }
+  if (PostQueuedCompletionStatus(e->port, bytes, PS_KEY_DEFERRED, &d->op.ov)) {
+    InterlockedIncrement64(&e->stat[PS_STAT_inline_deferred]);
+    if (w != NULL) InterlockedIncrement64(&e->stat[PS_STAT_inline_balanced]);
+    return 1;
+  }
+  d->deferred = 0;
+  return 0;
+}
+
+/* Receive d completed at once on a skipping socket (lock held): no packet
+ * will come, so whoever posted it sees to its result. The caller of a
+ * re-post from a completion (udp__rearm, u->taking) handles it after the
+ * lock, within its budget; the first posts at open and the housekeeper's
+ * retries, which cannot call the handler under the lock, hand it to the
+ * port. 0: it counts as posted until handled. */
+static int udp__done_at_once(ps_udp *u, ps_datagram *d, DWORD bytes, int err) {
+  InterlockedIncrement64(&u->b.eng->stat[PS_STAT_udp_inline_recv]);
+  d->inline_err = (DWORD)err;
+  if (u->taking == d) {
+    d->inline_bytes = bytes;
+    d->inline_done = 1;
+    return 0;
+  }
+  if (udp__defer(u, d, NULL, bytes)) return 0;
+  /* The port could not take it (no memory): the datagram is lost, as UDP
+   * allows, and the receive waits for the retry like any failed post. */
+  InterlockedIncrement64(&u->b.eng->stat[PS_STAT_dgrams_dropped]);
+  return (int)ERROR_NOT_ENOUGH_MEMORY;
+}
+
 /* The kind's post (bound.h): a WSARecvFrom for receive i (lock held). 0 if
- * pending (a packet will come), else the error. A port-unreachable from an
+ * posted (a packet will come, or it completed at once and its result is
+ * seen to: udp__done_at_once), else the error. A port-unreachable from an
  * earlier reply (where SIO_UDP_CONNRESET could not be turned off) concerns
  * another peer: ps_bound_arm posts again at once. */
 static int udp__post(ps_bound *b, unsigned i) {
   ps_udp *u = (ps_udp *)b;
   ps_datagram *d = u->recvs[i];
   WSABUF buf;
+  DWORD bytes = 0;
   int err = (int)ps_fault_hit(b->eng->cfg.faults, PS_FAULT_WSARECVFROM);
   if (err != 0) return err;
   buf.buf = d->data;
@@ -179,21 +271,47 @@ static int udp__post(ps_bound *b, unsigned i) {
   memset(&d->op.ov, 0, sizeof(d->op.ov));
   d->from_len = (INT)sizeof(d->from);
   d->flags = 0;
-  if (WSARecvFrom(b->sock, &buf, 1, NULL, &d->flags, (struct sockaddr *)&d->from, &d->from_len, &d->op.ov, NULL) != 0) {
+  d->inline_done = d->deferred = 0;
+  if (WSARecvFrom(b->sock, &buf, 1, &bytes, &d->flags, (struct sockaddr *)&d->from, &d->from_len, &d->op.ov, NULL) != 0)
     err = WSAGetLastError();
-    /* WSAEMSGSIZE at once is a completed (truncated) receive: its packet comes. */
-    if (err != WSA_IO_PENDING && err != WSAEMSGSIZE) return err;
+  switch (udp__outcome(err, 1, b->skipping)) {
+    case UDP_PENDING:
+      return 0;
+    case UDP_DONE:
+      return udp__done_at_once(u, d, bytes, err);
+    case UDP_FAILED:
+      break;
   }
-  return 0;
+  return err;
 }
 
-/* Re-posts d after its completion was handled, or retires it when closing. */
-static void udp__rearm(ps_udp *u, ps_datagram *d) {
+/* Re-posts d after its result was handled, or retires it when closing.
+ * Returns 1 with the next result in *bytes and *err when the re-post
+ * completed at once and the event's budget lets the caller handle it now
+ * (the budget is shared by the socket's inline results, as a connection's
+ * is: one busy socket cannot hold a worker while others wait); 0 when it
+ * is pending, retired, failed (left for the retry), or deferred. */
+static int udp__rearm(ps_udp *u, ps_datagram *d, ps_worker *w, unsigned *budget, DWORD *bytes, DWORD *err) {
   ps_bound_rearm r;
+  int done;
   AcquireSRWLockExclusive(&u->b.lock);
+  u->taking = d;
+  d->inline_done = 0;
   ps_bound_rearm_locked(&u->b, d->index, &r);
+  u->taking = NULL;
+  done = d->inline_done;
   ReleaseSRWLockExclusive(&u->b.lock);
+  /* May end the socket, but not when d completed: it still counts in pending. */
   ps_bound_rearm_done(&u->b, &r);
+  if (!done) return 0;
+  *bytes = d->inline_bytes;
+  *err = d->inline_err;
+  if (*budget > 0) {
+    (*budget)--;
+    return 1;
+  }
+  /* Handled now rather than lost when it cannot be queued. */
+  return !udp__defer(u, d, w, *bytes);
 }
 
 ULONGLONG ps_udp_retry(ps_engine *e, ULONGLONG now) { return ps_bound_retry(e, &ps_udp_kind, now); }
@@ -202,7 +320,8 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
   ps_udp *u = d->u;
   ps_udp_send *op;
   WSABUF b;
-  int err = 0, dropped = 0;
+  DWORD sent = 0;
+  int err = 0, dropped = 0, done = 0;
   if (udp__reply_refused(u->b.eng, d)) return -1;
   op = (ps_udp_send *)malloc(sizeof(*op) + (len ? len : 1));
   if (op == NULL) {
@@ -224,15 +343,20 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
   } else {
     u->b.pending++;
     u->sends_in_flight++;
-    if (WSASendTo(u->b.sock, &b, 1, NULL, 0, (const struct sockaddr *)&op->to, op->to_len, &op->op.ov, NULL) != 0) {
+    if (WSASendTo(u->b.sock, &b, 1, &sent, 0, (const struct sockaddr *)&op->to, op->to_len, &op->op.ov, NULL) != 0)
       err = WSAGetLastError();
-      if (err == WSA_IO_PENDING) {
+    switch (udp__outcome(err, 0, u->b.skipping)) {
+      case UDP_PENDING:
         err = 0;
-      } else {
+        break;
+      case UDP_DONE:
+        done = 1;
+        break;
+      case UDP_FAILED:
         u->b.pending--;
         u->sends_in_flight--;
         dropped = 1;
-      }
+        break;
     }
   }
   ReleaseSRWLockExclusive(&u->b.lock);
@@ -241,6 +365,14 @@ int ps_datagram_reply(ps_datagram *d, const void *data, size_t len) {
     if (err != 0) ps_engine__count_error(u->b.eng, PS_SITE_UDP_SEND, (unsigned long)err);
     free(op);
     return -1;
+  }
+  if (done) {
+    /* Sent at once on a skipping socket: no packet comes, so it completes
+     * here (counted, freed, pending dropped) as the port's would. The
+     * receive being handled still counts in pending: this cannot end the
+     * socket under its caller. */
+    InterlockedIncrement64(&u->b.eng->stat[PS_STAT_udp_inline_send]);
+    ps_udp_on_completion(&op->op, sent, 0, NULL, 0);
   }
   return 0;
 }
@@ -252,7 +384,7 @@ const struct sockaddr *ps_datagram_peer(const ps_datagram *d, int *len) {
   return (const struct sockaddr *)&d->from;
 }
 
-void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w) {
+void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w, unsigned budget) {
   if (op->kind == PS_OP_UDP_SEND) {
     ps_udp_send *s = ps_container_of(op, ps_udp_send, op);
     ps_udp *u = s->u;
@@ -280,6 +412,15 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w) {
   } else {
     ps_datagram *d = ps_container_of(op, ps_datagram, op);
     ps_udp *u = d->u;
+    /* A result its poster deferred completed at once: its error is the one
+     * it had then (the dispatch passes 0 for a deferred result). */
+    if (d->deferred) {
+      d->deferred = 0;
+      err = d->inline_err;
+    }
+    /* Each pass handles one result; a re-post that completes at once comes
+     * back here while the budget lasts (udp__rearm). */
+  next:
     if (err == 0) {
       const ps_handler *h;
       ps_bound_stats *stats;
@@ -305,7 +446,7 @@ void ps_udp_on_completion(ps_op *op, DWORD bytes, DWORD err, ps_worker *w) {
       ps_log_limited(&u->b.eng->warn[PS_WARN_UDP_RECV], PS_LOG_WARN, "udp %s: receive failed: %s", u->b.name,
                      ps_errstr(err, msg, sizeof(msg)));
     }
-    udp__rearm(u, d);
+    if (udp__rearm(u, d, w, &budget, &bytes, &err)) goto next;
   }
 }
 
@@ -356,6 +497,15 @@ static void udp__report_off(ps_bound *b, DWORD ioctl, const char *name, ps_stat_
          ps_errstr((unsigned long)err, msg, sizeof(msg)), what);
 }
 
+/* Whether a UDP socket may skip the port on success: its provider returns
+ * IFS handles (as SetFileCompletionNotificationModes requires of a socket,
+ * and accepted connections are checked: listener.c), and the system is
+ * Windows 8 or later: .NET keeps skip-on-success off for UDP sockets
+ * through Windows 7 for "a bug with using SetFileCompletionNotificationModes
+ * with UDP" there (CompletionPortHelper.PlatformHasUdpIssue), which is what
+ * libuv's comment on datagram sockets describes too (docs/design.md). */
+static int udp__skip_ok(int non_ifs) { return !non_ifs && IsWindows8OrGreater(); }
+
 static DWORD udp__prepare(ps_bound *b, const char **step) {
   ps_udp *u = (ps_udp *)b;
   unsigned i;
@@ -366,6 +516,7 @@ static DWORD udp__prepare(ps_bound *b, const char **step) {
   udp__report_off(b, SIO_UDP_CONNRESET, "SIO_UDP_CONNRESET", PS_STAT_udp_connreset_off, "port-unreachable");
   udp__report_off(b, SIO_UDP_NETRESET, "SIO_UDP_NETRESET", PS_STAT_udp_netreset_off, "time-exceeded");
   u->non_ifs = !ps_sock_is_ifs(b->sock);
+  b->skip_ok = udp__skip_ok(u->non_ifs);
   for (i = 0; i < u->recv_count; i++) u->recvs[i]->op.non_ifs = u->non_ifs;
   return 0;
 }
@@ -379,7 +530,17 @@ static void udp__closing(ps_bound *b) {
   CancelIoEx((HANDLE)b->sock, NULL);
 }
 
-static void udp__linked(ps_bound *b, int linked) { udp__mark_port(b->eng, ntohs(ps_sockaddr_port(&b->addr)), linked); }
+static void udp__linked(ps_bound *b, int linked) {
+  udp__mark_port(b->eng, ntohs(ps_sockaddr_port(&b->addr)), linked);
+  if (linked && b->skipping) InterlockedIncrement64(&b->eng->stat[PS_STAT_udp_skip]);
+}
+
+/* Says why a UDP socket does not skip the port when it could have. */
+static const char *udp__note(const ps_bound *b) {
+  if (b->skipping || !b->eng->cfg.skip_on_success) return "";
+  return ((const ps_udp *)b)->non_ifs ? " [no skip-on-success: non-IFS provider]"
+                                      : " [no skip-on-success: Windows 7 or older]";
+}
 
 static void udp__destroy(ps_bound *b) {
   ps_udp *u = (ps_udp *)b;
