@@ -168,8 +168,9 @@ TEST(Conn, NoByteIsLostAsReadsSwitchBetweenSmallAndFullBuffers) {
       ASSERT_TRUE(burst(len, piece)) << "echo of a " << len << "-byte burst, round " << round;
       if (len > small + 1) {
         // Sent in one piece, or in pieces that each outgrew a small buffer.
-        if (piece > small)
+        if (piece > small) {
           EXPECT_TRUE(waits_on(1, 0)) << "after a " << len << "-byte burst the connection waits on a full-size read";
+        }
       }
       for (int i = 0; i < 3; i++) ASSERT_TRUE(burst(64, 64)) << "a 64-byte burst after " << len << ", round " << round;
       EXPECT_TRUE(waits_on(0, 1)) << "after 64-byte bursts (following " << len

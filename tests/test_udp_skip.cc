@@ -37,9 +37,10 @@ class BareUdp {
     EXPECT_EQ(getsockname(sock_, reinterpret_cast<sockaddr *>(&addr_), &len), 0);
     port_ = CreateIoCompletionPort(INVALID_HANDLE_VALUE, nullptr, 0, 1);
     EXPECT_NE(CreateIoCompletionPort(reinterpret_cast<HANDLE>(sock_), port_, 1, 0), nullptr);
-    if (skip)
+    if (skip) {
       EXPECT_TRUE(SetFileCompletionNotificationModes(
           reinterpret_cast<HANDLE>(sock_), FILE_SKIP_COMPLETION_PORT_ON_SUCCESS | FILE_SKIP_SET_EVENT_ON_HANDLE));
+    }
     client_ = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
   }
   ~BareUdp() {
