@@ -122,7 +122,7 @@ extern "C" {
   X(buffers_live, PS_STAT_GAUGE, "portserve_buffers_allocated", "", "Pooled I/O buffers allocated, free or in use.", \
     "buffers allocated", 1) \
   X(small_buffers_in_use, PS_STAT_GAUGE, "portserve_small_buffers_in_use", "", \
-    "Small read buffers held by connections: one per connection that has sent and waits for more.", "", 1) \
+    "Small read buffers held by connections: one per connection whose recent messages fit in one, waiting for more.", "", 1) \
   X(small_buffers_live, PS_STAT_GAUGE, "portserve_small_buffers_allocated", "", \
     "Small read buffers allocated, free or in use.", "", 1) \
   X(sockets_live, PS_STAT_GAUGE, "portserve_sockets_open", "", "Sockets open, listeners included.", "", 1) \

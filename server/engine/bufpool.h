@@ -2,8 +2,8 @@
  * has two pools: full-size buffers (cfg.buffer_size) for sending and for
  * reads of data known or likely to be waiting, and small ones
  * (PS_SMALL_BUF_SIZE) for the read a connection leaves pending while it
- * waits for its peer, so a quiet connection holds at most one small buffer
- * (conn.c, "Reading"). Free buffers sit on a lock-free list (SLIST) up to a
+ * waits for its peer after small messages (conn.c, "Reading", has the
+ * rule). Free buffers sit on a lock-free list (SLIST) up to a
  * cap. */
 #ifndef PS_BUFPOOL_H
 #define PS_BUFPOOL_H

@@ -17,15 +17,17 @@
  * WSARecv into a full-size buffer follows, and usually completes inline.
  * From then on every read is a real one, sized by what is known: a read
  * that follows one which filled its buffer (more is likely waiting) gets a
- * full-size buffer, and any other read, the one that will wait for the
- * peer, gets a small buffer (PS_SMALL_BUF_SIZE, e->spool). So a connection
- * that went quiet holds one small buffer in its pending read and nothing
- * else, without a read ever being cancelled to take a buffer back (Windows
- * documents no safe way to cancel one read without risking the data it was
- * completing: docs/design.md, "Read strategy"). A message larger than the
- * small buffer costs one more (inline) read; a message that fits costs
- * nothing more. The one way to hold a full buffer while quiet: a burst that
- * ended exactly at a full-size read's end leaves a full-size read pending.
+ * full-size buffer; the read that will wait for the peer gets a small
+ * buffer (PS_SMALL_BUF_SIZE, e->spool) while the peer's bursts fit in one,
+ * and a full-size one after a larger burst, until two small bursts in a
+ * row (conn__learn_burst: a larger message would otherwise cost a second
+ * read each time). So a connection that went quiet after small messages
+ * holds one small buffer in its pending read and nothing else, and one
+ * quiet after larger messages one full-size buffer, without a read ever
+ * being cancelled to take a buffer back (Windows documents no safe way to
+ * cancel one read without risking the data it was completing:
+ * docs/design.md, "Read strategy"). A burst that ended exactly at a
+ * full-size read's end also leaves a full-size read pending.
  *
  * Inline completions: with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS an op that
  * succeeds at once queues no packet, so the poster handles it in a loop.
