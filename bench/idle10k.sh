@@ -65,11 +65,17 @@ hold() {
   "$LOAD" --target "127.0.0.1:$PORT" --mode idle --connections "$N" --duration "$HOLD" --threads 2 \
     --idle-messages "$messages" --size 64 >/dev/null 2>"$LOADLOG" &
   LOADER=$!
-  # The server's stats line counts them open; portload's line says their
-  # echoes (if any) are done too.
+  # The server's stats line counts them open (connections, plus clients
+  # that never sent whose accepts were set aside awaiting their first bytes:
+  # --accept-data); portload's line says their echoes (if any) are done too.
   opened=0
   for _ in $(seq 1 300); do
-    grep -q "conns $N open" "$LOG" && grep -q "idle: all $N connections open" "$LOADLOG" && { opened=1; break; }
+    if grep -q "idle: all $N connections open" "$LOADLOG"; then
+      line=$(grep "conns [0-9]* open" "$LOG" | tail -1 || true)
+      open=$(sed -n 's/.*conns \([0-9]*\) open.*/\1/p' <<<"$line")
+      waiting=$(sed -n 's/.* \([0-9]*\) awaiting-data.*/\1/p' <<<"$line")
+      [ -n "$open" ] && [ $((open + ${waiting:-0})) = "$N" ] && { opened=1; break; }
+    fi
     sleep 0.2
   done
   held=$(ps -o rss= -p "$SRV")

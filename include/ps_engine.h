@@ -107,9 +107,12 @@ typedef struct ps_engine_config {
    * one from them must send a valid header within proxy_timeout_ms. */
   ps_net_list proxy_from;
   unsigned proxy_timeout_ms;
-  unsigned drain_timeout_ms;  /* graceful stop deadline */
-  unsigned inline_max;        /* inline completions per event; shared out per dequeued batch (conn.c) */
-  unsigned skip_on_success;   /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
+  unsigned drain_timeout_ms; /* graceful stop deadline */
+  unsigned inline_max;       /* inline completions per event; shared out per dequeued batch (conn.c) */
+  unsigned skip_on_success;  /* use FILE_SKIP_COMPLETION_PORT_ON_SUCCESS where safe */
+  /* Accept connections of services whose clients speak first together with
+   * their first bytes (AcceptEx with a receive; listener.c). */
+  unsigned accept_data;
   unsigned udp_receives;      /* WSARecvFrom kept posted per UDP socket */
   unsigned idle_timeout_ms;   /* no byte either way this long: graceful close (0 = off) */
   unsigned linger_timeout_ms; /* after our FIN, the peer's FIN is awaited this long (0 = forever) */

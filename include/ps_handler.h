@@ -110,6 +110,15 @@ typedef struct ps_handler {
 #define PS_HANDLER_MANAGEMENT 1u
 #define PS_MANAGEMENT_CONNECTIONS_MAX 8
 
+/* The service's clients speak first (echo, discard; not daytime, which
+ * talks as soon as a client connects): the engine may accept a connection
+ * together with its first bytes (AcceptEx with a receive), so on_open runs
+ * when the client's first bytes (or its FIN) arrive, just before on_data
+ * gets them. A client that connects and stays silent is still served when
+ * it speaks, and closed at --idle-timeout like an idle connection
+ * (docs/design.md, "Accepting with the first bytes"). */
+#define PS_HANDLER_CLIENT_FIRST 2u
+
 /* Queues a copy of `len` bytes for sending. Returns 0, or -1 when nothing of
  * this call was queued:
  *  - the session is closing (ps_session_close/abort, or the peer reset);

@@ -111,6 +111,15 @@ extern "C" {
     "AcceptEx operations posted, all listeners (full: listeners x --accepts).", "posted accept", 1) \
   X(udp_receives_posted, PS_STAT_GAUGE, "portserve_udp_receives_posted", "", \
     "WSARecvFrom operations posted, all UDP sockets (full: UDP sockets x --udp-receives).", "posted udp", 1) \
+  X(accepts_waiting_data, PS_STAT_GAUGE, "portserve_accepts_awaiting_data", "", \
+    "Clients of a service whose clients speak first that connected and have sent nothing for over a second: " \
+    "their accepts left the pool (a new one took each one's place) and wait for the first bytes.", \
+    "posted awaiting-data", 1) \
+  X(accepts_silent, PS_STAT_COUNTER, "portserve_accepts_silent_total", "", \
+    "Accepts set aside because their client was connected and silent for a second; each makes its listener " \
+    "accept without waiting for data for the next 10 s.", "", 1) \
+  X(accept_data_timeouts, PS_STAT_COUNTER, "portserve_accept_data_timeouts_total", "", \
+    "Silent clients closed at --idle-timeout before their first byte (also in the idle timeouts).", "", 1) \
   X(accept_errors, PS_STAT_COUNTER, "portserve_accept_errors_total", "", \
     "AcceptEx posts (or their sockets) that failed at once; re-posted.", "errors accept", 1) \
   X(udp_recv_errors, PS_STAT_COUNTER, "portserve_udp_receive_errors_total", "", \
@@ -151,6 +160,8 @@ extern "C" {
   /* How the engine worked: tests assert on them. */ \
   X(sweep_us_max, PS_STAT_GAUGE, "portserve_timer_sweep_max_seconds", "", \
     "Longest timer sweep over the connections since start.", "", 1000000) \
+  X(conns_with_data, PS_STAT_COUNTER, "portserve_connections_accepted_with_data_total", "", \
+    "Accepted connections whose first bytes (or FIN) came with the accept: AcceptEx with a receive.", "", 1) \
   X(conns_skip, PS_STAT_COUNTER, "portserve_connections_skip_on_success_total", "", \
     "Accepted connections with skip-on-success on.", "", 1) \
   X(inline_deferred, PS_STAT_COUNTER, "portserve_inline_deferred_total", "", \

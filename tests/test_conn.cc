@@ -138,6 +138,7 @@ TEST(Conn, QuietConnectionsHoldOneBufferSizedByTheirMessages) {
 TEST(Conn, NoByteIsLostAsReadsSwitchBetweenSmallAndFullBuffers) {
   ps_engine_config cfg = default_config();
   cfg.buffer_size = 4096;
+  cfg.accept_data = 1;  // the first burst comes with the accept
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
   SOCKET s = connect_to("127.0.0.1", srv.port());

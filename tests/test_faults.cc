@@ -238,6 +238,29 @@ TEST(Faults, ReceiveBufferAllocationFailureIsRetried) {
   fs.finish();
 }
 
+// The first bytes an accept received wait, kept aside, while no receive
+// buffer can be had, and are served once one can: nothing is lost and
+// nobody is reset.
+TEST(Faults, FirstBytesOfAnAcceptWaitForABufferAndAreServed) {
+  ps_engine_config cfg = default_config();
+  cfg.accept_data = 1;
+  FaultServer fs;
+  ASSERT_TRUE(fs.start(cfg));
+  fs.arm(PS_FAULT_BUFFER, 1, 2, ERROR_NOT_ENOUGH_MEMORY);
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ByteStream stream(19);
+  EXPECT_TRUE(echo_round_trip(x, stream, 100));
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_BUFFER), 2);
+  ps_stats st = fs.srv.stats();
+  EXPECT_EQ(st.conns_with_data, 2u) << "the good client's and x's accepts came with data";
+  EXPECT_EQ(st.conn_retries, 2u);
+  EXPECT_EQ(st.closed_resources, 0u);
+  EXPECT_TRUE(echo_round_trip(x, stream, 5000));
+  close_socket(x);
+  fs.finish();
+}
+
 // An AcceptEx that was posted and then completes with an error (the
 // client reset before the accept finished) hands its admission token back
 // before the slot is posted again: with --max-connections, errors must not

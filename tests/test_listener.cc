@@ -182,18 +182,155 @@ TEST(Listener, UnresolvableHostIsAnError) {
   srv.stop_and_check();
 }
 
-// AcceptEx is posted without receive data: a client that connects and sends
-// nothing is accepted at once and does not keep others waiting.
+// With accept_data 0 AcceptEx is posted without receive data: a client
+// that connects and sends nothing is accepted at once, as a connection, and
+// does not keep others waiting.
 TEST(Listener, IdleConnectorsDoNotHoldAcceptSlots) {
   ps_engine_config cfg = default_config();
   cfg.accepts = 1;
+  cfg.accept_data = 0;  // as default_config(); said here, being what is tested
   Server srv;
   ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
   std::vector<SOCKET> idle = connect_many(srv, 8);
   EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 8; }, 10000));
   expect_echo("127.0.0.1", srv.port(), 9);
+  EXPECT_EQ(srv.stats().conns_with_data, 0u);
   close_all(idle);
   srv.stop_and_check();
+}
+
+// A service whose clients speak first (echo) is accepted together with the
+// client's first bytes: every connection below arrives with its first
+// message, whether it fits in the accept's receive or not (the rest is
+// read after it), and the echo is exact. A client that closes without
+// sending is accepted with its FIN and closed cleanly.
+TEST(Listener, ClientFirstServiceIsAcceptedWithItsFirstBytes) {
+  ps_engine_config cfg = default_config();
+  cfg.accept_data = 1;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  const size_t kAcceptData = 224;  // PS_ACCEPT_DATA_LEN: one small buffer
+  const size_t sizes[] = {1, 64, kAcceptData - 1, kAcceptData, kAcceptData + 1, 3000, 20000};
+  uint64_t seed = 40;
+  for (size_t size : sizes) {
+    SOCKET s = connect_to("127.0.0.1", srv.port());
+    ASSERT_NE(s, INVALID_SOCKET);
+    ByteStream stream(seed++);
+    EXPECT_TRUE(echo_round_trip(s, stream, size)) << size << "-byte first message";
+    EXPECT_TRUE(echo_round_trip(s, stream, 100)) << "after a " << size << "-byte first message";
+    close_socket(s);
+  }
+  SOCKET quiet = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(quiet, INVALID_SOCKET);
+  shutdown(quiet, SD_SEND);
+  EXPECT_EQ(wait_eof(quiet, 10000), 1) << "a client that only closed was not closed in turn";
+  close_socket(quiet);
+  size_t n = sizeof(sizes) / sizeof(sizes[0]) + 1;
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.conns_with_data, n) << "every connection came with its first bytes";
+  EXPECT_EQ(st.conns_total, n);
+  EXPECT_EQ(st.closed_reset, 0u);
+  EXPECT_EQ(st.accepts_silent, 0u);
+  srv.stop_and_check();
+}
+
+// A service that talks first (daytime) is accepted at once: a client that
+// sends nothing gets its reply.
+TEST(Listener, ServerFirstServiceIsAcceptedWithoutWaitingForData) {
+  ps_engine_config cfg = default_config();
+  cfg.accept_data = 1;
+  Server srv;
+  ASSERT_TRUE(srv.start("daytime=127.0.0.1:0", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  char buf[128];
+  EXPECT_GT(recv(s, buf, sizeof(buf), 0), 0) << "daytime waited for the client";
+  close_socket(s);
+  EXPECT_EQ(srv.stats().conns_with_data, 0u);
+  srv.stop_and_check();
+}
+
+// A client that connects and says nothing holds its accept for a second at
+// most: the sweep sets the accept aside (SO_CONNECT_TIME), a new one takes
+// its slot, and the listener accepts without waiting for data for a while,
+// so the next clients are served at once. The silent client is still
+// served when it speaks, and the accepts it held are all accounted for.
+TEST(Listener, SilentClientIsSetAsideAndServedWhenItSpeaks) {
+  ps_engine_config cfg = default_config();
+  cfg.accepts = 1;
+  cfg.accept_data = 1;
+  cfg.sweep_ms = 100;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET silent = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(silent, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().accepts_waiting_data == 1; }, 10000))
+      << "the silent client's accept was not set aside";
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.accepts_posted, 1u) << "a new accept takes the slot";
+  EXPECT_EQ(st.accepts_silent, 1u);
+  EXPECT_EQ(st.conns_open, 0u) << "a silent client is not yet a connection";
+  // The next clients are accepted at once (no data awaited), silent or not.
+  std::vector<SOCKET> others = connect_many(srv, 4);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 4; }, 10000)) << srv.stats().conns_open;
+  expect_echo("127.0.0.1", srv.port(), 77);
+  EXPECT_EQ(srv.stats().conns_with_data, 0u);
+  // The silent client speaks: its accept completes with its first bytes.
+  ByteStream stream(78);
+  EXPECT_TRUE(echo_round_trip(silent, stream, 500));
+  st = srv.stats();
+  EXPECT_EQ(st.accepts_waiting_data, 0u);
+  EXPECT_EQ(st.conns_with_data, 1u);
+  EXPECT_EQ(st.conns_open, 5u);
+  close_socket(silent);
+  close_all(others);
+  srv.stop_and_check();
+}
+
+// A client still silent at --idle-timeout is closed, as an idle connection
+// would be, and counted; the others carry on.
+TEST(Listener, SilentClientIsClosedAtTheIdleTimeout) {
+  ps_engine_config cfg = default_config();
+  cfg.accepts = 2;
+  cfg.accept_data = 1;
+  cfg.sweep_ms = 100;
+  cfg.idle_timeout_ms = 3000;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET silent = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(silent, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().accepts_waiting_data == 1; }, 10000));
+  EXPECT_EQ(srv.stats().accept_data_timeouts, 0u) << "closed before the idle timeout";
+  EXPECT_EQ(wait_eof(silent, 10000), 1) << "the silent client was not closed";
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.accept_data_timeouts, 1u);
+  EXPECT_EQ(st.timeouts_idle, 1u) << "an idle timeout all the same";
+  EXPECT_TRUE(wait_until([&] { return srv.stats().accepts_waiting_data == 0; }, 5000));
+  close_socket(silent);
+  expect_echo("127.0.0.1", srv.port(), 79);
+  srv.stop_and_check();
+}
+
+// A stop ends the accepts that hold silent clients, in the pool and set
+// aside: every socket is closed once and every accept completes.
+TEST(Listener, StopEndsAcceptsHoldingSilentClients) {
+  ps_engine_config cfg = default_config();
+  cfg.accepts = 3;
+  cfg.accept_data = 1;
+  cfg.sweep_ms = 100;
+  cfg.drain_timeout_ms = 500;  // the two connections never close: reset at the deadline
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  std::vector<SOCKET> first = connect_many(srv, 3);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().accepts_waiting_data == 3; }, 10000));
+  // Plain accepts now: these two are connections.
+  std::vector<SOCKET> later = connect_many(srv, 2);
+  ASSERT_TRUE(wait_until([&] { return srv.stats().conns_open == 2; }, 10000));
+  srv.stop_and_check();  // accepts_waiting_data 0 among its checks
+  for (SOCKET s : first) EXPECT_EQ(wait_eof(s, 5000), 1) << "a silent client was not closed at the stop";
+  close_all(first);
+  close_all(later);
 }
 
 // At --max-connections the listener stops posting AcceptEx: the next client

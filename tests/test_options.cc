@@ -144,6 +144,7 @@ TEST(Options, RunHasDocumentedDefaults) {
   EXPECT_EQ(o.udp_reply_burst, 200u);
   EXPECT_EQ(o.udp_reply_rate_total, 10000u);
   EXPECT_EQ(o.udp_allow_low_ports, 0u);
+  EXPECT_EQ(o.accept_data, 1u) << "accepts wait for a client-first service's first bytes by default";
   EXPECT_EQ(o.log_level, PS_LEVEL_INFO);
   EXPECT_EQ(o.log_time, PS_LOG_TIME_LOCAL);
   EXPECT_EQ(o.log_max_size, 10485760u);
@@ -558,6 +559,7 @@ TEST(Options, UsageMentionsEveryAcceptedFlag) {
       {"--log-level", {"run", "--log-level", "debug"}},
       {"--log-time", {"run", "--log-time", "utc"}},
       {"--udp-allow-low-ports", {"run", "--udp-allow-low-ports", "1"}},
+      {"--accept-data", {"run", "--accept-data", "0"}},
       {"--admin", {"run", "--admin", "127.0.0.1:9100"}},
   };
   for (const UintFlag &f : kUintFlags) accepted.push_back({f.name, {"run", f.name, std::to_string(f.max)}});

@@ -83,7 +83,7 @@ TEST(Stats, LineShowsCountsTotalsAndRates) {
             "conns 3 open 120 total | closed 0 reset 4 out-of-resources 0 aborted | refused 2 per-source | "
             "timeouts 5 idle 2 linger 1 send | limits 3 held 6 waits | in 2.0 KiB 1.0 KiB/s | "
             "out 4.0 KiB 1.5 KiB/s | msg 100 in 50/s | udp 7 in 6 out 1 dropped | "
-            "guard 1 port0 2 low-port 4 loop 8 rate 16 total-rate | posted 32 accept 16 udp | "
+            "guard 1 port0 2 low-port 4 loop 8 rate 16 total-rate | posted 32 accept 16 udp 0 awaiting-data | "
             "errors 9 accept 8 udp 0 retries | buffers 4 used 32 allocated | process 77 handles 3.0 MiB private");
 }
 

@@ -39,6 +39,12 @@ ps_engine_config default_config() {
   ps_engine_config_default(&cfg);
   cfg.threads = 2;
   cfg.drain_timeout_ms = 5000;
+  // Engine tests connect silent clients and expect them as connections at
+  // once (limits, timeouts, stops, first-read faults): the plain accept.
+  // Accepting with the first bytes (the engine's and portserve.exe's
+  // default, so every e2e test and the bench use it) is turned on by the
+  // tests of it (test_listener.cc) and by those whose clients speak first.
+  cfg.accept_data = 0;
   return cfg;
 }
 
@@ -134,6 +140,7 @@ unsigned Server::stop_and_check() {
   EXPECT_EQ(s.buffers_in_use, 0u) << "buffers in use after stop";
   EXPECT_EQ(s.admitted, 0u) << "admission tokens still taken after stop";
   EXPECT_EQ(s.accepts_posted, 0u) << "AcceptEx still posted after stop";
+  EXPECT_EQ(s.accepts_waiting_data, 0u) << "AcceptEx set aside for a silent client still posted after stop";
   EXPECT_EQ(s.udp_receives_posted, 0u) << "WSARecvFrom still posted after stop";
   ps_engine_delete(engine);
   engine = nullptr;

@@ -59,7 +59,7 @@ struct Server {
   const ps_endpoint *endpoint(const char *service, unsigned transport, int family = AF_INET) const;
   ps_stats stats() const;
   // Stops the engine; asserts sockets, connections, buffers and posted
-  // accepts and UDP receives are zero (an op that never completed keeps its
+  // accepts (set-aside ones too) and UDP receives are zero (an op that never completed keeps its
   // pool's gauge up). Returns the number of connections reset at the drain
   // deadline.
   unsigned stop_and_check();

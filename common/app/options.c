@@ -64,6 +64,18 @@ static const ps_option_def opt__table[] = {
    OPT_ENGINE(accepts, 1),
    .reload = PS_RELOAD_NEW_LISTENERS,
    .help = "AcceptEx kept posted per TCP listener"},
+  {.flag = "--accept-data",
+   .ini_key = "accept_data",
+   .type = PS_OPT_BOOL,
+   .offset = OPT_FIELD(accept_data),
+   .max = 1,
+   .default_uint = 1,
+   OPT_ENGINE(accept_data, 1),
+   .reload = PS_RELOAD_LIVE,
+   .help =
+     "1: for services whose clients speak first (echo, discard) AcceptEx also waits for the client's first bytes, "
+     "which saves the first read; a client silent for a second is set aside, served when it speaks and closed "
+     "at --idle-timeout (0: accept at once, then read)"},
   {.flag = "--buffer-size",
    .ini_key = "buffer_size",
    .type = PS_OPT_UINT,

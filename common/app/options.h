@@ -75,6 +75,7 @@ typedef struct ps_options {
   size_t listen_count;
   unsigned threads;                    /* worker threads; 0 = one per processor */
   unsigned accepts;                    /* AcceptEx kept posted per TCP listener */
+  unsigned accept_data;                /* 1: AcceptEx waits for a client-first service's first bytes */
   unsigned buffer_size;                /* bytes in one pooled I/O buffer */
   unsigned send_queue_max;             /* per-connection unsent bytes before reading pauses */
   unsigned drain_timeout_ms;           /* graceful stop deadline */

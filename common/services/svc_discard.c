@@ -13,4 +13,5 @@ static void discard__on_datagram(ps_datagram *d, const void *data, size_t len) {
 const ps_handler ps_svc_discard = {
   .name = "discard",
   .on_datagram = discard__on_datagram,
+  .flags = PS_HANDLER_CLIENT_FIRST,
 };

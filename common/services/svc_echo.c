@@ -16,4 +16,5 @@ const ps_handler ps_svc_echo = {
   .name = "echo",
   .on_data = echo__on_data, /* no on_eof: the engine closes once the echo is sent */
   .on_datagram = echo__on_datagram,
+  .flags = PS_HANDLER_CLIENT_FIRST,
 };

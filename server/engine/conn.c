@@ -15,6 +15,9 @@
  * Reading: a connection that has not sent holds no buffer. It waits on a
  * zero-byte WSARecv; when that completes (data or FIN is waiting) a real
  * WSARecv into a full-size buffer follows, and usually completes inline.
+ * A connection of a service whose clients speak first usually skips both:
+ * its accept waited for the first bytes (listener.c), which arrive as if a
+ * small read had completed with them (conn__accepted_data).
  * From then on every read is a real one, sized by what is known: a read
  * that follows one which filled its buffer (more is likely waiting) gets a
  * full-size buffer; the read that will wait for the peer gets a small
@@ -64,6 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listener.h"
 #include "proxy.h"
 #include "ps_log.h"
 #include "sock.h"
@@ -128,6 +132,8 @@ struct ps_session {
   ps_stat_index end;       /* the first cause of its end, counted at the endgame; 0: orderly so far */
   size_t burst;            /* bytes read since the last read that did not fill its buffer */
   unsigned small_bursts;   /* bursts in a row that fitted in a small buffer (up to 2) */
+  char *first;             /* the accept's first bytes while no receive buffer could be had (C_RECV_WAIT) */
+  DWORD first_len;
 };
 
 /* Handler state follows the struct, aligned for any type. */
@@ -704,6 +710,39 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
   if (!(c->flags & C_SHUT) && c->sq_bytes >= c->eng->cfg.send_queue_max) c->flags |= C_PAUSED;
 }
 
+/* The bytes the accept received (listener.c), as a small read that
+ * completed with them: the same rules follow (a full one means more may be
+ * waiting; 0 is the client's FIN). Without a receive buffer they are kept
+ * in c->first and the connection waits for resources like a read that
+ * could not be posted (ps_conn_retry delivers them, before any read);
+ * only if even that copy cannot be made is the connection reset. */
+static void conn__accepted_data(ps_conn *c, const char *data, DWORD len) {
+  assert(c->rbuf == NULL && !(c->flags & (C_PROXY | C_NEXT_REAL)));
+  if (!conn__rbuf_for_read(c)) {
+    if (c->first == NULL) {
+      c->first = (char *)malloc(len + 1);
+      if (c->first == NULL) {
+        char peer[80];
+        conn__end(c, PS_STAT_closed_resources);
+        ps_log_limited(&c->eng->warn[PS_WARN_CONN_GIVE_UP], PS_LOG_WARN,
+                       "connection from %s: no memory for its first bytes; resetting it",
+                       conn__peer(c, peer, sizeof(peer)));
+        conn__close_socket(c, CLOSE_RESET);
+        return;
+      }
+      memcpy(c->first, data, len);
+      c->first_len = len;
+    }
+    conn__wait_for_resources(c, C_RECV_WAIT, "getting a receive buffer", ERROR_NOT_ENOUGH_MEMORY);
+    return;
+  }
+  assert(conn__rbuf_room(c) == PS_ACCEPT_DATA_LEN);
+  memcpy(c->rbuf->data, data, len);
+  free(c->first); /* `data` may have been it: copied first */
+  c->first = NULL;
+  conn__recv_done(c, len, 0);
+}
+
 /* Posts reads until one is pending, reading is paused, or the connection
  * ends. What the handler queued is sent after each read that did not fill
  * its buffer (the rest of a message that spans reads is read first, so it
@@ -770,6 +809,7 @@ static void conn__endgame(ps_conn *c) {
    * and no other callback for this session can run again. */
   if ((c->flags & C_OPENED) && c->handler->on_close != NULL) c->handler->on_close(c);
   conn__release_rbuf(c);
+  free(c->first); /* first bytes never delivered: the connection ended waiting for a buffer */
   while (c->sq_head != NULL) {
     ps_buf *b = c->sq_head;
     c->sq_head = b->next;
@@ -862,7 +902,8 @@ static void conn__refuse(ps_engine *e, const ps_handler *h, SOCKET *s) {
 }
 
 void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, void *ctx, SOCKET s,
-                      const struct sockaddr *peer, int skip_ok, int proxy, ps_worker *w) {
+                      const struct sockaddr *peer, int skip_ok, int proxy, const char *first, DWORD first_len,
+                      ps_worker *w) {
   ps_conn *c;
   int skipping = 0, refuse = 0, counted = 0;
   BOOL nodelay = TRUE;
@@ -979,6 +1020,7 @@ void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, 
     c->flags |= C_OPENED;
     if (h->on_open != NULL) h->on_open(c);
   }
+  if (first != NULL && !(c->flags & C_CLOSING)) conn__accepted_data(c, first, first_len);
   conn__event_end(c);
 }
 
@@ -1068,6 +1110,7 @@ ULONGLONG ps_conn_retry(ps_engine *e, ULONGLONG now) {
     due = c->retry_due_next;
     conn__event_begin(c, NULL, e->cfg.inline_max);
     c->flags &= ~(C_RECV_WAIT | C_SEND_WAIT);
+    if (c->first != NULL && !(c->flags & C_CLOSED)) conn__accepted_data(c, c->first, c->first_len);
     conn__pump(c);
     /* Every post went out: the streak of failures is over. A new failure
      * re-listed it and woke the housekeeper, which recomputes `next`. */

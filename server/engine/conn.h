@@ -14,9 +14,12 @@
  * the engine is stopping, or when the source has max_connections_per_source
  * open, the socket is reset. With `proxy` (a ',proxy' listener) the peer
  * must be in cfg.proxy_from (else reset, counted) and on_open waits for its
- * PROXY header, whose client becomes the peer. */
+ * PROXY header, whose client becomes the peer. `first` (not NULL when the
+ * accept waited for the client's first bytes; never with `proxy`): the
+ * first_len bytes it received, 0 when the client closed without sending. */
 void ps_conn_accepted(ps_engine *e, ps_bound_stats *stats, const ps_handler *h, void *ctx, SOCKET s,
-                      const struct sockaddr *peer, int skip_ok, int proxy, ps_worker *w);
+                      const struct sockaddr *peer, int skip_ok, int proxy, const char *first, DWORD first_len,
+                      ps_worker *w);
 
 /* A completion (or a deferred inline result) for one of a connection's ops,
  * on worker `w`; `budget` is how many further completions it may handle

@@ -46,6 +46,7 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->drain_timeout_ms = PS_ENGINE_DEFAULT_DRAIN_TIMEOUT_MS;
   cfg->inline_max = PS_ENGINE_DEFAULT_INLINE_MAX;
   cfg->skip_on_success = 1;
+  cfg->accept_data = 1;
   cfg->udp_receives = PS_ENGINE_DEFAULT_UDP_RECEIVES;
   cfg->idle_timeout_ms = PS_ENGINE_DEFAULT_IDLE_TIMEOUT_MS;
   cfg->linger_timeout_ms = PS_ENGINE_DEFAULT_LINGER_TIMEOUT_MS;
@@ -375,6 +376,7 @@ static DWORD WINAPI engine__housekeeper(LPVOID arg) {
       LONG64 us;
       QueryPerformanceCounter(&t0);
       ps_conn_sweep(e, now);
+      ps_listener_sweep(e, now);
       QueryPerformanceCounter(&t1);
       us = (LONG64)((t1.QuadPart - t0.QuadPart) * 1000000 / freq.QuadPart);
       if (us > e->stat[PS_STAT_sweep_us_max]) e->stat[PS_STAT_sweep_us_max] = us; /* only this thread writes it */
@@ -645,6 +647,7 @@ void ps_engine_reconfigure(ps_engine *e, const ps_engine_config *cfg) {
   c->send_timeout_ms = cfg->send_timeout_ms;
   c->keepalive_ms = cfg->keepalive_ms;
   c->udp_allow_low_ports = cfg->udp_allow_low_ports;
+  c->accept_data = cfg->accept_data; /* read at each AcceptEx post */
   if (cfg->source_prefix_v4 >= 1 && cfg->source_prefix_v4 <= 32) c->source_prefix_v4 = cfg->source_prefix_v4;
   if (cfg->source_prefix_v6 >= 1 && cfg->source_prefix_v6 <= 128) c->source_prefix_v6 = cfg->source_prefix_v6;
   if (cfg->proxy_timeout_ms != 0) c->proxy_timeout_ms = cfg->proxy_timeout_ms;

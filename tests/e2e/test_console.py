@@ -84,7 +84,7 @@ class CommandLine(unittest.TestCase):
         values = {
             "--config": [ini],  # first: the flags after it override the file
             "--listen": ["echo=127.0.0.1:0", "qotd=127.0.0.1:0"],
-            "--threads": ["2"], "--accepts": ["4"], "--buffer-size": ["4096"],
+            "--threads": ["2"], "--accepts": ["4"], "--accept-data": ["1"], "--buffer-size": ["4096"],
             "--send-queue-max": ["65536"], "--max-connections": ["10"], "--drain-timeout": ["3000"],
             "--stats-interval": ["1"], "--udp-receives": ["2"], "--log-level": ["debug"], "--log-file": [log],
             "--quotes-file": [quotes],
@@ -395,7 +395,7 @@ class Lifecycle(unittest.TestCase):
             stats = [l for l in srv.output().splitlines() if "stats: conns" in l]
             self.assertRegex(stats[-1], r"conns \d+ open 1 total \|.* \| in 1000 B ")
             # The pools at full size: one listener x 16 accepts, one UDP socket x 8 receives.
-            self.assertIn("| posted 16 accept 8 udp | errors 0 accept 0 udp 0 retries", stats[-1])
+            self.assertIn("| posted 16 accept 8 udp 0 awaiting-data | errors 0 accept 0 udp 0 retries", stats[-1])
             srv.interrupt()
             self.assertEqual(srv.wait(30), 0)
 

@@ -59,10 +59,20 @@ class Reload(unittest.TestCase):
             client = EchoClient(keep)
             client.start()
             self.addCleanup(client.stop.set)
-            # An established connection on the listener the reload drops.
+            # An established connection on the listener the reload drops: it
+            # has spoken, so it is a connection (echo's accepts wait for a
+            # client's first bytes, --accept-data).
             old = socket.create_connection(("127.0.0.1", drop), timeout=10)
             self.addCleanup(old.close)
             old.settimeout(10)
+            old.sendall(b"hello")
+            self.assertEqual(old.recv(64), b"hello")
+            # One that connected and never spoke is not yet a connection: its
+            # accept goes with the listener (docs/design.md, "Accepting with
+            # the first bytes").
+            silent = socket.create_connection(("127.0.0.1", drop), timeout=10)
+            self.addCleanup(silent.close)
+            silent.settimeout(10)
 
             write_ini(self, "[server]\nstats_interval = 0\nmax_connections = 1000\n\n[listeners]\n"
                             "echo = 127.0.0.1:%d/tcp\necho = 127.0.0.1:%d/tcp\n" % (keep, new), ini)
@@ -75,6 +85,7 @@ class Reload(unittest.TestCase):
                 tcp_echo(drop, b"ping")
             old.sendall(b"still here")
             self.assertEqual(old.recv(64), b"still here", "its established connection carries on")
+            self.assertEqual(silent.recv(64), b"", "a client that never spoke is closed with the listener")
 
             # A bad configuration: rejected, everything keeps serving.
             write_ini(self, "[server]\nthraeds = 3\n\n[listeners]\necho = 127.0.0.1:%d/tcp\n" % keep, ini)
