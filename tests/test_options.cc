@@ -139,7 +139,7 @@ TEST(Options, RunHasDocumentedDefaults) {
   EXPECT_EQ(o.linger_timeout_s, 30u);
   EXPECT_EQ(o.send_timeout_s, 60u);
   EXPECT_EQ(o.keepalive_s, 60u);
-  EXPECT_EQ(o.udp_receives, 8u);
+  EXPECT_EQ(o.udp_receives, 1u);
   EXPECT_EQ(o.udp_reply_rate, 100u) << "the reflection guard is on by default";
   EXPECT_EQ(o.udp_reply_burst, 200u);
   EXPECT_EQ(o.udp_reply_rate_total, 10000u);

@@ -251,7 +251,8 @@ static const ps_option_def opt__table[] = {
    .default_uint = PS_ENGINE_DEFAULT_UDP_RECEIVES,
    OPT_ENGINE(udp_receives, 1),
    .reload = PS_RELOAD_NEW_LISTENERS,
-   .help = "WSARecvFrom kept posted per UDP socket"},
+   .help = "WSARecvFrom kept posted per UDP socket (one reads a socket's waiting datagrams in turn; more let several "
+           "workers serve one busy socket at once)"},
   {.flag = "--udp-reply-rate",
    .ini_key = "udp_reply_rate",
    .type = PS_OPT_UINT,
