@@ -385,9 +385,10 @@ void ps_listener_sweep(ps_engine *e, ULONGLONG now) {
       for (op = l->waiting; op != NULL && idle_ms != 0; op = next) {
         next = op->next;
         if (op->sock == INVALID_SOCKET || now - op->connected_ms < idle_ms) continue;
-        ps_sock_close(e, &op->sock);
+        /* Counted first: the client may look as soon as the socket closes. */
         InterlockedIncrement64(&e->stat[PS_STAT_accept_data_timeouts]);
         InterlockedIncrement64(&e->stat[PS_STAT_timeouts_idle]); /* what an operator counts as one */
+        ps_sock_close(e, &op->sock);
       }
     }
     ReleaseSRWLockExclusive(&l->b.lock);
