@@ -147,6 +147,18 @@ TEST(Http, OversizedHeadIs431AndStopsConsumingAtTheLimit) {
   fit += std::string(PS_HTTP_HEAD_MAX - fit.size() - 4, 'v') + "\r\n\r\n";
   ASSERT_EQ(fit.size(), static_cast<size_t>(PS_HTTP_HEAD_MAX));
   EXPECT_EQ(ParseOnce(fit).result, PS_HTTP_DONE);
+  // A full head whose next byte would be a bad one (a CR not followed by
+  // LF, a bare LF, a NUL) is too large all the same: the parser never reads
+  // past PS_HTTP_HEAD_MAX bytes of head to find out (found by fuzz_http).
+  std::string full = "GET / HTTP/1.1\r\nHost: a\r\nX: ";
+  full += std::string(PS_HTTP_HEAD_MAX - full.size() - 1, 'v') + "\r";
+  ASSERT_EQ(full.size(), static_cast<size_t>(PS_HTTP_HEAD_MAX));
+  for (const std::string &next : {std::string("x"), std::string("\n\n"), std::string(1, '\0')}) {
+    Parsed q = ParseOnce(full + next);
+    EXPECT_EQ(q.result, PS_HTTP_ERROR);
+    EXPECT_EQ(q.status, 431);
+    EXPECT_EQ(q.consumed, static_cast<size_t>(PS_HTTP_HEAD_MAX));
+  }
 }
 
 TEST(Http, OneByteAtATimeGivesTheSameRequest) {

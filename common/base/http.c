@@ -196,6 +196,15 @@ ps_http_result ps_http_parse(ps_http_parser *p, const void *data, size_t len, si
   for (i = 0; i < len; i++) {
     unsigned char c = in[i];
     char prev = p->len > 0 ? p->head[p->len - 1] : '\0';
+    /* A full head refuses the next byte, whatever it is: never more than
+     * PS_HTTP_HEAD_MAX bytes of head are read (the byte checks below would
+     * otherwise read one more to call it a bare CR, a bare LF or a NUL). */
+    if (p->len == PS_HTTP_HEAD_MAX) {
+      *consumed = i;
+      *status = http__overflow_status(p, why);
+      p->len = 0;
+      return PS_HTTP_ERROR;
+    }
     if (c == '\0') {
       *consumed = i + 1;
       return http__fail(p, 400, "NUL byte in the request head", status, why);
@@ -216,12 +225,6 @@ ps_http_result ps_http_parse(ps_http_parser *p, const void *data, size_t len, si
         return http__fail(p, 400, "too many empty lines before the request", status, why);
       }
       continue;
-    }
-    if (p->len == PS_HTTP_HEAD_MAX) {
-      *consumed = i;
-      *status = http__overflow_status(p, why);
-      p->len = 0;
-      return PS_HTTP_ERROR;
     }
     p->head[p->len++] = (char)c;
     if (c == '\n' && p->len >= 4 && memcmp(p->head + p->len - 4, "\r\n\r\n", 4) == 0) {
