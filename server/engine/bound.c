@@ -135,18 +135,30 @@ static void bound__log_post_failure(ps_engine *e, const ps_bound_kind *kind, con
                  backoff_ms);
 }
 
-void ps_bound_rearm_locked(ps_bound *b, unsigned i, ps_bound_rearm *r) {
-  b->pending--;
-  InterlockedDecrement64(&b->eng->stat[b->kind->posted_stat]);
+/* The rest of *r, once an op has been counted off (and maybe re-posted). */
+static void bound__rearm_fill(ps_bound *b, ps_bound_rearm *r) {
   r->eng = b->eng;
   r->kind = b->kind;
-  r->scheduled = 0;
-  r->err = b->closing ? 0 : ps_bound_arm(b, i, GetTickCount64(), &r->scheduled);
   r->dead = b->closing && b->pending == 0;
   r->backoff_ms = b->retry.backoff_ms;
   r->total = b->kind->pool_size(b);
   r->posted = r->total - b->idle_count - b->held_count;
   memcpy(r->name, b->name, sizeof(r->name));
+}
+
+void ps_bound_rearm_locked(ps_bound *b, unsigned i, ps_bound_rearm *r) {
+  b->pending--;
+  InterlockedDecrement64(&b->eng->stat[b->kind->posted_stat]);
+  r->scheduled = 0;
+  r->err = b->closing ? 0 : ps_bound_arm(b, i, GetTickCount64(), &r->scheduled);
+  bound__rearm_fill(b, r);
+}
+
+void ps_bound_retire_locked(ps_bound *b, ps_bound_rearm *r) {
+  b->pending--;
+  r->scheduled = 0;
+  r->err = 0;
+  bound__rearm_fill(b, r);
 }
 
 void ps_bound_rearm_done(ps_bound *b, const ps_bound_rearm *r) {

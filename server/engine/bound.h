@@ -139,6 +139,10 @@ typedef struct ps_bound_rearm {
 /* Op `i` completed and was handled (b->lock held): counts it off, posts it
  * again unless b is closing, and fills *r. */
 void ps_bound_rearm_locked(ps_bound *b, unsigned i, ps_bound_rearm *r);
+/* An op that had left the pool completed (b->lock held): counts it off
+ * `pending` without posting anything (its pool's gauge was given back when
+ * it left the pool) and fills *r, for ps_bound_rearm_done. */
+void ps_bound_retire_locked(ps_bound *b, ps_bound_rearm *r);
 /* After b->lock is released: wakes the housekeeper, logs a failed re-post,
  * and ends b if this was its last op. */
 void ps_bound_rearm_done(ps_bound *b, const ps_bound_rearm *r);

@@ -232,6 +232,18 @@ void ps_listener_resume(ps_engine *e) {
   ReleaseSRWLockShared(&e->lock);
 }
 
+/* A fresh op for slot i (not posted), or NULL when out of memory. */
+static ps_accept_op *listener__op_new(ps_listener *l, unsigned i) {
+  ps_accept_op *op = (ps_accept_op *)calloc(1, sizeof(*op));
+  if (op == NULL) return NULL;
+  op->op.kind = PS_OP_ACCEPT;
+  op->op.non_ifs = !l->ifs; /* set again by listener__prepare, which learns ifs */
+  op->l = l;
+  op->sock = INVALID_SOCKET;
+  op->index = i;
+  return op;
+}
+
 /* Takes a waiting op off l->waiting (lock held). */
 static void listener__unwait(ps_listener *l, ps_accept_op *op) {
   if (op->prev != NULL) op->prev->next = op->next;
@@ -304,12 +316,7 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
   } else {
     /* Out of the pool: no slot to re-arm, the op ends here. */
     listener__unwait(l, op);
-    l->b.pending--;
-    memset(&r, 0, sizeof(r));
-    r.eng = e;
-    r.kind = l->b.kind;
-    r.dead = l->b.closing && l->b.pending == 0;
-    memcpy(r.name, l->b.name, sizeof(r.name));
+    ps_bound_retire_locked(&l->b, &r);
   }
   closing = l->b.closing;
   ReleaseSRWLockExclusive(&l->b.lock);
@@ -333,14 +340,9 @@ void ps_listener_on_completion(ps_op *op_base, DWORD bytes, DWORD err, ps_worker
  * stays posted on l->waiting. 0 when out of memory (tried again at the
  * next sweep). */
 static int listener__set_aside(ps_listener *l, unsigned i, DWORD connected_s, ULONGLONG now, int *scheduled) {
-  ps_accept_op *old = l->ops[i], *op = (ps_accept_op *)calloc(1, sizeof(*op));
+  ps_accept_op *old = l->ops[i], *op = listener__op_new(l, i);
   ps_engine *e = l->b.eng;
   if (op == NULL) return 0;
-  op->op.kind = PS_OP_ACCEPT;
-  op->op.non_ifs = old->op.non_ifs;
-  op->l = l;
-  op->sock = INVALID_SOCKET;
-  op->index = i;
   old->waiting = 1;
   old->connected_ms = now - (ULONGLONG)connected_s * 1000;
   old->next = l->waiting;
@@ -399,8 +401,6 @@ void ps_listener_sweep(ps_engine *e, ULONGLONG now) {
 
 /* ---- the bound-socket kind (bound.h) ------------------------------------ */
 
-static void listener__destroy(ps_bound *b);
-
 static ps_bound *listener__create(ps_engine *e) {
   ps_listener *l = (ps_listener *)calloc(1, sizeof(*l));
   unsigned i;
@@ -412,16 +412,11 @@ static ps_bound *listener__create(ps_engine *e) {
   }
   l->op_count = e->cfg.accepts;
   for (i = 0; i < l->op_count; i++) {
-    ps_accept_op *op = (ps_accept_op *)calloc(1, sizeof(*op));
-    if (op == NULL) {
+    l->ops[i] = listener__op_new(l, i);
+    if (l->ops[i] == NULL) {
       listener__destroy(&l->b);
       return NULL;
     }
-    op->op.kind = PS_OP_ACCEPT;
-    op->l = l;
-    op->sock = INVALID_SOCKET;
-    op->index = i;
-    l->ops[i] = op;
   }
   return &l->b;
 }
