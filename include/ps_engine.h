@@ -41,6 +41,9 @@ typedef enum ps_fault_site {
   /* WSASocketW refuses WSA_FLAG_NO_HANDLE_INHERIT with `error` (WSAEINVAL:
    * systems before Windows 7 SP1): ps_sock_open's fallback without it. */
   PS_FAULT_NO_INHERIT_FLAG,
+  /* The non-blocking WSARecv of a burst read (conn.c: after a read that
+   * filled its buffer, what else is waiting is read at once). */
+  PS_FAULT_BURST_READ,
   PS_FAULT_SITES
 } ps_fault_site;
 
@@ -113,6 +116,10 @@ typedef struct ps_engine_config {
   /* Accept connections of services whose clients speak first together with
    * their first bytes (AcceptEx with a receive; listener.c). */
   unsigned accept_data;
+  /* After a read that filled its buffer, read what else is waiting at once
+   * into the worker's PS_BURST_READ_SIZE buffer (a non-blocking WSARecv,
+   * libuv's way) instead of posting another read (conn.c). */
+  unsigned burst_reads;
   unsigned udp_receives;      /* WSARecvFrom kept posted per UDP socket */
   unsigned idle_timeout_ms;   /* no byte either way this long: graceful close (0 = off) */
   unsigned linger_timeout_ms; /* after our FIN, the peer's FIN is awaited this long (0 = forever) */

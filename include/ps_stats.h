@@ -134,6 +134,8 @@ extern "C" {
     "Small read buffers held by connections: one per connection whose recent messages fit in one, waiting for more.", "", 1) \
   X(small_buffers_live, PS_STAT_GAUGE, "portserve_small_buffers_allocated", "", \
     "Small read buffers allocated, free or in use.", "", 1) \
+  X(burst_buffers_live, PS_STAT_GAUGE, "portserve_burst_buffers_allocated", "", \
+    "Worker threads' 64 KiB buffers for burst reads, allocated at a worker's first burst read.", "", 1) \
   X(sockets_live, PS_STAT_GAUGE, "portserve_sockets_open", "", "Sockets open, listeners included.", "", 1) \
   /* Socket operations that failed, by where; always present, so increase() \
    * sees the first one. Their codes: ps_engine_error_counts. */ \
@@ -164,6 +166,10 @@ extern "C" {
     "Accepted connections whose first bytes (or FIN) came with the accept: AcceptEx with a receive.", "", 1) \
   X(conns_skip, PS_STAT_COUNTER, "portserve_connections_skip_on_success_total", "", \
     "Accepted connections with skip-on-success on.", "", 1) \
+  X(burst_reads, PS_STAT_COUNTER, "portserve_burst_reads_total", "result=data", \
+    "Burst reads: after a read that filled its buffer, a non-blocking read of what else was waiting, by what " \
+    "it found (data, or nothing: the read that waits for the peer is posted instead).", "", 1) \
+  X(burst_reads_empty, PS_STAT_COUNTER, "portserve_burst_reads_total", "result=empty", "", "", 1) \
   X(inline_deferred, PS_STAT_COUNTER, "portserve_inline_deferred_total", "", \
     "Inline completions deferred to a worker's next pass (their event's budget was spent).", "", 1) \
   X(inline_balanced, PS_STAT_COUNTER, "portserve_inline_balanced_total", "", \

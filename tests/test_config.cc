@@ -41,7 +41,7 @@ testing::AssertionResult SameOptions(const ps_options &got, const ps_options &wa
   // clang-format off
 #define PS_DIFF(field) \
   if (std::memcmp(&got.field, &want.field, sizeof got.field) != 0) r << " " #field;
-  PS_DIFF(command) PS_DIFF(listens) PS_DIFF(listen_count) PS_DIFF(threads) PS_DIFF(accepts) PS_DIFF(accept_data) PS_DIFF(buffer_size)
+  PS_DIFF(command) PS_DIFF(listens) PS_DIFF(listen_count) PS_DIFF(threads) PS_DIFF(accepts) PS_DIFF(accept_data) PS_DIFF(burst_reads) PS_DIFF(buffer_size)
   PS_DIFF(send_queue_max) PS_DIFF(drain_timeout_ms) PS_DIFF(stats_interval_s) PS_DIFF(max_connections)
   PS_DIFF(max_connections_per_source) PS_DIFF(udp_receives) PS_DIFF(idle_timeout_s) PS_DIFF(linger_timeout_s)
   PS_DIFF(send_timeout_s) PS_DIFF(keepalive_s) PS_DIFF(bind_retry_s) PS_DIFF(log_level) PS_DIFF(log_time)

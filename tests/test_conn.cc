@@ -12,6 +12,7 @@
 
 extern "C" {
 #include "bufpool.h"
+#include "listener.h"
 }
 
 using namespace pstest;
@@ -184,6 +185,119 @@ TEST(Conn, NoByteIsLostAsReadsSwitchBetweenSmallAndFullBuffers) {
   srv.stop_and_check();
 }
 
+// Sends `len` bytes of `stream` in pieces of 1 to `max_piece` bytes from a
+// thread while reading the echo here; true if every byte came back in order.
+static bool checked_echo_stream(SOCKET s, uint64_t seed, size_t len, size_t max_piece) {
+  std::vector<unsigned char> out(len), in(len);
+  ByteStream(seed).fill(out.data(), len);
+  bool sent_ok = true;
+  std::thread sender([&] {
+    for (size_t sent = 0, i = 0; sent < len; i++) {
+      size_t n = 1 + (i * 7919) % max_piece;
+      if (n > len - sent) n = len - sent;
+      if (!send_all(s, out.data() + sent, n)) {
+        sent_ok = false;
+        return;
+      }
+      sent += n;
+    }
+  });
+  bool got = recv_exact(s, in.data(), len);
+  sender.join();
+  return sent_ok && got && in == out;
+}
+
+// Burst reads (docs/design.md, "Burst reads"): after a read that filled its
+// buffer, what else is waiting is read at once into the worker's 64 KiB
+// buffer. A stream of 2 MiB in pieces of up to 100 KB comes back byte for
+// byte; reads of up to 64 KiB were made; the connection then waits on the
+// read its bursts call for (full-size, then small after small messages);
+// each worker holds at most one burst buffer.
+TEST(Conn, BurstReadsReadWhatIsWaitingAndLoseNothing) {
+  ps_engine_config cfg = default_config();
+  cfg.buffer_size = 4096;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  EXPECT_TRUE(checked_echo_stream(s, 31, 2u << 20, 100000));
+  // The last send's completion may be counted after the client has its bytes.
+  EXPECT_TRUE(wait_until([&] { return srv.stats().bytes_out == 2u << 20; }, 5000));
+  ps_stats st = srv.stats();
+  EXPECT_GT(st.burst_reads, 0u) << "no burst read was made";
+  EXPECT_EQ(st.bytes_in, 2u << 20);
+  EXPECT_GE(st.burst_buffers_live, 1u);
+  EXPECT_LE(st.burst_buffers_live, cfg.threads) << "at most one burst buffer per worker";
+  EXPECT_TRUE(
+      wait_until([&] { return srv.stats().buffers_in_use == 1 && srv.stats().small_buffers_in_use == 0; }, 5000))
+      << "after large bursts the connection waits on a full-size read";
+  ByteStream small(32);
+  for (int i = 0; i < 3; i++) ASSERT_TRUE(echo_round_trip(s, small, 64));
+  EXPECT_TRUE(
+      wait_until([&] { return srv.stats().buffers_in_use == 0 && srv.stats().small_buffers_in_use == 1; }, 5000))
+      << "after small messages it waits on a small read";
+  close_socket(s);
+  srv.stop_and_check();  // burst_buffers_live 0 among its checks: freed as the workers quit
+}
+
+// --burst-reads 0: every read is a posted one, and no burst buffer is made.
+TEST(Conn, WithBurstReadsOffEveryReadIsPosted) {
+  ps_engine_config cfg = default_config();
+  cfg.buffer_size = 4096;
+  cfg.burst_reads = 0;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET s = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(s, INVALID_SOCKET);
+  EXPECT_TRUE(checked_echo_stream(s, 33, 1u << 20, 100000));
+  EXPECT_TRUE(wait_until([&] { return srv.stats().bytes_out == 1u << 20; }, 5000));
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.burst_reads, 0u);
+  EXPECT_EQ(st.burst_reads_empty, 0u);
+  EXPECT_EQ(st.burst_buffers_live, 0u);
+  close_socket(s);
+  srv.stop_and_check();
+}
+
+// A client whose bytes and FIN are all waiting when it is accepted (it sat
+// in the listen backlog at --max-connections): the accept takes the first
+// 224 bytes, one burst read the next 65,536 (filling it), and the next
+// burst read finds the FIN. Everything is echoed, then the server closes
+// gracefully.
+TEST(Conn, BurstReadThatFindsTheFinClosesGracefully) {
+  ps_engine_config cfg = default_config();
+  cfg.accept_data = 1;
+  cfg.max_connections = 1;
+  cfg.accepts = 1;
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  SOCKET holder = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(holder, INVALID_SOCKET);
+  ByteStream hs(34);
+  ASSERT_TRUE(echo_round_trip(holder, hs, 100));
+  ASSERT_TRUE(wait_until([&] { return srv.stats().accepts_held == 1; }, 5000)) << "the limit holds the accept";
+  SOCKET waiting = connect_to("127.0.0.1", srv.port());
+  ASSERT_NE(waiting, INVALID_SOCKET) << "the backlog completes the handshake";
+  const size_t len = PS_ACCEPT_DATA_LEN + 65536;
+  std::vector<unsigned char> out(len), in(len);
+  ByteStream(35).fill(out.data(), len);
+  ASSERT_TRUE(send_all(waiting, out.data(), len));
+  ASSERT_EQ(shutdown(waiting, SD_SEND), 0);
+  uint64_t bursts = srv.stats().burst_reads, empty = srv.stats().burst_reads_empty;
+  close_socket(holder);  // its slot frees: the waiting client is accepted with everything waiting
+  ASSERT_TRUE(recv_exact(waiting, in.data(), len));
+  EXPECT_EQ(in, out);
+  EXPECT_EQ(wait_eof(waiting, 10000), 1) << "the server did not close after echoing everything";
+  close_socket(waiting);
+  EXPECT_TRUE(wait_until([&] { return srv.stats().conns_open == 0; }, 10000));
+  ps_stats st = srv.stats();
+  EXPECT_EQ(st.conns_with_data, 2u);
+  EXPECT_EQ(st.burst_reads - bursts, 2u) << "65,536 bytes, then the FIN";
+  EXPECT_EQ(st.burst_reads_empty, empty);
+  EXPECT_EQ(st.closed_reset, 0u);
+  srv.stop_and_check();
+}
+
 // `clients` threads, each one connection doing `rounds` checked echo round
 // trips of 1 to `max_len` bytes (its own byte stream, seeded from `seed`);
 // returns how many clients saw a wrong or missing echo.
@@ -218,6 +332,25 @@ TEST(Conn, DeferredInlineResultsLoseNothing) {
   EXPECT_EQ(busy_echo_clients(srv.port(), 8, 100, 5000, 100), 0) << "clients whose echo failed";
   EXPECT_GT(srv.stats().inline_deferred, 0u) << "nothing was deferred: the path this test is about never ran";
   EXPECT_EQ(srv.stats().inline_balanced, 0u) << "one worker has no other to hand results to";
+  srv.stop_and_check();
+}
+
+// Without skip-on-success every posted op completes through the port, so
+// a send's completion often arrives while a read (posted when the inline
+// budget was spent) is still pending: a burst read then must wait for that
+// read, or it would hand later bytes to the service first. Large messages
+// on small buffers and a small send queue make burst reads that fill all
+// the time; every byte comes back in order.
+TEST(Conn, BurstReadsNeverOvertakeAPostedRead) {
+  ps_engine_config cfg = default_config();
+  cfg.skip_on_success = 0;
+  cfg.inline_max = 1;
+  cfg.buffer_size = 1024;
+  cfg.send_queue_max = 8192;  // burst reads of at most 8 KiB: they fill, and the next read is posted
+  Server srv;
+  ASSERT_TRUE(srv.start("echo=127.0.0.1:0", &cfg));
+  EXPECT_EQ(busy_echo_clients(srv.port(), 8, 40, 60000, 500), 0) << "clients whose echo failed";
+  EXPECT_GT(srv.stats().burst_reads, 0u) << "no burst read was made: the path this test is about never ran";
   srv.stop_and_check();
 }
 

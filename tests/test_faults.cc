@@ -261,6 +261,49 @@ TEST(Faults, FirstBytesOfAnAcceptWaitForABufferAndAreServed) {
   fs.finish();
 }
 
+// A burst read that finds nothing (WSAEWOULDBLOCK) leaves the read to a
+// posted one. Made to say so while data is in fact waiting, every time:
+// the posted reads take it and no byte is lost.
+TEST(Faults, BurstReadFindingNothingLeavesTheDataToAPostedRead) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  fs.arm(PS_FAULT_BURST_READ, 1, -1, WSAEWOULDBLOCK);
+  ByteStream stream(40);
+  for (int i = 0; i < 5; i++) EXPECT_TRUE(echo_round_trip(x, stream, 200000)) << "round " << i;
+  long fired = ps_faults_disarm(&fs.faults, PS_FAULT_BURST_READ);
+  EXPECT_GT(fired, 0) << "no burst read was tried: the path this test is about never ran";
+  ps_stats st = fs.srv.stats();
+  EXPECT_EQ(st.burst_reads_empty, static_cast<uint64_t>(fired));
+  EXPECT_EQ(st.burst_reads, 0u);
+  EXPECT_EQ(st.closed_reset, 0u);
+  close_socket(x);
+  fs.finish();
+}
+
+// A burst read that fails (the peer reset) ends its connection as a reset,
+// counted with its code; the other connection carries on.
+TEST(Faults, BurstReadResetEndsOnlyItsConnection) {
+  FaultServer fs;
+  ASSERT_TRUE(fs.start());
+  SOCKET x = connect_to("127.0.0.1", fs.srv.port());
+  ASSERT_NE(x, INVALID_SOCKET);
+  ASSERT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 2; }, 5000));
+  uint64_t errors = fs.srv.stats().errors_recv;
+  fs.arm(PS_FAULT_BURST_READ, 1, 1, WSAECONNRESET);
+  std::vector<char> data(100000, 'b');
+  send_all(x, data.data(), data.size());  // may fail once the server resets
+  EXPECT_TRUE(wait_reset(x, 10000)) << "the connection was not reset";
+  EXPECT_EQ(ps_faults_disarm(&fs.faults, PS_FAULT_BURST_READ), 1);
+  EXPECT_TRUE(wait_until([&] { return fs.srv.stats().conns_open == 1; }, 5000));
+  ps_stats st = fs.srv.stats();
+  EXPECT_EQ(st.closed_reset, 1u);
+  EXPECT_EQ(st.errors_recv, errors + 1);
+  close_socket(x);
+  fs.finish();
+}
+
 // An AcceptEx that was posted and then completes with an error (the
 // client reset before the accept finished) hands its admission token back
 // before the slot is posted again: with --max-connections, errors must not
@@ -312,6 +355,9 @@ TEST(Faults, SendBufferAllocationFailureResetsOnlyThatConnection) {
   ASSERT_NE(x, INVALID_SOCKET);
   ByteStream stream(10);
   EXPECT_TRUE(echo_round_trip(x, stream, 100));
+  // Its next read is posted (with a small buffer) before the fault is
+  // armed: the buffer that fails must be the send's.
+  ASSERT_TRUE(wait_until([&] { return fs.srv.stats().small_buffers_in_use == 1; }, 5000));
   fs.arm(PS_FAULT_BUFFER, 1, 1, ERROR_NOT_ENOUGH_MEMORY);
   ASSERT_TRUE(send_all(x, "lost", 4));
   EXPECT_TRUE(wait_reset(x, 5000)) << "the peer gets a reset, not a stream with a hole";

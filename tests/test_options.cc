@@ -145,6 +145,7 @@ TEST(Options, RunHasDocumentedDefaults) {
   EXPECT_EQ(o.udp_reply_rate_total, 10000u);
   EXPECT_EQ(o.udp_allow_low_ports, 0u);
   EXPECT_EQ(o.accept_data, 1u) << "accepts wait for a client-first service's first bytes by default";
+  EXPECT_EQ(o.burst_reads, 1u) << "what is waiting after a full read is read at once by default";
   EXPECT_EQ(o.log_level, PS_LEVEL_INFO);
   EXPECT_EQ(o.log_time, PS_LOG_TIME_LOCAL);
   EXPECT_EQ(o.log_max_size, 10485760u);

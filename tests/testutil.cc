@@ -142,6 +142,7 @@ unsigned Server::stop_and_check() {
   EXPECT_EQ(s.accepts_posted, 0u) << "AcceptEx still posted after stop";
   EXPECT_EQ(s.accepts_waiting_data, 0u) << "AcceptEx set aside for a silent client still posted after stop";
   EXPECT_EQ(s.udp_receives_posted, 0u) << "WSARecvFrom still posted after stop";
+  EXPECT_EQ(s.burst_buffers_live, 0u) << "a worker's burst read buffer outlived it";
   ps_engine_delete(engine);
   engine = nullptr;
   return reset;

@@ -76,6 +76,17 @@ static const ps_option_def opt__table[] = {
      "1: for services whose clients speak first (echo, discard) AcceptEx also waits for the client's first bytes, "
      "which saves the first read; a client silent for a second is set aside, served when it speaks and closed "
      "at --idle-timeout (0: accept at once, then read)"},
+  {.flag = "--burst-reads",
+   .ini_key = "burst_reads",
+   .type = PS_OPT_BOOL,
+   .offset = OPT_FIELD(burst_reads),
+   .max = 1,
+   .default_uint = 1,
+   OPT_ENGINE(burst_reads, 1),
+   .reload = PS_RELOAD_LIVE,
+   .help = "1: after a read that filled its buffer, read what else is waiting at once, up to 64 KiB per call "
+           "into the worker thread's buffer (a non-blocking read, as libuv does), instead of posting one read "
+           "per buffer (0: post them)"},
   {.flag = "--buffer-size",
    .ini_key = "buffer_size",
    .type = PS_OPT_UINT,

@@ -77,6 +77,7 @@ typedef struct ps_options {
   unsigned accepts;                    /* AcceptEx kept posted per TCP listener */
   unsigned accept_data;                /* 1: AcceptEx waits for a client-first service's first bytes */
   unsigned buffer_size;                /* bytes in one pooled I/O buffer */
+  unsigned burst_reads;                /* 1: after a full read, read what else is waiting at once (64 KiB) */
   unsigned send_queue_max;             /* per-connection unsent bytes before reading pauses */
   unsigned drain_timeout_ms;           /* graceful stop deadline */
   unsigned shutdown_grace_s;           /* on stop, /healthz fails this long before the listeners close */

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define PS_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define PS_PROM_FAMILIES_MAX 64
+#define PS_PROM_FAMILIES_MAX 128
 
 typedef struct ps_prom_label {
   const char *name;

@@ -18,9 +18,13 @@
  * A connection of a service whose clients speak first usually skips both:
  * its accept waited for the first bytes (listener.c), which arrive as if a
  * small read had completed with them (conn__accepted_data).
- * From then on every read is a real one, sized by what is known: a read
- * that follows one which filled its buffer (more is likely waiting) gets a
- * full-size buffer; the read that will wait for the peer gets a small
+ * From then on every read is a real one, sized by what is known. After a
+ * read that filled its buffer (more is likely waiting) the rest is read at
+ * once by burst reads (conn__burst_read, libuv's way: a non-blocking
+ * WSARecv of up to 64 KiB into the worker's buffer) until one finds
+ * nothing or reads less; with --burst-reads 0, or when a burst read cannot
+ * run, a read with a full-size buffer is posted instead. The read that
+ * will wait for the peer gets a small
  * buffer (PS_SMALL_BUF_SIZE, e->spool) while the peer's bursts fit in one,
  * and a full-size one after a larger burst, until two small bursts in a
  * row (conn__learn_burst: a larger message would otherwise cost a second
@@ -29,8 +33,8 @@
  * quiet after larger messages one full-size buffer, without a read ever
  * being cancelled to take a buffer back (Windows documents no safe way to
  * cancel one read without risking the data it was completing:
- * docs/design.md, "Read strategy"). A burst that ended exactly at a
- * full-size read's end also leaves a full-size read pending.
+ * docs/design.md, "Read strategy"). Without burst reads, a burst that
+ * ended exactly at a full-size read's end leaves a full-size read pending.
  *
  * Inline completions: with FILE_SKIP_COMPLETION_PORT_ON_SUCCESS an op that
  * succeeds at once queues no packet, so the poster handles it in a loop.
@@ -90,7 +94,8 @@ enum {
   C_MGMT = 0x8000,        /* a management handler's (PS_HANDLER_MANAGEMENT): out of the totals */
   C_RBUF_SMALL = 0x10000, /* rbuf is a small buffer (e->spool) */
   C_LAST_FULL = 0x20000,  /* the last read filled its buffer: more is likely waiting */
-  C_BIG_READS = 0x40000   /* its recent bursts were larger than a small buffer: wait on full-size reads */
+  C_BIG_READS = 0x40000,  /* its recent bursts were larger than a small buffer: wait on full-size reads */
+  C_NBIO = 0x80000        /* non-blocking mode is on (FIONBIO, for burst reads) */
 };
 
 enum { IO_PENDING = 0, IO_INLINE = 1, IO_FAILED = -1 };
@@ -675,39 +680,111 @@ static int conn__proxy_input(ps_conn *c, DWORD bytes, const char **data, size_t 
   return 1;
 }
 
-static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
-  ps_buf *b = c->rbuf;
-  const char *data;
-  size_t len;
-  c->flags &= ~C_RECV_PENDING;
-  if (err != 0) {
-    conn__fail(c, PS_SITE_RECV, err);
-    return;
-  }
-  if (b == NULL) {
-    /* The zero-byte read completed: data or FIN is waiting. */
-    c->flags |= C_NEXT_REAL;
-    return;
-  }
+/* A read returned `bytes` into `room`: a full one means more is likely
+ * waiting, and the peer's burst is learnt. 0 if it was the peer's FIN
+ * (handled here); 1 if there are bytes for conn__input. */
+static int conn__took(ps_conn *c, DWORD bytes, size_t room) {
   c->flags &= ~(C_NEXT_REAL | C_LAST_FULL);
-  if (bytes == conn__rbuf_room(c)) c->flags |= C_LAST_FULL;
+  if (bytes == room) c->flags |= C_LAST_FULL;
   conn__learn_burst(c, bytes);
   if (bytes == 0) {
     conn__release_rbuf(c);
     conn__eof(c);
-    return;
+    return 0;
   }
+  return 1;
+}
+
+/* Bytes read (into rbuf, or by a burst read into the worker's buffer):
+ * counted, through the PROXY header if one is awaited, to the handler. */
+static void conn__input(ps_conn *c, const char *data, DWORD bytes) {
+  size_t len = bytes;
   conn__count_io(c, PS_STAT_bytes_in, PS_LSTAT_bytes_in, (LONG64)bytes);
   conn__count_io(c, PS_STAT_msgs_in, PS_LSTAT_msgs_in, 1);
   c->last_io_ms = GetTickCount64();
-  data = b->data;
-  len = bytes;
   if ((c->flags & C_PROXY) && !conn__proxy_input(c, bytes, &data, &len)) len = 0;
   /* Without on_data the service only talks: input is read and dropped. */
   if (len > 0 && !(c->flags & C_CLOSING) && c->handler->on_data != NULL) c->handler->on_data(c, data, len);
   /* Keep the buffer for the next read (see the top of the file). */
   if (c->flags & C_CLOSED) conn__release_rbuf(c);
   if (!(c->flags & C_SHUT) && c->sq_bytes >= c->eng->cfg.send_queue_max) c->flags |= C_PAUSED;
+}
+
+static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
+  c->flags &= ~C_RECV_PENDING;
+  if (err != 0) {
+    conn__fail(c, PS_SITE_RECV, err);
+    return;
+  }
+  if (c->rbuf == NULL) {
+    /* The zero-byte read completed: data or FIN is waiting. */
+    c->flags |= C_NEXT_REAL;
+    return;
+  }
+  if (conn__took(c, bytes, conn__rbuf_room(c))) conn__input(c, c->rbuf->data, bytes);
+}
+
+/* A burst read (cfg.burst_reads; docs/design.md, "Burst reads"): the last
+ * read filled its buffer, so more is likely waiting. Instead of posting
+ * another read of one buffer's worth, read it at once as libuv does: a
+ * non-overlapped WSARecv on the socket in non-blocking mode, into the
+ * worker's PS_BURST_READ_SIZE buffer, which on_data gets and must not keep
+ * (ps_session_send copies). Overlapped operations do not block whatever
+ * the socket's mode, so FIONBIO, set here once per connection, leaves the
+ * posted reads and sends as they were.
+ * Only on a worker (the buffer is its own), with inline budget left (a
+ * burst read that reads counts as an inline completion, so a peer that
+ * keeps sending still lets the others have their turn), and never while a
+ * read is pending or waiting (bytes would be read out of order). It reads
+ * no more than the send queue has room for, or one buffer if that is more:
+ * a peer that does not read its replies holds at most send_queue_max plus
+ * one buffer, as with posted reads. With buffers of 64 KiB or more a
+ * burst read would read no more than a posted one, and is not made.
+ * Returns 1 if it read bytes or the FIN, or the connection failed; 0 if it
+ * did not read: the caller posts the usual read. When nothing was waiting
+ * that is the read that waits for the peer (the burst ended at the last
+ * buffer's edge), sized by the peer's bursts. */
+static int conn__burst_read(ps_conn *c) {
+  ps_worker *w = c->worker;
+  size_t buf = c->eng->pool.buf_size, max = c->eng->cfg.send_queue_max, len = PS_BURST_READ_SIZE, room;
+  WSABUF b;
+  DWORD bytes = 0, flags = 0;
+  int err;
+  if (w == NULL || c->budget == 0 || !c->eng->cfg.burst_reads || buf >= PS_BURST_READ_SIZE ||
+      (c->flags & (C_LAST_FULL | C_PROXY | C_RECV_PENDING | C_RECV_WAIT | C_PAUSED | C_EOF | C_CLOSED)) != C_LAST_FULL)
+    return 0;
+  if (w->burst == NULL) {
+    if ((w->burst = (char *)malloc(PS_BURST_READ_SIZE)) == NULL) return 0;
+    InterlockedIncrement64(&c->eng->stat[PS_STAT_burst_buffers_live]);
+  }
+  if (!(c->flags & C_NBIO)) {
+    u_long on = 1;
+    if (ioctlsocket(c->sock, FIONBIO, &on) != 0) return 0;
+    c->flags |= C_NBIO;
+  }
+  room = c->sq_bytes < max ? max - c->sq_bytes : 0;
+  if (room < len) len = room < buf ? buf : room;
+  b.buf = w->burst;
+  b.len = (ULONG)len;
+  err = (int)ps_fault_hit(c->eng->cfg.faults, PS_FAULT_BURST_READ);
+  if (err == 0 && WSARecv(c->sock, &b, 1, &bytes, &flags, NULL, NULL) == 0) {
+    c->budget--;
+    ps_count(c->eng, w, PS_STAT_burst_reads, 1);
+    if (conn__took(c, bytes, len)) conn__input(c, w->burst, bytes);
+    return 1;
+  }
+  if (err == 0) err = WSAGetLastError();
+  if (err == WSAEWOULDBLOCK) {
+    /* Nothing waiting: the burst ended exactly at the last read's end. */
+    ps_count(c->eng, w, PS_STAT_burst_reads_empty, 1);
+    c->flags &= ~C_LAST_FULL;
+    conn__learn_burst(c, 0);
+    return 0;
+  }
+  /* Out of resources now: the posted read, which waits for them, follows. */
+  if (ps_err_is_resource((unsigned long)err)) return 0;
+  conn__fail(c, PS_SITE_RECV, (DWORD)err);
+  return 1;
 }
 
 /* The bytes the accept received (listener.c), as a small read that
@@ -752,6 +829,10 @@ static void conn__read(ps_conn *c) {
   for (;;) {
     DWORD bytes = 0;
     unsigned paused;
+    if (conn__burst_read(c)) {
+      if (!(c->flags & C_LAST_FULL)) conn__flush(c);
+      continue;
+    }
     if (!(c->flags & (C_RECV_PENDING | C_RECV_WAIT | C_PAUSED | C_EOF | C_CLOSED)) &&
         conn__post_recv(c, &bytes) == IO_INLINE && conn__take_inline(c, &c->recv_op, bytes)) {
       conn__recv_done(c, bytes, 0);

@@ -47,6 +47,7 @@ void ps_engine_config_default(ps_engine_config *cfg) {
   cfg->inline_max = PS_ENGINE_DEFAULT_INLINE_MAX;
   cfg->skip_on_success = 1;
   cfg->accept_data = 1;
+  cfg->burst_reads = 1;
   cfg->udp_receives = PS_ENGINE_DEFAULT_UDP_RECEIVES;
   cfg->idle_timeout_ms = PS_ENGINE_DEFAULT_IDLE_TIMEOUT_MS;
   cfg->linger_timeout_ms = PS_ENGINE_DEFAULT_LINGER_TIMEOUT_MS;
@@ -325,6 +326,12 @@ static DWORD WINAPI engine__worker(LPVOID arg) {
       }
       /* One quit packet per worker; hand extras dequeued in this batch on. */
       while (--quits > 0) PostQueuedCompletionStatus(e->port, 0, PS_KEY_QUIT, NULL);
+      /* Only this thread ever used it (conn.c's burst reads). */
+      if (w->burst != NULL) {
+        free(w->burst);
+        w->burst = NULL;
+        InterlockedDecrement64(&e->stat[PS_STAT_burst_buffers_live]);
+      }
       return 0;
     }
   }
@@ -648,6 +655,7 @@ void ps_engine_reconfigure(ps_engine *e, const ps_engine_config *cfg) {
   c->keepalive_ms = cfg->keepalive_ms;
   c->udp_allow_low_ports = cfg->udp_allow_low_ports;
   c->accept_data = cfg->accept_data; /* read at each AcceptEx post */
+  c->burst_reads = cfg->burst_reads; /* read at each read */
   if (cfg->source_prefix_v4 >= 1 && cfg->source_prefix_v4 <= 32) c->source_prefix_v4 = cfg->source_prefix_v4;
   if (cfg->source_prefix_v6 >= 1 && cfg->source_prefix_v6 <= 128) c->source_prefix_v6 = cfg->source_prefix_v6;
   if (cfg->proxy_timeout_ms != 0) c->proxy_timeout_ms = cfg->proxy_timeout_ms;

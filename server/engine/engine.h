@@ -46,6 +46,10 @@ typedef struct ps_op {
 
 #define PS_MAX_BOUND_STATS 128
 
+/* A worker's burst read buffer (ps_worker.burst): what a burst read takes
+ * at most in one call, as libuv reads waiting data. */
+#define PS_BURST_READ_SIZE (64 * 1024)
+
 /* A worker thread's own state: the inline results it deferred for fairness
  * (conn.c, udp.c), handled on its next pass, after the completions then waiting in
  * the port (docs/design.md, "Inline completions"). Only its thread touches
@@ -66,6 +70,11 @@ struct ps_worker {
   ps_op *head, *tail;
   unsigned count;      /* results queued so far in this pass */
   volatile LONG owned; /* results it took from its queue at the start of this pass */
+  /* PS_BURST_READ_SIZE bytes that burst reads (conn.c) read into and hand
+   * to on_data, which must not keep them (ps_handler.h): free again when
+   * on_data returns. Allocated at the first burst read, freed when the
+   * thread quits; only this thread touches it. */
+  char *burst;
   /* Its counts: by PS_STAT_* (only the per-message ones are used), and by
    * listener row (ps_bound_stats.index), then PS_LSTAT_*. */
   PS_CACHE_ALIGNED volatile LONG64 stat[PS_STAT_COUNT];
