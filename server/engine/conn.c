@@ -111,6 +111,7 @@ struct ps_session {
   unsigned refs;
   unsigned flags;
   unsigned budget;   /* inline completions left for the current event */
+  unsigned bursts;   /* burst reads made in the current event */
   ps_worker *worker; /* the worker running the current event; NULL on other threads */
   ps_op recv_op;
   ps_op send_op;
@@ -732,9 +733,11 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
  * (ps_session_send copies). Overlapped operations do not block whatever
  * the socket's mode, so FIONBIO, set here once per connection, leaves the
  * posted reads and sends as they were.
- * Only on a worker (the buffer is its own), with inline budget left (a
- * burst read that reads counts as an inline completion, so a peer that
- * keeps sending still lets the others have their turn), and never while a
+ * Only on a worker (the buffer is its own); the first of an event always,
+ * the next ones only with inline budget left (each that reads counts as an
+ * inline completion, so a peer that keeps sending still lets the others
+ * have their turn; the first is free because the event's echo send has
+ * usually spent the budget by then); and never while a
  * read is pending or waiting (bytes would be read out of order). It reads
  * no more than the send queue has room for, or one buffer if that is more:
  * a peer that does not read its replies holds at most send_queue_max plus
@@ -750,7 +753,7 @@ static int conn__burst_read(ps_conn *c) {
   WSABUF b;
   DWORD bytes = 0, flags = 0;
   int err;
-  if (w == NULL || c->budget == 0 || !c->eng->cfg.burst_reads || buf >= PS_BURST_READ_SIZE ||
+  if (w == NULL || (c->budget == 0 && c->bursts > 0) || !c->eng->cfg.burst_reads || buf >= PS_BURST_READ_SIZE ||
       (c->flags & (C_LAST_FULL | C_PROXY | C_RECV_PENDING | C_RECV_WAIT | C_PAUSED | C_EOF | C_CLOSED)) != C_LAST_FULL)
     return 0;
   if (w->burst == NULL) {
@@ -768,7 +771,7 @@ static int conn__burst_read(ps_conn *c) {
   b.len = (ULONG)len;
   err = (int)ps_fault_hit(c->eng->cfg.faults, PS_FAULT_BURST_READ);
   if (err == 0 && WSARecv(c->sock, &b, 1, &bytes, &flags, NULL, NULL) == 0) {
-    c->budget--;
+    if (c->bursts++ > 0) c->budget--;
     ps_count(c->eng, w, PS_STAT_burst_reads, 1);
     if (conn__took(c, bytes, len)) conn__input(c, w->burst, bytes);
     return 1;
@@ -928,6 +931,7 @@ static void conn__unlock_release(ps_conn *c) {
 static void conn__event_begin(ps_conn *c, ps_worker *w, unsigned budget) {
   AcquireSRWLockExclusive(&c->lock);
   c->budget = budget;
+  c->bursts = 0;
   c->worker = w;
 }
 
