@@ -848,9 +848,12 @@ static void conn__read(ps_conn *c) {
   }
 }
 
-/* Runs after every event: send what is queued, then read what is waiting. */
+/* Runs after every event: send what is queued, then read what is waiting.
+ * After a read that filled its buffer the send waits for the rest of the
+ * burst (conn__read sends once it has read it, and whenever it stops), so
+ * a message that spans reads goes out in one send. */
 static void conn__pump(ps_conn *c) {
-  conn__flush(c);
+  if (!(c->flags & C_LAST_FULL)) conn__flush(c);
   conn__read(c);
 }
 
