@@ -84,7 +84,7 @@ class CommandLine(unittest.TestCase):
         values = {
             "--config": [ini],  # first: the flags after it override the file
             "--listen": ["echo=127.0.0.1:0", "qotd=127.0.0.1:0"],
-            "--threads": ["2"], "--accepts": ["4"], "--accept-data": ["1"], "--buffer-size": ["4096"],
+            "--threads": ["2"], "--accepts": ["4"], "--accept-data": ["1"], "--burst-reads": ["1"], "--buffer-size": ["4096"],
             "--send-queue-max": ["65536"], "--max-connections": ["10"], "--drain-timeout": ["3000"],
             "--stats-interval": ["1"], "--udp-receives": ["2"], "--log-level": ["debug"], "--log-file": [log],
             "--quotes-file": [quotes],
