@@ -736,8 +736,9 @@ static void conn__recv_done(ps_conn *c, DWORD bytes, DWORD err) {
  * Only on a worker (the buffer is its own); the first of an event always,
  * the next ones only with inline budget left (each that reads counts as an
  * inline completion, so a peer that keeps sending still lets the others
- * have their turn; the first is free because the event's echo send has
- * usually spent the budget by then); and never while a
+ * have their turn; the first is free because the event's echo send had
+ * usually spent the budget by then, measured before conn__pump began to
+ * hold that send back after a full read); and never while a
  * read is pending or waiting (bytes would be read out of order). It reads
  * no more than the send queue has room for, or one buffer if that is more:
  * a peer that does not read its replies holds at most send_queue_max plus
